@@ -1,0 +1,6 @@
+export * from './core.js';
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './shape-ops.js';
+export * from './nn.js';
+export * from './loop.js';

@@ -1,0 +1,38 @@
+import * as ort from 'onnxruntime-node';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  ep?: ExecutionProvider;
+  threads?: number;
+  /** Throw instead of silently running nodes on the CPU when the CUDA EP cannot take them. */
+  strictDevice?: boolean;
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing. */
+export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const ep = opts.ep ?? 'cpu';
+  const so: ort.InferenceSession.SessionOptions = {
+    executionProviders: ep === 'cuda' ? [{ name: 'cuda' }] : ['cpu'],
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    logSeverityLevel: 3,
+  };
+  if (opts.threads) so.intraOpNumThreads = opts.threads;
+  if (ep === 'cuda' && opts.strictDevice) so.extra = { session: { disable_cpu_ep_fallback: '1' } };
+  try {
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (ep === 'cuda') {
+      throw new Error(
+        `could not create a CUDA session: ${msg}\n` +
+          'The CUDA execution provider needs libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so next to ' +
+          "onnxruntime-node's libonnxruntime.so.1, and CUDA 13 + cuDNN 9 libraries on LD_LIBRARY_PATH (see README, 'GPU').",
+      );
+    }
+    throw new Error(`could not create an onnxruntime session${typeof model === 'string' ? ` for ${model}` : ''}: ${msg}`);
+  }
+}
+
+export { ort };
