@@ -17,7 +17,7 @@ export function reshape(x: Value, target: number[] | Value, outShape?: Shape): V
 
 export function transpose(x: Value, perm: number[]): Value {
   const g = x.graph;
-  if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) g.fail('Transpose', `bad perm ${JSON.stringify(perm)} for ${x}`);
+  if (perm.length !== x.rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) g.fail('Transpose', `bad perm ${JSON.stringify(perm)} for ${x}`);
   return g.node('Transpose', [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape![p]) }], { perm: attr.ints(perm) })[0];
 }
 
@@ -62,7 +62,10 @@ export function slice(x: Value, starts: number[], ends: number[], axes: number[]
       const hi = Math.min(Math.max(e < 0 ? e + d : e, 0), d);
       shape[a] = Math.max(hi - lo, 0);
     } else {
-      shape[a] = s >= 0 && e >= 0 && e < INT_MAX ? e - s : e >= INT_MAX && s === 0 ? d : null;
+      // Symbolic dim: a bounded slice is assumed to lie inside it (the runtime clamps otherwise).
+      const open = e >= INT_MAX;
+      if (open) shape[a] = s === 0 ? d : s < 0 ? -s : null;
+      else shape[a] = (s >= 0) === (e >= 0) ? Math.max(e - s, 0) : null;
     }
   });
   return g.node('Slice', [x, int64s(g, starts), int64s(g, ends.map((e) => Math.min(e, INT_MAX))), int64s(g, ax)], [{ dtype: x.dtype, shape }])[0];
@@ -118,7 +121,7 @@ export function shapeOf(x: Value): Value {
 export function dimOf(x: Value, axis: number): Value {
   const g = x.graph;
   const a = normAxis(axis, x.rank, (m) => g.fail('Shape', m));
-  return g.node('Shape', [x], [{ dtype: 'int64', shape: [] }], { start: attr.int(a), end: attr.int(a + 1) }).map((s) => squeeze(s, [0]))[0];
+  return g.node('Shape', [x], [{ dtype: 'int64', shape: [1] }], { start: attr.int(a), end: attr.int(a + 1) }).map((s) => squeeze(s, [0]))[0];
 }
 
 /** Zeros (or a fill value) of a runtime shape. */

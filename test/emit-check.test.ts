@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ADAM_DEFAULTS } from '../graph/adam.js';
+import { Graph } from '../graph/graph.js';
+import { initParams } from '../graph/init.js';
+import { type Manifest, manifestPath, saveModel } from '../graph/manifest.js';
+import * as op from '../graph/ops/index.js';
+import { buildTrainLoop, buildTrainStep } from '../graph/train-step.js';
+import { createSession, ort } from '../runtime/session.js';
+import { mlpModel } from './util/toy-models.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hm4sr-emit-'));
+const CHECKER = '/usr/bin/python3';
+const script = new URL('../../scripts/check_onnx.py', import.meta.url).pathname;
+
+/** Runs Debian's onnx.checker (full_check) over the files; the test fails if python3-onnx is missing. */
+export function checkModels(files: string[]): void {
+  const r = spawnSync(CHECKER, [script, ...files], { encoding: 'utf8' });
+  assert.is(r.status, 0, `onnx.checker failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+test('training-step and Loop graphs pass onnx.checker full_check, with manifests', () => {
+  const adam = ADAM_DEFAULTS;
+  const step = buildTrainStep(mlpModel(), { adam, seed: 1 });
+  const loop = buildTrainLoop(mlpModel(), { adam, seed: 1 });
+  const a = join(dir, 'mlp_step.onnx'), b = join(dir, 'mlp_loop.onnx');
+  saveModel(step.graph, a, 'train-step', { params: 'inputs' }, { state: step.state, losses: step.losses });
+  saveModel(loop.graph, b, 'train-loop', { params: 'inputs' }, { state: loop.state, losses: loop.losses });
+  checkModels([a, b]);
+  const m = JSON.parse(readFileSync(manifestPath(a), 'utf8')) as Manifest;
+  assert.is(m.format, 'hm4sr.graph/1');
+  assert.ok(m.inputs.some((i) => i.name === 'fc1.weight' && i.shape.join() === '2,16'));
+  assert.ok(m.inputs.some((i) => i.name === 'x' && i.shape.join() === 'batch,2'));
+  assert.ok(m.state.some((s) => s.input === 'adam.m.fc2.bias' && s.output === 'adam.m.fc2.bias.next' && s.role === 'adam.m'));
+  assert.equal(m.losses, ['loss', 'loss.accuracy']);
+  assert.is(m.params.length, 4);
+});
+
+test('external data: large initializers go beside the model and load back identically', async () => {
+  const g = new Graph('ext');
+  const x = g.input('x', 'float32', ['batch', 64]);
+  const w = g.param('w', [64, 32], { kind: 'normal', std: 1 });
+  g.output(op.matmul(x, w), 'y');
+  const values = initParams([...g.params.values()].map((p) => p.spec), 3);
+  const inline = join(dir, 'inline.onnx'), ext = join(dir, 'ext.onnx');
+  saveModel(g, inline, 'inference', { params: 'initializers', values });
+  const man = saveModel(g, ext, 'inference', { params: 'initializers', values, externalThreshold: 1024 });
+  assert.is(man.externalData, 'ext.onnx.data');
+  assert.ok(existsSync(`${ext}.data`));
+  assert.ok(readFileSync(ext).length < 2048, 'weights left the model file');
+  checkModels([inline, ext]);
+  const feed = { x: new ort.Tensor('float32', new Float32Array(128).map((_, i) => Math.sin(i)), [2, 64]) };
+  const y1 = (await (await createSession(inline)).run(feed)).y.data as Float32Array;
+  const y2 = (await (await createSession(ext)).run(feed)).y.data as Float32Array;
+  assert.equal(Array.from(y1), Array.from(y2));
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
