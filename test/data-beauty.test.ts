@@ -1,0 +1,45 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { loadAtomicDataset } from '../train/data/dataset.js';
+import { buildSamples, makeBatch, maxIntervalBucket } from '../train/data/samples.js';
+import { datasetStats } from '../train/data/stats.js';
+
+const DIR = '/work/shared/data/amazon-beauty';
+
+test('Amazon Beauty loads with the paper statistics, in under 2 s', () => {
+  if (!existsSync(`${DIR}/Beauty.inter`)) {
+    console.log(`skipped: ${DIR} not present`);
+    return;
+  }
+  const t0 = performance.now();
+  const ds = loadAtomicDataset(DIR, 'Beauty', { categoryColumn: 'attr_ids' });
+  const ms = performance.now() - t0;
+  assert.ok(ms < 2000, `load took ${ms.toFixed(0)} ms`);
+  assert.is(ds.numUsers, 22363);
+  assert.is(ds.numItems, 12101);
+  assert.is(ds.numInteractions, 198502);
+  assert.equal(ds.report, { rowsRead: 198502, duplicatesRemoved: 0, kCoreRounds: 1, kCoreRowsDropped: 0 });
+  assert.is(ds.categories!.names.length, 637);
+  assert.is(ds.categories!.itemsWithoutInfo, 0);
+  // The file is grouped by user and chronological, so ids follow the file: first row's item is 1.
+  assert.is(ds.userTokens[0], 'A1YJEY40YUW4SE');
+  assert.is(ds.itemTokens[1], 'B004ZT0SSG');
+  const st = datasetStats(ds);
+  assert.ok(Math.abs(st.avgSeqLen - 8.876) < 0.001, `avg ${st.avgSeqLen}`);
+  assert.is(new Date(st.firstTimestamp * 1000).toISOString().slice(0, 10), '2002-06-12');
+  assert.is(new Date(st.lastTimestamp * 1000).toISOString().slice(0, 10), '2014-07-23');
+
+  const split = buildSamples(ds, 50);
+  assert.is(split.test.size, 22363);
+  assert.is(split.valid.size, 22363);
+  assert.is(split.train.size, 198502 - 3 * 22363);
+  const maxBucket = maxIntervalBucket(ds, split.train);
+  assert.ok(maxBucket > 2500 && maxBucket < 2900, `max bucket ${maxBucket}`);
+  const b = makeBatch(ds, split.test, Array.from({ length: 1024 }, (_, i) => i), { maxBucket });
+  assert.ok(b.width <= 50);
+  // Whole-day timestamps: every absolute time is an integer number of days.
+  assert.ok(b.absTime.every((x) => Number.isInteger(x)));
+});
+
+test.run();

@@ -1,0 +1,63 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { alignFeatures, readFeatureTable, writeFeatureTable } from '../train/data/features.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hm4sr-features-'));
+
+test('write/read round trip is exact; header line and token lines are plain text', () => {
+  const p = join(dir, 'a.text.f32');
+  const data = Float32Array.from([1.5, -2, 3.25, 1e-30, 0, 7]);
+  writeFeatureTable(p, ['x', 'yy', 'zzz'], data, 2);
+  const t = readFeatureTable(p);
+  assert.is(t.dim, 2);
+  assert.equal(t.tokens, ['x', 'yy', 'zzz']);
+  assert.equal(Array.from(t.data), Array.from(data));
+  const text = readFileSync(p).toString('latin1').split('\n');
+  assert.equal(JSON.parse(text[0]), { format: 'hm4sr-features', version: 1, dim: 2, count: 3 });
+  assert.equal(text.slice(1, 4), ['x', 'yy', 'zzz']);
+  assert.equal(readdirSync(dir), ['a.text.f32'], 'no temp file left behind');
+});
+
+test('writer rejects bad input', () => {
+  assert.throws(() => writeFeatureTable(join(dir, 'b'), ['a'], new Float32Array(3), 2), /3 values/);
+  assert.throws(() => writeFeatureTable(join(dir, 'b'), ['a\tb'], new Float32Array(2), 2), /tab\/newline/);
+  assert.throws(() => writeFeatureTable(join(dir, 'b'), ['a', 'b'], Float32Array.from([0, 0, 0, NaN]), 2), /:3: .*"b".*NaN/);
+});
+
+test('reader: NaN/Infinity name file, line and token; truncation and duplicates are errors', () => {
+  const p = join(dir, 'c.f32');
+  writeFeatureTable(p, ['a', 'b', 'c'], Float32Array.from([1, 2, 3, 4, 5, 6]), 2);
+  const buf = readFileSync(p);
+  const bad = Buffer.from(buf);
+  bad.writeFloatLE(Infinity, buf.length - 4 * 3); // row 1 ("b"), column 1
+  const q = join(dir, 'bad.f32');
+  writeFileSync(q, bad);
+  assert.throws(() => readFeatureTable(q), new RegExp(`^${q}:3: feature row 1 \\(item "b"\\) has Infinity at column 1`));
+  writeFileSync(q, buf.subarray(0, buf.length - 1));
+  assert.throws(() => readFeatureTable(q), /expected/);
+  writeFileSync(q, buf.toString('latin1').replace('\nb\n', '\na\n'), 'latin1');
+  assert.throws(() => readFeatureTable(q), new RegExp(`${q}:3: item "a" already on line 2`));
+  writeFileSync(q, 'not json\n');
+  assert.throws(() => readFeatureTable(q), new RegExp(`${q}:1: header is not JSON`));
+});
+
+test('align: rows by item index, row 0 and missing items zero, unknown items rejected', () => {
+  const p = join(dir, 'd.f32');
+  writeFeatureTable(p, ['b', 'gone', 'a'], Float32Array.from([1, 1, 2, 2, 3, 3]), 2);
+  const t = readFeatureTable(p);
+  const itemTokens = ['', 'a', 'b', 'c'];
+  assert.throws(() => alignFeatures(t, itemTokens), new RegExp(`${p}:3: item "gone" is not`));
+  const a = alignFeatures(t, itemTokens, { known: new Set(['a', 'b', 'c', 'gone']) });
+  assert.equal(Array.from(a.data), [0, 0, 3, 3, 1, 1, 0, 0]);
+  assert.is(a.missing, 1);
+  assert.equal(a.missingTokens, ['c']);
+  assert.is(a.extra, 1);
+  assert.equal(Array.from(alignFeatures(t, itemTokens, { allowExtra: true }).data), Array.from(a.data));
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();

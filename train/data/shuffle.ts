@@ -1,0 +1,170 @@
+// Seeded randomness for everything on the host (shuffles, synthetic data), with a state small
+// enough to go into a checkpoint's JSON so a resumed run replays the same batches.
+
+export interface RngState {
+  kind: 'xoshiro128**';
+  /** Four uint32 words. */
+  s: [number, number, number, number];
+}
+
+const rotl = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0;
+
+function splitmix32(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+/** xoshiro128** (Blackman & Vigna): fast, 2^128-1 period, good enough for shuffling. */
+export class Rng {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+
+  /** Seeds from any safe integer (both 32-bit halves are mixed in). */
+  constructor(seed: number = 0) {
+    if (!Number.isSafeInteger(seed)) throw new Error(`seed must be a safe integer, got ${seed}`);
+    const lo = splitmix32(seed >>> 0);
+    const hi = splitmix32(Math.floor(seed / 2 ** 32) ^ 0x5bd1e995);
+    this.s0 = (lo() ^ hi()) >>> 0;
+    this.s1 = (lo() ^ hi()) >>> 0;
+    this.s2 = (lo() ^ hi()) >>> 0;
+    this.s3 = (lo() ^ hi()) >>> 0;
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  static fromState(state: RngState): Rng {
+    if (state.kind !== 'xoshiro128**' || state.s.length !== 4 || state.s.every((w) => w === 0)) {
+      throw new Error(`not a valid xoshiro128** state: ${JSON.stringify(state)}`);
+    }
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = state.s.map((w) => w >>> 0);
+    return r;
+  }
+
+  state(): RngState {
+    return { kind: 'xoshiro128**', s: [this.s0, this.s1, this.s2, this.s3] };
+  }
+
+  clone(): Rng {
+    return Rng.fromState(this.state());
+  }
+
+  nextU32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = (this.s1 << 9) >>> 0;
+    this.s2 = (this.s2 ^ this.s0) >>> 0;
+    this.s3 = (this.s3 ^ this.s1) >>> 0;
+    this.s1 = (this.s1 ^ this.s2) >>> 0;
+    this.s0 = (this.s0 ^ this.s3) >>> 0;
+    this.s2 = (this.s2 ^ t) >>> 0;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  nextFloat(): number {
+    return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
+  }
+
+  /** Uniform integer in [0, n), without modulo bias. */
+  nextInt(n: number): number {
+    if (!Number.isInteger(n) || n < 1 || n > 2 ** 32) throw new Error(`nextInt bound must be an integer in 1..2^32, got ${n}`);
+    const limit = 2 ** 32 - (2 ** 32 % n);
+    for (;;) {
+      const x = this.nextU32();
+      if (x < limit) return x % n;
+    }
+  }
+
+  /** Standard normal (Box-Muller, no cached spare so the state stays four words). */
+  nextGaussian(): number {
+    const u = 1 - this.nextFloat();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.nextFloat());
+  }
+}
+
+/** In-place Fisher-Yates. */
+export function shuffleInPlace<E, T extends { length: number; [i: number]: E }>(a: T, rng: Rng): T {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.nextInt(i + 1);
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+  return a;
+}
+
+export function permutation(n: number, rng: Rng): Int32Array {
+  return shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), rng);
+}
+
+/** Consecutive chunks of `order` (views), the last one possibly partial. */
+export function chunk(order: Int32Array, batchSize: number): Int32Array[] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  const out: Int32Array[] = [];
+  for (let i = 0; i < order.length; i += batchSize) out.push(order.subarray(i, i + batchSize));
+  return out;
+}
+
+/** One epoch: a fresh permutation of 0..n-1 cut into batches, last partial batch kept. */
+export function shuffledBatches(n: number, batchSize: number, rng: Rng): Int32Array[] {
+  return chunk(permutation(n, rng), batchSize);
+}
+
+/**
+ * Batches of similar history length (less padding): shuffle, stable-sort by length, cut, then
+ * shuffle the batch order. Batch contents vary between epochs through the first shuffle.
+ */
+export function lengthBucketedBatches(lengths: Int32Array, batchSize: number, rng: Rng): Int32Array[] {
+  const order = permutation(lengths.length, rng);
+  const sorted = Int32Array.from(Array.from(order).sort((a, b) => lengths[a] - lengths[b]));
+  return shuffleInPlace(chunk(sorted, batchSize), rng);
+}
+
+export interface EpochSamplerState {
+  epoch: number;
+  rng: RngState;
+}
+
+/**
+ * Per-epoch batch orders whose state is taken between epochs: restoring it reproduces the
+ * following epochs exactly (a trainer resuming mid-epoch rebuilds that epoch and skips batches).
+ */
+export class EpochSampler {
+  private rng: Rng;
+  epoch: number;
+
+  constructor(
+    readonly n: number,
+    readonly batchSize: number,
+    seedOrState: number | EpochSamplerState,
+    readonly lengths: Int32Array | null = null,
+  ) {
+    if (typeof seedOrState === 'number') {
+      this.rng = new Rng(seedOrState);
+      this.epoch = 0;
+    } else {
+      this.rng = Rng.fromState(seedOrState.rng);
+      this.epoch = seedOrState.epoch;
+    }
+    if (lengths !== null && lengths.length !== n) throw new Error(`lengths has ${lengths.length} entries for ${n} samples`);
+  }
+
+  state(): EpochSamplerState {
+    return { epoch: this.epoch, rng: this.rng.state() };
+  }
+
+  nextEpoch(): Int32Array[] {
+    this.epoch += 1;
+    return this.lengths === null
+      ? shuffledBatches(this.n, this.batchSize, this.rng)
+      : lengthBucketedBatches(this.lengths, this.batchSize, this.rng);
+  }
+}

@@ -1,0 +1,266 @@
+// A synthetic dataset in the same atomic layout as the real ones, with known structure so that
+// every part of HM4SR has something to learn:
+// - Items belong to one of C categories (and one of S sub-categories within it) and have a latent
+//   vector near their category's centre. The frozen "text" feature is a noisy linear function of
+//   latent + category, so text features carry signal that the ID embedding must learn from data.
+// - Within a category the items form a chain; users tend to move to the chain successor of the
+//   last item they took from that category (a sequential pattern for the ID/Transformer path).
+// - A user's history is a series of visits, each a short session (1-4 events minutes apart) in
+//   one category. After a visit to category c the user comes back after a gap of about c's
+//   characteristic period (1 to 8 days, log-normal spread).
+// - The category of the next visit depends on the current visit's category AND on whether the
+//   gap that preceded the current visit was longer than the previous category's period
+//   ("lapsed" -> late[c], "eager" -> early[c]); so the intervals in the history, not the item
+//   ids alone, tell which category comes next. The user stays in c with probability 0.2.
+// - Interests drift with the calendar: with probability 0.1 (and for the first visit) the next
+//   category is drawn from a seasonal popularity cycle (a yearly cosine with a per-category
+//   phase), which absolute time can explain.
+// - NAME.synth.json records the hidden structure (periods, transition tables).
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Rng } from './shuffle.js';
+import { writeFeatureTable } from './features.js';
+
+export interface SynthOptions {
+  /** Output directory (created; existing files of the same names are replaced). */
+  dir: string;
+  /** File stem: NAME.inter, NAME.item, NAME.text.f32, NAME.synth.json. Default "synth". */
+  name?: string;
+  users?: number;
+  items?: number;
+  categories?: number;
+  subcategories?: number;
+  seed?: number;
+  /** Per-user sequence length drawn uniformly from [minLen, maxLen]. Defaults 12..28 (mean 20). */
+  minLen?: number;
+  maxLen?: number;
+  textDim?: number;
+  latentDim?: number;
+  /** Std of the noise added to each text feature coordinate (signal coordinates have std ~1). */
+  textNoise?: number;
+  /** Unix seconds of the earliest possible first interaction. Default 2015-01-01. */
+  startTime?: number;
+}
+
+export interface SynthResult {
+  dir: string;
+  name: string;
+  files: { inter: string; item: string; text: string; meta: string };
+  users: number;
+  items: number;
+  interactions: number;
+  categories: number;
+}
+
+const DAY = 86400;
+const YEAR = 365.25 * DAY;
+const SYLLABLES = ['ka', 'lo', 'mi', 'ru', 'sen', 'ta', 'vi', 'no', 'pel', 'dra', 'qu', 'zo', 'bel', 'fin', 'gra', 'hu'];
+
+function word(rng: Rng, syllables: number): string {
+  let w = '';
+  for (let i = 0; i < syllables; i++) w += SYLLABLES[rng.nextInt(SYLLABLES.length)];
+  return w;
+}
+
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+interface Catalog {
+  category: Int32Array;
+  sub: Int32Array;
+  latent: Float64Array;
+  popularity: Float64Array;
+  /** Per category, its items in chain order; successor[i] is the next item in i's chain. */
+  byCategory: number[][];
+  successor: Int32Array;
+}
+
+function makeCatalog(rng: Rng, nItems: number, nCat: number, nSub: number, r: number): Catalog {
+  const centre = Float64Array.from({ length: nCat * r }, () => rng.nextGaussian());
+  const subCentre = Float64Array.from({ length: nCat * nSub * r }, () => 0.5 * rng.nextGaussian());
+  const category = new Int32Array(nItems), sub = new Int32Array(nItems);
+  const latent = new Float64Array(nItems * r), popularity = new Float64Array(nItems);
+  const byCategory: number[][] = Array.from({ length: nCat }, () => []);
+  for (let i = 0; i < nItems; i++) {
+    // Round-robin then shuffled chains keeps category sizes balanced.
+    const c = i % nCat, s = rng.nextInt(nSub);
+    category[i] = c;
+    sub[i] = s;
+    for (let d = 0; d < r; d++) latent[i * r + d] = centre[c * r + d] + subCentre[(c * nSub + s) * r + d] + 0.3 * rng.nextGaussian();
+    popularity[i] = 0.5 * rng.nextGaussian();
+    byCategory[c].push(i);
+  }
+  const successor = new Int32Array(nItems);
+  for (const chain of byCategory) {
+    for (let j = chain.length - 1; j > 0; j--) {
+      const k = rng.nextInt(j + 1);
+      [chain[j], chain[k]] = [chain[k], chain[j]];
+    }
+    chain.forEach((it, j) => (successor[it] = chain[(j + 1) % chain.length]));
+  }
+  return { category, sub, latent, popularity, byCategory, successor };
+}
+
+function textFeatures(rng: Rng, cat: Catalog, nCat: number, r: number, dim: number, noise: number): Float32Array {
+  const a = Float64Array.from({ length: dim * r }, () => rng.nextGaussian() / Math.sqrt(r));
+  const b = Float64Array.from({ length: dim * nCat }, () => rng.nextGaussian());
+  const n = cat.category.length;
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < dim; d++) {
+      let v = b[d * nCat + cat.category[i]];
+      for (let k = 0; k < r; k++) v += a[d * r + k] * cat.latent[i * r + k];
+      out[i * dim + d] = Math.tanh(0.5 * v) + noise * rng.nextGaussian();
+    }
+  }
+  return out;
+}
+
+/** Samples an item of category c for a user, by affinity to the user's taste plus popularity. */
+function pickItem(rng: Rng, cat: Catalog, c: number, taste: Float64Array, r: number): number {
+  const items = cat.byCategory[c];
+  const scale = 1.5 / Math.sqrt(r);
+  const w = items.map((i) => {
+    let s = 0;
+    for (let k = 0; k < r; k++) s += taste[k] * cat.latent[i * r + k];
+    return Math.exp(cat.popularity[i] + scale * s);
+  });
+  let u = rng.nextFloat() * w.reduce((x, y) => x + y, 0);
+  for (let j = 0; j < items.length; j++) {
+    u -= w[j];
+    if (u <= 0) return items[j];
+  }
+  return items[items.length - 1];
+}
+
+function seasonalCategory(rng: Rng, phase: Float64Array, t: number): number {
+  const w = Array.from(phase, (ph) => Math.exp(0.8 * Math.cos((2 * Math.PI * t) / YEAR + ph)));
+  let u = rng.nextFloat() * w.reduce((x, y) => x + y, 0);
+  for (let c = 0; c < w.length; c++) {
+    u -= w[c];
+    if (u <= 0) return c;
+  }
+  return w.length - 1;
+}
+
+const lognormal = (rng: Rng, sigma: number): number => Math.exp(sigma * rng.nextGaussian());
+
+export function generateSynthetic(opts: SynthOptions): SynthResult {
+  const name = opts.name ?? 'synth';
+  const nUsers = opts.users ?? 2000, nItems = opts.items ?? 1000;
+  const nCat = opts.categories ?? 20, nSub = opts.subcategories ?? 3;
+  const minLen = opts.minLen ?? 12, maxLen = opts.maxLen ?? 28;
+  const dim = opts.textDim ?? 64, r = opts.latentDim ?? 16;
+  const noise = opts.textNoise ?? 0.5;
+  const start = opts.startTime ?? 1420070400;
+  if (nItems < nCat) throw new Error(`need at least one item per category (${nItems} items, ${nCat} categories)`);
+  if (!(minLen >= 1 && maxLen >= minLen)) throw new Error(`bad length range ${minLen}..${maxLen}`);
+  const rng = new Rng(opts.seed ?? 0);
+
+  const cat = makeCatalog(rng, nItems, nCat, nSub, r);
+  const text = textFeatures(rng, cat, nCat, r, dim, noise);
+  // Return periods from 1 to 8 days, log-spaced, in shuffled order over categories.
+  const period = Float64Array.from({ length: nCat }, (_, c) => DAY * Math.pow(8, c / Math.max(1, nCat - 1)));
+  const cycle = Int32Array.from({ length: nCat }, (_, c) => c);
+  for (const a of [period, cycle]) {
+    for (let c = nCat - 1; c > 0; c--) {
+      const k = rng.nextInt(c + 1);
+      [a[c], a[k]] = [a[k], a[c]];
+    }
+  }
+  // Category transitions are two rotations of one random cycle: permutations keep every
+  // category equally visited in the long run, so k-core filtering drops few items.
+  const early = new Int32Array(nCat), late = new Int32Array(nCat);
+  const hop = Math.max(1, Math.floor(nCat / 2));
+  for (let j = 0; j < nCat; j++) {
+    early[cycle[j]] = cycle[(j + 1) % nCat];
+    late[cycle[j]] = cycle[(j + hop) % nCat];
+  }
+  const phase = Float64Array.from({ length: nCat }, () => 2 * Math.PI * rng.nextFloat());
+
+  const itemTok = (i: number): string => `i${pad(i, String(nItems).length)}`;
+  const userTok = (u: number): string => `u${pad(u, String(nUsers).length)}`;
+  const inter: string[] = ['user_id:token\titem_id:token\ttimestamp:float'];
+  let interactions = 0;
+  for (let u = 0; u < nUsers; u++) {
+    const n = minLen + rng.nextInt(maxLen - minLen + 1);
+    let t = start + Math.floor(rng.nextFloat() * 2 * YEAR);
+    const taste = new Float64Array(r);
+    const anchor = rng.nextInt(nItems);
+    for (let k = 0; k < r; k++) taste[k] = cat.latent[anchor * r + k] + 0.5 * rng.nextGaussian();
+    const lastItem = new Map<number, number>();
+    let c = seasonalCategory(rng, phase, t);
+    let lapsed = rng.nextFloat() < 0.5;
+    let emitted = 0;
+    while (emitted < n) {
+      for (let s = 0; emitted < n && (s === 0 || (s < 4 && rng.nextFloat() < 0.5)); s++) {
+        if (s > 0) t += 30 + Math.round(300 * -Math.log(1 - rng.nextFloat()));
+        const prev = lastItem.get(c);
+        const item = prev !== undefined && rng.nextFloat() < (s > 0 ? 0.7 : 0.5) ? cat.successor[prev] : pickItem(rng, cat, c, taste, r);
+        lastItem.set(c, item);
+        inter.push(`${userTok(u)}\t${itemTok(item)}\t${t}`);
+        emitted += 1;
+      }
+      const gap = Math.max(2 * 3600, Math.round(period[c] * lognormal(rng, 0.6)));
+      const x = rng.nextFloat();
+      const next = x < 0.1 ? seasonalCategory(rng, phase, t) : x < 0.3 ? c : lapsed ? late[c] : early[c];
+      lapsed = gap > period[c];
+      t += gap;
+      c = next;
+    }
+    interactions += n;
+  }
+
+  const catTok = (i: number): string => `c${pad(cat.category[i], 2)} c${pad(cat.category[i], 2)}s${cat.sub[i]}`;
+  const catWords = Array.from({ length: nCat }, () => word(rng, 2));
+  const brands = Array.from({ length: Math.max(5, Math.floor(nItems / 20)) }, () => word(rng, 2));
+  const item: string[] = ['item_id:token\ttitle:token_seq\tcategories:token_seq\tbrand:token'];
+  for (let i = 0; i < nItems; i++) {
+    const brand = brands[rng.nextInt(brands.length)];
+    item.push(`${itemTok(i)}\t${brand} ${catWords[cat.category[i]]} ${word(rng, 3)} ${i}\t${catTok(i)}\t${brand}`);
+  }
+
+  const files = {
+    inter: `${name}.inter`,
+    item: `${name}.item`,
+    text: `${name}.text.f32`,
+    meta: `${name}.synth.json`,
+  };
+  const meta = {
+    generator: 'hm4sr synth v1',
+    options: { ...opts, dir: undefined, name, users: nUsers, items: nItems, categories: nCat, subcategories: nSub, minLen, maxLen, textDim: dim, latentDim: r, textNoise: noise, startTime: start, seed: opts.seed ?? 0 },
+    categoryPeriodSeconds: Array.from(period, Math.round),
+    transitions: { early: Array.from(early), late: Array.from(late), stay: 0.2, seasonal: 0.1 },
+    interactions,
+  };
+
+  const dir = resolve(opts.dir);
+  const parent = dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(tmp);
+  try {
+    writeFileSync(join(tmp, files.inter), inter.join('\n') + '\n');
+    writeFileSync(join(tmp, files.item), item.join('\n') + '\n');
+    writeFeatureTable(join(tmp, files.text), Array.from({ length: nItems }, (_, i) => itemTok(i)), text, dim);
+    writeFileSync(join(tmp, files.meta), JSON.stringify(meta, null, 2) + '\n');
+    if (!existsSync(dir)) {
+      renameSync(tmp, dir);
+    } else {
+      // Each rename is atomic, so readers never see a half-written file.
+      for (const f of readdirSync(tmp)) renameSync(join(tmp, f), join(dir, f));
+      rmSync(tmp, { recursive: true });
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    dir,
+    name,
+    files: { inter: join(dir, files.inter), item: join(dir, files.item), text: join(dir, files.text), meta: join(dir, files.meta) },
+    users: nUsers,
+    items: nItems,
+    interactions,
+    categories: nCat,
+  };
+}
