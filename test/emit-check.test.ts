@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,17 +10,10 @@ import { type Manifest, manifestPath, saveModel } from '../graph/manifest.js';
 import * as op from '../graph/ops/index.js';
 import { buildTrainLoop, buildTrainStep } from '../graph/train-step.js';
 import { createSession, ort } from '../runtime/session.js';
+import { checkModels } from './util/checker.js';
 import { mlpModel } from './util/toy-models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-emit-'));
-const CHECKER = '/usr/bin/python3';
-const script = new URL('../../scripts/check_onnx.py', import.meta.url).pathname;
-
-/** Runs Debian's onnx.checker (full_check) over the files; the test fails if python3-onnx is missing. */
-export function checkModels(files: string[]): void {
-  const r = spawnSync(CHECKER, [script, ...files], { encoding: 'utf8' });
-  assert.is(r.status, 0, `onnx.checker failed:\n${r.stdout}\n${r.stderr}`);
-}
 
 test('training-step and Loop graphs pass onnx.checker full_check, with manifests', () => {
   const adam = ADAM_DEFAULTS;

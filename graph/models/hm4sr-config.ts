@@ -1,0 +1,101 @@
+/** Every switch of the model the spec names; host-side sampling options live in the training config. */
+export type Modality = 'id' | 'txt' | 'img';
+export type TimeEmbedding = 'both' | 'interval' | 'absolute' | 'day-index' | 'day-of-year' | 'interval-cos';
+
+export interface Hm4srConfig {
+  /** Items are 1..numItems; 0 is padding. */
+  numItems: number;
+  /** Category classes for CP (0 disables CP). */
+  numCategories: number;
+  maxLen: number;
+  hidden: number;
+  heads: number;
+  layers: number;
+  inner: number;
+  hiddenDropout: number;
+  attnDropout: number;
+  /** Dropout after each modality's input LayerNorm. */
+  embDropout: number;
+  /** Modalities that take part (SASRec: id only; -Text / -Image drop one). */
+  modalities: Modality[];
+  textDim: number;
+  imageDim: number;
+  imoe: boolean;
+  k1: number;
+  tmoe: boolean;
+  k2: number;
+  /** Rows of the interval-bucket table: floor(mu*log2(max training interval + 1)) + 1. */
+  intervalBuckets: number;
+  /** Rows of the calendar table (day index / day of year variants). */
+  calendarSize: number;
+  timeEmbedding: TimeEmbedding;
+  /** Reference: temporal experts stay at their random init N(0, 0.1). */
+  frozenTemporalExperts: boolean;
+  lambdaCP: number;
+  lambdaIDCL: number;
+  lambdaPCL: number;
+  tau: number;
+  pclTau: number;
+  /** 'exclude' same-target rows from InfoNCE denominators; 'reference' sets their logit to 0. */
+  falseNegatives: 'exclude' | 'reference';
+  /** Reference training leaves item 0 in the softmax. */
+  includePadInSoftmax: boolean;
+}
+
+export const HM4SR_DEFAULTS: Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'intervalBuckets' | 'calendarSize'> = {
+  maxLen: 50,
+  hidden: 64,
+  heads: 2,
+  layers: 2,
+  inner: 256,
+  hiddenDropout: 0.5,
+  attnDropout: 0.5,
+  embDropout: 0.5,
+  modalities: ['id', 'txt', 'img'],
+  textDim: 768,
+  imageDim: 768,
+  imoe: true,
+  k1: 4,
+  tmoe: true,
+  k2: 4,
+  timeEmbedding: 'both',
+  frozenTemporalExperts: false,
+  lambdaCP: 1,
+  lambdaIDCL: 1,
+  lambdaPCL: 1,
+  tau: 0.2,
+  pclTau: 1,
+  falseNegatives: 'exclude',
+  includePadInSoftmax: false,
+};
+
+/** SASRec in the same framework: ID only, no MoE, no auxiliary losses. */
+export const SASREC_OVERRIDES: Partial<Hm4srConfig> = {
+  modalities: ['id'], imoe: false, tmoe: false, lambdaCP: 0, lambdaIDCL: 0, lambdaPCL: 0,
+};
+
+/** Ablations of the paper's Figure 3, by the names it uses. */
+export const ABLATIONS: Record<string, Partial<Hm4srConfig>> = {
+  '-IMoE': { imoe: false },
+  '-TMoE': { tmoe: false, lambdaPCL: 0 },
+  '-CP': { lambdaCP: 0 },
+  '-IDCL': { lambdaIDCL: 0 },
+  '-PCL': { lambdaPCL: 0 },
+  '-Text': { modalities: ['id', 'img'] },
+  '-Image': { modalities: ['id', 'txt'] },
+};
+
+export const usesPCL = (c: Hm4srConfig) => c.tmoe && c.lambdaPCL > 0 && c.modalities.some((m) => m !== 'id');
+export const usesCP = (c: Hm4srConfig) => c.lambdaCP > 0 && c.numCategories > 0;
+export const usesInterval = (c: Hm4srConfig) => c.tmoe && (c.timeEmbedding === 'both' || c.timeEmbedding === 'interval');
+export const usesTimes = (c: Hm4srConfig) => c.tmoe && (c.timeEmbedding === 'both' || c.timeEmbedding === 'absolute' || c.timeEmbedding === 'interval-cos');
+export const usesCalendar = (c: Hm4srConfig) => c.tmoe && (c.timeEmbedding === 'day-index' || c.timeEmbedding === 'day-of-year');
+
+export function validateConfig(c: Hm4srConfig): void {
+  const bad = (m: string): never => { throw new Error(`invalid model config: ${m}`); };
+  if (!c.modalities.includes('id')) bad('the id modality is required');
+  if (c.hidden % c.heads !== 0) bad(`hidden ${c.hidden} is not a multiple of heads ${c.heads}`);
+  if (c.numItems < 1) bad('numItems must be >= 1');
+  if (c.tmoe && usesInterval(c) && c.intervalBuckets < 1) bad('intervalBuckets must be >= 1');
+  for (const k of ['hiddenDropout', 'attnDropout', 'embDropout'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1)`);
+}

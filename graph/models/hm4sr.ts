@@ -1,0 +1,256 @@
+import { Graph, type Value } from '../graph.js';
+import { dropout } from '../layers/dropout.js';
+import { linear } from '../layers/linear.js';
+import { layerNorm } from '../layers/norm.js';
+import { MASKED, transformerEncoder } from '../layers/transformer.js';
+import type { LossModel, TensorSpec } from '../model.js';
+import { declareBatch } from '../model.js';
+import * as op from '../ops/index.js';
+import { type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, usesPCL, usesTimes, validateConfig } from './hm4sr-config.js';
+
+/**
+ * HM4SR (WWW 2025) over PACKED batches: each row of width W holds one or more user histories back to
+ * back (segments 1, 2, ... ; 0 = padding), so short histories do not pay for padding. Positions restart
+ * per segment and attention never crosses a segment, which makes a packed batch compute exactly what
+ * the padded one would. A padded batch is the special case of one segment per row.
+ *
+ * Batch inputs (R rows, W width, B samples):
+ *   items, positions, segments [R, W] int64; buckets [R, W] int64 (interval buckets);
+ *   times [R, W] float32 (absolute time, or interval days for 'interval-cos'); calendar [R, W] int64;
+ *   last [B] int64 (flat index row*W+col of each sample's last item); target [B] int64;
+ *   pcl_mask [R, W] float32 (1 where PCL puts a time placeholder).
+ */
+export function batchSpec(c: Hm4srConfig, kind: 'train' | 'eval' | 'infer'): TensorSpec[] {
+  const rw = ['rows', 'width'];
+  const s: TensorSpec[] = [
+    { name: 'items', dtype: 'int64', shape: rw },
+    { name: 'positions', dtype: 'int64', shape: rw },
+    { name: 'segments', dtype: 'int64', shape: rw },
+  ];
+  if (usesInterval(c)) s.push({ name: 'buckets', dtype: 'int64', shape: rw });
+  if (usesTimes(c)) s.push({ name: 'times', dtype: 'float32', shape: rw });
+  if (usesCalendar(c)) s.push({ name: 'calendar', dtype: 'int64', shape: rw });
+  s.push({ name: 'last', dtype: 'int64', shape: ['batch'] });
+  if (kind !== 'infer') s.push({ name: 'target', dtype: 'int64', shape: ['batch'] });
+  if (kind === 'train' && usesPCL(c)) s.push({ name: 'pcl_mask', dtype: 'float32', shape: rw });
+  return s;
+}
+
+const featureDim = (c: Hm4srConfig, m: Modality) => (m === 'txt' ? c.textDim : c.imageDim);
+const FEATURE_PARAM: Record<'txt' | 'img', string> = { txt: 'features.text', img: 'features.image' };
+
+/**
+ * Raw item representations of the whole catalog, [N+1, M*d]: the ID table beside the projected frozen
+ * text / image features. Scores and the per-token inputs both read this one table.
+ */
+export function catalog(g: Graph, c: Hm4srConfig): Value {
+  const n = c.numItems + 1, d = c.hidden;
+  const parts = c.modalities.map((m) => {
+    if (m === 'id') return g.param('item.id.embedding', [n, d], { kind: 'normal', std: 0.02 });
+    const f = g.param(FEATURE_PARAM[m], [n, featureDim(c, m)], { kind: 'zeros' }, { trainable: false });
+    return linear(g, `item.${m}.proj`, f, featureDim(c, m), d);
+  });
+  return parts.length === 1 ? parts[0] : op.concat(parts, -1);
+}
+
+/** Additive attention mask [R, 1, W, W]: causal within a segment, never across segments or onto padding. */
+export function segmentMask(segments: Value): Value {
+  const g = segments.graph;
+  const sameSeg = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1]));
+  const col = op.range(0, op.dimOf(segments, 1), 1);
+  const causal = op.greaterOrEqual(op.unsqueeze(col, [1]), op.unsqueeze(col, [0]));
+  const keyReal = op.unsqueeze(op.not(op.equal(segments, 0)), [1]);
+  const allowed = op.and(op.and(sameSeg, causal), keyReal);
+  return op.unsqueeze(op.where(allowed, op.scalar(g, 0, 'float32'), op.scalar(g, MASKED, 'float32')), [1]);
+}
+
+interface Encoded {
+  /** Final user representation per modality, [B, d]. */
+  H: Map<Modality, Value>;
+  /** Representations of the PCL-augmented sequences (txt/img), [B, d]. */
+  Hpcl: Map<Modality, Value>;
+  /** Raw per-token item representations [R, W, M*d] (CP input). */
+  tokens: Value;
+  catalog: Value;
+}
+
+function timeEmbedding(g: Graph, c: Hm4srConfig, b: Record<string, Value>): Value {
+  const d = c.hidden;
+  return g.withScope('tmoe', () => {
+    const parts: Value[] = [];
+    if (usesInterval(c)) parts.push(op.gather(g.param('interval.embedding', [c.intervalBuckets, d], { kind: 'normal', std: 0.02 }), b.buckets));
+    if (usesCalendar(c)) parts.push(op.gather(g.param('calendar.embedding', [c.calendarSize, d], { kind: 'normal', std: 0.02 }), b.calendar));
+    if (usesTimes(c)) {
+      // r2_j = cos((w_j t + b_j) / 10000^(j/d)): a learned Linear(1 -> d) under sinusoidal frequencies.
+      const w = g.param('time.weight', [1, d], { kind: 'normal', std: 0.02 });
+      const bias = g.param('time.bias', [d], { kind: 'zeros' });
+      const inv = Float32Array.from({ length: d }, (_, j) => 1 / 10000 ** (j / d));
+      const lin = op.add(op.matmul(op.unsqueeze(b.times, [2]), w), bias);
+      parts.push(op.cos(op.mul(lin, g.constant(inv, 'float32', [d]))));
+    }
+    return parts.length === 1 ? parts[0] : op.concat(parts, -1);
+  });
+}
+
+/** The encoder up to the user representations; shared by the training, evaluation and inference graphs. */
+export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean): Encoded {
+  validateConfig(c);
+  const d = c.hidden, M = c.modalities.length, md = M * d;
+  const cat = catalog(g, c);
+  const tokens = op.gather(cat, b.items);
+  const pos = op.gather(g.param('position.embedding', [c.maxLen, d], { kind: 'normal', std: 0.02 }), b.positions);
+  let e = op.add(tokens, M === 1 ? pos : op.concat(Array(M).fill(pos), -1));
+
+  if (c.imoe) {
+    e = g.withScope('imoe', () => {
+      // k1 experts Linear(Md -> Md) fused into one matmul; expert i's m-th d-slice serves modality m.
+      const experts = op.reshape(linear(g, 'experts', e, md, c.k1 * md, { init: 'torch' }), [0, 0, c.k1, M, d]);
+      const slices = M === 1 ? [e] : op.split(e, Array(M).fill(d), -1);
+      const gates = c.modalities.map((m, i) => op.unsqueeze(op.softmax(linear(g, `gate.${m}`, slices[i], d, c.k1, { init: 'torch' }), -1), [3]));
+      const gate = op.unsqueeze(M === 1 ? gates[0] : op.concat(gates, 3), [4]);
+      const mixed = op.reduceSum(op.mul(experts, gate), [2]);
+      const init = Float32Array.from(c.modalities, (m) => (m === 'id' ? 0 : 1));
+      const alpha = op.unsqueeze(g.param('alpha', [M], { kind: 'data', data: init }), [1]);
+      return op.add(e, op.reshape(op.mul(mixed, alpha), [0, 0, md]));
+    });
+  }
+
+  let tvec: Value | null = null;
+  if (c.tmoe) {
+    tvec = timeEmbedding(g, c, b);
+    const tdim = tvec.dim(-1) as number;
+    e = g.withScope('tmoe', () => {
+      const gate = op.softmax(linear(g, 'gate', tvec!, tdim, c.k2), -1);
+      const experts = g.param('experts', [c.k2, md], { kind: 'normal', std: 0.1 }, { trainable: !c.frozenTemporalExperts });
+      // No residual: the gated expert scaling replaces the embeddings.
+      return op.mul(e, op.matmul(gate, experts));
+    });
+  }
+
+  const mask = segmentMask(b.segments);
+  const streams = M === 1 ? [e] : op.split(e, Array(M).fill(d), -1);
+  const flatLast = (h: Value) => op.gather(op.reshape(h, [-1, d]), b.last);
+  const run = (m: Modality, x: Value) => {
+    const h = dropout(g, layerNorm(g, `emb_norm.${m}`, x, d), { ratio: c.embDropout, training });
+    const out = transformerEncoder(g, `encoder.${m}`, h, mask, {
+      hidden: d, heads: c.heads, inner: c.inner, layers: c.layers, hiddenDropout: c.hiddenDropout, attnDropout: c.attnDropout, training,
+    });
+    return flatLast(out);
+  };
+  const H = new Map<Modality, Value>(), Hpcl = new Map<Modality, Value>();
+  c.modalities.forEach((m, i) => H.set(m, run(m, streams[i])));
+  if (training && usesPCL(c) && tvec) {
+    const tdim = tvec.dim(-1) as number;
+    const replace = op.cast(op.unsqueeze(b.pcl_mask, [2]), 'bool');
+    c.modalities.forEach((m, i) => {
+      if (m === 'id') return;
+      const ph = linear(g, `pcl.placeholder.${m}`, tvec!, tdim, d, { init: 'torch' });
+      Hpcl.set(m, run(m, op.where(replace, ph, streams[i])));
+    });
+  }
+  return { H, Hpcl, tokens, catalog: cat };
+}
+
+/** Scores against the whole catalog [B, N+1]: sum over modalities of H_m . x_m(v), one matmul. */
+export function scores(c: Hm4srConfig, enc: Encoded): Value {
+  const Hs = c.modalities.map((m) => enc.H.get(m)!);
+  const h = Hs.length === 1 ? Hs[0] : op.concat(Hs, -1);
+  return op.matmul(h, op.transposeLast(enc.catalog));
+}
+
+function l2normalize(x: Value): Value {
+  return op.div(x, op.sqrt(op.add(op.reduceSum(op.mul(x, x), [-1], true), 1e-12)));
+}
+
+/** InfoNCE over the batch with positives on the diagonal; same-target rows are false negatives. */
+export function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: number): Value {
+  const g = q.graph;
+  const logits = op.mul(op.matmul(l2normalize(q), op.transposeLast(l2normalize(k))), 1 / tau);
+  const idx = op.range(0, op.dimOf(target, 0), 1);
+  const eye = op.equal(op.unsqueeze(idx, [1]), op.unsqueeze(idx, [0]));
+  const same = op.equal(op.unsqueeze(target, [1]), op.unsqueeze(target, [0]));
+  const falseNeg = op.and(same, op.not(eye));
+  const masked = op.where(falseNeg, op.scalar(g, c.falseNegatives === 'exclude' ? MASKED / tau : 0, 'float32'), logits);
+  const lsm = op.logSoftmax(masked, 1);
+  return op.neg(op.reduceMean(op.reduceSum(op.where(eye, lsm, 0), [1])));
+}
+
+/** Mean multi-label BCE-with-logits over (non-padding tokens x classes). */
+function categoryLoss(g: Graph, c: Hm4srConfig, tokens: Value, items: Value): Value {
+  const md = c.modalities.length * c.hidden;
+  const labels = op.gather(g.param('data.item_categories', [c.numItems + 1, c.numCategories], { kind: 'zeros' }, { trainable: false }), items);
+  const z = linear(g, 'cp.head', tokens, md, c.numCategories, { init: 'torch' });
+  const bce = op.add(op.sub(op.relu(z), op.mul(z, labels)), op.log(op.add(op.exp(op.neg(op.abs(z))), 1)));
+  const real = op.cast(op.unsqueeze(op.not(op.equal(items, 0)), [2]), 'float32');
+  const count = op.mul(op.reduceSum(real), c.numCategories);
+  return op.div(op.reduceSum(op.mul(bce, real)), op.max(count, 1));
+}
+
+/** Cross-entropy over the catalog; item 0 is masked out of the softmax unless the reference flag is on. */
+function mainLoss(g: Graph, c: Hm4srConfig, logits: Value, target: Value): Value {
+  let z = logits;
+  if (!c.includePadInSoftmax) {
+    const pad = new Float32Array(c.numItems + 1);
+    pad[0] = -1e9;
+    z = op.add(z, g.constant(pad, 'float32', [c.numItems + 1]));
+  }
+  const picked = op.gatherElements(op.logSoftmax(z, 1), op.unsqueeze(target, [1]), 1);
+  return op.neg(op.reduceMean(picked));
+}
+
+export function hm4srModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
+  return {
+    name,
+    batch: batchSpec(c, 'train'),
+    loss(g, b) {
+      const enc = encode(g, c, b, true);
+      const main = mainLoss(g, c, scores(c, enc), b.target);
+      const terms: Record<string, Value> = { main };
+      let total = main;
+      if (usesCP(c)) {
+        terms.cp = g.withScope('cp', () => categoryLoss(g, c, enc.tokens, b.items));
+        total = op.add(total, op.mul(terms.cp, c.lambdaCP));
+      }
+      if (c.lambdaIDCL > 0) {
+        const xid = op.gather(g.param('item.id.embedding', [c.numItems + 1, c.hidden], { kind: 'normal', std: 0.02 }), b.target);
+        terms.idcl = g.withScope('idcl', () => infoNCE(c, enc.H.get('id')!, xid, b.target, c.tau));
+        total = op.add(total, op.mul(terms.idcl, c.lambdaIDCL));
+      }
+      if (enc.Hpcl.size > 0) {
+        const parts = [...enc.Hpcl].map(([m, h]) => g.withScope(`pcl.${m}`, () => infoNCE(c, enc.H.get(m)!, h, b.target, c.pclTau)));
+        terms.pcl = parts.length === 1 ? parts[0] : op.div(op.add(parts[0], parts[1]), 2);
+        total = op.add(total, op.mul(terms.pcl, c.lambdaPCL));
+      }
+      return { loss: total, terms };
+    },
+  };
+}
+
+/** Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session. */
+export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr'): Graph {
+  const g = new Graph(`${name}_eval`);
+  const b = declareBatch(g, batchSpec(c, 'eval'));
+  const s = scores(c, encode(g, c, b, false));
+  const t = op.gatherElements(s, op.unsqueeze(b.target, [1]), 1);
+  // Pessimistic ties: every item scoring >= the target counts; item 0 never does.
+  const real = new Uint8Array(c.numItems + 1).fill(1);
+  real[0] = 0;
+  const ge = op.and(op.greaterOrEqual(s, t), g.constant(real, 'bool', [c.numItems + 1]));
+  g.output(op.reduceSum(op.cast(ge, 'int64'), [1]), 'rank');
+  return g;
+}
+
+/** Scores and the top-K items per user, item 0 excluded: what `recommend` and model.onnx serve. */
+export function buildInferenceGraph(c: Hm4srConfig, topK: number, name = 'hm4sr'): Graph {
+  const g = new Graph(`${name}_inference`);
+  const b = declareBatch(g, batchSpec(c, 'infer'));
+  const s = scores(c, encode(g, c, b, false));
+  const pad = new Float32Array(c.numItems + 1);
+  pad[0] = -Infinity;
+  const masked = op.add(s, g.constant(pad, 'float32', [c.numItems + 1]));
+  const [vals, idx] = op.topK(masked, Math.min(topK, c.numItems), 1);
+  g.output(s, 'scores');
+  g.output(idx, 'top_items');
+  g.output(vals, 'top_scores');
+  return g;
+}
