@@ -18,6 +18,8 @@ export interface EmitOptions {
   /** Initializers with at least this many bytes go to `externalData.location`, beside the model file. */
   externalData?: { location: string; threshold: number; sink: ExternalSink };
   extraOpsets?: Record<string, number>;
+  /** ONNX metadata_props: what a consumer of the single file needs beside the graph (config, item ids). */
+  metadata?: Record<string, string>;
 }
 
 /** Collects the raw bytes of external initializers; the caller writes them to `location`. */
@@ -140,6 +142,7 @@ export function modelProto(g: Graph, opts: EmitOptions): P.ModelProto {
     docString: opts.docString ?? g.docString ?? undefined,
     opsetImport: opsets,
     graph: graphProto(g, opts),
+    metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
 }
 

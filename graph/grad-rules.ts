@@ -26,7 +26,7 @@ const shapeLike = (d: Value, x: Value) => (x.shape !== null && d.shape !== null 
 const xs = (c: GradContext) => c.x as Value[];
 
 function unaryRule(f: (c: GradContext, dy: Value) => Value): GradRule {
-  return (c) => [f(c, c.dy[0]!)];
+  return (c) => [c.needs(0) ? f(c, c.dy[0]!) : null];
 }
 
 /** Gradient of the reduced value broadcast back over the reduced axes. */
@@ -49,10 +49,20 @@ function reduceAxes(c: GradContext): { axes: number[]; keepdims: boolean } {
   return { axes, keepdims };
 }
 
-function constInts(c: GradContext, i: number): number[] {
+/** Values of a Constant-produced int input, or null when it is computed at run time. */
+function maybeConstInts(c: GradContext, i: number): number[] | null {
   const a = c.node.inputs[i]?.producer?.attrs.value;
-  if (!a || a.t !== 'tensor') return c.g.fail(c.node.op, `gradient needs constant input ${i} (node ${c.node.name})`);
-  return Array.from(a.v.data as BigInt64Array, Number);
+  if (!a || a.t !== 'tensor') return null;
+  return Array.from(a.v.data as BigInt64Array | Int32Array, Number);
+}
+
+function constInts(c: GradContext, i: number): number[] {
+  return maybeConstInts(c, i) ?? c.g.fail(c.node.op, `gradient needs constant input ${i} (node ${c.node.name})`);
+}
+
+/** Runtime size of axis a of x as an int64 [1]. */
+function dimAt(x: Value, a: number): Value {
+  return op.gather(op.shapeOf(x), op.int64s(x.graph, [a]));
 }
 
 function constScalar(c: GradContext, i: number): number {
@@ -87,7 +97,8 @@ export const RULES: Record<string, GradRule> = {
     const [a, b] = xs(c), dy = c.dy[0]!, y = c.y[0];
     return [
       c.needs(0) ? sumTo(op.mul(dy, op.mul(b, op.pow(a, op.sub(b, 1)))), a.shape) : null,
-      c.needs(1) ? sumTo(op.mul(dy, op.mul(y, op.log(a))), b.shape) : null,
+      // d/db a^b = a^b log a; at a = 0 (y = 0 for b > 0) the limit is 0, not 0 * -inf = NaN.
+      c.needs(1) ? sumTo(op.where(op.equal(a, 0), 0, op.mul(dy, op.mul(y, op.log(a)))), b.shape) : null,
     ];
   },
   Max: (c) => minMax(c, true),
@@ -107,16 +118,16 @@ export const RULES: Record<string, GradRule> = {
   Relu: unaryRule((c, dy) => op.where(op.greater(xs(c)[0], 0), dy, 0)),
   Abs: unaryRule((c, dy) => op.mul(dy, op.sign(xs(c)[0]))),
   // Piecewise constant: zero almost everywhere.
-  Floor: (c) => [op.zerosLike(xs(c)[0])],
-  Sign: (c) => [op.zerosLike(xs(c)[0])],
+  Floor: (c) => [c.needs(0) ? op.zerosLike(xs(c)[0]) : null],
+  Sign: (c) => [c.needs(0) ? op.zerosLike(xs(c)[0]) : null],
   Clip: (c) => {
     const x = xs(c)[0], dy = c.dy[0]!;
     const lo = c.x[1], hi = c.x[2];
-    let inside = op.and(op.greaterOrEqual(x, lo ?? -Infinity), op.greaterOrEqual(hi ?? Infinity, x));
-
+    if (!c.needs(0)) return [null, null, null];
+    const inside = op.and(op.greaterOrEqual(x, lo ?? -Infinity), op.greaterOrEqual(hi ?? Infinity, x));
     return [op.where(inside, dy, 0), null, null];
   },
-  Cast: (c) => [op.cast(c.dy[0]!, xs(c)[0].dtype)],
+  Cast: (c) => [c.needs(0) ? op.cast(c.dy[0]!, xs(c)[0].dtype) : null],
   Where: (c) => {
     const [cond, a, b] = xs(c), dy = c.dy[0]!;
     return [null, c.needs(1) ? sumTo(op.where(cond, dy, 0), a.shape) : null, c.needs(2) ? sumTo(op.where(cond, 0, dy), b.shape) : null];
@@ -125,10 +136,11 @@ export const RULES: Record<string, GradRule> = {
     const [a, b] = xs(c), dy = c.dy[0]!;
     return [
       c.needs(0) ? sumTo(op.matmul(dy, op.transposeLast(b)), a.shape) : null,
-      c.needs(1) ? sumTo(op.matmul(op.transposeLast(a), dy), b.shape) : null,
+      c.needs(1) ? matmulWeightGrad(a, b, dy) : null,
     ];
   },
   ReduceSum: (c) => {
+    if (!c.needs(0)) return [null, null];
     const { axes, keepdims } = reduceAxes(c);
     return [expandReduced(c, c.dy[0]!, axes, keepdims), null];
   },
@@ -138,14 +150,18 @@ export const RULES: Record<string, GradRule> = {
     const sizes = axes.map((a) => x.shape![a]);
     let count: Value | number;
     if (sizes.every((s) => typeof s === 'number')) count = (sizes as number[]).reduce((p, q) => p * q, 1);
-    else count = op.cast(op.reduceSum(op.gather(op.shapeOf(x), c.g.constant(BigInt64Array.from(axes.map(BigInt)), 'int64', [axes.length])), [0]), x.dtype);
+    // The count of reduced elements is the product of the reduced dims (not their sum).
+    else count = op.cast(op.reduceProd(op.gather(op.shapeOf(x), op.int64s(c.g, axes)), [0]), x.dtype);
     return [op.div(expandReduced(c, c.dy[0]!, axes, keepdims), count)];
   },
   ReduceMax: (c) => {
     const { axes, keepdims } = reduceAxes(c);
     const x = xs(c)[0];
     const ymax = keepdims ? c.y[0] : op.unsqueeze(c.y[0], axes);
-    return [op.where(op.equal(x, ymax), expandReduced(c, c.dy[0]!, axes, keepdims), 0)];
+    const dy = keepdims ? c.dy[0]! : op.unsqueeze(c.dy[0]!, axes);
+    // Tied maxima share the gradient equally (a valid subgradient; giving each the full dy is not).
+    const mask = op.cast(op.equal(x, ymax), x.dtype);
+    return [op.mul(mask, op.div(dy, op.reduceSum(mask, axes, true)))];
   },
   Softmax: (c) => {
     const y = c.y[0], dy = c.dy[0]!;
@@ -173,9 +189,12 @@ export const RULES: Record<string, GradRule> = {
   Expand: (c) => [sumTo(c.dy[0]!, xs(c)[0].shape), null],
   Concat: (c) => {
     const axis = (c.node.attrs.axis as { v: number }).v;
-    const sizes = xs(c).map((x) => x.shape![axis]);
-    if (!sizes.every((s) => typeof s === 'number')) return c.g.fail('Concat', `gradient needs static sizes along axis ${axis} (node ${c.node.name})`);
-    return op.split(c.dy[0]!, sizes as number[], axis);
+    const parts = xs(c);
+    const sizes = parts.map((x) => x.shape![axis]);
+    if (sizes.every((s) => typeof s === 'number')) return op.split(c.dy[0]!, sizes as number[], axis);
+    // Symbolic sizes along the axis: split at the operands' runtime sizes.
+    const split = op.concat(parts.map((x) => dimAt(x, axis)), 0);
+    return c.g.node('Split', [c.dy[0]!, split], parts.map((x) => ({ dtype: x.dtype, shape: x.shape })), { axis: { t: 'int', v: axis } });
   },
   Split: (c) => {
     const parts = c.dy.map((d, i) => d ?? op.zerosLike(c.y[i]));
@@ -183,34 +202,59 @@ export const RULES: Record<string, GradRule> = {
   },
   Slice: (c) => {
     const x = xs(c)[0], dy = c.dy[0]!;
-    const starts = constInts(c, 1), ends = constInts(c, 2), axes = constInts(c, 3);
+    if (!c.needs(0)) return [null, null, null, null, null];
     if (c.x[4]) return c.g.fail('Slice', 'gradient supports step 1 only');
-    const pads = Array<number>(2 * x.rank).fill(0);
+    const rank = x.rank;
+    const axes = (c.x[3] ? constInts(c, 3) : [...Array(rank).keys()]).map((a) => (a < 0 ? a + rank : a));
+    const starts = maybeConstInts(c, 1), ends = maybeConstInts(c, 2);
+    // Pad dy back to x's shape: pads[a] zeros before, pads[rank + a] after, each a number or an int64 [1].
+    const pads: (number | Value)[] = Array(2 * rank).fill(0);
+    const clamp = (v: number, n: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
     axes.forEach((a, i) => {
       const d = x.shape![a];
-      const open = ends[i] >= 2 ** 62;
-      if (typeof d !== 'number' && !(open && starts[i] >= 0)) c.g.fail('Slice', `gradient needs a static dim ${a} or an open end (node ${c.node.name})`);
-      const n = typeof d === 'number' ? d : 0;
-      const s = starts[i] < 0 ? starts[i] + n : Math.min(starts[i], n || starts[i]);
-      const e = open ? n : ends[i] < 0 ? ends[i] + n : Math.min(ends[i], n);
-      pads[a] = s;
-      pads[x.rank + a] = open ? 0 : n - e;
+      if (starts && ends && typeof d === 'number') {
+        const s = clamp(starts[i], d), e = Math.max(clamp(ends[i], d), s);
+        pads[a] = s;
+        pads[rank + a] = d - e;
+      } else if (starts && ends && starts[i] >= 0 && ends[i] >= 2 ** 62) {
+        pads[a] = starts[i]; // open end on a symbolic dim: nothing after
+      } else {
+        // Runtime bounds (symbolic dim or dynamic starts/ends), clamped as Slice does for step 1.
+        const n = dimAt(x, a);
+        const norm = (v: Value) => op.max(op.min(op.where(op.less(v, 0), op.add(v, n), v), n), 0);
+        const bound = (k: 1 | 2, vals: number[] | null) => (vals ? op.int64s(c.g, [vals[i]]) : op.gather(c.x[k]!, op.int64s(c.g, [i])));
+        const s = norm(bound(1, starts));
+        const e = op.max(norm(bound(2, ends)), s);
+        pads[a] = s;
+        pads[rank + a] = op.sub(n, e);
+      }
     });
     return [pad(dy, pads, x.shape), null, null, null, null];
   },
   Gather: (c) => {
+    if (!c.needs(0)) return [null, null];
     const [data, idx] = xs(c), dy = c.dy[0]!;
-    if ((c.node.attrs.axis as { v: number }).v !== 0) return c.g.fail('Gather', `gradient supports axis 0 only (node ${c.node.name}); slice or transpose first`);
+    const a = (c.node.attrs.axis as { v: number }).v;
     // Scatter-add rows: never a dense one-hot over the (large) table.
-    const zeros = op.zerosLike(data);
     const index = op.unsqueeze(op.cast(idx, 'int64'), [-1]);
-    return [op.scatterND(zeros, index, dy, 'add'), null];
+    if (a === 0) return [op.scatterND(op.zerosLike(data), index, dy, 'add'), null];
+    // Other axes: move the gathered axis to the front of data (and the index dims to the front of dy),
+    // scatter-add there, and move it back.
+    const r = data.rank, q = idx.rank;
+    const range = (lo: number, hi: number) => Array.from({ length: Math.max(hi - lo, 0) }, (_, k) => lo + k);
+    const pd = [a, ...range(0, a), ...range(a + 1, r)];
+    const zeros = op.constantOfShape(op.gather(op.shapeOf(data), op.int64s(c.g, pd)), data.dtype, 0, pd.map((p) => data.shape![p]));
+    const dyT = op.transpose(dy, [...range(a, a + q), ...range(0, a), ...range(a + q, r - 1 + q)]);
+    const scattered = op.scatterND(zeros, index, dyT, 'add');
+    return [op.transpose(scattered, pd.map((_, k) => pd.indexOf(k))), null];
   },
   GatherElements: (c) => {
+    if (!c.needs(0)) return [null, null];
     const [data, idx] = xs(c);
     return [op.scatterElements(op.zerosLike(data), idx, c.dy[0]!, (c.node.attrs.axis as { v: number }).v, 'add'), null];
   },
   GatherND: (c) => {
+    if (!c.needs(0)) return [null, null];
     const [data, idx] = xs(c);
     return [op.scatterND(op.zerosLike(data), idx, c.dy[0]!, 'add'), null];
   },
@@ -233,10 +277,20 @@ export const RULES: Record<string, GradRule> = {
     if (!dv) return [null, null];
     return [op.scatterElements(op.zerosLike(x), c.y[1], dv, (c.node.attrs.axis as { v: number }).v, 'add'), null];
   },
-  Trilu: (c) => [op.trilu(c.dy[0]!, (c.node.attrs.upper as { v: number }).v === 1, c.x[1] ? constScalar(c, 1) : 0), null],
+  Trilu: (c) => [!c.needs(0) ? null : op.trilu(c.dy[0]!, (c.node.attrs.upper as { v: number }).v === 1, c.x[1] ? constScalar(c, 1) : 0), null],
   LayerNormalization: (c) => {
     const [x, scale] = xs(c), dy = c.dy[0]!;
-    const [, mean, invStd] = c.y;
+    // The saved Mean/InvStdDev have type stash_type = float32 (the only one onnxruntime's CPU kernel
+    // implements). For float32 x they are exact; for float64 x, recompute them in float64 so the
+    // gradient is not limited to single precision.
+    let mean: Value, invStd: Value;
+    if (x.dtype === c.y[1].dtype) [mean, invStd] = [c.y[1], c.y[2]];
+    else {
+      const eps = c.node.attrs.epsilon?.t === 'float' ? c.node.attrs.epsilon.v : 1e-5;
+      mean = op.reduceMean(x, [-1], true);
+      const xc = op.sub(x, mean);
+      invStd = op.div(1, op.sqrt(op.add(op.reduceMean(op.mul(xc, xc), [-1], true), eps)));
+    }
     const xhat = op.mul(op.sub(x, mean), invStd);
     const dxhat = op.mul(dy, scale);
     const m1 = op.reduceMean(dxhat, [-1], true);
@@ -249,10 +303,23 @@ export const RULES: Record<string, GradRule> = {
     ];
   },
   Dropout: (c) => {
+    if (!c.needs(0)) return [null, null, null];
     const ratio = constScalar(c, 1);
     return [op.mul(op.mul(c.dy[0]!, op.cast(c.y[1], xs(c)[0].dtype)), 1 / (1 - ratio)), null, null];
   },
 };
+
+/**
+ * dB of x[..., k] @ W[k, n] (a Linear): one [k, rows] @ [rows, n] GEMM over the flattened leading dims,
+ * rather than a batched matmul per leading index followed by a ReduceSum over them.
+ */
+function matmulWeightGrad(a: Value, b: Value, dy: Value): Value {
+  if (b.rank === 2 && a.rank > 2) {
+    const k = a.dim(-1), n = dy.dim(-1);
+    if (typeof k === 'number' && typeof n === 'number') return op.matmul(op.transposeLast(op.reshape(a, [-1, k])), op.reshape(dy, [-1, n]));
+  }
+  return sumTo(op.matmul(op.transposeLast(a), dy), b.shape);
+}
 
 function minMax(c: GradContext, isMax: boolean): (Value | null)[] {
   const [a, b] = xs(c), dy = c.dy[0]!;
@@ -260,10 +327,14 @@ function minMax(c: GradContext, isMax: boolean): (Value | null)[] {
   return [c.needs(0) ? sumTo(op.where(pickA, dy, 0), a.shape) : null, c.needs(1) ? sumTo(op.where(pickA, 0, dy), b.shape) : null];
 }
 
-function pad(x: Value, pads: number[], shape: Shape | null): Value {
+/** Zero-pads x by ONNX pads (begins then ends); entries are numbers or runtime int64 [1] values. */
+function pad(x: Value, pads: (number | Value)[], shape: Shape | null): Value {
   const g = x.graph;
   if (pads.every((p) => p === 0)) return x;
-  return g.node('Pad', [x, g.constant(BigInt64Array.from(pads.map(BigInt)), 'int64', [pads.length])], [{ dtype: x.dtype, shape }])[0];
+  const padsV = pads.every((p) => typeof p === 'number')
+    ? op.int64s(g, pads as number[])
+    : op.concat(pads.map((p) => (typeof p === 'number' ? op.int64s(g, [p]) : p)), 0);
+  return g.node('Pad', [x, padsV], [{ dtype: x.dtype, shape }])[0];
 }
 
 

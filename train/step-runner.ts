@@ -4,7 +4,8 @@ import { serialize } from '../graph/emit.js';
 import { type StatePair, type TrainGraph, stateName } from '../graph/train-step.js';
 import { type SessionOptions, createSession, ort } from '../runtime/session.js';
 
-export type HostTensor = { data: Float32Array | BigInt64Array | Float64Array | Int32Array; dims: number[] };
+export type { HostTensor } from '../graph/models/hm4sr-batch.js';
+import type { HostTensor } from '../graph/models/hm4sr-batch.js';
 
 export interface OptimizerState {
   params: ParamValues;

@@ -19,8 +19,10 @@ export function layerNormalization(x: Value, scale: Value, bias: Value, epsilon:
   requireFloat(g, 'LayerNormalization', x);
   if (dimClash(x.dim(-1), scale.dim(-1))) g.fail('LayerNormalization', `scale ${scale} does not match ${x}`);
   const stat = x.shape === null ? null : [...x.shape.slice(0, -1), 1];
+  // Mean and InvStdDev have type stash_type, which defaults to float32 whatever x's type is (and
+  // onnxruntime's CPU kernel supports only that); the gradient rule casts them to x's type.
   return g.node('LayerNormalization', [x, scale, bias], [
-    { dtype: x.dtype, shape: x.shape }, { dtype: x.dtype, shape: stat }, { dtype: x.dtype, shape: stat },
+    { dtype: x.dtype, shape: x.shape }, { dtype: 'float32', shape: stat }, { dtype: 'float32', shape: stat },
   ], { axis: attr.int(-1), epsilon: attr.float(epsilon) })[0];
 }
 

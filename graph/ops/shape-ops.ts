@@ -48,27 +48,33 @@ export function concat(xs: Value[], axis: number): Value {
 
 const INT_MAX = 2 ** 62;
 
-/** Static-bounds slice along the given axes (step 1); ends past the dim clamp like numpy. */
+/** Bounds at or past +-2^31 (Infinity, MAX_SAFE_INTEGER, ...) lie past any dim: emit them as +-2^62 ("open"). */
+const bound = (v: number) => (v >= 2 ** 31 ? INT_MAX : v <= -(2 ** 31) ? -INT_MAX : Math.trunc(v));
+
+/** Static-bounds slice along the given axes (step 1); ends past the dim clamp like numpy (use Infinity for an open end). */
 export function slice(x: Value, starts: number[], ends: number[], axes: number[]): Value {
   const g = x.graph;
   const r = x.rank;
+  if (starts.length !== axes.length || ends.length !== axes.length) g.fail('Slice', `starts ${JSON.stringify(starts)}, ends ${JSON.stringify(ends)} and axes ${JSON.stringify(axes)} differ in length`);
   const ax = axes.map((a) => normAxis(a, r, (m) => g.fail('Slice', m)));
+  const st = starts.map(bound), en = ends.map(bound);
   const shape = [...x.shape!];
   ax.forEach((a, i) => {
     const d = shape[a];
-    const s = starts[i], e = Math.min(ends[i], INT_MAX);
+    const s = st[i], e = en[i];
     if (typeof d === 'number') {
       const lo = Math.min(Math.max(s < 0 ? s + d : s, 0), d);
       const hi = Math.min(Math.max(e < 0 ? e + d : e, 0), d);
       shape[a] = Math.max(hi - lo, 0);
+    } else if (e >= INT_MAX) {
+      // Open end on a symbolic dim: all of it, or its last -s entries (assumed to exist).
+      shape[a] = s <= -INT_MAX || s === 0 ? d : s < 0 ? -s : null;
     } else {
-      // Symbolic dim: a bounded slice is assumed to lie inside it (the runtime clamps otherwise).
-      const open = e >= INT_MAX;
-      if (open) shape[a] = s === 0 ? d : s < 0 ? -s : null;
-      else shape[a] = (s >= 0) === (e >= 0) ? Math.max(e - s, 0) : null;
+      // Bounded slice of a symbolic dim: assumed to lie inside it (the runtime clamps otherwise).
+      shape[a] = (s >= 0) === (e >= 0) ? Math.max(e - s, 0) : null;
     }
   });
-  return g.node('Slice', [x, int64s(g, starts), int64s(g, ends.map((e) => Math.min(e, INT_MAX))), int64s(g, ax)], [{ dtype: x.dtype, shape }])[0];
+  return g.node('Slice', [x, int64s(g, st), int64s(g, en), int64s(g, ax)], [{ dtype: x.dtype, shape }])[0];
 }
 
 /** Slice with runtime int64 [n] starts/ends (used for dynamic positions). */

@@ -1,6 +1,7 @@
 // Prefix-augmented samples with the leave-one-out split, and batches materialized from them.
 // A sample is (user, target position, history length) into the dataset's CSR arrays: histories
 // are never copied until a batch is built.
+import { intervalBucket as bucketOf } from '../../graph/models/hm4sr-batch.js';
 import type { Dataset } from './dataset.js';
 
 export const DEFAULT_MAX_LEN = 50;
@@ -60,7 +61,7 @@ export function buildSamples(ds: Dataset, maxLen: number = DEFAULT_MAX_LEN): Spl
 
 /** floor(mu * log2(a + 1)) for a >= 0; a negative gap (out-of-order events) is bucket 0. */
 export function intervalBucket(seconds: number, mu: number = DEFAULT_MU): number {
-  return seconds > 0 ? Math.floor(mu * Math.log2(seconds + 1)) : 0;
+  return bucketOf(seconds, mu);
 }
 
 /**

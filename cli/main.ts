@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { registerData } from './data-commands.js';
+import { registerGraphs } from './graph-commands.js';
+import { registerServe } from './serve-commands.js';
+import { registerTrain } from './train-commands.js';
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('hm4sr')
+  .usage('$0 <command> [options]\n\nHM4SR multi-modal, time-aware sequential recommendation, trained and served through ONNX.')
+  .strict()
+  .demandCommand(1, 'name a command (see --help)')
+  .recommendCommands()
+  .help()
+  .alias('h', 'help')
+  .wrap(Math.min(110, process.stdout.columns || 100))
+  .fail((msg, err, y) => {
+    if (err) {
+      process.stderr.write(`hm4sr: ${err.message}\n`);
+      if (process.env.HM4SR_DEBUG) process.stderr.write(`${err.stack}\n`);
+    } else {
+      process.stderr.write(`${y.help()}\n\nhm4sr: ${msg}\n`);
+    }
+    process.exit(1);
+  });
+
+registerTrain(cli);
+registerServe(cli);
+registerGraphs(cli);
+registerData(cli);
+
+await cli.parseAsync();

@@ -1,0 +1,58 @@
+import type { Argv } from 'yargs';
+import { type RunConfig, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
+import type { Layout } from '../train/pack.js';
+import { resolveDataset } from './data-source.js';
+
+export const log = (m: string) => process.stderr.write(`${m}\n`);
+
+/** Options shared by every command that builds a model for a dataset. */
+export function modelOptions<T>(y: Argv<T>) {
+  return y
+    .option('data', { type: 'string', describe: 'dataset directory (RecBole atomic files); default: the built-in synthetic data' })
+    .option('name', { type: 'string', describe: 'dataset name (NAME.inter); default: the directory\'s only .inter file' })
+    .option('config', { type: 'string', describe: 'JSON config file {preset, ablations, data, model, optim}' })
+    .option('preset', { choices: ['hm4sr', 'sasrec'] as const, describe: 'model preset (default hm4sr)' })
+    .option('ablate', { type: 'array', string: true, describe: 'ablations: -IMoE -TMoE -CP -IDCL -PCL -Text -Image' })
+    .option('category-column', { type: 'string', describe: 'NAME.item column with category labels (default: auto)' })
+    .option('missing-modality', { choices: ['zeros', 'drop'] as const, describe: 'absent feature table: zero features or drop the modality' })
+    .option('seed', { type: 'number', describe: 'random seed (default 2025)' });
+}
+
+export function trainOptions<T>(y: Argv<T>) {
+  return y
+    .option('epochs', { type: 'number', describe: 'maximum epochs (default 200, early stopping after --patience)' })
+    .option('patience', { type: 'number', describe: 'epochs without validation improvement (default 10)' })
+    .option('batch-size', { type: 'number', describe: 'training batch size (default 1024)' })
+    .option('lr', { type: 'number', describe: 'Adam learning rate (default 1e-3)' })
+    .option('layout', { choices: ['packed', 'padded'] as const, describe: 'batch layout: pack histories into rows (default) or one per row' })
+    .option('length-bucketing', { type: 'boolean', describe: 'batch similar lengths together (default off: random batches)' })
+    .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: all cores)' });
+}
+
+export interface ModelArgs {
+  data?: string; name?: string; config?: string; preset?: 'hm4sr' | 'sasrec'; ablate?: string[]; 'category-column'?: string;
+  'missing-modality'?: 'zeros' | 'drop'; seed?: number;
+  epochs?: number; patience?: number; 'batch-size'?: number; lr?: number; layout?: Layout; 'length-bucketing'?: boolean; threads?: number;
+}
+
+/** Defaults <- config file <- flags. */
+export function runConfigFrom(a: ModelArgs): RunConfig {
+  let rc = DEFAULT_CONFIG;
+  if (a.config) rc = mergeConfig(rc, readConfigFile(a.config));
+  const fileData = a.config ? readConfigFile(a.config).data : undefined;
+  const ds = a.data || !fileData?.dir ? resolveDataset(a.data, a.name, log) : { dir: fileData.dir, name: fileData.name ?? a.name ?? '' };
+  const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
+  return mergeConfig(rc, {
+    ...(a.preset ? { preset: a.preset } : {}),
+    ...(a.ablate ? { ablations: a.ablate } : {}),
+    data: {
+      dir: ds.dir, name: ds.name,
+      ...def(a['category-column'] && { categoryColumn: a['category-column'] }),
+      ...def(a['missing-modality'] && { missingModality: a['missing-modality'] }),
+    },
+    optim: Object.fromEntries(Object.entries({
+      seed: a.seed, epochs: a.epochs, patience: a.patience, batchSize: a['batch-size'], lr: a.lr, layout: a.layout,
+      lengthBucketing: a['length-bucketing'], threads: a.threads,
+    }).filter(([, v]) => v !== undefined)),
+  });
+}

@@ -1,0 +1,99 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
+import { Recommender } from '../runtime/recommender.js';
+import { checkCheckpointMatches, readCheckpoint } from '../train/checkpoint.js';
+import type { RunConfig } from '../train/config.js';
+import { Evaluator } from '../train/evaluate.js';
+import { DEFAULT_TOP_K, exportInference } from '../train/export.js';
+import { prepare } from '../train/prepare.js';
+import { packOptions, runFiles } from '../train/trainer.js';
+import { probeParams } from '../graph/train-step.js';
+import { hm4srModel } from '../graph/models/hm4sr.js';
+import { log } from './options.js';
+
+/** A finished (or running) run: its config, data and best weights, checked against each other. */
+export function loadRun(run: string, which: 'best' | 'last' = 'best') {
+  const f = runFiles(run);
+  if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
+  const saved = JSON.parse(readFileSync(f.config, 'utf8')) as { run: RunConfig; model: Hm4srConfig; fingerprint: string };
+  const p = prepare(saved.run, (m) => log(`warning: ${m}`));
+  if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
+  const path = which === 'best' ? f.best : f.last;
+  if (!existsSync(path)) throw new Error(`${run}: no ${which} checkpoint yet (${path})`);
+  const ck = readCheckpoint(path);
+  checkCheckpointMatches(ck, probeParams(hm4srModel(p.model)), path);
+  return { rc: saved.run, p, values: new Map(ck.params.map((q) => [q.name, q.data])), ck };
+}
+
+export function registerServe(cli: Argv): void {
+  cli.command(
+    'evaluate',
+    'full-catalog evaluation of a run\'s best checkpoint (NDCG, MRR, HR at 5/10/20)',
+    (y) => y
+      .option('run', { type: 'string', demandOption: true, describe: 'run directory' })
+      .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
+      .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }),
+    async (a) => {
+      const { rc, p, values } = loadRun(a.run);
+      const ev = await Evaluator.create(p.model, { ep: a.ep, threads: rc.optim.threads || undefined });
+      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), rc.optim.evalBatchSize);
+      process.stdout.write(`${JSON.stringify({ split: a.split, users: r.users, seconds: +r.seconds.toFixed(2), metrics: r.metrics }, null, 2)}\n`);
+    },
+  );
+  cli.command(
+    'recommend',
+    'top-K items for a user of the run\'s dataset, or for a given history, from the exported model.onnx',
+    (y) => y
+      .option('run', { type: 'string', describe: 'run directory (uses RUN/model.onnx)' })
+      .option('model', { type: 'string', describe: 'an exported model.onnx (instead of --run)' })
+      .option('user', { type: 'array', string: true, describe: 'user token(s) of the run\'s dataset: recommend after their full history' })
+      .option('items', { type: 'string', describe: 'a history as comma-separated item tokens, oldest first' })
+      .option('times', { type: 'string', describe: 'comma-separated Unix seconds for --items (default: one day apart, ending now)' })
+      .option('k', { type: 'number', default: 10 })
+      .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const })
+      .check((a) => {
+        if (!a.run && !a.model) throw new Error('pass --run or --model');
+        if (!a.user && !a.items) throw new Error('pass --user or --items');
+        if (a.user && !a.run) throw new Error('--user needs --run (the dataset the user comes from)');
+        return true;
+      }),
+    async (a) => {
+      const model = a.model ?? join(a.run!, 'model.onnx');
+      const rec = await Recommender.load(model, { ep: a.ep });
+      let users: { id: string; items: string[]; times: number[] }[];
+      if (a.user) {
+        const { p } = loadRun(a.run!);
+        const index = new Map(p.ds.userTokens.map((t, i) => [t, i]));
+        users = a.user.map((u) => {
+          const i = index.get(u);
+          if (i === undefined) throw new Error(`unknown user "${u}" in ${p.ds.userTokens.length} users of the run's dataset`);
+          const s = p.ds.offsets[i], e = p.ds.offsets[i + 1];
+          return { id: u, items: Array.from(p.ds.items.subarray(s, e), (x) => p.ds.itemTokens[x]), times: Array.from(p.ds.timestamps.subarray(s, e)) };
+        });
+      } else {
+        const items = a.items!.split(',').map((s) => s.trim()).filter(Boolean);
+        const now = Math.floor(Date.now() / 1000);
+        const times = a.times ? a.times.split(',').map((s) => Number(s.trim())) : items.map((_, i) => now - (items.length - 1 - i) * 86400);
+        users = [{ id: 'history', items, times }];
+      }
+      const recs = await rec.recommend(users, a.k);
+      process.stdout.write(`${JSON.stringify(users.map((u, i) => ({ user: u.id, historyLength: u.items.length, items: recs[i].items, scores: recs[i].scores.map((s) => +s.toFixed(5)) })), null, 2)}\n`);
+    },
+  );
+  cli.command(
+    'export',
+    'write a run\'s inference model (best weights) as one portable ONNX file',
+    (y) => y
+      .option('run', { type: 'string', demandOption: true })
+      .option('out', { type: 'string', describe: 'output .onnx (default RUN/model.onnx)' })
+      .option('top-k', { type: 'number', default: DEFAULT_TOP_K }),
+    (a) => {
+      const { rc, p, values } = loadRun(a.run);
+      const out = a.out ?? join(a.run, 'model.onnx');
+      const m = exportInference(p.model, values, p, rc, out, a['top-k']);
+      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name) })}\n`);
+    },
+  );
+}

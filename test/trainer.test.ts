@@ -1,0 +1,62 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Recommender } from '../runtime/recommender.js';
+import { rejects } from './util/rejects.js';
+import { readCheckpoint } from '../train/checkpoint.js';
+import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
+import { generateSynthetic } from '../train/data/synth.js';
+import { type EpochLog, runFiles, train } from '../train/trainer.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hm4sr-trainer-'));
+generateSynthetic({ dir: join(dir, 'data'), name: 'mini', users: 80, items: 40, categories: 4, textDim: 8, minLen: 6, maxLen: 12, seed: 4 });
+
+const rc: RunConfig = mergeConfig(DEFAULT_CONFIG, {
+  data: { dir: join(dir, 'data'), name: 'mini' },
+  model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 10 },
+  optim: { epochs: 3, batchSize: 128, evalBatchSize: 64, patience: 10, threads: 1, seed: 7 },
+});
+const quiet = { ep: 'cpu' as const, progress: false, log: () => {} };
+const lines = (out: string) => readFileSync(runFiles(out).log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochLog);
+
+test('a run writes metrics, log, checkpoints, model and curve; the same seed gives the same run', async () => {
+  const a = join(dir, 'a'), b = join(dir, 'b');
+  const sa = await train(rc, { ...quiet, out: a, resume: false });
+  const sb = await train(rc, { ...quiet, out: b, resume: false });
+  const f = runFiles(a);
+  for (const p of [f.config, f.last, f.best, f.log, f.metrics, f.model, f.curve]) assert.ok(existsSync(p), `missing ${p}`);
+  assert.is(lines(a).length, 3);
+  assert.equal(sa.test, sb.test);
+  assert.equal(lines(a).map((l) => l.train.loss), lines(b).map((l) => l.train.loss));
+  const m = JSON.parse(readFileSync(f.metrics, 'utf8'));
+  for (const k of ['ndcg@5', 'ndcg@10', 'ndcg@20', 'mrr@10', 'hr@20']) assert.type(m.test[k], 'number');
+  assert.ok(Object.keys(lines(a)[0].train).includes('loss.pcl'));
+  const ck = readCheckpoint(f.last);
+  assert.is(ck.properties.epoch, 3);
+  assert.ok(ck.optimizer && ck.optimizer.step > 0);
+  assert.equal([...readFileSync(f.curve).subarray(1, 4)], [...Buffer.from('PNG')]);
+});
+
+test('a run stopped after one epoch and resumed ends exactly like an uninterrupted one', async () => {
+  const full = join(dir, 'a'), part = join(dir, 'c');
+  await train({ ...rc, optim: { ...rc.optim, epochs: 1 } }, { ...quiet, out: part, resume: false });
+  await rejects(train(rc, { ...quiet, out: part, resume: false }), /--resume/);
+  const s = await train(rc, { ...quiet, out: part, resume: true });
+  assert.equal(lines(part).map((l) => l.train.loss), lines(full).map((l) => l.train.loss));
+  assert.equal(s.test, JSON.parse(readFileSync(runFiles(full).metrics, 'utf8')).test);
+});
+
+test('the exported model recommends known items, never the padding item or unknown ids', async () => {
+  const rec = await Recommender.load(runFiles(join(dir, 'a')).model);
+  const tokens = rec.tokens.slice(1, 6);
+  const [r] = await rec.recommend([{ items: tokens, times: tokens.map((_, i) => 1.5e9 + i * 86400) }], 5);
+  assert.is(r.items.length, 5);
+  for (const t of r.items) assert.ok(rec.tokens.indexOf(t) > 0, `recommended ${t}`);
+  assert.ok(r.scores[0] >= r.scores[4]);
+  await rejects(rec.recommend([{ items: ['no-such-item'], times: [1] }]), /unknown item "no-such-item"/);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Hm4srConfig, Modality } from '../graph/models/hm4sr-config.js';
+import { type RunConfig, modelConfig } from './config.js';
+import { type Dataset, loadAtomicDataset, multiHot } from './data/dataset.js';
+import { alignFeatures, readFeatureTable } from './data/features.js';
+import { type SplitSamples, buildSamples, maxIntervalBucket } from './data/samples.js';
+
+export interface Prepared {
+  ds: Dataset;
+  samples: SplitSamples;
+  model: Hm4srConfig;
+  /** Frozen tensors the graphs read as parameters: feature tables and category labels. */
+  frozen: Map<string, Float32Array>;
+  fingerprint: string;
+  warnings: string[];
+}
+
+export const featurePath = (dir: string, name: string, m: 'txt' | 'img') => join(dir, `${name}.${m === 'txt' ? 'text' : 'image'}.f32`);
+
+/** A short content hash: a checkpoint refuses to resume on a different dataset or split. */
+export function fingerprintOf(ds: Dataset, maxLen: number): string {
+  const h = createHash('sha256');
+  h.update(new Uint8Array(ds.items.buffer, ds.items.byteOffset, ds.items.byteLength));
+  h.update(new Uint8Array(ds.timestamps.buffer, ds.timestamps.byteOffset, ds.timestamps.byteLength));
+  h.update(new Uint8Array(ds.offsets.buffer, ds.offsets.byteOffset, ds.offsets.byteLength));
+  h.update(`${ds.numItems}/${ds.numUsers}/${maxLen}`);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** 'auto' picks the first of categories / attr_ids / category present in the item file's header. */
+export function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
+  const fd = openSync(itemPath, 'r');
+  const buf = Buffer.alloc(4096);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  closeSync(fd);
+  const names = buf.subarray(0, n).toString('utf8').split(/\r?\n/)[0].replace(/^\uFEFF/, '').split('\t').map((c) => c.split(':')[0]);
+  if (wanted !== 'auto') {
+    if (!names.includes(wanted)) throw new Error(`${itemPath}:1: no column "${wanted}" (columns: ${names.join(', ')})`);
+    return wanted;
+  }
+  return ['categories', 'attr_ids', 'category'].find((c) => names.includes(c)) ?? null;
+}
+
+/** Loads the dataset, its samples and frozen features, and fixes the model's data-dependent sizes. */
+export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Prepared {
+  const { dir, name } = rc.data;
+  if (!existsSync(join(dir, `${name}.inter`))) throw new Error(`no dataset at ${join(dir, `${name}.inter`)}`);
+  const itemPath = join(dir, `${name}.item`);
+  const hasItems = existsSync(itemPath);
+  const categoryColumn = hasItems ? resolveCategoryColumn(itemPath, rc.data.categoryColumn) : null;
+  const ds = loadAtomicDataset(dir, name, { kCore: rc.data.kCore, dedupe: rc.data.dedupe, categoryColumn: categoryColumn ?? undefined, itemFile: categoryColumn !== null });
+  const maxLen = rc.model.maxLen ?? 50;
+  const samples = buildSamples(ds, maxLen);
+  if (samples.train.size === 0) throw new Error(`${dir}/${name}: no training samples (every user needs at least 4 interactions)`);
+  const warnings: string[] = [];
+  const note = (m: string) => { warnings.push(m); warn(m); };
+  const frozen = new Map<string, Float32Array>();
+  const dims = { txt: 768, img: 768 };
+  const numCategories = ds.categories?.names.length ?? 0;
+  const spanDays = Math.floor((ds.lastTimestamp - ds.firstTimestamp) / 86400) + 1;
+  const tv = rc.model.timeEmbedding ?? 'both';
+  // Preset, ablations and overrides decide which modalities are wanted; the files decide which exist.
+  const base = modelConfig(rc, {
+    numItems: ds.numItems,
+    numCategories,
+    intervalBuckets: maxIntervalBucket(ds, samples.train, rc.optim.mu) + 1,
+    calendarSize: tv === 'day-of-year' ? 366 : spanDays,
+    textDim: 768,
+    imageDim: 768,
+  });
+  const wanted = base.modalities;
+  const modalities: Modality[] = ['id'];
+  for (const m of ['txt', 'img'] as const) {
+    if (!wanted.includes(m)) continue;
+    const path = featurePath(dir, name, m);
+    if (existsSync(path)) {
+      const aligned = alignFeatures(readFeatureTable(path), ds.itemTokens, { known: ds.knownItemTokens });
+      if (aligned.missing > 0) note(`${path}: ${aligned.missing} of ${ds.numItems} items have no features (zero vectors), e.g. ${aligned.missingTokens.slice(0, 3).join(', ')}`);
+      dims[m] = aligned.dim;
+      frozen.set(m === 'txt' ? 'features.text' : 'features.image', aligned.data);
+      modalities.push(m);
+    } else if (rc.data.missingModality === 'zeros') {
+      note(`no ${m === 'txt' ? 'text' : 'image'} features (${path}): the ${m} modality gets zero vectors (set data.missingModality to "drop" to leave it out)`);
+      frozen.set(m === 'txt' ? 'features.text' : 'features.image', new Float32Array((ds.numItems + 1) * dims[m]));
+      modalities.push(m);
+    } else {
+      note(`no ${m === 'txt' ? 'text' : 'image'} features (${path}): the ${m} modality is left out`);
+    }
+  }
+  if (base.lambdaCP > 0 && numCategories > 0) frozen.set('data.item_categories', multiHot(ds.categories!));
+  const model: Hm4srConfig = { ...base, modalities, textDim: dims.txt, imageDim: dims.img };
+  return { ds, samples, model, frozen, fingerprint: fingerprintOf(ds, maxLen), warnings };
+}

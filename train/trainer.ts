@@ -1,0 +1,192 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
+import { writeFileAtomic } from '../graph/atomic.js';
+import type { ParamSpec } from '../graph/graph.js';
+import { initParam } from '../graph/init.js';
+import { hm4srModel } from '../graph/models/hm4sr.js';
+import { buildTrainStep, probeParams } from '../graph/train-step.js';
+import type { ExecutionProvider } from '../runtime/session.js';
+import { type CheckpointData, checkCheckpointMatches, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import type { RunConfig } from './config.js';
+import { EpochSampler, type EpochSamplerState, Rng } from './data/shuffle.js';
+import { Evaluator } from './evaluate.js';
+import { type Prepared, prepare } from './prepare.js';
+import { progressBar } from './progress.js';
+import { exportInference } from './export.js';
+import { type OptimizerState, StepRunner } from './step-runner.js';
+import { packBatch, type PackOptions } from './pack.js';
+import { writeCurve } from './plot.js';
+
+export interface TrainOptions {
+  out: string;
+  resume: boolean;
+  ep: ExecutionProvider;
+  progress: boolean;
+  log: (line: string) => void;
+}
+
+export interface EpochLog {
+  epoch: number;
+  train: Record<string, number>;
+  valid: Record<string, number>;
+  samples: number;
+  tokens: number;
+  paddedTokens: number;
+  trainSeconds: number;
+  samplesPerSecond: number;
+  evalSeconds: number;
+  best: boolean;
+}
+
+export interface TrainSummary {
+  bestEpoch: number;
+  epochsRun: number;
+  valid: Record<string, number>;
+  test: Record<string, number>;
+  wallSeconds: number;
+}
+
+export const runFiles = (out: string) => ({
+  config: join(out, 'config.json'),
+  last: join(out, 'last.ckpt'),
+  best: join(out, 'best.ckpt'),
+  log: join(out, 'log.jsonl'),
+  metrics: join(out, 'metrics.json'),
+  model: join(out, 'model.onnx'),
+  curve: join(out, 'curve.png'),
+});
+
+/** Seed of the in-graph dropout streams for an epoch: resuming at an epoch boundary replays them. */
+const epochSeed = (seed: number, epoch: number) => (Math.imul(seed | 0, 2654435761) ^ Math.imul(epoch, 40503)) | 0;
+
+export function packOptions(rc: RunConfig, p: Prepared): Omit<PackOptions, 'withTarget' | 'rng'> {
+  return { layout: rc.optim.layout, mu: rc.optim.mu, maxBucket: p.model.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp, pclBeta: rc.optim.pclBeta };
+}
+
+/** Initial values: frozen tensors from the data, everything else from its init rule. */
+export function initialValues(specs: ParamSpec[], frozen: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
+  return new Map(specs.map((s) => {
+    const f = frozen.get(s.name);
+    if (f && f.length !== s.dims.reduce((a, b) => a * b, 1)) throw new Error(`frozen tensor ${s.name} has ${f.length} values for [${s.dims}]`);
+    return [s.name, f ?? initParam(s, seed)];
+  }));
+}
+
+function checkpointOf(specs: ParamSpec[], st: OptimizerState, lr: number, props: Record<string, number | string>, withOptimizer: boolean): CheckpointData {
+  return {
+    params: specs.map((s) => ({ name: s.name, dims: s.dims, data: st.params.get(s.name)!, trainable: s.trainable })),
+    optimizer: withOptimizer ? { step: st.step, lr, m: st.m, v: st.v } : undefined,
+    properties: props,
+  };
+}
+
+export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSummary> {
+  const t0 = performance.now();
+  const files = runFiles(opts.out);
+  mkdirSync(opts.out, { recursive: true });
+  if (!opts.resume && existsSync(files.last)) throw new Error(`${opts.out} already holds a run (${files.last}); pass --resume to continue it or choose another --out`);
+  if (opts.resume && !existsSync(files.last)) throw new Error(`--resume: no checkpoint at ${files.last}`);
+  const p = prepare(rc, (m) => opts.log(`warning: ${m}`));
+  const mc = p.model;
+  const model = hm4srModel(mc);
+  const specs = probeParams(model);
+  const adam: AdamConfig = { ...ADAM_DEFAULTS, lr: rc.optim.lr, weightDecay: rc.optim.weightDecay };
+  writeFileAtomic(files.config, JSON.stringify({ run: rc, model: mc, fingerprint: p.fingerprint }, null, 2) + '\n');
+  opts.log(`data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; samples train ${p.samples.train.size} / valid ${p.samples.valid.size} / test ${p.samples.test.size}`);
+  opts.log(`model: ${rc.preset}${rc.ablations.length ? ` ${rc.ablations.join(' ')}` : ''}, modalities ${mc.modalities.join('+')}, ${specs.filter((s) => s.trainable).reduce((a, s) => a + s.dims.reduce((x, y) => x * y, 1), 0).toLocaleString('en')} trainable parameters`);
+
+  let state: OptimizerState;
+  let epoch = 0, best = -Infinity, bestEpoch = 0, bad = 0;
+  let sampler: EpochSampler;
+  const lengths = rc.optim.lengthBucketing ? p.samples.train.length : null;
+  if (opts.resume) {
+    const ck = readCheckpoint(files.last);
+    checkCheckpointMatches(ck, specs, files.last);
+    if (ck.properties.fingerprint !== p.fingerprint) throw new Error(`${files.last} was written for another dataset (fingerprint ${ck.properties.fingerprint}, data ${p.fingerprint})`);
+    if (!ck.optimizer) throw new Error(`${files.last} has no optimizer state`);
+    state = { params: new Map(ck.params.map((q) => [q.name, q.data])), m: ck.optimizer.m, v: ck.optimizer.v, step: ck.optimizer.step };
+    epoch = Number(ck.properties.epoch);
+    best = Number(ck.properties.best);
+    bestEpoch = Number(ck.properties.bestEpoch);
+    bad = Number(ck.properties.bad);
+    sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, JSON.parse(String(ck.properties.sampler)) as EpochSamplerState, lengths);
+    // Epochs after the checkpoint were lost with the crash; their log lines go too.
+    if (existsSync(files.log)) {
+      const kept = readFileSync(files.log, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as EpochLog).epoch <= epoch);
+      writeFileAtomic(files.log, kept.map((l) => l + '\n').join(''));
+    }
+    opts.log(`resuming after epoch ${epoch} (best ${rc.optim.metric} ${best.toFixed(4)} at epoch ${bestEpoch})`);
+  } else {
+    const values = initialValues(specs, p.frozen, rc.optim.seed);
+    const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(values.get(s.name)!.length)]));
+    state = { params: values, m: zeros(), v: zeros(), step: 0 };
+    sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, rc.optim.seed, lengths);
+    writeFileAtomic(files.log, '');
+  }
+
+  const session = { ep: opts.ep, threads: rc.optim.threads || undefined };
+  const evaluator = await Evaluator.create(mc, session);
+  const pack = packOptions(rc, p);
+  const props = (): Record<string, number | string> => ({
+    format: 'hm4sr-run/1', epoch, seed: rc.optim.seed, best, bestEpoch, bad, fingerprint: p.fingerprint,
+    sampler: JSON.stringify(sampler.state()), config: JSON.stringify(mc),
+  });
+
+  while (epoch < rc.optim.epochs && bad < rc.optim.patience) {
+    epoch += 1;
+    const tg = buildTrainStep(model, { adam, seed: epochSeed(rc.optim.seed, epoch) });
+    const runner = await StepRunner.create(tg, state, session);
+    const batches = sampler.nextEpoch();
+    const pclRng = new Rng(epochSeed(rc.optim.seed, epoch) >>> 0);
+    const sums: Record<string, number> = {};
+    let samples = 0, tokens = 0, padded = 0;
+    const bar = progressBar(`epoch ${epoch}`, batches.length, opts.progress);
+    const te = performance.now();
+    for (let i = 0; i < batches.length; i++) {
+      const b = packBatch(p.ds, p.samples.train, batches[i], mc, { ...pack, withTarget: true, rng: pclRng });
+      const out = await runner.run(b.feeds, rc.optim.lr);
+      for (const [k, v] of Object.entries(out)) sums[k] = (sums[k] ?? 0) + v[0] * b.size;
+      samples += b.size;
+      tokens += b.tokens;
+      padded += b.rows * b.width;
+      bar.update(i + 1, { loss: sums.loss / samples, 'samples/s': samples / ((performance.now() - te) / 1000) });
+    }
+    bar.stop();
+    const trainSeconds = (performance.now() - te) / 1000;
+    const ev = await evaluator.evaluate(p.ds, p.samples.valid, state.params, pack, rc.optim.evalBatchSize);
+    const score = ev.metrics[rc.optim.metric as keyof typeof ev.metrics];
+    if (score === undefined) throw new Error(`unknown selection metric ${rc.optim.metric} (known: ${Object.keys(ev.metrics).join(', ')})`);
+    const improved = score > best;
+    if (improved) {
+      best = score;
+      bestEpoch = epoch;
+      bad = 0;
+      writeCheckpoint(files.best, checkpointOf(specs, state, rc.optim.lr, props(), false));
+    } else bad += 1;
+    const line: EpochLog = {
+      epoch,
+      train: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / samples])),
+      valid: ev.metrics,
+      samples, tokens, paddedTokens: padded,
+      trainSeconds, samplesPerSecond: samples / trainSeconds, evalSeconds: ev.seconds, best: improved,
+    };
+    appendFileSync(files.log, JSON.stringify(line) + '\n');
+    writeCheckpoint(files.last, checkpointOf(specs, state, rc.optim.lr, props(), true));
+    opts.log(`epoch ${epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.optim.metric} ${score.toFixed(4)}${improved ? ' *' : ''} | ${trainSeconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`);
+  }
+  if (bad >= rc.optim.patience) opts.log(`early stop: no ${rc.optim.metric} improvement for ${bad} epochs`);
+
+  const bestCk = readCheckpoint(files.best);
+  const bestValues = new Map(bestCk.params.map((q) => [q.name, q.data]));
+  const valid = await evaluator.evaluate(p.ds, p.samples.valid, bestValues, pack, rc.optim.evalBatchSize);
+  const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack, rc.optim.evalBatchSize);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds };
+  writeFileAtomic(files.metrics, JSON.stringify({ ...summary, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
+  exportInference(mc, bestValues, p, rc, files.model);
+  await writeCurve(files.log, files.curve, rc.optim.metric);
+  opts.log(`best epoch ${bestEpoch} of ${epoch}: test ${Object.entries(test.metrics).filter(([k]) => /@(10|20)$/.test(k)).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+  return summary;
+}
+
