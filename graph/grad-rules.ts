@@ -113,6 +113,7 @@ export const RULES: Record<string, GradRule> = {
   }),
   Tanh: unaryRule((c, dy) => op.mul(dy, op.sub(1, op.mul(c.y[0], c.y[0])))),
   Sigmoid: unaryRule((c, dy) => op.mul(dy, op.mul(c.y[0], op.sub(1, c.y[0])))),
+  Softplus: unaryRule((c, dy) => op.mul(dy, op.sigmoid(xs(c)[0]))),
   Cos: unaryRule((c, dy) => op.neg(op.mul(dy, op.sin(xs(c)[0])))),
   Sin: unaryRule((c, dy) => op.mul(dy, op.cos(xs(c)[0]))),
   Relu: unaryRule((c, dy) => op.where(op.greater(xs(c)[0], 0), dy, 0)),
@@ -153,6 +154,13 @@ export const RULES: Record<string, GradRule> = {
     // The count of reduced elements is the product of the reduced dims (not their sum).
     else count = op.cast(op.reduceProd(op.gather(op.shapeOf(x), op.int64s(c.g, axes)), [0]), x.dtype);
     return [op.div(expandReduced(c, c.dy[0]!, axes, keepdims), count)];
+  },
+  ReduceLogSumExp: (c) => {
+    const { axes, keepdims } = reduceAxes(c);
+    const x = xs(c)[0];
+    const lse = keepdims ? c.y[0] : op.unsqueeze(c.y[0], axes);
+    const dy = keepdims ? c.dy[0]! : op.unsqueeze(c.dy[0]!, axes);
+    return [op.mul(op.exp(op.sub(x, lse)), dy)];
   },
   ReduceMax: (c) => {
     const { axes, keepdims } = reduceAxes(c);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -18,7 +19,8 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     graphOptimizationLevel: opts.optimization ?? 'all',
     logSeverityLevel: 3,
   };
-  if (opts.threads) so.intraOpNumThreads = opts.threads;
+  // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
+  so.intraOpNumThreads = opts.threads ?? availableParallelism();
   if (ep === 'cuda' && opts.strictDevice) so.extra = { session: { disable_cpu_ep_fallback: '1' } };
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);

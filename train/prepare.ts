@@ -72,6 +72,7 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
   });
   const wanted = base.modalities;
   const modalities: Modality[] = ['id'];
+  const zeroFeatures: Modality[] = [];
   for (const m of ['txt', 'img'] as const) {
     if (!wanted.includes(m)) continue;
     const path = featurePath(dir, name, m);
@@ -83,13 +84,13 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
       modalities.push(m);
     } else if (rc.data.missingModality === 'zeros') {
       note(`no ${m === 'txt' ? 'text' : 'image'} features (${path}): the ${m} modality gets zero vectors (set data.missingModality to "drop" to leave it out)`);
-      frozen.set(m === 'txt' ? 'features.text' : 'features.image', new Float32Array((ds.numItems + 1) * dims[m]));
+      zeroFeatures.push(m);
       modalities.push(m);
     } else {
       note(`no ${m === 'txt' ? 'text' : 'image'} features (${path}): the ${m} modality is left out`);
     }
   }
   if (base.lambdaCP > 0 && numCategories > 0) frozen.set('data.item_categories', multiHot(ds.categories!));
-  const model: Hm4srConfig = { ...base, modalities, textDim: dims.txt, imageDim: dims.img };
+  const model: Hm4srConfig = { ...base, modalities, zeroFeatures, textDim: dims.txt, imageDim: dims.img };
   return { ds, samples, model, frozen, fingerprint: fingerprintOf(ds, maxLen), warnings };
 }

@@ -20,6 +20,8 @@ export interface Hm4srConfig {
   modalities: Modality[];
   textDim: number;
   imageDim: number;
+  /** Modalities without a feature table: their item representation is the projection's bias alone. */
+  zeroFeatures: Modality[];
   imoe: boolean;
   k1: number;
   tmoe: boolean;
@@ -54,6 +56,7 @@ export const HM4SR_DEFAULTS: Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'i
   modalities: ['id', 'txt', 'img'],
   textDim: 768,
   imageDim: 768,
+  zeroFeatures: [],
   imoe: true,
   k1: 4,
   tmoe: true,

@@ -47,6 +47,8 @@ export function catalog(g: Graph, c: Hm4srConfig): Value {
   const n = c.numItems + 1, d = c.hidden;
   const parts = c.modalities.map((m) => {
     if (m === 'id') return g.param('item.id.embedding', [n, d], { kind: 'normal', std: 0.02 });
+    // All-zero features (a missing modality) project to the bias alone: skip the [N, 768] x [768, d] product.
+    if (c.zeroFeatures.includes(m)) return op.expand(g.param(`item.${m}.proj.bias`, [d], { kind: 'zeros' }), [n, d]);
     const f = g.param(FEATURE_PARAM[m], [n, featureDim(c, m)], { kind: 'zeros' }, { trainable: false });
     return linear(g, `item.${m}.proj`, f, featureDim(c, m), d);
   });
@@ -153,9 +155,13 @@ export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, train
 
 /** Scores against the whole catalog [B, N+1]: sum over modalities of H_m . x_m(v), one matmul. */
 export function scores(c: Hm4srConfig, enc: Encoded): Value {
+  return op.matmul(userVector(c, enc), op.transposeLast(enc.catalog));
+}
+
+/** [H_id; H_txt; H_img], [B, M*d]: dotted with a catalog row it gives the summed per-modality scores. */
+function userVector(c: Hm4srConfig, enc: Encoded): Value {
   const Hs = c.modalities.map((m) => enc.H.get(m)!);
-  const h = Hs.length === 1 ? Hs[0] : op.concat(Hs, -1);
-  return op.matmul(h, op.transposeLast(enc.catalog));
+  return Hs.length === 1 ? Hs[0] : op.concat(Hs, -1);
 }
 
 function l2normalize(x: Value): Value {
@@ -180,22 +186,23 @@ function categoryLoss(g: Graph, c: Hm4srConfig, tokens: Value, items: Value): Va
   const md = c.modalities.length * c.hidden;
   const labels = op.gather(g.param('data.item_categories', [c.numItems + 1, c.numCategories], { kind: 'zeros' }, { trainable: false }), items);
   const z = linear(g, 'cp.head', tokens, md, c.numCategories, { init: 'torch' });
-  const bce = op.add(op.sub(op.relu(z), op.mul(z, labels)), op.log(op.add(op.exp(op.neg(op.abs(z))), 1)));
+  const bce = op.sub(op.softplus(z), op.mul(z, labels));
   const real = op.cast(op.unsqueeze(op.not(op.equal(items, 0)), [2]), 'float32');
   const count = op.mul(op.reduceSum(real), c.numCategories);
   return op.div(op.reduceSum(op.mul(bce, real)), op.max(count, 1));
 }
 
-/** Cross-entropy over the catalog; item 0 is masked out of the softmax unless the reference flag is on. */
-function mainLoss(g: Graph, c: Hm4srConfig, logits: Value, target: Value): Value {
-  let z = logits;
-  if (!c.includePadInSoftmax) {
-    const pad = new Float32Array(c.numItems + 1);
-    pad[0] = -1e9;
-    z = op.add(z, g.constant(pad, 'float32', [c.numItems + 1]));
-  }
-  const picked = op.gatherElements(op.logSoftmax(z, 1), op.unsqueeze(target, [1]), 1);
-  return op.neg(op.reduceMean(picked));
+/**
+ * Cross-entropy over the catalog as mean(logsumexp(z) - z_target): the target logit is a row dot product,
+ * so the backward pass never scatters into a [batch x catalog] matrix. Item 0 is left out of the
+ * softmax by slicing it off the catalog, unless the reference flag keeps it.
+ */
+function mainLoss(c: Hm4srConfig, enc: Encoded, target: Value): Value {
+  const h = userVector(c, enc);
+  const cat = c.includePadInSoftmax ? enc.catalog : op.slice(enc.catalog, [1], [c.numItems + 1], [0]);
+  const lse = op.reduceLogSumExp(op.matmul(h, op.transposeLast(cat)), [1]);
+  const zt = op.reduceSum(op.mul(h, op.gather(enc.catalog, target)), [1]);
+  return op.reduceMean(op.sub(lse, zt));
 }
 
 export function hm4srModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
@@ -204,7 +211,7 @@ export function hm4srModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
     batch: batchSpec(c, 'train'),
     loss(g, b) {
       const enc = encode(g, c, b, true);
-      const main = mainLoss(g, c, scores(c, enc), b.target);
+      const main = mainLoss(c, enc, b.target);
       const terms: Record<string, Value> = { main };
       let total = main;
       if (usesCP(c)) {

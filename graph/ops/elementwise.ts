@@ -34,6 +34,8 @@ export const sqrt = (x: Value) => unary('Sqrt', x);
 export const erf = (x: Value) => unary('Erf', x);
 export const tanh = (x: Value) => unary('Tanh', x);
 export const sigmoid = (x: Value) => unary('Sigmoid', x);
+/** log(1 + exp(x)), one kernel: BCE-with-logits is softplus(z) - z*y. */
+export const softplus = (x: Value) => unary('Softplus', x);
 export const cos = (x: Value) => unary('Cos', x);
 export const sin = (x: Value) => unary('Sin', x);
 export const floor = (x: Value) => unary('Floor', x);

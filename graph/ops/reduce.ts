@@ -27,13 +27,15 @@ export function reduceSum(x: Value, axes?: number[], keepdims = false): Value {
   return g.node('ReduceSum', [x, int64s(g, ax)], [{ dtype: x.dtype, shape: reducedShape(x, ax, keepdims) }], { keepdims: attr.int(keepdims ? 1 : 0) })[0];
 }
 
-function reduceAttr(op: 'ReduceMean' | 'ReduceMax' | 'ReduceProd', x: Value, axes: number[] | undefined, keepdims: boolean): Value {
+function reduceAttr(op: 'ReduceMean' | 'ReduceMax' | 'ReduceProd' | 'ReduceLogSumExp', x: Value, axes: number[] | undefined, keepdims: boolean): Value {
   const ax = axesOf(op, x, axes);
   return x.graph.node(op, [x], [{ dtype: x.dtype, shape: reducedShape(x, ax, keepdims) }], { axes: attr.ints(ax), keepdims: attr.int(keepdims ? 1 : 0) })[0];
 }
 
 export const reduceMean = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceMean', x, axes, keepdims);
 export const reduceMax = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceMax', x, axes, keepdims);
+/** log(sum(exp(x))) over axes, stabilised inside the kernel: the softmax normaliser without the [B, N] softmax. */
+export const reduceLogSumExp = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceLogSumExp', x, axes, keepdims);
 /** Product over axes (no gradient rule: used for runtime element counts). */
 export const reduceProd = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceProd', x, axes, keepdims);
 

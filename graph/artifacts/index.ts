@@ -1,0 +1,3 @@
+export * from './build.js';
+export * from './ort-web.js';
+export * from './write.js';
