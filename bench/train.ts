@@ -1,0 +1,71 @@
+// npm run bench -- [--data synth|beauty|DIR] [--name NAME] [--steps N | --full-epoch] [--preset hm4sr|sasrec]
+//                  [--layout packed|padded] [--threads N] [--batch-size N]
+// Prints one JSON line: training throughput and epoch time, full-catalog evaluation time for every
+// validation user, session creation time and peak RSS, with the machine it ran on.
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { ADAM_DEFAULTS } from '../graph/adam.js';
+import { hm4srModel } from '../graph/models/hm4sr.js';
+import { buildTrainStep, probeParams } from '../graph/train-step.js';
+import { defaultDataset } from '../cli/data-source.js';
+import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
+import { EpochSampler, Rng } from '../train/data/shuffle.js';
+import { Evaluator } from '../train/evaluate.js';
+import { packBatch } from '../train/pack.js';
+import { prepare } from '../train/prepare.js';
+import { StepRunner } from '../train/step-runner.js';
+import { initialValues, packOptions } from '../train/trainer.js';
+
+const args = process.argv.slice(2);
+const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
+const has = (k: string) => args.includes(`--${k}`);
+const here = new URL('../..', import.meta.url).pathname;
+const which = flag('data', 'synth')!;
+const data = which === 'synth' ? defaultDataset(() => {})
+  : which === 'beauty' ? { dir: join(here, '..', 'shared', 'data', 'amazon-beauty'), name: 'Beauty' }
+  : { dir: which, name: flag('name')! };
+const rc = mergeConfig(DEFAULT_CONFIG, {
+  preset: flag('preset', 'hm4sr') as 'hm4sr' | 'sasrec',
+  data,
+  optim: {
+    threads: Number(flag('threads', '0')), layout: flag('layout', 'packed') as 'packed' | 'padded',
+    batchSize: Number(flag('batch-size', '1024')), lengthBucketing: has('length-bucketing'),
+  },
+});
+const p = prepare(rc);
+const model = hm4srModel(p.model);
+const specs = probeParams(model);
+const values = initialValues(specs, p.frozen, 1);
+const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(values.get(s.name)!.length)]));
+const session = { threads: rc.optim.threads || undefined };
+let t = performance.now();
+const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), { params: values, m: zeros(), v: zeros(), step: 0 }, session);
+const createMs = performance.now() - t;
+const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, rc.optim.lengthBucketing ? p.samples.train.length : null).nextEpoch();
+const steps = has('full-epoch') ? batches.length : Math.min(Number(flag('steps', '12')), batches.length);
+const rng = new Rng(1);
+const pack = packOptions(rc, p);
+let trainMs = 0, samples = 0, tokens = 0, cells = 0;
+// The first step warms the session's allocator and is left out of the rates.
+for (let i = 0; i < steps; i++) {
+  t = performance.now();
+  const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
+  await runner.run(b.feeds, 1e-3);
+  if (i > 0) { trainMs += performance.now() - t; samples += b.size; tokens += b.tokens; cells += b.rows * b.width; }
+}
+const sps = samples / (trainMs / 1000);
+let evalSeconds: number | null = null;
+if (!has('no-eval')) {
+  const ev = await Evaluator.create(p.model, session);
+  evalSeconds = (await ev.evaluate(p.ds, p.samples.valid, values, pack, rc.optim.evalBatchSize)).seconds;
+}
+process.stdout.write(JSON.stringify({
+  bench: 'train', data: data.name, preset: rc.preset, layout: rc.optim.layout, batchSize: rc.optim.batchSize,
+  machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) }, threads: rc.optim.threads || cpus().length,
+  trainSamples: p.samples.train.size, stepsTimed: steps - 1, sessionCreateSeconds: +(createMs / 1000).toFixed(2),
+  trainSamplesPerSecond: Math.round(sps), msPerStep: +(trainMs / (steps - 1)).toFixed(1),
+  epochSeconds: +(p.samples.train.size / sps).toFixed(1), epochSecondsMeasured: steps === batches.length,
+  realTokensPerBatch: Math.round(tokens / (steps - 1)), paddedCellsPerBatch: Math.round(cells / (steps - 1)),
+  evalUsers: p.samples.valid.size, evalSeconds: evalSeconds === null ? null : +evalSeconds.toFixed(2),
+  peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+}) + '\n');
