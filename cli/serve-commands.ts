@@ -11,7 +11,8 @@ import { prepare } from '../train/prepare.js';
 import { packOptions, runFiles } from '../train/trainer.js';
 import { probeParams } from '../graph/train-step.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
-import { log } from './options.js';
+import { mostPopular } from '../train/baselines.js';
+import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
 
 /** A finished (or running) run: its config, data and best weights, checked against each other. */
 export function loadRun(run: string, which: 'best' | 'last' = 'best') {
@@ -80,6 +81,16 @@ export function registerServe(cli: Argv): void {
       }
       const recs = await rec.recommend(users, a.k);
       process.stdout.write(`${JSON.stringify(users.map((u, i) => ({ user: u.id, historyLength: u.items.length, items: recs[i].items, scores: recs[i].scores.map((s) => +s.toFixed(5)) })), null, 2)}\n`);
+    },
+  );
+  cli.command(
+    'baseline',
+    'most-popular baseline on a dataset, with the same split and ranking rule as the model',
+    (y) => modelOptions(y).option('split', { choices: ['valid', 'test'] as const, default: 'test' as const }),
+    (a) => {
+      const rc = runConfigFrom(a as ModelArgs);
+      const p = prepare(rc, () => {});
+      process.stdout.write(`${JSON.stringify({ baseline: 'most-popular', data: rc.data.name, split: a.split, users: p.samples[a.split].size, metrics: mostPopular(p.ds, p.samples[a.split]) }, null, 2)}\n`);
     },
   );
   cli.command(
