@@ -1,8 +1,8 @@
 // Finite-difference checks of the elementwise gradient rules (graph/grad-rules.ts).
 // Every check asserts the precision it ran in: float64 unless ORT's CPU EP has no float64 kernel for
-// an op in the graph (forward or gradient), in which case gradCheck falls back to float32 with looser
-// tolerances. Float32 here: Erf (ORT has no double Erf kernel) and the Cast round trip (float32 on
-// purpose); both use F32_TOL, tighter than gradCheck's float32 default (3e-2 relative), so a rule off
+// an op in the graph (forward or gradient), in which case gradCheck falls back to float32. Float32
+// here: Erf and Softplus (no double kernels in onnxruntime 1.29) and the Cast round trip (float32 on
+// purpose). Those use F32_TOL, tighter than gradCheck's float32 default (3e-2 relative), so a rule off
 // by a few percent (e.g. 1.1 for 2/sqrt(pi) in Erf's) still fails.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -84,6 +84,10 @@ test('Neg, Exp, Tanh, Sigmoid, Cos, Sin', async () => {
   for (const f of [op.neg, op.exp, op.tanh, op.sigmoid, op.cos, op.sin]) {
     await check((_g, [x]) => f(op.mul(x, 2)), [{ name: 'x', dims: [2, 4] }], 'float64');
   }
+});
+
+test('Softplus (float32: ORT CPU has no double Softplus kernel)', async () => {
+  await check((_g, [x]) => op.softplus(op.mul(x, 3)), [{ name: 'x', dims: [2, 4] }], 'float32', { tol: F32_TOL });
 });
 
 test('Log and Sqrt on positive inputs', async () => {

@@ -1,4 +1,5 @@
-// Finite-difference checks of the gradient rules for MatMul, reductions, (log-)softmax, CumSum, TopK
+// Finite-difference checks of the gradient rules for MatMul, reductions (Sum, Mean, Max, LogSumExp),
+// (log-)softmax, CumSum, TopK
 // and LayerNormalization. Each check asserts the precision it ran in (see gradCheck): all of these
 // have float64 CPU kernels in onnxruntime 1.29 and run in float64. (LayerNormalization's double
 // kernel keeps its Mean/InvStdDev outputs in float32, stash_type; its rule recomputes them in float64.)
@@ -64,6 +65,12 @@ test('ReduceMean: several axes, keepdims both ways', async () => {
 test('ReduceMax: distinct values, several axes, keepdims both ways', async () => {
   for (const [axes, keep] of REDUCTIONS) {
     await check((_g, [x]) => op.reduceMax(x, axes, keep), [{ name: 'x', dims: [2, 3, 4], values: distinct(24) }]);
+  }
+});
+
+test('ReduceLogSumExp: several axes, keepdims both ways', async () => {
+  for (const [axes, keep] of REDUCTIONS) {
+    await check((_g, [x]) => op.reduceLogSumExp(op.mul(x, 3), axes, keep), [{ name: 'x', dims: [2, 3, 4] }]);
   }
 });
 
