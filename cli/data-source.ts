@@ -4,14 +4,16 @@ import { basename, join, resolve } from 'node:path';
 import { generateSynthetic } from '../train/data/synth.js';
 
 /** The built-in default dataset: generated once, deterministically, into the user's cache. */
-export const SYNTH_DEFAULT = { name: 'synth', users: 2000, items: 1000, seed: 2025, textDim: 64 };
+export const SYNTH_DEFAULT = { name: 'synth', users: 1000, items: 500, seed: 2025, textDim: 64 };
+/** Epoch cap when training on the built-in data without --epochs: keeps `npm start` to a few minutes. */
+export const SYNTH_EPOCHS = 20;
 
 export function cacheDir(): string {
   return process.env.HM4SR_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hm4sr');
 }
 
 export function defaultDataset(log: (m: string) => void): { dir: string; name: string } {
-  const dir = join(cacheDir(), `synth-v1-${SYNTH_DEFAULT.seed}`);
+  const dir = join(cacheDir(), `synth-v1-${SYNTH_DEFAULT.users}x${SYNTH_DEFAULT.items}-${SYNTH_DEFAULT.seed}`);
   if (!existsSync(join(dir, `${SYNTH_DEFAULT.name}.inter`))) {
     log(`generating the built-in synthetic dataset in ${dir}`);
     generateSynthetic({ dir, ...SYNTH_DEFAULT });

@@ -3,9 +3,11 @@ import type { Argv } from 'yargs';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { saveModel } from '../graph/manifest.js';
 import { buildEvalGraph, buildInferenceGraph, hm4srModel } from '../graph/models/hm4sr.js';
-import { buildTrainLoop, buildTrainStep } from '../graph/train-step.js';
+import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
+import { exportArtifacts, writeArtifacts } from '../graph/artifacts/write.js';
 import { prepare } from '../train/prepare.js';
-import { initialValues } from '../train/trainer.js';
+import { initialValues, runFiles } from '../train/trainer.js';
+import { loadRun } from './serve-commands.js';
 import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
 
 export function registerGraphs(cli: Argv): void {
@@ -14,7 +16,8 @@ export function registerGraphs(cli: Argv): void {
     'write the training-step, K-step Loop, evaluation and inference graphs of a dataset\'s model, with manifests',
     (y) => modelOptions(y)
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
-      .option('lr', { type: 'number' }),
+      .option('lr', { type: 'number' })
+      .option('artifacts', { type: 'boolean', default: false, describe: 'also write ONNX Runtime training artifacts (checkpoint, training/eval/optimizer models) in OUT/artifacts' }),
     (a) => {
       const rc = runConfigFrom(a as ModelArgs);
       const p = prepare(rc, (m) => log(`warning: ${m}`));
@@ -32,7 +35,30 @@ export function registerGraphs(cli: Argv): void {
       const inf = buildInferenceGraph(p.model, 100);
       const values = initialValues([...inf.params.values()].map((q) => q.spec), p.frozen, rc.optim.seed);
       written.push(saveModel(inf, join(out, 'inference.onnx'), 'inference', { params: 'initializers', values, externalThreshold: 1 << 20 }, { meta: { ...meta, note: 'initial (untrained) weights' } }));
-      process.stdout.write(`${JSON.stringify(written.map((m) => ({ file: join(out, m.file), kind: m.kind, inputs: m.inputs.length, outputs: m.outputs.length, params: m.params.length })), null, 2)}\n`);
+      const listed = written.map((m) => ({ file: join(out, m.file), kind: m.kind, inputs: m.inputs.length, outputs: m.outputs.length, params: m.params.length }));
+      if (a.artifacts) {
+        const all = initialValues(probeParams(model), p.frozen, rc.optim.seed);
+        const dir = join(out, 'artifacts');
+        writeArtifacts(model, dir, { adam, values: all, seed: rc.optim.seed, properties: { epoch: 0, seed: rc.optim.seed, fingerprint: p.fingerprint, config: JSON.stringify(p.model) } });
+        listed.push({ file: dir, kind: 'ort-training-artifacts', inputs: 0, outputs: 0, params: all.size });
+      }
+      process.stdout.write(`${JSON.stringify(listed, null, 2)}\n`);
+    },
+  );
+  cli.command(
+    'export-artifacts',
+    'write ONNX Runtime training artifacts from a trained run (its weights and Adam state), to continue training on device',
+    (y) => y
+      .option('run', { type: 'string', demandOption: true })
+      .option('out', { type: 'string', demandOption: true, describe: 'artifact directory (created; replaced if it holds only artifacts)' })
+      .option('from', { choices: ['last', 'best'] as const, default: 'last' as const, describe: 'checkpoint to export (last has the Adam state)' })
+      .option('fixed-lr', { type: 'boolean', default: false, describe: 'bake the learning rate into the optimizer model (for runtimes that cannot set it)' }),
+    (a) => {
+      const { rc, p } = loadRun(a.run, a.from);
+      const adam = { ...ADAM_DEFAULTS, lr: rc.optim.lr, weightDecay: rc.optim.weightDecay };
+      const f = runFiles(a.run);
+      const m = exportArtifacts(hm4srModel(p.model), a.from === 'best' ? f.best : f.last, resolve(a.out), { adam, seed: rc.optim.seed, fixedLearningRate: a['fixed-lr'] });
+      process.stdout.write(`${JSON.stringify({ artifacts: resolve(a.out), files: m.files }, null, 2)}\n`);
     },
   );
 }

@@ -30,4 +30,11 @@ registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
 
-await cli.parseAsync();
+try {
+  await cli.parseAsync();
+} catch (e) {
+  // Errors thrown by synchronous handlers bypass .fail(); report them the same way.
+  process.stderr.write(`hm4sr: ${(e as Error).message}\n`);
+  if (process.env.HM4SR_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+}

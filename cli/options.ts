@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { type RunConfig, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
 import type { Layout } from '../train/pack.js';
-import { resolveDataset } from './data-source.js';
+import { SYNTH_EPOCHS, resolveDataset } from './data-source.js';
 
 export const log = (m: string) => process.stderr.write(`${m}\n`);
 
@@ -35,6 +35,10 @@ export interface ModelArgs {
   epochs?: number; patience?: number; 'batch-size'?: number; lr?: number; layout?: Layout; 'length-bucketing'?: boolean; threads?: number;
 }
 
+function readConfigFileEpochs(path: string | undefined): boolean {
+  return path !== undefined && readConfigFile(path).optim?.epochs !== undefined;
+}
+
 /** Defaults <- config file <- flags. */
 export function runConfigFrom(a: ModelArgs): RunConfig {
   let rc = DEFAULT_CONFIG;
@@ -42,6 +46,11 @@ export function runConfigFrom(a: ModelArgs): RunConfig {
   const fileData = a.config ? readConfigFile(a.config).data : undefined;
   const ds = a.data || !fileData?.dir ? resolveDataset(a.data, a.name, log) : { dir: fileData.dir, name: fileData.name ?? a.name ?? '' };
   const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
+  const builtIn = !a.data && !fileData?.dir;
+  if (builtIn && a.epochs === undefined && !readConfigFileEpochs(a.config)) {
+    log(`built-in synthetic data: at most ${SYNTH_EPOCHS} epochs (pass --epochs to change)`);
+    a = { ...a, epochs: SYNTH_EPOCHS };
+  }
   return mergeConfig(rc, {
     ...(a.preset ? { preset: a.preset } : {}),
     ...(a.ablate ? { ablations: a.ablate } : {}),

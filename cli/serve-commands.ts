@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { Recommender } from '../runtime/recommender.js';
-import { checkCheckpointMatches, readCheckpoint } from '../train/checkpoint.js';
+import { checkCheckpointMatches, readCheckpoint } from '../graph/artifacts/checkpoint.js';
 import type { RunConfig } from '../train/config.js';
 import { Evaluator } from '../train/evaluate.js';
 import { DEFAULT_TOP_K, exportInference } from '../train/export.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type CheckpointData, checkCheckpointMatches, decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint } from '../train/checkpoint.js';
+import { type CheckpointData, checkCheckpointMatches, checkpointFromState, decodeCheckpoint, encodeCheckpoint, readCheckpoint, stateFromCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { rng } from './util/gradcheck.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-ckpt-'));
@@ -146,6 +146,21 @@ test('writing rejects inconsistent data and leaves no file behind', () => {
   e.params.push({ ...e.params[0] });
   throwsWith(() => writeCheckpoint(path, e), /parameter enc\.weight is listed twice/);
   assert.not.ok(readdirSync(dir).some((f) => f.startsWith('bad.ckpt') || f.startsWith('.bad.ckpt')));
+});
+
+test('checkpointFromState / stateFromCheckpoint convert a StepRunner-shaped training state', () => {
+  const c = sample();
+  const st = stateFromCheckpoint(decodeCheckpoint(encodeCheckpoint(c)));
+  assert.is(st.step, 17);
+  const back = decodeCheckpoint(encodeCheckpoint(checkpointFromState(specs(c), st, { lr: 0.0025, properties: { epoch: 9 } })));
+  assert.equal(back.params.map((p) => p.name).sort(), c.params.map((p) => p.name).sort());
+  assert.is(back.optimizer!.step, 17);
+  assert.equal(Array.from(back.optimizer!.v.get('enc.bias')!), Array.from(c.optimizer!.v.get('enc.bias')!));
+  assert.is(back.properties.epoch, 9);
+  const weightsOnly = stateFromCheckpoint({ ...c, optimizer: undefined });
+  assert.is(weightsOnly.step, 0);
+  assert.equal(Array.from(weightsOnly.m.get('enc.weight')!), new Array(12).fill(0));
+  assert.not.ok(weightsOnly.m.has('data.item_text'));
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Recommender } from '../runtime/recommender.js';
 import { rejects } from './util/rejects.js';
-import { readCheckpoint } from '../train/checkpoint.js';
+import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { type EpochLog, runFiles, train } from '../train/trainer.js';

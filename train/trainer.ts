@@ -7,7 +7,7 @@ import { initParam } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import type { ExecutionProvider } from '../runtime/session.js';
-import { type CheckpointData, checkCheckpointMatches, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { type CheckpointData, checkCheckpointMatches, readCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
 import type { RunConfig } from './config.js';
 import { EpochSampler, type EpochSamplerState, Rng } from './data/shuffle.js';
 import { Evaluator } from './evaluate.js';

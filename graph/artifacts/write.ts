@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type CheckpointData, type CheckpointParam, checkCheckpointMatches, encodeCheckpoint, readCheckpoint } from '../../train/checkpoint.js';
+import { type CheckpointData, type CheckpointParam, checkCheckpointMatches, encodeCheckpoint, readCheckpoint } from './checkpoint.js';
 import type { AdamConfig } from '../adam.js';
 import type { ParamSpec } from '../graph.js';
 import type { LossModel, TensorSpec } from '../model.js';

@@ -16,8 +16,8 @@
  */
 import { readFileSync } from 'node:fs';
 import * as flatbuffers from 'flatbuffers';
-import { writeFileAtomic } from '../graph/atomic.js';
-import * as fb from '../graph/artifacts/fbs/ort_training_checkpoint_generated.js';
+import { writeFileAtomic } from '../atomic.js';
+import * as fb from './fbs/ort_training_checkpoint_generated.js';
 
 export const CHECKPOINT_IDENTIFIER = 'ODTC';
 export const CHECKPOINT_VERSION = 2;
@@ -89,6 +89,8 @@ export function encodeCheckpoint(c: CheckpointData, path = '<memory>'): Uint8Arr
   let bytes = 1024;
   for (const p of c.params) bytes += p.data.byteLength * (p.trainable && c.optimizer ? 3 : 1) + p.name.length * 3 + 64 + 8 * p.dims.length;
   for (const [k, v] of Object.entries(c.properties)) bytes += k.length + (typeof v === 'string' ? Buffer.byteLength(v) : 8) + 32;
+  // Flatbuffers address with 32-bit signed offsets: onnxruntime's format cannot hold more than 2 GiB inline.
+  if (bytes >= 2 ** 31) throw new CheckpointError(path, `needs ~${(bytes / 2 ** 30).toFixed(2)} GiB, over the 2 GiB a flatbuffer checkpoint can hold`);
   const b = new flatbuffers.Builder(bytes);
 
   const trainable = c.params.filter((p) => p.trainable).map((p) => tensor(b, p.name, p.dims, p.data));
@@ -346,4 +348,30 @@ export function checkCheckpointMatches(c: CheckpointData, specs: { name: string;
   for (const p of c.params) {
     if (!known.has(p.name)) throw new CheckpointError(path, `checkpoint parameter ${p.name} ${shape(p.dims)} is not a parameter of the model`);
   }
+}
+
+/** A training state (train/step-runner.ts's OptimizerState) as checkpoint data. */
+export function checkpointFromState(
+  specs: { name: string; dims: number[]; trainable: boolean }[],
+  state: { params: Map<string, Float32Array>; m?: Map<string, Float32Array>; v?: Map<string, Float32Array>; step?: number },
+  opts: { lr?: number; properties?: Record<string, number | string> } = {},
+): CheckpointData {
+  const params = specs.map((s) => {
+    const data = state.params.get(s.name);
+    if (!data) throw new Error(`no value for parameter ${s.name}`);
+    return { name: s.name, dims: s.dims, data, trainable: s.trainable };
+  });
+  const withAdam = state.m !== undefined && state.v !== undefined;
+  return {
+    params,
+    ...(withAdam ? { optimizer: { step: state.step ?? 0, lr: opts.lr ?? 0, m: state.m!, v: state.v! } } : {}),
+    properties: { ...(opts.properties ?? {}) },
+  };
+}
+
+/** Parameter values and Adam state of a checkpoint, in OptimizerState's shape (zero moments when absent). */
+export function stateFromCheckpoint(c: CheckpointData): { params: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number } {
+  const params = new Map(c.params.map((p) => [p.name, p.data]));
+  const zeros = () => new Map(c.params.filter((p) => p.trainable).map((p) => [p.name, new Float32Array(p.data.length)]));
+  return c.optimizer ? { params, m: c.optimizer.m, v: c.optimizer.v, step: c.optimizer.step } : { params, m: zeros(), v: zeros(), step: 0 };
 }

@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { checkModels } from './util/checker.js';
+
+const main = new URL('../cli/main.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'hm4sr-cli-'));
+const data = join(dir, 'data'), run = join(dir, 'run');
+
+function hm4sr(...args: string[]): { out: string; err: string; code: number } {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', HM4SR_CACHE: join(dir, 'cache') } });
+  return { out: r.stdout, err: r.stderr, code: r.status ?? -1 };
+}
+
+function ok(...args: string[]): string {
+  const r = hm4sr(...args);
+  assert.is(r.code, 0, `hm4sr ${args.join(' ')} failed:\n${r.err}`);
+  return r.out;
+}
+
+const config = join(dir, 'tiny.json');
+writeFileSync(config, JSON.stringify({ model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 10 }, optim: { batchSize: 256, threads: 1 } }));
+
+test('data synth, stats, import', () => {
+  const r = JSON.parse(ok('data', 'synth', '--out', data, '--name', 'mini', '--users', '60', '--items', '40', '--seed', '3'));
+  assert.is(r.users, 60);
+  assert.match(ok('data', 'stats', '--data', data), /#users 60, #items 40/);
+  const csv = join(dir, 'log.csv');
+  writeFileSync(csv, 'user_id,item_id,timestamp\nu1,a,100\nu1,b,2024-01-02T00:00:00Z\n');
+  ok('data', 'import', '--csv', csv, '--out', join(dir, 'imported'), '--name', 'x');
+  writeFileSync(csv, 'user_id,item_id,timestamp\nu1,a,yesterday\n');
+  const bad = hm4sr('data', 'import', '--csv', csv, '--out', join(dir, 'imported2'), '--name', 'x');
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /log\.csv:2: timestamp "yesterday"/);
+  assert.not.ok(existsSync(join(dir, 'imported2', 'x.inter')));
+});
+
+test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
+  const r = JSON.parse(ok('train', '--data', data, '--out', run, '--config', config, '--epochs', '2'));
+  assert.is(r.epochs, 2);
+  const ev = JSON.parse(ok('evaluate', '--run', run, '--split', 'test'));
+  assert.is(ev.users, 60);
+  assert.type(ev.metrics['ndcg@10'], 'number');
+  const rec = JSON.parse(ok('recommend', '--run', run, '--user', 'u00', '--k', '3'));
+  assert.is(rec[0].items.length, 3);
+  const unknown = hm4sr('recommend', '--run', run, '--user', 'nobody');
+  assert.is(unknown.code, 1);
+  assert.match(unknown.err, /unknown user "nobody"/);
+  ok('export', '--run', run, '--out', join(dir, 'exported.onnx'));
+  const viaModel = JSON.parse(ok('recommend', '--model', join(dir, 'exported.onnx'), '--items', rec[0].items.join(','), '--k', '2'));
+  assert.is(viaModel[0].items.length, 2);
+  const art = JSON.parse(ok('export-artifacts', '--run', run, '--out', join(dir, 'artifacts')));
+  for (const f of ['checkpoint', 'training_model.onnx', 'eval_model.onnx', 'optimizer_model.onnx']) assert.ok(existsSync(join(art.artifacts, f)), f);
+  const base = JSON.parse(ok('baseline', '--data', data));
+  assert.type(base.metrics['ndcg@10'], 'number');
+  assert.match(hm4sr('evaluate', '--run', join(dir, 'nope')).err, /not a run directory/);
+});
+
+test('build-graph writes checked graphs, manifests and artifacts', () => {
+  const out = join(dir, 'graphs');
+  const listed = JSON.parse(ok('build-graph', '--data', data, '--config', config, '--out', out, '--artifacts')) as { file: string; kind: string }[];
+  assert.equal(listed.map((l) => l.kind), ['train-step', 'train-loop', 'eval', 'inference', 'ort-training-artifacts']);
+  for (const f of ['train_step.json', 'train_loop.json', 'eval.json', 'inference.json']) assert.ok(existsSync(join(out, f)), f);
+  checkModels(listed.filter((l) => l.file.endsWith('.onnx')).map((l) => l.file));
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
