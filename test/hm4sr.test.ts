@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { grad } from '../graph/grad.js';
 import { Graph } from '../graph/graph.js';
 import { saveModel } from '../graph/manifest.js';
 import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';

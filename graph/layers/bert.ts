@@ -5,7 +5,7 @@ import type { Activation } from './activations.js';
 import { dropout } from './dropout.js';
 import { embedding, embeddingTable } from './embedding.js';
 import { layerNorm } from './norm.js';
-import { keyPaddingMask, transformerEncoder } from './transformer.js';
+import { hfEncoderConfig, keyPaddingMask, transformerEncoder } from './transformer.js';
 
 export interface BertConfig {
   vocab: number;
@@ -75,18 +75,7 @@ export function bert(g: Graph, name: string, inputs: BertInputs, cfg: BertConfig
 /** The layer stack of `bert` alone, on given embeddings [B, T, hidden] (e.g. to differentiate wrt them). */
 export function bertLayers(g: Graph, name: string, embeddings: Value, attentionMask: Value | null, cfg: BertConfig): Value {
   const mask = attentionMask ? keyPaddingMask(attentionMask, { dtype: embeddings.dtype }) : null;
-  return transformerEncoder(g, name, embeddings, mask, {
-    layers: cfg.layers,
-    hidden: cfg.hidden,
-    heads: cfg.heads,
-    inner: cfg.intermediate,
-    eps: cfg.eps ?? 1e-12,
-    activation: cfg.activation ?? 'gelu',
-    hiddenDropout: cfg.hiddenDropout,
-    attnDropout: cfg.attnDropout,
-    training: cfg.training,
-    norm: 'post',
-  });
+  return transformerEncoder(g, name, embeddings, mask, hfEncoderConfig(cfg, 'post'));
 }
 
 /**

@@ -65,6 +65,26 @@ export function transformerLayer(g: Graph, name: string, x: Value, mask: Value |
   });
 }
 
+/** The encoder fields that HuggingFace-style configs (BERT, ViT) share. */
+export interface HfEncoderFields {
+  layers: number;
+  hidden: number;
+  heads: number;
+  intermediate: number;
+  eps?: number;
+  activation?: Activation;
+  hiddenDropout?: number;
+  attnDropout?: number;
+  training?: boolean;
+}
+
+export function hfEncoderConfig(cfg: HfEncoderFields, norm: 'post' | 'pre'): TransformerEncoderConfig {
+  return {
+    layers: cfg.layers, hidden: cfg.hidden, heads: cfg.heads, inner: cfg.intermediate, eps: cfg.eps ?? 1e-12,
+    activation: cfg.activation ?? 'gelu', hiddenDropout: cfg.hiddenDropout, attnDropout: cfg.attnDropout, training: cfg.training, norm,
+  };
+}
+
 /** A stack of `cfg.layers` layers named `<scope>.<name>.layer0`, `.layer1`, ...; returns every layer's output. */
 export function transformerEncoderAll(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig): Value[] {
   return g.withScope(name, () => {

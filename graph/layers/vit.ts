@@ -4,7 +4,7 @@ import type { DType } from '../types.js';
 import type { Activation } from './activations.js';
 import { dropout } from './dropout.js';
 import { layerNorm } from './norm.js';
-import { transformerEncoder } from './transformer.js';
+import { hfEncoderConfig, transformerEncoder } from './transformer.js';
 
 export interface VitConfig {
   /** Input image size: square side or [height, width]; must be divisible by patchSize. */
@@ -72,18 +72,7 @@ export function vitEmbeddings(g: Graph, name: string, pixelValues: Value, cfg: V
 export function vit(g: Graph, name: string, pixelValues: Value, cfg: VitConfig): Value {
   return maybeScope(g, name, () => {
     const emb = vitEmbeddings(g, 'embeddings', pixelValues, cfg);
-    const h = transformerEncoder(g, 'encoder', emb, null, {
-      layers: cfg.layers,
-      hidden: cfg.hidden,
-      heads: cfg.heads,
-      inner: cfg.intermediate,
-      eps: cfg.eps ?? 1e-12,
-      activation: cfg.activation ?? 'gelu',
-      hiddenDropout: cfg.hiddenDropout,
-      attnDropout: cfg.attnDropout,
-      training: cfg.training,
-      norm: 'pre',
-    });
+    const h = transformerEncoder(g, 'encoder', emb, null, hfEncoderConfig(cfg, 'pre'));
     return layerNorm(g, 'norm', h, cfg.hidden, { eps: cfg.eps ?? 1e-12 });
   });
 }

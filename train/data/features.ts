@@ -6,9 +6,9 @@
 //   zero bytes up to the next multiple of 4 from the start of the file
 //   M * D float32 values, little-endian, row-major (row i belongs to the token on line i + 2)
 // The file size must match exactly; trailing bytes are an error.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from '../../graph/atomic.js';
+import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { dirname, basename, join } from 'node:path';
 
 export const FEATURE_FORMAT = 'hm4sr-features';
 export const FEATURE_VERSION = 1;
@@ -101,20 +101,7 @@ export function writeFeatureTable(path: string, tokens: string[], data: Float32A
   const pad = Buffer.alloc(((head.length + 3) & ~3) - head.length);
   const body = Buffer.alloc(data.length * 4);
   for (let i = 0; i < data.length; i++) body.writeFloatLE(data[i], i * 4);
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, head);
-    writeSync(fd, pad);
-    writeSync(fd, body);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  writeFileAtomic(path, [head, pad, body]);
 }
 
 export interface AlignedFeatures {
