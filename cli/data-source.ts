@@ -13,7 +13,7 @@ export function cacheDir(): string {
 }
 
 export function defaultDataset(log: (m: string) => void): { dir: string; name: string } {
-  const dir = join(cacheDir(), `synth-v1-${SYNTH_DEFAULT.users}x${SYNTH_DEFAULT.items}-${SYNTH_DEFAULT.seed}`);
+  const dir = join(cacheDir(), `synth-v2-${SYNTH_DEFAULT.users}x${SYNTH_DEFAULT.items}-${SYNTH_DEFAULT.seed}`);
   if (!existsSync(join(dir, `${SYNTH_DEFAULT.name}.inter`))) {
     log(`generating the built-in synthetic dataset in ${dir}`);
     generateSynthetic({ dir, ...SYNTH_DEFAULT });

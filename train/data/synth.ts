@@ -24,7 +24,7 @@ import { writeFeatureTable } from './features.js';
 export interface SynthOptions {
   /** Output directory (created; existing files of the same names are replaced). */
   dir: string;
-  /** File stem: NAME.inter, NAME.item, NAME.text.f32, NAME.synth.json. Default "synth". */
+  /** File stem: NAME.inter, NAME.item, NAME.text.f32, NAME.image.f32, NAME.synth.json. Default "synth". */
   name?: string;
   users?: number;
   items?: number;
@@ -45,7 +45,7 @@ export interface SynthOptions {
 export interface SynthResult {
   dir: string;
   name: string;
-  files: { inter: string; item: string; text: string; meta: string };
+  files: { inter: string; item: string; text: string; image: string; meta: string };
   users: number;
   items: number;
   interactions: number;
@@ -110,6 +110,29 @@ function textFeatures(rng: Rng, cat: Catalog, nCat: number, r: number, dim: numb
       let v = b[d * nCat + cat.category[i]];
       for (let k = 0; k < r; k++) v += a[d * r + k] * cat.latent[i * r + k];
       out[i * dim + d] = Math.tanh(0.5 * v) + noise * rng.nextGaussian();
+    }
+  }
+  return out;
+}
+
+/**
+ * Image-like features: a weaker view than text. They encode the sub-category's visual style and a different
+ * projection of the latent vector, under more noise. Drawn from their own generator so that adding them
+ * left the interactions and text features of a given seed unchanged.
+ */
+function imageFeatures(seed: number, cat: Catalog, nCat: number, nSub: number, r: number, dim: number, noise: number): Float32Array {
+  const rng = new Rng(seed ^ 0x1a6e5);
+  const styles = nCat * nSub;
+  const a = Float64Array.from({ length: dim * r }, () => rng.nextGaussian() / Math.sqrt(r));
+  const b = Float64Array.from({ length: dim * styles }, () => rng.nextGaussian());
+  const n = cat.category.length;
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const style = cat.category[i] * nSub + cat.sub[i];
+    for (let d = 0; d < dim; d++) {
+      let v = 0.7 * b[d * styles + style];
+      for (let k = 0; k < r; k++) v += 0.5 * a[d * r + k] * cat.latent[i * r + k];
+      out[i * dim + d] = Math.tanh(0.5 * v) + 2 * noise * rng.nextGaussian();
     }
   }
   return out;
@@ -223,10 +246,11 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
     inter: `${name}.inter`,
     item: `${name}.item`,
     text: `${name}.text.f32`,
+    image: `${name}.image.f32`,
     meta: `${name}.synth.json`,
   };
   const meta = {
-    generator: 'hm4sr synth v1',
+    generator: 'hm4sr synth v2',
     options: { ...opts, dir: undefined, name, users: nUsers, items: nItems, categories: nCat, subcategories: nSub, minLen, maxLen, textDim: dim, latentDim: r, textNoise: noise, startTime: start, seed: opts.seed ?? 0 },
     categoryPeriodSeconds: Array.from(period, Math.round),
     transitions: { early: Array.from(early), late: Array.from(late), stay: 0.2, seasonal: 0.1 },
@@ -242,6 +266,8 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
     writeFileSync(join(tmp, files.inter), inter.join('\n') + '\n');
     writeFileSync(join(tmp, files.item), item.join('\n') + '\n');
     writeFeatureTable(join(tmp, files.text), Array.from({ length: nItems }, (_, i) => itemTok(i)), text, dim);
+    const image = imageFeatures(opts.seed ?? 0, cat, nCat, nSub, r, dim, noise);
+    writeFeatureTable(join(tmp, files.image), Array.from({ length: nItems }, (_, i) => itemTok(i)), image, dim);
     writeFileSync(join(tmp, files.meta), JSON.stringify(meta, null, 2) + '\n');
     if (!existsSync(dir)) {
       renameSync(tmp, dir);
@@ -257,7 +283,7 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
   return {
     dir,
     name,
-    files: { inter: join(dir, files.inter), item: join(dir, files.item), text: join(dir, files.text), meta: join(dir, files.meta) },
+    files: { inter: join(dir, files.inter), item: join(dir, files.item), text: join(dir, files.text), image: join(dir, files.image), meta: join(dir, files.meta) },
     users: nUsers,
     items: nItems,
     interactions,
