@@ -75,6 +75,7 @@ function statePairs(names: string[]): StatePair[] {
 export function buildTrainStep(model: LossModel, opts: { adam: AdamConfig; seed: number }): TrainGraph {
   const specs = probeParams(model);
   const g = new Graph(`${model.name}_train_step`);
+  g.docString = `One training step of ${model.name}: forward, loss, reverse-mode gradient and Adam (lr ${opts.adam.lr} fed as adam.lr, betas ${opts.adam.beta1}/${opts.adam.beta2}, eps ${opts.adam.eps}). Each <param>.next / adam.*.next output replaces the input of the same name.`;
   g.randomSeed = opts.seed;
   const batch = declareBatch(g, model.batch);
   const names = specs.filter((s) => s.trainable).map((s) => s.name);
@@ -97,6 +98,7 @@ export function buildTrainStep(model: LossModel, opts: { adam: AdamConfig; seed:
 export function buildTrainLoop(model: LossModel, opts: { adam: AdamConfig; seed: number }): TrainGraph {
   const specs = probeParams(model);
   const g = new Graph(`${model.name}_train_loop`);
+  g.docString = `K training steps of ${model.name} in one Loop: batch inputs are stacked on a leading 'steps' axis; parameters and Adam moments are loop-carried; losses come back as [K].`;
   const stacked = Object.fromEntries(model.batch.map((b) => [b.name, g.input(b.name, b.dtype, ['steps', ...b.shape])]));
   const trainable = specs.filter((s) => s.trainable);
   const names = trainable.map((s) => s.name);

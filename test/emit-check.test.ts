@@ -5,6 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { Graph } from '../graph/graph.js';
+import { buildBertGraph } from '../graph/layers/bert.js';
+import { buildVitGraph } from '../graph/layers/vit.js';
 import { initParams } from '../graph/init.js';
 import { type Manifest, manifestPath, saveModel } from '../graph/manifest.js';
 import * as op from '../graph/ops/index.js';
@@ -49,6 +51,14 @@ test('external data: large initializers go beside the model and load back identi
   const y1 = (await (await createSession(inline)).run(feed)).y.data as Float32Array;
   const y2 = (await (await createSession(ext)).run(feed)).y.data as Float32Array;
   assert.equal(Array.from(y1), Array.from(y2));
+});
+
+test('BERT and ViT encoder graphs pass onnx.checker full_check', () => {
+  const bert = buildBertGraph({ vocab: 30, hidden: 8, layers: 1, heads: 2, intermediate: 16, maxPositions: 16 });
+  const vit = buildVitGraph({ imageSize: 8, patchSize: 4, hidden: 8, layers: 1, heads: 2, intermediate: 16 });
+  const files = [[bert, 'bert.onnx'], [vit, 'vit.onnx']] as const;
+  for (const [g, f] of files) saveModel(g, join(dir, f), 'encoder', { params: 'initializers', values: initParams([...g.params.values()].map((p) => p.spec), 1) });
+  checkModels(files.map(([, f]) => join(dir, f)));
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
