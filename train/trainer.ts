@@ -154,7 +154,10 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     }
     bar.stop();
     const trainSeconds = (performance.now() - te) / 1000;
-    const ev = await evaluator.evaluate(p.ds, p.samples.valid, state.params, pack, rc.optim.evalBatchSize);
+    const evBar = progressBar(`valid ${epoch}`, p.samples.valid.size, opts.progress);
+    const tv = performance.now();
+    const ev = await evaluator.evaluate(p.ds, p.samples.valid, state.params, pack, rc.optim.evalBatchSize, (n) => evBar.update(n, { 'users/s': n / ((performance.now() - tv) / 1000) }));
+    evBar.stop();
     const score = ev.metrics[rc.optim.metric as keyof typeof ev.metrics];
     if (score === undefined) throw new Error(`unknown selection metric ${rc.optim.metric} (known: ${Object.keys(ev.metrics).join(', ')})`);
     const improved = score > best;
