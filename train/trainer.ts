@@ -73,10 +73,10 @@ export function initialValues(specs: ParamSpec[], frozen: Map<string, Float32Arr
   }));
 }
 
-function checkpointOf(specs: ParamSpec[], st: OptimizerState, lr: number, props: Record<string, number | string>, withOptimizer: boolean): CheckpointData {
+function checkpointOf(specs: ParamSpec[], st: OptimizerState, lr: number, props: Record<string, number | string>): CheckpointData {
   return {
     params: specs.map((s) => ({ name: s.name, dims: s.dims, data: st.params.get(s.name)!, trainable: s.trainable })),
-    optimizer: withOptimizer ? { step: st.step, lr, m: st.m, v: st.v } : undefined,
+    optimizer: { step: st.step, lr, m: st.m, v: st.v },
     properties: props,
   };
 }
@@ -165,7 +165,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       best = score;
       bestEpoch = epoch;
       bad = 0;
-      writeCheckpoint(files.best, checkpointOf(specs, state, rc.optim.lr, props(), false));
+      writeCheckpoint(files.best, checkpointOf(specs, state, rc.optim.lr, props()));
     } else bad += 1;
     const line: EpochLog = {
       epoch,
@@ -175,7 +175,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       trainSeconds, samplesPerSecond: samples / trainSeconds, evalSeconds: ev.seconds, best: improved,
     };
     appendFileSync(files.log, JSON.stringify(line) + '\n');
-    writeCheckpoint(files.last, checkpointOf(specs, state, rc.optim.lr, props(), true));
+    writeCheckpoint(files.last, checkpointOf(specs, state, rc.optim.lr, props()));
     opts.log(`epoch ${epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.optim.metric} ${score.toFixed(4)}${improved ? ' *' : ''} | ${trainSeconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`);
   }
   if (bad >= rc.optim.patience) opts.log(`early stop: no ${rc.optim.metric} improvement for ${bad} epochs`);
