@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
+import { serialize } from '../graph/emit.js';
+import { Graph } from '../graph/graph.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -38,3 +40,11 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
 }
 
 export { ort };
+
+/** Fails fast (before any work is written) when the execution provider cannot start a session. */
+export async function checkExecutionProvider(ep: ExecutionProvider): Promise<void> {
+  if (ep === 'cpu') return;
+  const g = new Graph('probe');
+  g.output(g.node('Identity', [g.input('x', 'float32', [1])], [{ dtype: 'float32', shape: [1] }])[0], 'y');
+  await createSession(serialize(g, { params: 'inputs' }), { ep });
+}

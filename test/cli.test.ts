@@ -57,6 +57,11 @@ test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
   const base = JSON.parse(ok('baseline', '--data', data));
   assert.type(base.metrics['ndcg@10'], 'number');
   assert.match(hm4sr('evaluate', '--run', join(dir, 'nope')).err, /not a run directory/);
+  // No CUDA provider in this build: a clear error, and no run directory left behind.
+  const cuda = hm4sr('train', '--data', data, '--out', join(dir, 'cuda-run'), '--ep', 'cuda', '--config', config);
+  assert.is(cuda.code, 1);
+  assert.match(cuda.err, /could not create a CUDA session[\s\S]*libonnxruntime_providers_cuda\.so/);
+  assert.not.ok(existsSync(join(dir, 'cuda-run')));
 });
 
 test('build-graph writes checked graphs, manifests and artifacts', () => {

@@ -6,7 +6,7 @@ import type { ParamSpec } from '../graph/graph.js';
 import { initParam } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
-import type { ExecutionProvider } from '../runtime/session.js';
+import { type ExecutionProvider, checkExecutionProvider } from '../runtime/session.js';
 import { type CheckpointData, checkCheckpointMatches, readCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
 import type { RunConfig } from './config.js';
 import { EpochSampler, type EpochSamplerState, Rng } from './data/shuffle.js';
@@ -84,6 +84,7 @@ function checkpointOf(specs: ParamSpec[], st: OptimizerState, lr: number, props:
 export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSummary> {
   const t0 = performance.now();
   const files = runFiles(opts.out);
+  await checkExecutionProvider(opts.ep);
   mkdirSync(opts.out, { recursive: true });
   if (!opts.resume && existsSync(files.last)) throw new Error(`${opts.out} already holds a run (${files.last}); pass --resume to continue it or choose another --out`);
   if (opts.resume && !existsSync(files.last)) throw new Error(`--resume: no checkpoint at ${files.last}`);
