@@ -1,0 +1,63 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encodeHistories } from '../graph/models/hm4sr-batch.js';
+import { HM4SR_DEFAULTS, type Hm4srConfig } from '../graph/models/hm4sr-config.js';
+
+const c: Hm4srConfig = { ...HM4SR_DEFAULTS, numItems: 9, numCategories: 0, maxLen: 4, intervalBuckets: 3000, calendarSize: 1 };
+const DAY = 86400;
+const opts = { layout: 'packed' as const, mu: 100, maxBucket: 2999, absTime: 'days' as const, timeOrigin: 0, pclBeta: 0.3, withTarget: true };
+const hs = [
+  { items: [1, 2, 3, 4], times: [0, DAY, DAY, 3 * DAY], target: 5 },
+  { items: [6], times: [DAY], target: 7 },
+  { items: [8, 9], times: [0, 0.5 * DAY], target: 1 },
+  { items: [2, 3], times: [2 * DAY, DAY], target: 4 },
+];
+
+test('packing puts histories back to back, restarts positions and points last at each history end', () => {
+  const b = encodeHistories(hs, c, opts);
+  assert.is(b.width, 4);
+  assert.is(b.rows, 3, '9 tokens in rows of 4: the two 2-item histories share a row');
+  assert.is(b.tokens, 9);
+  const items = Array.from(b.feeds.items.data as BigInt64Array, Number);
+  const pos = Array.from(b.feeds.positions.data as BigInt64Array, Number);
+  const seg = Array.from(b.feeds.segments.data as BigInt64Array, Number);
+  const last = Array.from(b.feeds.last.data as BigInt64Array, Number);
+  hs.forEach((h, i) => {
+    const end = last[i], start = end - h.items.length + 1;
+    assert.equal(items.slice(start, end + 1), h.items, `history ${i}`);
+    assert.equal(pos.slice(start, end + 1), h.items.map((_, j) => j));
+    assert.ok(new Set(seg.slice(start, end + 1)).size === 1 && seg[start] > 0);
+    if (start % 4 > 0) assert.is.not(seg[start - 1], seg[start], 'a new segment starts here');
+  });
+  assert.is(seg.filter((x) => x === 0).length, b.rows * b.width - b.tokens, 'padding cells have segment 0');
+  // Interval buckets: first position 0, 1 day -> floor(100 log2(86401)), same-time and negative gaps -> 0.
+  const bk = Array.from(b.feeds.buckets.data as BigInt64Array, Number);
+  const s0 = last[0] - 3;
+  assert.equal(bk.slice(s0, s0 + 4), [0, Math.floor(100 * Math.log2(DAY + 1)), 0, Math.floor(100 * Math.log2(2 * DAY + 1))]);
+  const s3 = last[3] - 1;
+  assert.equal(bk.slice(s3, s3 + 2), [0, 0]);
+  const t = Array.from(b.feeds.times.data as Float32Array);
+  assert.equal(t.slice(s0, s0 + 4), [0, 1, 1, 3]);
+  assert.equal(Array.from(b.feeds.target.data as BigInt64Array, Number), [5, 7, 1, 4]);
+});
+
+test('padded layout gives one row per history; bad histories are refused', () => {
+  const b = encodeHistories(hs, c, { ...opts, layout: 'padded' });
+  assert.is(b.rows, 4);
+  assert.equal(Array.from(b.feeds.last.data as BigInt64Array, Number), [3, 4, 9, 13]);
+  assert.throws(() => encodeHistories([{ items: [1, 2, 3, 4, 5], times: [0, 1, 2, 3, 4], target: 1 }], c, opts), /at most 4/);
+  assert.throws(() => encodeHistories([{ items: [10], times: [0], target: 1 }], c, opts), /item id 10 is outside 1\.\.9/);
+  assert.throws(() => encodeHistories([], c, opts), /empty batch/);
+});
+
+test('PCL masks floor(beta * len) distinct positions of histories with at least 4 items', () => {
+  const rng = { s: 1, nextInt(n: number) { this.s = (this.s * 48271) % 2147483647; return this.s % n; } };
+  const b = encodeHistories(hs, { ...c, lambdaPCL: 1, modalities: ['id', 'txt'] }, { ...opts, rng });
+  const m = Array.from(b.feeds.pcl_mask.data as Float32Array);
+  const last = Array.from(b.feeds.last.data as BigInt64Array, Number);
+  const s0 = last[0] - 3;
+  assert.is(m.slice(s0, s0 + 4).reduce((a, x) => a + x, 0), 1);
+  assert.is(m.reduce((a, x) => a + x, 0), 1, 'shorter histories keep every item');
+});
+
+test.run();
