@@ -12,7 +12,7 @@ export function modelOptions<T>(y: Argv<T>) {
     .option('name', { type: 'string', describe: 'dataset name (NAME.inter); default: the directory\'s only .inter file' })
     .option('config', { type: 'string', describe: 'JSON config file {preset, ablations, data, model, optim}' })
     .option('preset', { choices: ['hm4sr', 'sasrec'] as const, describe: 'model preset (default hm4sr)' })
-    .option('ablate', { type: 'array', string: true, describe: 'ablations: -IMoE -TMoE -CP -IDCL -PCL -Text -Image' })
+    .option('ablate', { type: 'array', string: true, describe: 'ablations (the paper\'s -IMoE ... written without the dash): IMoE TMoE CP IDCL PCL Text Image' })
     .option('category-column', { type: 'string', describe: 'NAME.item column with category labels (default: auto)' })
     .option('missing-modality', { choices: ['zeros', 'drop'] as const, describe: 'absent feature table: zero features or drop the modality' })
     .option('seed', { type: 'number', describe: 'random seed (default 2025)' });

@@ -85,8 +85,10 @@ export function modelConfig(rc: RunConfig, dims: { numItems: number; numCategori
   let c: Hm4srConfig = { ...HM4SR_DEFAULTS, ...dims };
   if (rc.preset === 'sasrec') c = { ...c, ...SASREC_OVERRIDES };
   for (const a of rc.ablations) {
-    const ab = ABLATIONS[a];
-    if (!ab) throw new Error(`unknown ablation "${a}" (known: ${Object.keys(ABLATIONS).join(', ')})`);
+    // "-TMoE", "TMoE" and "tmoe" all name the same ablation (a leading dash is awkward on a command line).
+    const key = Object.keys(ABLATIONS).find((k) => k.slice(1).toLowerCase() === a.replace(/^-/, '').toLowerCase());
+    const ab = key && ABLATIONS[key];
+    if (!ab) throw new Error(`unknown ablation "${a}" (known: ${Object.keys(ABLATIONS).map((k) => k.slice(1)).join(', ')})`);
     c = { ...c, ...ab };
   }
   c = { ...c, ...rc.model };
