@@ -35,22 +35,17 @@ export interface ModelArgs {
   epochs?: number; patience?: number; 'batch-size'?: number; lr?: number; layout?: Layout; 'length-bucketing'?: boolean; threads?: number;
 }
 
-function readConfigFileEpochs(path: string | undefined): boolean {
-  return path !== undefined && readConfigFile(path).optim?.epochs !== undefined;
-}
-
 /** Defaults <- config file <- flags. */
-export function runConfigFrom(a: ModelArgs): RunConfig {
-  let rc = DEFAULT_CONFIG;
-  if (a.config) rc = mergeConfig(rc, readConfigFile(a.config));
-  const fileData = a.config ? readConfigFile(a.config).data : undefined;
-  const ds = a.data || !fileData?.dir ? resolveDataset(a.data, a.name, log) : { dir: fileData.dir, name: fileData.name ?? a.name ?? '' };
-  const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
-  const builtIn = !a.data && !fileData?.dir;
-  if (builtIn && a.epochs === undefined && !readConfigFileEpochs(a.config)) {
+export function runConfigFrom(a: ModelArgs, training = false): RunConfig {
+  const file = a.config ? readConfigFile(a.config) : {};
+  const rc = mergeConfig(DEFAULT_CONFIG, file);
+  const ds = a.data || !file.data?.dir ? resolveDataset(a.data, a.name, log) : { dir: file.data.dir, name: file.data.name ?? a.name ?? '' };
+  const builtIn = !a.data && !file.data?.dir;
+  if (training && builtIn && a.epochs === undefined && file.optim?.epochs === undefined) {
     log(`built-in synthetic data: at most ${SYNTH_EPOCHS} epochs (pass --epochs to change)`);
     a = { ...a, epochs: SYNTH_EPOCHS };
   }
+  const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
   return mergeConfig(rc, {
     ...(a.preset ? { preset: a.preset } : {}),
     ...(a.ablate ? { ablations: a.ablate } : {}),

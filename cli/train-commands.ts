@@ -12,7 +12,7 @@ export function registerTrain(cli: Argv): void {
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its last checkpoint' })
       .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar' }),
     async (a) => {
-      const rc = runConfigFrom(a as ModelArgs);
+      const rc = runConfigFrom(a as ModelArgs, true);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
       const out = a.out ?? `runs/${rc.preset}-${rc.data.name}-${stamp}`;
       log(`run: ${out}`);
