@@ -130,5 +130,35 @@ test('evaluation ranks match host-side ranking of the inference scores; graphs p
   checkModels([join(dir, 'train.onnx'), join(dir, 'eval.onnx'), join(dir, 'inference.onnx')]);
 });
 
+test('every time-embedding variant, the reference flags and SASRec build, train a step and pass the checker', async () => {
+  const variants: [string, Partial<Hm4srConfig>][] = [
+    ['interval', { timeEmbedding: 'interval' }], ['absolute', { timeEmbedding: 'absolute' }],
+    ['day-index', { timeEmbedding: 'day-index', calendarSize: 900 }], ['day-of-year', { timeEmbedding: 'day-of-year', calendarSize: 366 }],
+    ['interval-cos', { timeEmbedding: 'interval-cos' }],
+    ['reference', { frozenTemporalExperts: true, falseNegatives: 'reference', includePadInSoftmax: true }],
+    ['sasrec', { modalities: ['id'], imoe: false, tmoe: false, lambdaCP: 0, lambdaIDCL: 0, lambdaPCL: 0 }],
+  ];
+  const files: string[] = [];
+  for (const [name, over] of variants) {
+    const c = { ...tiny, ...over };
+    const b = packBatch(ds, samples.train, idx, c, packOpts('packed'));
+    const tg = buildTrainStep(hm4srModel(c), { adam: ADAM_DEFAULTS, seed: 1 });
+    const state = freshState(tg.params, 1, values(c));
+    const runner = await StepRunner.create(tg, state, { threads: 1 });
+    const before = new Map([...state.params].map(([k, v]) => [k, v.slice()]));
+    const out = await runner.run(b.feeds, 1e-2);
+    assert.ok(Number.isFinite(out.loss[0]), name);
+    for (const p of tg.params) {
+      const moved = state.params.get(p.name)!.some((x, i) => x !== before.get(p.name)![i]);
+      if (!p.trainable) assert.not.ok(moved, `${name}: frozen ${p.name} moved`);
+    }
+    if (name === 'reference') assert.ok(tg.params.some((p) => p.name === 'tmoe.experts' && !p.trainable));
+    const f = join(dir, `variant-${name}.onnx`);
+    saveModel(tg.graph, f, 'train-step', { params: 'inputs' });
+    files.push(f);
+  }
+  checkModels(files);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();
