@@ -26,13 +26,14 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('lr', { type: 'number', describe: 'Adam learning rate (default 1e-3)' })
     .option('layout', { choices: ['packed', 'padded'] as const, describe: 'batch layout: pack histories into rows (default) or one per row' })
     .option('length-bucketing', { type: 'boolean', describe: 'batch similar lengths together (default off: random batches)' })
-    .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: all cores)' });
+    .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: all cores)' })
+    .option('steps-per-run', { type: 'number', describe: 'training steps per onnxruntime run through the K-step Loop graph (default 1; for the CUDA EP)' });
 }
 
 export interface ModelArgs {
   data?: string; name?: string; config?: string; preset?: 'hm4sr' | 'sasrec'; ablate?: string[]; 'category-column'?: string;
   'missing-modality'?: 'zeros' | 'drop'; seed?: number;
-  epochs?: number; patience?: number; 'batch-size'?: number; lr?: number; layout?: Layout; 'length-bucketing'?: boolean; threads?: number;
+  epochs?: number; patience?: number; 'batch-size'?: number; lr?: number; layout?: Layout; 'length-bucketing'?: boolean; threads?: number; 'steps-per-run'?: number;
 }
 
 /** Defaults <- config file <- flags. */
@@ -56,7 +57,7 @@ export function runConfigFrom(a: ModelArgs, training = false): RunConfig {
     },
     optim: Object.fromEntries(Object.entries({
       seed: a.seed, epochs: a.epochs, patience: a.patience, batchSize: a['batch-size'], lr: a.lr, layout: a.layout,
-      lengthBucketing: a['length-bucketing'], threads: a.threads,
+      lengthBucketing: a['length-bucketing'], threads: a.threads, stepsPerRun: a['steps-per-run'],
     }).filter(([, v]) => v !== undefined)),
   });
 }

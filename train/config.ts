@@ -32,6 +32,11 @@ export interface OptimConfig {
   pclBeta: number;
   absTime: 'days' | 'seconds';
   threads: number;
+  /**
+   * Training steps per onnxruntime run: above 1, K same-size batches go through the K-step Loop graph, so
+   * parameters and moments stay inside the session between steps (what keeps them on a GPU).
+   */
+  stepsPerRun: number;
 }
 
 export type ModelOverrides = Partial<Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'intervalBuckets' | 'calendarSize'>>;
@@ -51,7 +56,7 @@ export const DEFAULT_CONFIG: RunConfig = {
   model: {},
   optim: {
     epochs: 200, batchSize: 1024, lr: 1e-3, weightDecay: 0, seed: 2025, patience: 10, metric: 'ndcg@20',
-    layout: 'packed', lengthBucketing: false, evalBatchSize: 1024, mu: 100, pclBeta: 0.3, absTime: 'days', threads: 0,
+    layout: 'packed', lengthBucketing: false, evalBatchSize: 1024, mu: 100, pclBeta: 0.3, absTime: 'days', threads: 0, stepsPerRun: 1,
   },
 };
 

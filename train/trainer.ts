@@ -5,7 +5,8 @@ import { writeFileAtomic } from '../graph/atomic.js';
 import type { ParamSpec } from '../graph/graph.js';
 import { initParam } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
-import { buildTrainStep, probeParams } from '../graph/train-step.js';
+import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
+import { stackBatches } from '../graph/models/hm4sr-batch.js';
 import { type ExecutionProvider, checkExecutionProvider } from '../runtime/session.js';
 import { type CheckpointData, checkCheckpointMatches, readCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
 import type { RunConfig } from './config.js';
@@ -136,22 +137,32 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
 
   while (epoch < rc.optim.epochs && bad < rc.optim.patience) {
     epoch += 1;
-    const tg = buildTrainStep(model, { adam, seed: epochSeed(rc.optim.seed, epoch) });
-    const runner = await StepRunner.create(tg, state, session);
+    const seed = epochSeed(rc.optim.seed, epoch);
+    const runner = await StepRunner.create(buildTrainStep(model, { adam, seed }), state, session);
+    const K = rc.optim.stepsPerRun;
+    const loopRunner = K > 1 ? await StepRunner.create(buildTrainLoop(model, { adam, seed }), state, session) : null;
     const batches = sampler.nextEpoch();
-    const pclRng = new Rng(epochSeed(rc.optim.seed, epoch) >>> 0);
+    const pclRng = new Rng(seed >>> 0);
     const sums: Record<string, number> = {};
     let samples = 0, tokens = 0, padded = 0;
     const bar = progressBar(`epoch ${epoch}`, batches.length, opts.progress);
     const te = performance.now();
-    for (let i = 0; i < batches.length; i++) {
-      const b = packBatch(p.ds, p.samples.train, batches[i], mc, { ...pack, withTarget: true, rng: pclRng });
-      const out = await runner.run(b.feeds, rc.optim.lr);
-      for (const [k, v] of Object.entries(out)) sums[k] = (sums[k] ?? 0) + v[0] * b.size;
-      samples += b.size;
-      tokens += b.tokens;
-      padded += b.rows * b.width;
-      bar.update(i + 1, { loss: sums.loss / samples, 'samples/s': samples / ((performance.now() - te) / 1000) });
+    const encode = (idx: Int32Array) => packBatch(p.ds, p.samples.train, idx, mc, { ...pack, withTarget: true, rng: pclRng });
+    for (let i = 0; i < batches.length;) {
+      const group = batches.slice(i, i + K);
+      // K same-size batches share one Loop run; the rest (an epoch's tail) take single steps.
+      const looped = loopRunner !== null && group.length === K && group.every((b) => b.length === group[0].length);
+      const enc = looped ? group.map(encode) : [encode(batches[i])];
+      const b = looped ? stackBatches(enc) : enc[0];
+      const out = await (looped ? loopRunner : runner).run(b.feeds, rc.optim.lr);
+      enc.forEach((e, k) => {
+        for (const [name, v] of Object.entries(out)) sums[name] = (sums[name] ?? 0) + v[k] * e.size;
+        samples += e.size;
+        tokens += e.tokens;
+        padded += looped ? b.rows * b.width : e.rows * e.width;
+      });
+      i += enc.length;
+      bar.update(i, { loss: sums.loss / samples, 'samples/s': samples / ((performance.now() - te) / 1000) });
     }
     bar.stop();
     const trainSeconds = (performance.now() - te) / 1000;
