@@ -12,6 +12,7 @@ import { packOptions, runFiles } from '../train/trainer.js';
 import { probeParams } from '../graph/train-step.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { mostPopular } from '../train/baselines.js';
+import { comparePaired } from '../train/compare.js';
 import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
 
 /** A finished (or running) run: its config, data and best weights, checked against each other. */
@@ -81,6 +82,27 @@ export function registerServe(cli: Argv): void {
       }
       const recs = await rec.recommend(users, a.k);
       process.stdout.write(`${JSON.stringify(users.map((u, i) => ({ user: u.id, historyLength: u.items.length, items: recs[i].items, scores: recs[i].scores.map((s) => +s.toFixed(5)) })), null, 2)}\n`);
+    },
+  );
+  cli.command(
+    'compare',
+    'paired comparison of two runs on the same users: NDCG@k of each, the difference and its 95% bootstrap interval',
+    (y) => y
+      .option('a', { type: 'string', demandOption: true, describe: 'reference run directory' })
+      .option('b', { type: 'string', demandOption: true, describe: 'run compared against it' })
+      .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
+      .option('k', { type: 'number', default: 10 }),
+    async (a) => {
+      const ranks: Int32Array[] = [];
+      let fp = '';
+      for (const run of [a.a, a.b]) {
+        const { rc, p, values } = loadRun(run);
+        if (fp && fp !== p.fingerprint) throw new Error(`${a.a} and ${a.b} were trained on different data`);
+        fp = p.fingerprint;
+        const ev = await Evaluator.create(p.model, { threads: rc.optim.threads || undefined });
+        ranks.push((await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), rc.optim.evalBatchSize)).ranks);
+      }
+      process.stdout.write(`${JSON.stringify({ runA: a.a, runB: a.b, split: a.split, ...comparePaired(ranks[0], ranks[1], a.k) }, null, 2)}\n`);
     },
   );
   cli.command(

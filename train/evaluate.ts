@@ -9,7 +9,7 @@ import { MetricAccumulator } from './metrics.js';
 import { type PackOptions, packBatch } from './pack.js';
 import type { HostTensor } from './step-runner.js';
 
-export interface EvalResult { metrics: Record<string, number>; users: number; seconds: number }
+export interface EvalResult { metrics: Record<string, number>; users: number; seconds: number; ranks: Int32Array }
 
 const tensor = (t: HostTensor) => new ort.Tensor(t.data instanceof Float32Array ? 'float32' : 'int64', t.data, t.dims);
 
@@ -29,6 +29,7 @@ export class Evaluator {
   async evaluate(ds: Dataset, set: SampleSet, values: ParamValues, pack: Omit<PackOptions, 'withTarget' | 'rng'>, batchSize: number, progress?: (done: number) => void): Promise<EvalResult> {
     const t0 = performance.now();
     const acc = new MetricAccumulator([5, 10, 20]);
+    const all = new Int32Array(set.size);
     const feedsP: Record<string, ort.Tensor> = {};
     for (const p of this.params) {
       const v = values.get(p.name);
@@ -42,9 +43,12 @@ export class Evaluator {
       for (const [k, t] of Object.entries(b.feeds)) feeds[k] = tensor(t);
       const out = await this.session.run(feeds);
       const ranks = out.rank.data as BigInt64Array;
-      for (const r of ranks) acc.add(Number(r));
+      ranks.forEach((r, i) => {
+        all[start + i] = Number(r);
+        acc.add(Number(r));
+      });
       progress?.(start + idx.length);
     }
-    return { metrics: acc.result(), users: set.size, seconds: (performance.now() - t0) / 1000 };
+    return { metrics: acc.result(), users: set.size, seconds: (performance.now() - t0) / 1000, ranks: all };
   }
 }
