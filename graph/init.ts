@@ -13,12 +13,12 @@ export function initParam(spec: ParamSpec, seed: number): Float32Array {
     case 'data': return Float32Array.from(init.data);
     case 'normal': {
       const r = Rng.keyed(seed, spec.name), out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = (init.mean ?? 0) + init.std * r.normal();
+      for (let i = 0; i < n; i++) out[i] = (init.mean ?? 0) + init.std * r.nextGaussian();
       return out;
     }
     case 'uniform': {
       const r = Rng.keyed(seed, spec.name), out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = (2 * r.next() - 1) * init.a;
+      for (let i = 0; i < n; i++) out[i] = (2 * r.nextFloat() - 1) * init.a;
       return out;
     }
   }

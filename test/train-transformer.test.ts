@@ -32,7 +32,7 @@ const model: LossModel = {
 function batch(r: Rng, n: number) {
   const tokens = new BigInt64Array(n * L), label = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < L; j++) tokens[i * L + j] = BigInt(1 + r.int(V));
+    for (let j = 0; j < L; j++) tokens[i * L + j] = BigInt(1 + r.nextInt(V));
     label[i] = tokens[i * L];
   }
   return { tokens: { data: tokens, dims: [n, L] }, label: { data: label, dims: [n] } };

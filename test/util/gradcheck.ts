@@ -2,6 +2,7 @@ import * as assert from 'uvu/assert';
 import { grad } from '../../graph/grad.js';
 import { Graph, type Value } from '../../graph/graph.js';
 import * as op from '../../graph/ops/index.js';
+import { Rng } from '../../graph/rng.js';
 import type { DType } from '../../graph/types.js';
 import { type Feed, compile } from './ort.js';
 
@@ -21,14 +22,8 @@ export interface CheckResult { dtype: DType; maxAbsErr: number; checked: number 
 
 /** Small seeded generator so every check sees the same inputs. */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.nextFloat();
 }
 
 const FLOAT_TOL: Record<'float32' | 'float64', { eps: number; rtol: number; atol: number }> = {

@@ -34,10 +34,10 @@ export function blobs(n: number, seed: number): { x: Float32Array; y: BigInt64Ar
   const centers = [[2, 2], [-2, 2], [-2, -2], [2, -2]];
   const x = new Float32Array(2 * n), y = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
-    const c = r.int(4);
+    const c = r.nextInt(4);
     y[i] = BigInt(c);
-    x[2 * i] = centers[c][0] + 0.3 * r.normal();
-    x[2 * i + 1] = centers[c][1] + 0.3 * r.normal();
+    x[2 * i] = centers[c][0] + 0.3 * r.nextGaussian();
+    x[2 * i + 1] = centers[c][1] + 0.3 * r.nextGaussian();
   }
   return { x, y };
 }
