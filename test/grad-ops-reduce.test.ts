@@ -6,19 +6,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { grad } from '../graph/grad.js';
-import { Graph, type Value } from '../graph/graph.js';
+import { Graph } from '../graph/graph.js';
 import * as op from '../graph/ops/index.js';
-import { type CheckInput, gradCheck, rng } from './util/gradcheck.js';
+import { checkGrad, rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
 
-type Build = (g: Graph, x: Value[]) => Value;
-
-async function check(build: Build, inputs: CheckInput[], dtype: 'float32' | 'float64' = 'float64', opts: Parameters<typeof gradCheck>[2] = {}) {
-  const r = await gradCheck(build, inputs, opts);
-  assert.is(r.dtype, dtype, `ran in ${r.dtype}, expected ${dtype}`);
-  assert.ok(r.checked > 0, 'no gradient entry was checked');
-  return r;
-}
+const check = checkGrad;
 
 /** n distinct values in about (-1, 1), pairwise at least 0.8/n apart, shuffled: no ties for max/top-k. */
 function distinct(n: number, seed = 3): number[] {

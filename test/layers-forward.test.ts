@@ -7,9 +7,9 @@ import { dropout } from '../graph/layers/dropout.js';
 import { embedding } from '../graph/layers/embedding.js';
 import { linear } from '../graph/layers/linear.js';
 import { causalPaddingMask, keyPaddingMask, transformerEncoder, transformerLayer } from '../graph/layers/transformer.js';
-import type { TypedData } from '../graph/types.js';
 import { rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
+import { compileWith, paramValues } from './util/params.js';
 
 const B = 2, L = 4, D = 8, H = 2, DH = D / H, INNER = 16;
 // Right-padded item ids: lengths 4 and 2.
@@ -17,17 +17,7 @@ const IDS = [3, 1, 4, 2, 5, 6, 0, 0];
 const int64 = (xs: number[], dims: number[]): Feed => ({ data: BigInt64Array.from(xs.map(BigInt)), dims });
 
 /** Random values for every parameter of g (ones-init around 1, the rest uniform(-0.5, 0.5)), float32. */
-function paramValues(g: Graph, rand: () => number): Map<string, Float32Array> {
-  const m = new Map<string, Float32Array>();
-  for (const { spec } of g.params.values()) {
-    const n = spec.dims.reduce((a, b) => a * b, 1);
-    m.set(spec.name, Float32Array.from({ length: n }, () => (spec.init.kind === 'ones' ? 1 : 0) + (rand() - 0.5) * (spec.init.kind === 'ones' ? 0.4 : 1)));
-  }
-  return m;
-}
 
-/** Compiles g with its parameters baked in as initializers. */
-const compileWith = (g: Graph, values: Map<string, TypedData>) => compile(g, { params: 'initializers', values });
 
 // ---- host-side reference (float64) ----
 type P = Map<string, Float32Array>;

@@ -6,18 +6,10 @@ import { type BertConfig, buildBertGraph } from '../graph/layers/bert.js';
 import { type VitConfig, buildVitGraph, vitGrid } from '../graph/layers/vit.js';
 import type { TypedData } from '../graph/types.js';
 import { rng } from './util/gradcheck.js';
-import { type Feed, compile } from './util/ort.js';
+import type { Feed } from './util/ort.js';
+import { compileWith, paramValues } from './util/params.js';
 
 /** Random values for every parameter (ones-init around 1, the rest uniform(-0.5, 0.5)), float32. */
-function paramValues(g: Graph, rand: () => number): Map<string, Float32Array> {
-  const m = new Map<string, Float32Array>();
-  for (const { spec } of g.params.values()) {
-    const n = spec.dims.reduce((a, b) => a * b, 1);
-    m.set(spec.name, Float32Array.from({ length: n }, () => (spec.init.kind === 'ones' ? 1 : 0) + (rand() - 0.5) * (spec.init.kind === 'ones' ? 0.4 : 1)));
-  }
-  return m;
-}
-const compileWith = (g: Graph, values: Map<string, TypedData>) => compile(g, { params: 'initializers', values });
 const int64 = (xs: number[], dims: number[]): Feed => ({ data: BigInt64Array.from(xs.map(BigInt)), dims });
 
 /** The graph's ONNX inputs/outputs as name -> dims (dim_param names or sizes); no parameter appears as an input. */

@@ -1,29 +1,16 @@
 import { Graph, type Value } from '../graph.js';
 import * as op from '../ops/index.js';
 import type { DType } from '../types.js';
-import type { Activation } from './activations.js';
 import { dropout } from './dropout.js';
 import { embedding, embeddingTable } from './embedding.js';
 import { layerNorm } from './norm.js';
-import { hfEncoderConfig, keyPaddingMask, transformerEncoder } from './transformer.js';
+import { type HfEncoderFields, hfEncoderConfig, keyPaddingMask, transformerEncoder } from './transformer.js';
 
-export interface BertConfig {
+export interface BertConfig extends HfEncoderFields {
   vocab: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  /** Feed-forward inner size. */
-  intermediate: number;
   maxPositions: number;
   /** Token-type vocabulary (default 2). */
   typeVocab?: number;
-  /** LayerNorm epsilon (default 1e-12). */
-  eps?: number;
-  /** Default 'gelu' (erf). */
-  activation?: Activation;
-  hiddenDropout?: number;
-  attnDropout?: number;
-  training?: boolean;
   /** Dtype of the parameters and the output (default float32; float64 for gradient checks). */
   dtype?: DType;
 }

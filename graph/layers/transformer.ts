@@ -70,8 +70,11 @@ export interface HfEncoderFields {
   layers: number;
   hidden: number;
   heads: number;
+  /** Feed-forward inner size. */
   intermediate: number;
+  /** LayerNorm epsilon (default 1e-12). */
   eps?: number;
+  /** Default 'gelu' (erf). */
   activation?: Activation;
   hiddenDropout?: number;
   attnDropout?: number;

@@ -1,29 +1,17 @@
 import { Graph, type Value } from '../graph.js';
 import * as op from '../ops/index.js';
 import type { DType } from '../types.js';
-import type { Activation } from './activations.js';
 import { dropout } from './dropout.js';
 import { layerNorm } from './norm.js';
-import { hfEncoderConfig, transformerEncoder } from './transformer.js';
+import { type HfEncoderFields, hfEncoderConfig, transformerEncoder } from './transformer.js';
 
-export interface VitConfig {
+/** eps defaults to 1e-12 (HF ViT); CLIP's image tower uses 1e-5. */
+export interface VitConfig extends HfEncoderFields {
   /** Input image size: square side or [height, width]; must be divisible by patchSize. */
   imageSize: number | [number, number];
   patchSize: number;
   /** Default 3. */
   channels?: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  /** Feed-forward inner size. */
-  intermediate: number;
-  /** LayerNorm epsilon (default 1e-12, HF ViT; CLIP uses 1e-5). */
-  eps?: number;
-  /** Default 'gelu' (erf). */
-  activation?: Activation;
-  hiddenDropout?: number;
-  attnDropout?: number;
-  training?: boolean;
   dtype?: DType;
 }
 

@@ -128,3 +128,16 @@ function pick(n: number, max: number, rand: () => number): number[] {
   while (s.size < max) s.add(Math.floor(rand() * n));
   return [...s];
 }
+
+/** gradCheck that also asserts the precision it ran in and that something was checked. */
+export async function checkGrad(
+  build: (g: Graph, x: Value[]) => Value,
+  inputs: CheckInput[],
+  dtype: 'float32' | 'float64' = 'float64',
+  opts: Parameters<typeof gradCheck>[2] = {},
+): Promise<CheckResult> {
+  const r = await gradCheck(build, inputs, opts);
+  assert.is(r.dtype, dtype, `ran in ${r.dtype}, expected ${dtype}`);
+  assert.ok(r.checked > 0, 'no gradient entry was checked');
+  return r;
+}
