@@ -26,7 +26,9 @@ export type Init =
   | { kind: 'ones' }
   | { kind: 'normal'; std: number; mean?: number }
   | { kind: 'uniform'; a: number }
-  | { kind: 'data'; data: Float32Array };
+  | { kind: 'data'; data: Float32Array }
+  /** Frozen data the caller must supply by name (feature tables, labels): no default exists. */
+  | { kind: 'external'; what: string };
 
 export interface ParamSpec {
   name: string;

@@ -11,6 +11,7 @@ export function initParam(spec: ParamSpec, seed: number): Float32Array {
     case 'zeros': return new Float32Array(n);
     case 'ones': return new Float32Array(n).fill(1);
     case 'data': return Float32Array.from(init.data);
+    case 'external': throw new Error(`parameter ${spec.name} [${spec.dims}] takes ${init.what} from the data, and none was supplied`);
     case 'normal': {
       const r = Rng.keyed(seed, spec.name), out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = (init.mean ?? 0) + init.std * r.nextGaussian();

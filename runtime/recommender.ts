@@ -3,7 +3,7 @@ import { type EncodeOptions, type History, encodeHistories } from '../graph/mode
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { manifestPath, type Manifest } from '../graph/manifest.js';
 import { onnx } from '../graph/onnx-proto.js';
-import { type SessionOptions, createSession, ort } from './session.js';
+import { type SessionOptions, createSession, ort, runChecked } from './session.js';
 
 /** What a consumer of model.onnx needs to encode a history: in its metadata_props and manifest. */
 export interface ServingMeta {
@@ -64,7 +64,7 @@ export class Recommender {
     const b = encodeHistories(hs, this.meta.model, enc);
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(b.feeds)) feeds[name] = new ort.Tensor(t.data instanceof Float32Array ? 'float32' : 'int64', t.data, t.dims);
-    const out = await this.session.run(feeds, ['top_items', 'top_scores']);
+    const out = await runChecked(this.session, feeds, ['top_items', 'top_scores']);
     const K = this.meta.topK;
     const ids = out.top_items.data as BigInt64Array, sc = out.top_scores.data as Float32Array;
     return hs.map((_, u) => ({

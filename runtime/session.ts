@@ -41,6 +41,17 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
 
 export { ort };
 
+/**
+ * session.run, refusing feeds the model has no input for: onnxruntime-node ignores them silently, so a
+ * misspelt tensor name would otherwise leave its input unbound or defaulted.
+ */
+export async function runChecked(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches?: string[]): Promise<ort.InferenceSession.ReturnType> {
+  const known = new Set(session.inputNames);
+  const unbound = Object.keys(feeds).filter((k) => !known.has(k));
+  if (unbound.length > 0) throw new Error(`feed${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')} bind${unbound.length > 1 ? '' : 's'} to no input of the model (inputs: ${session.inputNames.join(', ')})`);
+  return fetches ? session.run(feeds, fetches) : session.run(feeds);
+}
+
 /** Fails fast (before any work is written) when the execution provider cannot start a session. */
 export async function checkExecutionProvider(ep: ExecutionProvider): Promise<void> {
   if (ep === 'cpu') return;

@@ -2,7 +2,7 @@ import { serialize } from '../graph/emit.js';
 import type { ParamValues } from '../graph/init.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { buildEvalGraph } from '../graph/models/hm4sr.js';
-import { type SessionOptions, createSession, ort } from '../runtime/session.js';
+import { type SessionOptions, createSession, ort, runChecked } from '../runtime/session.js';
 import type { Dataset } from './data/dataset.js';
 import type { SampleSet } from './data/samples.js';
 import { MetricAccumulator } from './metrics.js';
@@ -41,7 +41,7 @@ export class Evaluator {
       const b = packBatch(ds, set, idx, this.model, { ...pack, withTarget: true });
       const feeds: Record<string, ort.Tensor> = { ...feedsP };
       for (const [k, t] of Object.entries(b.feeds)) feeds[k] = tensor(t);
-      const out = await this.session.run(feeds);
+      const out = await runChecked(this.session, feeds);
       const ranks = out.rank.data as BigInt64Array;
       ranks.forEach((r, i) => {
         all[start + i] = Number(r);

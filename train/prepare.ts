@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hm4srConfig, Modality } from '../graph/models/hm4sr-config.js';
+import { DATA_PARAMS } from '../graph/models/hm4sr.js';
 import { type RunConfig, modelConfig } from './config.js';
 import { type Dataset, loadAtomicDataset, multiHot } from './data/dataset.js';
 import { alignFeatures, readFeatureTable } from './data/features.js';
@@ -80,7 +81,7 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
       const aligned = alignFeatures(readFeatureTable(path), ds.itemTokens, { known: ds.knownItemTokens });
       if (aligned.missing > 0) note(`${path}: ${aligned.missing} of ${ds.numItems} items have no features (zero vectors), e.g. ${aligned.missingTokens.slice(0, 3).join(', ')}`);
       dims[m] = aligned.dim;
-      frozen.set(m === 'txt' ? 'features.text' : 'features.image', aligned.data);
+      frozen.set(DATA_PARAMS[m], aligned.data);
       modalities.push(m);
     } else if (rc.data.missingModality === 'zeros') {
       note(`no ${m === 'txt' ? 'text' : 'image'} features (${path}): the ${m} modality gets zero vectors (set data.missingModality to "drop" to leave it out)`);
@@ -90,7 +91,7 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
       note(`no ${m === 'txt' ? 'text' : 'image'} features (${path}): the ${m} modality is left out`);
     }
   }
-  if (base.lambdaCP > 0 && numCategories > 0) frozen.set('data.item_categories', multiHot(ds.categories!));
+  if (base.lambdaCP > 0 && numCategories > 0) frozen.set(DATA_PARAMS.categories, multiHot(ds.categories!));
   const model: Hm4srConfig = { ...base, modalities, zeroFeatures, textDim: dims.txt, imageDim: dims.img };
   return { ds, samples, model, frozen, fingerprint: fingerprintOf(ds, maxLen), warnings };
 }

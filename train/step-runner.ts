@@ -2,7 +2,7 @@ import type { ParamSpec } from '../graph/graph.js';
 import { type ParamValues, initParams } from '../graph/init.js';
 import { serialize } from '../graph/emit.js';
 import { type StatePair, type TrainGraph, stateName } from '../graph/train-step.js';
-import { type SessionOptions, createSession, ort } from '../runtime/session.js';
+import { type SessionOptions, createSession, ort, runChecked } from '../runtime/session.js';
 
 export type { HostTensor } from '../graph/models/hm4sr-batch.js';
 import type { HostTensor } from '../graph/models/hm4sr-batch.js';
@@ -66,7 +66,7 @@ export class StepRunner {
 
   /** Runs one step (or K steps for a Loop graph); returns each loss output (length K for a Loop). */
   async run(batch: Record<string, HostTensor>, lr: number): Promise<Record<string, Float32Array>> {
-    const out = await this.session.run(this.feeds(batch, lr));
+    const out = await runChecked(this.session, this.feeds(batch, lr));
     for (const name of this.graph.losses) {
       const d = out[name].data as Float32Array;
       for (const x of d) if (!Number.isFinite(x)) throw new Error(`training diverged: ${name} is ${x} at step ${this.state.step + 1}`);

@@ -65,8 +65,17 @@ export function packOptions(rc: RunConfig, p: Prepared): Omit<PackOptions, 'with
   return { layout: rc.optim.layout, mu: rc.optim.mu, maxBucket: p.model.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp, pclBeta: rc.optim.pclBeta };
 }
 
-/** Initial values: frozen tensors from the data, everything else from its init rule. */
+/**
+ * Initial values: frozen tensors from the data, everything else from its init rule. A supplied tensor that
+ * names no parameter is an error (a misspelt name would otherwise leave its parameter at a default).
+ */
 export function initialValues(specs: ParamSpec[], frozen: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
+  const known = new Set(specs.map((s) => s.name));
+  const unbound = [...frozen.keys()].filter((k) => !known.has(k));
+  if (unbound.length > 0) {
+    const takers = specs.filter((s) => s.init.kind === 'external').map((s) => s.name);
+    throw new Error(`supplied tensor${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')} bind${unbound.length > 1 ? '' : 's'} to no parameter of the model (parameters that take data: ${takers.join(', ') || 'none'})`);
+  }
   return new Map(specs.map((s) => {
     const f = frozen.get(s.name);
     if (f && f.length !== s.dims.reduce((a, b) => a * b, 1)) throw new Error(`frozen tensor ${s.name} has ${f.length} values for [${s.dims}]`);

@@ -37,7 +37,8 @@ export function batchSpec(c: Hm4srConfig, kind: 'train' | 'eval' | 'infer'): Ten
 }
 
 const featureDim = (c: Hm4srConfig, m: Modality) => (m === 'txt' ? c.textDim : c.imageDim);
-const FEATURE_PARAM: Record<'txt' | 'img', string> = { txt: 'features.text', img: 'features.image' };
+/** Names of the frozen tensors the data supplies; train/prepare.ts binds its tables to exactly these. */
+export const DATA_PARAMS = { txt: 'features.text', img: 'features.image', categories: 'data.item_categories' } as const;
 
 /**
  * Raw item representations of the whole catalog, [N+1, M*d]: the ID table beside the projected frozen
@@ -49,7 +50,7 @@ export function catalog(g: Graph, c: Hm4srConfig): Value {
     if (m === 'id') return g.param('item.id.embedding', [n, d], { kind: 'normal', std: 0.02 });
     // All-zero features (a missing modality) project to the bias alone: skip the [N, 768] x [768, d] product.
     if (c.zeroFeatures.includes(m)) return op.expand(g.param(`item.${m}.proj.bias`, [d], { kind: 'zeros' }), [n, d]);
-    const f = g.param(FEATURE_PARAM[m], [n, featureDim(c, m)], { kind: 'zeros' }, { trainable: false });
+    const f = g.param(DATA_PARAMS[m], [n, featureDim(c, m)], { kind: 'external', what: `the ${m === 'txt' ? 'text' : 'image'} feature table` }, { trainable: false });
     return linear(g, `item.${m}.proj`, f, featureDim(c, m), d);
   });
   return parts.length === 1 ? parts[0] : op.concat(parts, -1);
@@ -184,7 +185,7 @@ export function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: 
 /** Mean multi-label BCE-with-logits over (non-padding tokens x classes). */
 function categoryLoss(g: Graph, c: Hm4srConfig, tokens: Value, items: Value): Value {
   const md = c.modalities.length * c.hidden;
-  const labels = op.gather(g.param('data.item_categories', [c.numItems + 1, c.numCategories], { kind: 'zeros' }, { trainable: false }), items);
+  const labels = op.gather(g.param(DATA_PARAMS.categories, [c.numItems + 1, c.numCategories], { kind: 'external', what: 'the multi-hot category labels' }, { trainable: false, absolute: true }), items);
   const z = linear(g, 'cp.head', tokens, md, c.numCategories, { init: 'torch' });
   const bce = op.sub(op.softplus(z), op.mul(z, labels));
   const real = op.cast(op.unsqueeze(op.not(op.equal(items, 0)), [2]), 'float32');
