@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { registerData } from './data-commands.js';
 import { registerGraphs } from './graph-commands.js';
 import { registerServe } from './serve-commands.js';
+import { registerSystem } from './system-commands.js';
 import { registerTrain } from './train-commands.js';
 
 const cli = yargs(hideBin(process.argv))
@@ -29,6 +30,7 @@ registerTrain(cli);
 registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
+registerSystem(cli);
 
 try {
   await cli.parseAsync();

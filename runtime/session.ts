@@ -2,15 +2,21 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { serialize } from '../graph/emit.js';
 import { Graph } from '../graph/graph.js';
+import { cpuPlacedNodes, explainCudaFailure } from './cuda-errors.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface SessionOptions {
   ep?: ExecutionProvider;
   threads?: number;
-  /** Throw instead of silently running nodes on the CPU when the CUDA EP cannot take them. */
+  /**
+   * On CUDA, refuse (session creation throws, naming the nodes) when any node would run on the CPU instead;
+   * default true. False only through an explicit --allow-cpu-nodes, which prints what runs on the CPU.
+   */
   strictDevice?: boolean;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Where a non-strict CUDA session reports the nodes it runs on the CPU. */
+  log?: (line: string) => void;
 }
 
 /** Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing. */
@@ -23,20 +29,21 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   };
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
   so.intraOpNumThreads = opts.threads ?? availableParallelism();
-  if (ep === 'cuda' && opts.strictDevice) so.extra = { session: { disable_cpu_ep_fallback: '1' } };
+  const strict = ep === 'cuda' && opts.strictDevice !== false;
+  if (strict) so.extra = { session: { disable_cpu_ep_fallback: '1' } };
+  let session: ort.InferenceSession;
   try {
-    return typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
+    session = typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
   } catch (e) {
     const msg = (e as Error).message;
-    if (ep === 'cuda') {
-      throw new Error(
-        `could not create a CUDA session: ${msg}\n` +
-          'The CUDA execution provider needs libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so next to ' +
-          "onnxruntime-node's libonnxruntime.so.1, and CUDA 13 + cuDNN 9 libraries on LD_LIBRARY_PATH (see README, 'GPU').",
-      );
-    }
+    if (ep === 'cuda') throw new Error(await explainCudaFailure(msg, model, strict));
     throw new Error(`could not create an onnxruntime session${typeof model === 'string' ? ` for ${model}` : ''}: ${msg}`);
   }
+  if (ep === 'cuda' && !strict && opts.log) {
+    const nodes = cpuPlacedNodes(model);
+    opts.log(`--allow-cpu-nodes: ${nodes === null ? 'could not list the nodes placed on the CPU' : nodes.length ? `on the CPU: ${nodes.join(', ')}` : 'every node is on the CUDA EP'}`);
+  }
+  return session;
 }
 
 export { ort };
@@ -55,7 +62,12 @@ export async function runChecked(session: ort.InferenceSession, feeds: Record<st
 /** Fails fast (before any work is written) when the execution provider cannot start a session. */
 export async function checkExecutionProvider(ep: ExecutionProvider): Promise<void> {
   if (ep === 'cpu') return;
+  await createSession(probeModel(), { ep });
+}
+
+/** The smallest model there is: one Identity node, which every EP takes. */
+export function probeModel(): Uint8Array {
   const g = new Graph('probe');
   g.output(g.node('Identity', [g.input('x', 'float32', [1])], [{ dtype: 'float32', shape: [1] }])[0], 'y');
-  await createSession(serialize(g, { params: 'inputs' }), { ep });
+  return serialize(g, { params: 'inputs' });
 }
