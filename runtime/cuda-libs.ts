@@ -39,11 +39,11 @@ export function pythonSitePackages(env: NodeJS.ProcessEnv = process.env): string
  * Folders that may hold the CUDA libraries, most specific first: LD_LIBRARY_PATH, CUDA_HOME/CUDA_PATH, the
  * toolkit under /usr/local, conda, and the `nvidia/<package>/lib` trees of pip's CUDA wheels.
  */
-export function candidateDirs(env: NodeJS.ProcessEnv = process.env, sitePackages = pythonSitePackages(env)): string[] {
+export function candidateDirs(env: NodeJS.ProcessEnv = process.env, sitePackages = pythonSitePackages(env), toolkitRoot = '/usr/local'): string[] {
   const dirs: string[] = [];
   for (const d of (env.LD_LIBRARY_PATH ?? '').split(':')) if (d) dirs.push(d);
   for (const root of [env.CUDA_HOME, env.CUDA_PATH, env.CONDA_PREFIX].filter((x): x is string => !!x)) dirs.push(join(root, 'lib64'), join(root, 'lib'));
-  for (const root of ['/usr/local/cuda', ...subdirs('/usr/local').filter((d) => /\/cuda-13[.\d]*$/.test(d))]) dirs.push(join(root, 'lib64'), join(root, 'lib'), join(root, 'targets', 'x86_64-linux', 'lib'));
+  for (const root of [join(toolkitRoot, 'cuda'), ...subdirs(toolkitRoot).filter((d) => /\/cuda-13[.\d]*$/.test(d))]) dirs.push(join(root, 'lib64'), join(root, 'lib'), join(root, 'targets', 'x86_64-linux', 'lib'));
   for (const sp of sitePackages) for (const pkg of subdirs(join(sp, 'nvidia'))) dirs.push(join(pkg, 'lib'), join(pkg, 'lib64'));
   dirs.push(...SYSTEM_DIRS);
   return [...new Set(dirs)].filter((d) => existsSync(d));
