@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { serialize } from '../graph/emit.js';
 import { Graph } from '../graph/graph.js';
-import { cpuPlacedNodes, explainCudaFailure } from './cuda-errors.js';
+import { diagnosePlacement, explainCudaFailure, isFallbackRefusal, realFallbacks } from './cuda-errors.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -15,11 +15,28 @@ export interface SessionOptions {
    */
   strictDevice?: boolean;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Where a non-strict CUDA session reports the nodes it runs on the CPU. */
+  /** Where a CUDA session reports the nodes it runs on the CPU. */
   log?: (line: string) => void;
+  /** Names the graph for remembering, within this process, a CUDA placement already diagnosed. */
+  placementKey?: string;
 }
 
-/** Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing. */
+/**
+ * Models whose only CPU nodes on CUDA are the shape computations ORT keeps there on purpose, by graph name
+ * and size: the trainer rebuilds the same graph every epoch with another dropout seed (same bytes length).
+ */
+const shapeOnlyOnCpu = new Set<string>();
+
+const create = (model: string | Uint8Array, so: ort.InferenceSession.SessionOptions) =>
+  typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so);
+
+/**
+ * Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing.
+ * On CUDA (strict, the default) a node the CUDA EP cannot take is an error naming it. ORT itself keeps small
+ * shape computations (Shape -> Gather -> Concat feeding a Reshape) on the CPU because copying them to the
+ * device costs more, and disable_cpu_ep_fallback refuses those too; so a refusal is diagnosed, and a model
+ * whose only CPU nodes are ORT's deliberate ones gets a session that allows exactly that (said in the log).
+ */
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   const ep = opts.ep ?? 'cpu';
   const so: ort.InferenceSession.SessionOptions = {
@@ -30,20 +47,33 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
   so.intraOpNumThreads = opts.threads ?? availableParallelism();
   const strict = ep === 'cuda' && opts.strictDevice !== false;
-  if (strict) so.extra = { session: { disable_cpu_ep_fallback: '1' } };
-  let session: ort.InferenceSession;
+  const key = typeof model === 'string' ? model : `${opts.placementKey ?? ''}:${model.length}`;
+  const strictSo = { ...so, extra: { session: { disable_cpu_ep_fallback: '1' } } };
   try {
-    session = typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
+    if (!strict || (opts.placementKey && shapeOnlyOnCpu.has(key))) {
+      const session = await create(model, so);
+      if (ep === 'cuda' && !strict && opts.log) {
+        const p = diagnosePlacement(model);
+        opts.log(`--allow-cpu-nodes: ${p === null ? 'could not list the nodes placed on the CPU' : p.cpu.length ? `on the CPU: ${p.cpu.join(', ')}` : 'every node is on the CUDA EP'}`);
+      }
+      return session;
+    }
+    try {
+      return await create(model, strictSo);
+    } catch (e) {
+      if (!isFallbackRefusal((e as Error).message)) throw e;
+      const placement = diagnosePlacement(model);
+      if (placement === null || realFallbacks(placement).length > 0 || placement.cpu.length === 0) throw new Error(await explainCudaFailure((e as Error).message, model, true, placement));
+      opts.log?.(`cuda: ORT keeps ${placement.cpu.length} shape-computation node${placement.cpu.length > 1 ? 's' : ''} on the CPU by design (${placement.cpu.slice(0, 4).join(', ')}${placement.cpu.length > 4 ? ', ...' : ''}); every other node runs on the CUDA EP`);
+      if (opts.placementKey) shapeOnlyOnCpu.add(key);
+      return await create(model, so);
+    }
   } catch (e) {
     const msg = (e as Error).message;
+    if (msg.startsWith('could not create a CUDA session')) throw e;
     if (ep === 'cuda') throw new Error(await explainCudaFailure(msg, model, strict));
     throw new Error(`could not create an onnxruntime session${typeof model === 'string' ? ` for ${model}` : ''}: ${msg}`);
   }
-  if (ep === 'cuda' && !strict && opts.log) {
-    const nodes = cpuPlacedNodes(model);
-    opts.log(`--allow-cpu-nodes: ${nodes === null ? 'could not list the nodes placed on the CPU' : nodes.length ? `on the CPU: ${nodes.join(', ')}` : 'every node is on the CUDA EP'}`);
-  }
-  return session;
 }
 
 export { ort };

@@ -3,7 +3,7 @@
 #   install (existing node_modules, else npm ci) -> build -> hm4sr setup-cuda -> hm4sr doctor -> the CUDA tests
 #   -> Beauty on CUDA (Loop graph: two full epochs, two full evaluations, peak GPU memory)
 #   -> Beauty on the CPU (first 20 steps, one full evaluation)
-# Prints one JSON object at the end (and writes it to $OUT/gpu-check.json when OUT is set), with whatever was
+# Prints one JSON object on stdout at the end (step output goes to stderr) (and writes it to $OUT/gpu-check.json when OUT is set), with whatever was
 # measured even when a step fails; every step says what it does and how it ended. Budget: under 8 minutes.
 # Environment:
 #   HM4SR_BEAUTY    Beauty dataset folder (default: the built-in data/amazon-beauty, else ../shared/data/amazon-beauty)
@@ -24,7 +24,7 @@ run_step() {
   local name=$1 limit=$2; shift 2
   say "== $name: $*"
   local t0=$(date +%s)
-  timeout --kill-after=10 "$limit" "$@" > >(tee "$WORK/$name.out") 2> >(tee "$WORK/$name.log" >&2)
+  timeout --kill-after=10 "$limit" "$@" > >(tee "$WORK/$name.out" >&2) 2> >(tee "$WORK/$name.log" >&2)
   local rc=$?
   sleep 0.2
   local secs=$(( $(date +%s) - t0 ))
@@ -72,7 +72,7 @@ run_step tests 300 node scripts/test.mjs 'cuda|doctor'
 # 6. Beauty data
 DATA=${HM4SR_BEAUTY:-}
 if [ -z "$DATA" ]; then
-  for d in data/amazon-beauty data/beauty data/Beauty ../shared/data/amazon-beauty; do
+  for d in data/amazon-beauty data/beauty data/Beauty shared/data/amazon-beauty ../shared/data/amazon-beauty ../../shared/data/amazon-beauty; do
     if ls "$d"/*.inter* > /dev/null 2>&1; then DATA=$d; break; fi
   done
 fi
@@ -102,7 +102,9 @@ WORK="$WORK" ELAPSED=$(( $(date +%s) - START )) node -e '
 const fs = require("fs"), w = process.env.WORK;
 const read = (f) => { try { return fs.readFileSync(`${w}/${f}`, "utf8"); } catch { return ""; } };
 const lastJson = (f) => { const l = read(f).trim().split("\n").filter((x) => x.startsWith("{")).pop(); try { return l ? JSON.parse(l) : null; } catch { return null; } };
-const steps = read("steps.jsonl").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+// A failed step carries the last lines of its stderr, so the JSON alone says why.
+const tail = (name) => read(`${name}.log`).replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => l.trim() && !/^\s+at /.test(l)).slice(-3).join(" | ");
+const steps = read("steps.jsonl").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)).map((s) => s.ok ? s : { ...s, error: tail(s.step) });
 const mem = read("gpu-mem.txt").split("\n").map(Number).filter((x) => Number.isFinite(x) && x > 0);
 const strict = lastJson("bench-cuda.out"), loose = lastJson("bench-cuda-allow-cpu-nodes.out"), cuda = strict ?? loose, cpu = lastJson("bench-cpu.out");
 const doctorOut = read("doctor.out"); let doctor = null; try { doctor = JSON.parse(doctorOut); } catch {}

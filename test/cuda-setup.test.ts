@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { candidateDirs, dlopenCheck, libraryPath, locateCudaLibs } from '../runtime/cuda-libs.js';
 import { CUDA_PACKAGE, ortBuildOf, ortNativeDir } from '../runtime/cuda-provider.js';
-import { parseCpuPlacements } from '../runtime/cuda-errors.js';
+import { parsePlacement, realFallbacks } from '../runtime/cuda-errors.js';
 import { type SetupCudaDeps, setupCuda } from '../runtime/cuda-setup.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hm4sr-cuda-setup-'));
@@ -159,9 +159,10 @@ test("onnxruntime-node's own runtime library reports its ORT version", () => {
   assert.is(ortBuildOf(fakeElf('nothing here'), 'provider'), null);
 });
 
-test('CPU-placed nodes are read from ORT verbose placement log', () => {
+test("CPU-placed nodes are read from ORT's verbose log, and ORT's deliberate shape placements told from real fallbacks", () => {
   const t = '2026-11-30 02:35:51.1 [V:onnxruntime:, session_state.cc:1381 VerifyEachNodeIsAssignedToAnEp]';
   const log = [
+    '2026-11-30 02:35:50.9 [I:onnxruntime:Default, fallback_cpu_capability.cc:152 GetCpuPreferredNodes] ORT optimization- Force fallback to CPU execution for node: shape_of_x because the CPU execution path is deemed faster than overhead involved with execution on other EPs  capable of executing this node',
     `${t} Node placements`,
     `${t}  Node(s) placed on [CUDAExecutionProvider]. Number of nodes: 2`,
     `${t}   MatMul (mm_1)`,
@@ -171,9 +172,12 @@ test('CPU-placed nodes are read from ORT verbose placement log', () => {
     `${t}   Gather (dim 0)`,
     `${t} SaveMLValueNameIndexMapping`,
   ].join('\n');
-  assert.equal(parseCpuPlacements(log), ['Shape (shape_of_x)', 'Gather (dim 0)']);
-  assert.equal(parseCpuPlacements(`${t}  All nodes placed on [CUDAExecutionProvider]. Number of nodes: 9`), []);
-  assert.equal(parseCpuPlacements(`${t}  All nodes placed on [CPUExecutionProvider]. Number of nodes: 1`), ['all 1 nodes']);
+  const p = parsePlacement(log);
+  assert.equal(p.cpu, ['Shape (shape_of_x)', 'Gather (dim 0)']);
+  assert.equal(p.forced, ['shape_of_x']);
+  assert.equal(realFallbacks(p), ['Gather (dim 0)']);
+  assert.equal(parsePlacement(`${t}  All nodes placed on [CUDAExecutionProvider]. Number of nodes: 9`).cpu, []);
+  assert.equal(realFallbacks(parsePlacement(`${t}  All nodes placed on [CPUExecutionProvider]. Number of nodes: 1`)), ['all 1 nodes']);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
