@@ -16,7 +16,7 @@ import { packBatch } from '../train/pack.js';
 import { prepare } from '../train/prepare.js';
 import { StepRunner } from '../train/step-runner.js';
 import { initialValues, packOptions } from '../train/trainer.js';
-import type { ExecutionProvider } from '../runtime/session.js';
+import { type ExecutionProvider, checkExecutionProvider } from '../runtime/session.js';
 
 const args = process.argv.slice(2);
 const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
@@ -29,6 +29,7 @@ const stepsCap = flag('steps') === undefined ? Infinity : num('steps', 0);
 const epochs = stepsCap < Infinity ? 1 : num('epochs', 1);
 const evalRuns = num('eval-runs', 1);
 const log = (m: string) => process.stderr.write(`[bench ${ep}] ${m}\n`);
+await checkExecutionProvider(ep);
 
 const data = resolveDataset(flag('data'), flag('name'), log);
 const rc = mergeConfig(DEFAULT_CONFIG, {

@@ -103,7 +103,7 @@ const fs = require("fs"), w = process.env.WORK;
 const read = (f) => { try { return fs.readFileSync(`${w}/${f}`, "utf8"); } catch { return ""; } };
 const lastJson = (f) => { const l = read(f).trim().split("\n").filter((x) => x.startsWith("{")).pop(); try { return l ? JSON.parse(l) : null; } catch { return null; } };
 // A failed step carries the last lines of its stderr, so the JSON alone says why.
-const tail = (name) => read(`${name}.log`).replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => l.trim() && !/^\s+at /.test(l)).slice(-3).join(" | ");
+const tail = (name) => read(`${name}.log`).replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => l.trim() && !/^\s+at |^Node\.js v|^\s*\^+\s*$/.test(l)).slice(-3).join(" | ");
 const steps = read("steps.jsonl").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)).map((s) => s.ok ? s : { ...s, error: tail(s.step) });
 const mem = read("gpu-mem.txt").split("\n").map(Number).filter((x) => Number.isFinite(x) && x > 0);
 const strict = lastJson("bench-cuda.out"), loose = lastJson("bench-cuda-allow-cpu-nodes.out"), cuda = strict ?? loose, cpu = lastJson("bench-cpu.out");
