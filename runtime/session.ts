@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { serialize } from '../graph/emit.js';
 import { Graph } from '../graph/graph.js';
-import { diagnosePlacement, explainCudaFailure, isFallbackRefusal, realFallbacks } from './cuda-errors.js';
+import { type Placement, diagnosePlacement, explainCudaFailure, isFallbackRefusal, realFallbacks } from './cuda-errors.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -27,8 +27,16 @@ export interface SessionOptions {
  */
 const shapeOnlyOnCpu = new Set<string>();
 
-const create = (model: string | Uint8Array, so: ort.InferenceSession.SessionOptions) =>
-  typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so);
+/** onnxruntime and the placement diagnosis: the boundaries tests replace to check the CUDA policy without a GPU. */
+export interface SessionHooks {
+  create: (model: string | Uint8Array, so: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>;
+  diagnose: (model: string | Uint8Array) => Placement | null;
+}
+
+const realHooks: SessionHooks = {
+  create: (model, so) => (typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so)),
+  diagnose: diagnosePlacement,
+};
 
 /**
  * Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing.
@@ -37,7 +45,8 @@ const create = (model: string | Uint8Array, so: ort.InferenceSession.SessionOpti
  * device costs more, and disable_cpu_ep_fallback refuses those too; so a refusal is diagnosed, and a model
  * whose only CPU nodes are ORT's deliberate ones gets a session that allows exactly that (said in the log).
  */
-export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}, hooks: SessionHooks = realHooks): Promise<ort.InferenceSession> {
+  const { create, diagnose } = hooks;
   const ep = opts.ep ?? 'cpu';
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: ep === 'cuda' ? [{ name: 'cuda' }] : ['cpu'],
@@ -53,7 +62,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     if (!strict || (opts.placementKey && shapeOnlyOnCpu.has(key))) {
       const session = await create(model, so);
       if (ep === 'cuda' && !strict && opts.log) {
-        const p = diagnosePlacement(model);
+        const p = diagnose(model);
         opts.log(`--allow-cpu-nodes: ${p === null ? 'could not list the nodes placed on the CPU' : p.cpu.length ? `on the CPU: ${p.cpu.join(', ')}` : 'every node is on the CUDA EP'}`);
       }
       return session;
@@ -62,7 +71,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
       return await create(model, strictSo);
     } catch (e) {
       if (!isFallbackRefusal((e as Error).message)) throw e;
-      const placement = diagnosePlacement(model);
+      const placement = diagnose(model);
       if (placement === null || realFallbacks(placement).length > 0 || placement.cpu.length === 0) throw new Error(await explainCudaFailure((e as Error).message, model, true, placement));
       opts.log?.(`cuda: ORT keeps ${placement.cpu.length} shape-computation node${placement.cpu.length > 1 ? 's' : ''} on the CPU by design (${placement.cpu.slice(0, 4).join(', ')}${placement.cpu.length > 4 ? ', ...' : ''}); every other node runs on the CUDA EP`);
       if (opts.placementKey) shapeOnlyOnCpu.add(key);

@@ -9,7 +9,7 @@
 #   HM4SR_BEAUTY    Beauty dataset folder (default: the built-in data/amazon-beauty, else ../shared/data/amazon-beauty)
 #   HM4SR_CUDA_TGZ  the provider package tarball (npm pack com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9),
 #                   for machines that cannot reach the npm registry
-#   GPU_CHECK_CUDA_EPOCHS (default 2), GPU_CHECK_CPU_STEPS (default 20)
+#   GPU_CHECK_CUDA_EPOCHS (default 2), GPU_CHECK_CPU_STEPS (default 20), GPU_CHECK_CPU_EVAL_RUNS (default 1)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -94,7 +94,7 @@ fi
 [ -n "$MEM_PID" ] && kill "$MEM_PID" 2>/dev/null
 
 # 8. the same on the CPU, first steps only
-run_step bench-cpu 240 node dist/bench/device.js --data "$DATA" --ep cpu --steps "${GPU_CHECK_CPU_STEPS:-20}" --steps-per-run 1 --eval-runs 1
+run_step bench-cpu 240 node dist/bench/device.js --data "$DATA" --ep cpu --steps "${GPU_CHECK_CPU_STEPS:-20}" --steps-per-run 1 --eval-runs "${GPU_CHECK_CPU_EVAL_RUNS:-1}"
 
 # 9. one JSON object from what was measured
 RESULT="$WORK/gpu-check.json"
