@@ -18,6 +18,8 @@ import { StepRunner } from '../train/step-runner.js';
 import { initialValues, packOptions } from '../train/trainer.js';
 import { type ExecutionProvider, checkExecutionProvider } from '../runtime/session.js';
 
+// Failures end in one line (gpu-check puts the last lines of stderr into its JSON).
+process.on('uncaughtException', (e) => { process.stderr.write(`bench: ${e.message}\n`); process.exit(1); });
 const args = process.argv.slice(2);
 const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
 const num = (k: string, d: number) => { const v = Number(flag(k, String(d))); if (!Number.isFinite(v)) throw new Error(`--${k}: not a number`); return v; };
