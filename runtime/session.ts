@@ -11,6 +11,8 @@ export interface SessionOptions {
   /** Throw instead of silently running nodes on the CPU when the CUDA EP cannot take them. */
   strictDevice?: boolean;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Write onnxruntime's per-node profile (Chrome trace JSON) to files starting with this prefix. */
+  profile?: string;
 }
 
 /** Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing. */
@@ -23,6 +25,10 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   };
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
   so.intraOpNumThreads = opts.threads ?? availableParallelism();
+  if (opts.profile) {
+    so.enableProfiling = true;
+    so.profileFilePrefix = opts.profile;
+  }
   if (ep === 'cuda' && opts.strictDevice) so.extra = { session: { disable_cpu_ep_fallback: '1' } };
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
