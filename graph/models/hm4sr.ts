@@ -118,7 +118,7 @@ function timeEmbedding(g: Graph, c: Hm4srConfig, b: Record<string, Value>): Valu
 }
 
 /** The encoder up to the user representations; shared by the training, evaluation and inference graphs. */
-export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean, form: GraphForm = 'fast'): Encoded {
+export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean, form: GraphForm = 'fast', opts: { skipConstant?: boolean } = {}): Encoded {
   validateConfig(c);
   const d = c.hidden, M = c.modalities.length, md = M * d;
   const fast = form === 'fast';
@@ -176,7 +176,10 @@ export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, train
     return fast ? transformerEncoderPicked(g, `encoder.${m}`, h, mask, cfg, flatLast) : flatLast(transformerEncoder(g, `encoder.${m}`, h, mask, cfg));
   };
   const H = new Map<Modality, Value>(), Hpcl = new Map<Modality, Value>();
-  c.modalities.forEach((m, i) => H.set(m, run(m, streams[i])));
+  c.modalities.forEach((m, i) => {
+    // A bias-only modality's H_m only adds a row constant to the scores: ranking without it needs no encoder.
+    if (!(opts.skipConstant && constant.some((k) => k.m === m))) H.set(m, run(m, streams[i]));
+  });
   if (training && usesPCL(c) && tvec) {
     const tdim = tvec.dim(-1) as number;
     const replace = op.cast(op.unsqueeze(b.pcl_mask, [2]), 'bool');
@@ -291,14 +294,24 @@ export function hm4srModel(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fa
 export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fast'): Graph {
   const g = new Graph(`${name}_eval`);
   const b = declareBatch(g, batchSpec(c, 'eval'));
-  // A row-constant score term changes no rank.
-  const s = scores(c, encode(g, c, b, false, form), { withConstant: false });
-  const t = op.gatherElements(s, op.unsqueeze(b.target, [1]), 1);
-  // Pessimistic ties: every item scoring >= the target counts; item 0 never does.
-  const real = new Uint8Array(c.numItems + 1).fill(1);
-  real[0] = 0;
-  const ge = op.and(op.greaterOrEqual(s, t), g.constant(real, 'bool', [c.numItems + 1]));
-  g.output(op.reduceSum(op.cast(ge, 'int64'), [1]), 'rank');
+  if (form === 'plain') {
+    const s = scores(c, encode(g, c, b, false, form));
+    const t = op.gatherElements(s, op.unsqueeze(b.target, [1]), 1);
+    // Pessimistic ties: every item scoring >= the target counts; item 0 never does.
+    const real = new Uint8Array(c.numItems + 1).fill(1);
+    real[0] = 0;
+    const ge = op.and(op.greaterOrEqual(s, t), g.constant(real, 'bool', [c.numItems + 1]));
+    g.output(op.reduceSum(op.cast(ge, 'int64'), [1]), 'rank');
+    return g;
+  }
+  // A row-constant score term (a bias-only modality) changes no rank, so neither it nor its encoder is built.
+  const enc = encode(g, c, b, false, form, { skipConstant: true });
+  // Items 1..N only (item 0 never counts); pessimistic ties: every item scoring >= the target counts.
+  // Counted in float32, exact below 2^24 items, at half the memory traffic of an int64 cast.
+  const s = op.matmul(userVector(enc), op.transposeLast(op.slice(enc.catalog, [1], [c.numItems + 1], [0])));
+  // The target's own entry of s (column target - 1), so it always counts itself.
+  const t = op.gatherElements(s, op.unsqueeze(op.sub(b.target, op.scalar(g, 1, 'int64')), [1]), 1);
+  g.output(op.cast(op.reduceSum(op.cast(op.greaterOrEqual(s, t), 'float32'), [1]), 'int64'), 'rank');
   return g;
 }
 
