@@ -53,9 +53,18 @@ export function selfAttention(g: Graph, name: string, x: Value, mask: Value | nu
   const dh = hidden / heads;
   return g.withScope(name, () => {
     const lin = (n: string, v: Value) => linear(g, n, v, hidden, hidden, { init: cfg.init });
-    const qkv = cfg.fuseQKV === false ? ['q', 'k', 'v'].map((n) => lin(n, x)) : projectQKV(g, x, hidden, cfg.init);
-    const [q, k, v] = qkv.map((t) => splitHeads(t, heads, dh));
-    let scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(dh));
+    let scores: Value;
+    let v: Value;
+    if (cfg.fuseQKV === false) {
+      const [q, k, vv] = ['q', 'k', 'v'].map((n) => splitHeads(lin(n, x), heads, dh));
+      scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(dh));
+      v = vv;
+    } else {
+      // The 1/sqrt(dh) scale on q ([B, L, hidden]) rather than on the scores ([B, heads, L, L]).
+      const [q, k, vv] = projectQKV(g, x, hidden, cfg.init);
+      scores = op.matmul(splitHeads(op.mul(q, 1 / Math.sqrt(dh)), heads, dh), op.transposeLast(splitHeads(k, heads, dh)));
+      v = splitHeads(vv, heads, dh);
+    }
     if (mask) scores = op.add(scores, mask);
     const probs = op.softmax(scores, -1);
     const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
