@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { registerData } from './data-commands.js';
 import { registerGraphs } from './graph-commands.js';
+import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
 import { registerTrain } from './train-commands.js';
 
@@ -29,6 +30,7 @@ registerTrain(cli);
 registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
+registerInspect(cli);
 
 try {
   await cli.parseAsync();
