@@ -1,11 +1,14 @@
 // npm run bench -- [--data synth|beauty|DIR] [--name NAME] [--steps N | --full-epoch] [--preset hm4sr|sasrec]
-//                  [--layout packed|padded] [--threads N] [--batch-size N]
+//                  [--layout packed|padded] [--threads N] [--batch-size N] [--profile PREFIX] [--graph fast|plain]
+// --graph plain times the straightforward graph the fast one replaced (same function, more work).
+// --profile writes onnxruntime's per-node profile of the training steps (scripts/profile-table.mjs sums it).
 // Prints one JSON line: training throughput and epoch time, full-catalog evaluation time for every
 // validation user, session creation time and peak RSS, with the machine it ran on.
 import { cpus, totalmem } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { hm4srModel } from '../graph/models/hm4sr.js';
+import { type GraphForm, hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { defaultDataset } from '../cli/data-source.js';
 import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
@@ -21,8 +24,13 @@ const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); retu
 const has = (k: string) => args.includes(`--${k}`);
 const here = new URL('../..', import.meta.url).pathname;
 const which = flag('data', 'synth')!;
+/** ../shared beside the checkout (a clone in /work/main) or beside its parent (a worktree in /work/wt/NAME). */
+function beautyDir(): string {
+  const dirs = [join(here, '..', 'shared'), join(here, '..', '..', 'shared')].map((s) => join(s, 'data', 'amazon-beauty'));
+  return dirs.find((d) => existsSync(join(d, 'Beauty.inter'))) ?? dirs[0];
+}
 const data = which === 'synth' ? defaultDataset(() => {})
-  : which === 'beauty' ? { dir: join(here, '..', 'shared', 'data', 'amazon-beauty'), name: 'Beauty' }
+  : which === 'beauty' ? { dir: beautyDir(), name: 'Beauty' }
   : { dir: which, name: flag('name')! };
 const rc = mergeConfig(DEFAULT_CONFIG, {
   preset: flag('preset', 'hm4sr') as 'hm4sr' | 'sasrec',
@@ -33,13 +41,15 @@ const rc = mergeConfig(DEFAULT_CONFIG, {
   },
 });
 const p = prepare(rc);
-const model = hm4srModel(p.model);
+const form = flag('graph', 'fast') as GraphForm;
+if (form !== 'fast' && form !== 'plain') throw new Error(`--graph ${form}: expected fast or plain`);
+const model = hm4srModel(p.model, 'hm4sr', form);
 const specs = probeParams(model);
 const values = initialValues(specs, p.frozen, 1);
 const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(values.get(s.name)!.length)]));
 const session = { threads: rc.optim.threads || undefined };
 let t = performance.now();
-const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), { params: values, m: zeros(), v: zeros(), step: 0 }, session);
+const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), { params: values, m: zeros(), v: zeros(), step: 0 }, { ...session, profile: flag('profile') });
 const createMs = performance.now() - t;
 const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, rc.optim.lengthBucketing ? p.samples.train.length : null).nextEpoch();
 const steps = has('full-epoch') ? batches.length : Math.min(Number(flag('steps', '12')), batches.length);
@@ -53,14 +63,15 @@ for (let i = 0; i < steps; i++) {
   await runner.run(b.feeds, 1e-3);
   if (i > 0) { trainMs += performance.now() - t; samples += b.size; tokens += b.tokens; cells += b.rows * b.width; }
 }
+if (flag('profile')) runner.endProfiling();
 const sps = samples / (trainMs / 1000);
 let evalSeconds: number | null = null;
 if (!has('no-eval')) {
-  const ev = await Evaluator.create(p.model, session);
+  const ev = await Evaluator.create(p.model, session, form);
   evalSeconds = (await ev.evaluate(p.ds, p.samples.valid, values, pack, rc.optim.evalBatchSize)).seconds;
 }
 process.stdout.write(JSON.stringify({
-  bench: 'train', data: data.name, preset: rc.preset, layout: rc.optim.layout, batchSize: rc.optim.batchSize,
+  bench: 'train', data: data.name, preset: rc.preset, graph: form, layout: rc.optim.layout, batchSize: rc.optim.batchSize,
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) }, threads: rc.optim.threads || cpus().length,
   trainSamples: p.samples.train.size, stepsTimed: steps - 1, sessionCreateSeconds: +(createMs / 1000).toFixed(2),
   trainSamplesPerSecond: Math.round(sps), msPerStep: +(trainMs / (steps - 1)).toFixed(1),

@@ -19,6 +19,8 @@ export interface SessionOptions {
   log?: (line: string) => void;
   /** Names the graph for remembering, within this process, a CUDA placement already diagnosed. */
   placementKey?: string;
+  /** Write onnxruntime's per-node profile (Chrome trace JSON) to files starting with this prefix. */
+  profile?: string;
 }
 
 /**
@@ -55,6 +57,10 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   };
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
   so.intraOpNumThreads = opts.threads ?? availableParallelism();
+  if (opts.profile) {
+    so.enableProfiling = true;
+    so.profileFilePrefix = opts.profile;
+  }
   const strict = ep === 'cuda' && opts.strictDevice !== false;
   const key = typeof model === 'string' ? model : `${opts.placementKey ?? ''}:${model.length}`;
   const strictSo = { ...so, extra: { session: { disable_cpu_ep_fallback: '1' } } };

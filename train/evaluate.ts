@@ -1,7 +1,7 @@
 import { serialize } from '../graph/emit.js';
 import type { ParamValues } from '../graph/init.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
-import { buildEvalGraph } from '../graph/models/hm4sr.js';
+import { type GraphForm, buildEvalGraph } from '../graph/models/hm4sr.js';
 import { type SessionOptions, createSession, ort, runChecked } from '../runtime/session.js';
 import type { Dataset } from './data/dataset.js';
 import type { SampleSet } from './data/samples.js';
@@ -20,8 +20,8 @@ const tensor = (t: HostTensor) => new ort.Tensor(t.data instanceof Float32Array 
 export class Evaluator {
   private constructor(private readonly session: ort.InferenceSession, private readonly params: { name: string; dims: number[] }[], private readonly model: Hm4srConfig) {}
 
-  static async create(model: Hm4srConfig, opts: SessionOptions = {}): Promise<Evaluator> {
-    const g = buildEvalGraph(model);
+  static async create(model: Hm4srConfig, opts: SessionOptions = {}, form: GraphForm = 'fast'): Promise<Evaluator> {
+    const g = buildEvalGraph(model, 'hm4sr', form);
     const session = await createSession(serialize(g, { params: 'inputs' }), { placementKey: g.name, ...opts });
     return new Evaluator(session, [...g.params.values()].map((p) => ({ name: p.spec.name, dims: p.spec.dims })), model);
   }

@@ -64,6 +64,11 @@ export class StepRunner {
     }
   }
 
+  /** Flushes onnxruntime's profile (sessions created with `profile`). */
+  endProfiling(): void {
+    this.session.endProfiling();
+  }
+
   /** Runs one step (or K steps for a Loop graph); returns each loss output (length K for a Loop). */
   async run(batch: Record<string, HostTensor>, lr: number): Promise<Record<string, Float32Array>> {
     const out = await runChecked(this.session, this.feeds(batch, lr));

@@ -1,7 +1,7 @@
 import type { Graph, Value } from '../graph.js';
 import * as op from '../ops/index.js';
 import { dropout } from './dropout.js';
-import { type LinearInit, linear } from './linear.js';
+import { type LinearInit, linear, linearInits } from './linear.js';
 
 export interface AttentionConfig {
   hidden: number;
@@ -11,6 +11,14 @@ export interface AttentionConfig {
   training?: boolean;
   /** Init of the q/k/v/out linears (default 'normal0.02'). */
   init?: LinearInit;
+  /**
+   * Keeps only some query positions of the context before the output dense (e.g. each history's last
+   * token, [B, L, hidden] -> [N, hidden]): every key and value is still attended, but the output dense
+   * runs on the kept rows alone.
+   */
+  pick?: (ctx: Value) => Value;
+  /** One [hidden, 3 hidden] product for q, k, v (default true); false emits the three Linears apart. */
+  fuseQKV?: boolean;
 }
 
 export interface AttentionResult {
@@ -45,14 +53,38 @@ export function selfAttention(g: Graph, name: string, x: Value, mask: Value | nu
   const dh = hidden / heads;
   return g.withScope(name, () => {
     const lin = (n: string, v: Value) => linear(g, n, v, hidden, hidden, { init: cfg.init });
-    const q = splitHeads(lin('q', x), heads, dh);
-    const k = splitHeads(lin('k', x), heads, dh);
-    const v = splitHeads(lin('v', x), heads, dh);
-    let scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(dh));
+    let scores: Value;
+    let v: Value;
+    if (cfg.fuseQKV === false) {
+      const [q, k, vv] = ['q', 'k', 'v'].map((n) => splitHeads(lin(n, x), heads, dh));
+      scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(dh));
+      v = vv;
+    } else {
+      // The 1/sqrt(dh) scale on q ([B, L, hidden]) rather than on the scores ([B, heads, L, L]).
+      const [q, k, vv] = projectQKV(g, x, hidden, cfg.init);
+      scores = op.matmul(splitHeads(op.mul(q, 1 / Math.sqrt(dh)), heads, dh), op.transposeLast(splitHeads(k, heads, dh)));
+      v = splitHeads(vv, heads, dh);
+    }
     if (mask) scores = op.add(scores, mask);
     const probs = op.softmax(scores, -1);
     const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
     const ctx = mergeHeads(op.matmul(dropped, v), heads, dh);
-    return { out: lin('out', ctx), probs };
+    return { out: lin('out', cfg.pick ? cfg.pick(ctx) : ctx), probs };
   });
+}
+
+/**
+ * x @ [Wq | Wk | Wv] + [bq | bk | bv] as one [hidden, 3 hidden] product, split into q, k, v: one GEMM (and
+ * one in each direction of the backward pass) instead of three narrow ones. The parameters stay the
+ * separate q/k/v Linears, concatenated in the graph.
+ */
+function projectQKV(g: Graph, x: Value, hidden: number, init?: LinearInit): Value[] {
+  const inits = linearInits(hidden, init);
+  // Declared in the order of three separate Linears (weight, bias per projection).
+  const ps = ['q', 'k', 'v'].map((n) => g.withScope(n, () => [
+    g.param('weight', [hidden, hidden], inits.weight, { dtype: x.dtype }),
+    g.param('bias', [hidden], inits.bias, { dtype: x.dtype }),
+  ]));
+  const w = op.concat(ps.map((p) => p[0]), 1), b = op.concat(ps.map((p) => p[1]), 0);
+  return op.split(op.add(op.matmul(x, w), b), [hidden, hidden, hidden], -1);
 }

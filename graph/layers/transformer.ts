@@ -28,6 +28,8 @@ export interface TransformerLayerConfig {
   norm?: 'post' | 'pre';
   /** Init of every Linear in the layer (default 'normal0.02'). */
   init?: LinearInit;
+  /** See AttentionConfig.fuseQKV (default true). */
+  fuseQKV?: boolean;
 }
 
 export interface TransformerEncoderConfig extends TransformerLayerConfig {
@@ -42,25 +44,27 @@ export interface TransformerEncoderConfig extends TransformerLayerConfig {
  * pre-LN:  h = x + Dropout(Dense(Attn(LN(x)))); y = h + Dropout(Dense2(act(Dense1(LN(h))))).
  * x: [B, L, hidden]; mask: additive, broadcastable to [B, heads, L, L], or null.
  */
-export function transformerLayer(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerLayerConfig): Value {
+export function transformerLayer(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerLayerConfig, pick?: (v: Value) => Value): Value {
   const { hidden, heads, inner } = cfg;
+  // With `pick`, only the picked query positions leave the layer: everything after attention runs on them alone.
+  const picked = (v: Value) => (pick ? pick(v) : v);
   const training = cfg.training ?? false;
   const eps = cfg.eps ?? 1e-12;
   const pre = cfg.norm === 'pre';
   const hdrop = (v: Value) => dropout(g, v, { ratio: cfg.hiddenDropout ?? 0, training });
   return g.withScope(name, () => {
     const attn = (v: Value) =>
-      selfAttention(g, 'attn', v, mask, { hidden, heads, attnDropout: cfg.attnDropout, training, init: cfg.init }).out;
+      selfAttention(g, 'attn', v, mask, { hidden, heads, attnDropout: cfg.attnDropout, training, init: cfg.init, pick, fuseQKV: cfg.fuseQKV }).out;
     const ffn = (v: Value) =>
       g.withScope('ffn', () => {
         const a = activation(cfg.activation ?? 'gelu', linear(g, 'dense1', v, hidden, inner, { init: cfg.init }));
         return linear(g, 'dense2', a, inner, hidden, { init: cfg.init });
       });
     if (pre) {
-      const h = op.add(x, hdrop(attn(layerNorm(g, 'attn_norm', x, hidden, { eps }))));
+      const h = op.add(picked(x), hdrop(attn(layerNorm(g, 'attn_norm', x, hidden, { eps }))));
       return op.add(h, hdrop(ffn(layerNorm(g, 'ffn_norm', h, hidden, { eps }))));
     }
-    const h = layerNorm(g, 'attn_norm', op.add(x, hdrop(attn(x))), hidden, { eps });
+    const h = layerNorm(g, 'attn_norm', op.add(picked(x), hdrop(attn(x))), hidden, { eps });
     return layerNorm(g, 'ffn_norm', op.add(h, hdrop(ffn(h))), hidden, { eps });
   });
 }
@@ -98,6 +102,22 @@ export function transformerEncoderAll(g: Graph, name: string, x: Value, mask: Va
       outs.push(h);
     }
     return outs;
+  });
+}
+
+/**
+ * pick(transformerEncoder(...)) computed without the unread rows: `pick` selects query positions
+ * ([B, L, hidden] -> [N, hidden], e.g. each history's last token). The layers below the last run in full
+ * (their outputs are the last layer's keys and values); the last layer's output dense, residual, norms
+ * and FFN run on the N picked rows only. Dropout masks are drawn for the smaller tensors, so with dropout
+ * the random stream differs from the unpicked form; without it the result is the same.
+ */
+export function transformerEncoderPicked(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig, pick: (v: Value) => Value): Value {
+  if (cfg.layers === 0) return pick(x);
+  return g.withScope(name, () => {
+    let h = x;
+    for (let i = 0; i < cfg.layers - 1; i++) h = transformerLayer(g, `layer${i}`, h, mask, cfg);
+    return transformerLayer(g, `layer${cfg.layers - 1}`, h, mask, cfg, pick);
   });
 }
 

@@ -1,8 +1,8 @@
 import { Graph, type Value } from '../graph.js';
 import { dropout } from '../layers/dropout.js';
-import { linear } from '../layers/linear.js';
+import { linear, linearInits } from '../layers/linear.js';
 import { layerNorm } from '../layers/norm.js';
-import { MASKED, transformerEncoder } from '../layers/transformer.js';
+import { MASKED, transformerEncoder, transformerEncoderPicked } from '../layers/transformer.js';
 import type { LossModel, TensorSpec } from '../model.js';
 import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
@@ -41,19 +41,36 @@ const featureDim = (c: Hm4srConfig, m: Modality) => (m === 'txt' ? c.textDim : c
 export const DATA_PARAMS = { txt: 'features.text', img: 'features.image', categories: 'data.item_categories' } as const;
 
 /**
+ * Which graph the builders emit. 'fast' (the default) computes the same function with less work: the last
+ * encoder layer runs only at the positions that are read, Q/K/V are one product, and a modality without
+ * features (its item representation is one bias vector for every item) is never broadcast over the catalog
+ * or the tokens. 'plain' is the straightforward graph, kept as the oracle the fast one is tested against.
+ */
+export type GraphForm = 'fast' | 'plain';
+
+/** One modality's raw item representations: a [N+1, d] table, or a [d] bias every item shares (no features). */
+type CatalogPart = { m: Modality; table: Value; bias?: undefined } | { m: Modality; bias: Value; table?: undefined };
+
+function catalogParts(g: Graph, c: Hm4srConfig): CatalogPart[] {
+  const n = c.numItems + 1, d = c.hidden;
+  return c.modalities.map((m): CatalogPart => {
+    if (m === 'id') return { m, table: g.param('item.id.embedding', [n, d], { kind: 'normal', std: 0.02 }) };
+    // All-zero features (a missing modality) project to the bias alone: skip the [N, 768] x [768, d] product.
+    if (c.zeroFeatures.includes(m)) return { m, bias: g.param(`item.${m}.proj.bias`, [d], { kind: 'zeros' }) };
+    const f = g.param(DATA_PARAMS[m], [n, featureDim(c, m)], { kind: 'external', what: `the ${m === 'txt' ? 'text' : 'image'} feature table` }, { trainable: false });
+    return { m, table: linear(g, `item.${m}.proj`, f, featureDim(c, m), d) };
+  });
+}
+
+const concatLast = (xs: Value[]) => (xs.length === 1 ? xs[0] : op.concat(xs, -1));
+
+/**
  * Raw item representations of the whole catalog, [N+1, M*d]: the ID table beside the projected frozen
  * text / image features. Scores and the per-token inputs both read this one table.
  */
 export function catalog(g: Graph, c: Hm4srConfig): Value {
   const n = c.numItems + 1, d = c.hidden;
-  const parts = c.modalities.map((m) => {
-    if (m === 'id') return g.param('item.id.embedding', [n, d], { kind: 'normal', std: 0.02 });
-    // All-zero features (a missing modality) project to the bias alone: skip the [N, 768] x [768, d] product.
-    if (c.zeroFeatures.includes(m)) return op.expand(g.param(`item.${m}.proj.bias`, [d], { kind: 'zeros' }), [n, d]);
-    const f = g.param(DATA_PARAMS[m], [n, featureDim(c, m)], { kind: 'external', what: `the ${m === 'txt' ? 'text' : 'image'} feature table` }, { trainable: false });
-    return linear(g, `item.${m}.proj`, f, featureDim(c, m), d);
-  });
-  return parts.length === 1 ? parts[0] : op.concat(parts, -1);
+  return concatLast(catalogParts(g, c).map((p) => p.table ?? op.expand(p.bias, [n, d])));
 }
 
 /** Additive attention mask [R, 1, W, W]: causal within a segment, never across segments or onto padding. */
@@ -72,9 +89,14 @@ interface Encoded {
   H: Map<Modality, Value>;
   /** Representations of the PCL-augmented sequences (txt/img), [B, d]. */
   Hpcl: Map<Modality, Value>;
-  /** Raw per-token item representations [R, W, M*d] (CP input). */
+  /** Raw per-token item representations of the modalities with a table, [R, W, V*d] (CP input). */
   tokens: Value;
+  /** The catalog tables of those modalities side by side, [N+1, V*d]. */
   catalog: Value;
+  /** Modalities whose item representation is one shared bias vector, with that vector [d]. */
+  constant: { m: Modality; bias: Value }[];
+  /** The modalities of `tokens` and `catalog`, in order. */
+  varying: Modality[];
 }
 
 function timeEmbedding(g: Graph, c: Hm4srConfig, b: Record<string, Value>): Value {
@@ -96,13 +118,27 @@ function timeEmbedding(g: Graph, c: Hm4srConfig, b: Record<string, Value>): Valu
 }
 
 /** The encoder up to the user representations; shared by the training, evaluation and inference graphs. */
-export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean): Encoded {
+export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean, form: GraphForm = 'fast', opts: { skipConstant?: boolean } = {}): Encoded {
   validateConfig(c);
   const d = c.hidden, M = c.modalities.length, md = M * d;
-  const cat = catalog(g, c);
-  const tokens = op.gather(cat, b.items);
+  const fast = form === 'fast';
   const pos = op.gather(g.param('position.embedding', [c.maxLen, d], { kind: 'normal', std: 0.02 }), b.positions);
-  let e = op.add(tokens, M === 1 ? pos : op.concat(Array(M).fill(pos), -1));
+  let e: Value, tokens: Value, cat: Value, constant: Encoded['constant'] = [], varying: Modality[] = c.modalities;
+  if (fast) {
+    const parts = catalogParts(g, c);
+    const tables = parts.filter((p) => p.table);
+    varying = tables.map((p) => p.m);
+    constant = parts.flatMap((p) => (p.bias ? [{ m: p.m, bias: p.bias }] : []));
+    cat = concatLast(tables.map((p) => p.table!));
+    tokens = op.gather(cat, b.items);
+    const tok = tables.length === 1 ? [tokens] : op.split(tokens, Array(tables.length).fill(d), -1);
+    // x_m + p per modality: a bias-only modality adds its bias to the positions without a per-token copy.
+    e = concatLast(parts.map((p) => op.add(p.table ? tok[varying.indexOf(p.m)] : p.bias!, pos)));
+  } else {
+    cat = catalog(g, c);
+    tokens = op.gather(cat, b.items);
+    e = op.add(tokens, M === 1 ? pos : op.concat(Array(M).fill(pos), -1));
+  }
 
   if (c.imoe) {
     e = g.withScope('imoe', () => {
@@ -135,13 +171,15 @@ export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, train
   const flatLast = (h: Value) => op.gather(op.reshape(h, [-1, d]), b.last);
   const run = (m: Modality, x: Value) => {
     const h = dropout(g, layerNorm(g, `emb_norm.${m}`, x, d), { ratio: c.embDropout, training });
-    const out = transformerEncoder(g, `encoder.${m}`, h, mask, {
-      hidden: d, heads: c.heads, inner: c.inner, layers: c.layers, hiddenDropout: c.hiddenDropout, attnDropout: c.attnDropout, training,
-    });
-    return flatLast(out);
+    const cfg = { hidden: d, heads: c.heads, inner: c.inner, layers: c.layers, hiddenDropout: c.hiddenDropout, attnDropout: c.attnDropout, training, fuseQKV: fast };
+    // Only each history's last position is read, so the last layer's tail runs on those B rows alone.
+    return fast ? transformerEncoderPicked(g, `encoder.${m}`, h, mask, cfg, flatLast) : flatLast(transformerEncoder(g, `encoder.${m}`, h, mask, cfg));
   };
   const H = new Map<Modality, Value>(), Hpcl = new Map<Modality, Value>();
-  c.modalities.forEach((m, i) => H.set(m, run(m, streams[i])));
+  c.modalities.forEach((m, i) => {
+    // A bias-only modality's H_m only adds a row constant to the scores: ranking without it needs no encoder.
+    if (!(opts.skipConstant && constant.some((k) => k.m === m))) H.set(m, run(m, streams[i]));
+  });
   if (training && usesPCL(c) && tvec) {
     const tdim = tvec.dim(-1) as number;
     const replace = op.cast(op.unsqueeze(b.pcl_mask, [2]), 'bool');
@@ -151,18 +189,24 @@ export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, train
       Hpcl.set(m, run(m, op.where(replace, ph, streams[i])));
     });
   }
-  return { H, Hpcl, tokens, catalog: cat };
+  return { H, Hpcl, tokens, catalog: cat, constant, varying };
 }
 
-/** Scores against the whole catalog [B, N+1]: sum over modalities of H_m . x_m(v), one matmul. */
-export function scores(c: Hm4srConfig, enc: Encoded): Value {
-  return op.matmul(userVector(c, enc), op.transposeLast(enc.catalog));
+/**
+ * Scores against the whole catalog [B, N+1]: sum over modalities of H_m . x_m(v), one matmul over the
+ * modalities with a table; a bias-only modality adds the same H_m . b_m to every item of a row, which
+ * `withConstant: false` leaves out (it changes no ranking and no softmax).
+ */
+export function scores(_c: Hm4srConfig, enc: Encoded, opts: { withConstant?: boolean } = {}): Value {
+  const s = op.matmul(userVector(enc), op.transposeLast(enc.catalog));
+  if (opts.withConstant === false || enc.constant.length === 0) return s;
+  const rowConst = enc.constant.map(({ m, bias }) => op.reduceSum(op.mul(enc.H.get(m)!, bias), [-1], true));
+  return op.add(s, rowConst.reduce((a, b) => op.add(a, b)));
 }
 
-/** [H_id; H_txt; H_img], [B, M*d]: dotted with a catalog row it gives the summed per-modality scores. */
-function userVector(c: Hm4srConfig, enc: Encoded): Value {
-  const Hs = c.modalities.map((m) => enc.H.get(m)!);
-  return Hs.length === 1 ? Hs[0] : op.concat(Hs, -1);
+/** [H_m for the modalities with a table], [B, V*d]: dotted with a catalog row it gives their summed scores. */
+function userVector(enc: Encoded): Value {
+  return concatLast(enc.varying.map((m) => enc.H.get(m)!));
 }
 
 function l2normalize(x: Value): Value {
@@ -183,10 +227,21 @@ export function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: 
 }
 
 /** Mean multi-label BCE-with-logits over (non-padding tokens x classes). */
-function categoryLoss(g: Graph, c: Hm4srConfig, tokens: Value, items: Value): Value {
-  const md = c.modalities.length * c.hidden;
+function categoryLoss(g: Graph, c: Hm4srConfig, enc: Encoded, items: Value): Value {
+  const d = c.hidden, md = c.modalities.length * d;
   const labels = op.gather(g.param(DATA_PARAMS.categories, [c.numItems + 1, c.numCategories], { kind: 'external', what: 'the multi-hot category labels' }, { trainable: false, absolute: true }), items);
-  const z = linear(g, 'cp.head', tokens, md, c.numCategories, { init: 'torch' });
+  const z = g.withScope('cp.head', () => {
+    // Linear(Md -> |C|) on [x_id; x_txt; x_img]: a bias-only modality's rows of the weight give a constant
+    // that joins the bias, so the per-token product covers the modalities with a table only.
+    const inits = linearInits(md, 'torch');
+    const w = g.param('weight', [md, c.numCategories], inits.weight);
+    const bias = g.param('bias', [c.numCategories], inits.bias);
+    if (enc.constant.length === 0) return op.add(op.matmul(enc.tokens, w), bias);
+    const rows = (m: Modality) => { const i = c.modalities.indexOf(m); return op.slice(w, [i * d], [(i + 1) * d], [0]); };
+    const wv = enc.varying.length === c.modalities.length ? w : op.concat(enc.varying.map(rows), 0);
+    const constant = enc.constant.reduce((acc: Value, { m, bias: b }) => op.add(acc, op.matmul(op.unsqueeze(b, [0]), rows(m))), bias);
+    return op.add(op.matmul(enc.tokens, wv), constant);
+  });
   const bce = op.sub(op.softplus(z), op.mul(z, labels));
   const real = op.cast(op.unsqueeze(op.not(op.equal(items, 0)), [2]), 'float32');
   const count = op.mul(op.reduceSum(real), c.numCategories);
@@ -196,27 +251,28 @@ function categoryLoss(g: Graph, c: Hm4srConfig, tokens: Value, items: Value): Va
 /**
  * Cross-entropy over the catalog as mean(logsumexp(z) - z_target): the target logit is a row dot product,
  * so the backward pass never scatters into a [batch x catalog] matrix. Item 0 is left out of the
- * softmax by slicing it off the catalog, unless the reference flag keeps it.
+ * softmax by slicing it off the catalog, unless the reference flag keeps it. A bias-only modality adds the
+ * same logit to every item of a row, which cancels between the two terms: it is left out.
  */
 function mainLoss(c: Hm4srConfig, enc: Encoded, target: Value): Value {
-  const h = userVector(c, enc);
+  const h = userVector(enc);
   const cat = c.includePadInSoftmax ? enc.catalog : op.slice(enc.catalog, [1], [c.numItems + 1], [0]);
   const lse = op.reduceLogSumExp(op.matmul(h, op.transposeLast(cat)), [1]);
   const zt = op.reduceSum(op.mul(h, op.gather(enc.catalog, target)), [1]);
   return op.reduceMean(op.sub(lse, zt));
 }
 
-export function hm4srModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
+export function hm4srModel(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fast'): LossModel {
   return {
     name,
     batch: batchSpec(c, 'train'),
     loss(g, b) {
-      const enc = encode(g, c, b, true);
+      const enc = encode(g, c, b, true, form);
       const main = mainLoss(c, enc, b.target);
       const terms: Record<string, Value> = { main };
       let total = main;
       if (usesCP(c)) {
-        terms.cp = g.withScope('cp', () => categoryLoss(g, c, enc.tokens, b.items));
+        terms.cp = g.withScope('cp', () => categoryLoss(g, c, enc, b.items));
         total = op.add(total, op.mul(terms.cp, c.lambdaCP));
       }
       if (c.lambdaIDCL > 0) {
@@ -235,24 +291,35 @@ export function hm4srModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
 }
 
 /** Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session. */
-export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr'): Graph {
+export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fast'): Graph {
   const g = new Graph(`${name}_eval`);
   const b = declareBatch(g, batchSpec(c, 'eval'));
-  const s = scores(c, encode(g, c, b, false));
-  const t = op.gatherElements(s, op.unsqueeze(b.target, [1]), 1);
-  // Pessimistic ties: every item scoring >= the target counts; item 0 never does.
-  const real = new Uint8Array(c.numItems + 1).fill(1);
-  real[0] = 0;
-  const ge = op.and(op.greaterOrEqual(s, t), g.constant(real, 'bool', [c.numItems + 1]));
-  g.output(op.reduceSum(op.cast(ge, 'int64'), [1]), 'rank');
+  if (form === 'plain') {
+    const s = scores(c, encode(g, c, b, false, form));
+    const t = op.gatherElements(s, op.unsqueeze(b.target, [1]), 1);
+    // Pessimistic ties: every item scoring >= the target counts; item 0 never does.
+    const real = new Uint8Array(c.numItems + 1).fill(1);
+    real[0] = 0;
+    const ge = op.and(op.greaterOrEqual(s, t), g.constant(real, 'bool', [c.numItems + 1]));
+    g.output(op.reduceSum(op.cast(ge, 'int64'), [1]), 'rank');
+    return g;
+  }
+  // A row-constant score term (a bias-only modality) changes no rank, so neither it nor its encoder is built.
+  const enc = encode(g, c, b, false, form, { skipConstant: true });
+  // Items 1..N only (item 0 never counts); pessimistic ties: every item scoring >= the target counts.
+  // Counted in float32, exact below 2^24 items, at half the memory traffic of an int64 cast.
+  const s = op.matmul(userVector(enc), op.transposeLast(op.slice(enc.catalog, [1], [c.numItems + 1], [0])));
+  // The target's own entry of s (column target - 1), so it always counts itself.
+  const t = op.gatherElements(s, op.unsqueeze(op.sub(b.target, op.scalar(g, 1, 'int64')), [1]), 1);
+  g.output(op.cast(op.reduceSum(op.cast(op.greaterOrEqual(s, t), 'float32'), [1]), 'int64'), 'rank');
   return g;
 }
 
 /** Scores and the top-K items per user, item 0 excluded: what `recommend` and model.onnx serve. */
-export function buildInferenceGraph(c: Hm4srConfig, topK: number, name = 'hm4sr'): Graph {
+export function buildInferenceGraph(c: Hm4srConfig, topK: number, name = 'hm4sr', form: GraphForm = 'fast'): Graph {
   const g = new Graph(`${name}_inference`);
   const b = declareBatch(g, batchSpec(c, 'infer'));
-  const s = scores(c, encode(g, c, b, false));
+  const s = scores(c, encode(g, c, b, false, form));
   const pad = new Float32Array(c.numItems + 1);
   pad[0] = -Infinity;
   const masked = op.add(s, g.constant(pad, 'float32', [c.numItems + 1]));
