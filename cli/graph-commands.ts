@@ -6,9 +6,9 @@ import { buildEvalGraph, buildInferenceGraph, hm4srModel } from '../graph/models
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
 import { exportArtifacts, writeArtifacts } from '../graph/artifacts/write.js';
 import { prepare } from '../train/prepare.js';
-import { initialValues, runFiles } from '../train/trainer.js';
-import { loadRun } from './serve-commands.js';
-import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
+import { initialValues } from '../graph/init.js';
+import { loadRun } from '../train/run.js';
+import { type ModelArgs, modelOptions, runConfigFrom, warn } from './options.js';
 
 export function registerGraphs(cli: Argv): void {
   cli.command(
@@ -20,7 +20,7 @@ export function registerGraphs(cli: Argv): void {
       .option('artifacts', { type: 'boolean', default: false, describe: 'also write ONNX Runtime training artifacts (checkpoint, training/eval/optimizer models) in OUT/artifacts' }),
     (a) => {
       const rc = runConfigFrom(a as ModelArgs);
-      const p = prepare(rc, (m) => log(`warning: ${m}`));
+      const p = prepare(rc, warn);
       const out = resolve(a.out);
       const model = hm4srModel(p.model);
       const adam = { ...ADAM_DEFAULTS, lr: a.lr ?? rc.optim.lr, weightDecay: rc.optim.weightDecay };
@@ -54,10 +54,9 @@ export function registerGraphs(cli: Argv): void {
       .option('from', { choices: ['last', 'best'] as const, default: 'last' as const, describe: 'checkpoint to export (last has the Adam state)' })
       .option('fixed-lr', { type: 'boolean', default: false, describe: 'bake the learning rate into the optimizer model (for runtimes that cannot set it)' }),
     (a) => {
-      const { rc, p } = loadRun(a.run, a.from);
+      const { rc, p, checkpoint } = loadRun(a.run, a.from, warn);
       const adam = { ...ADAM_DEFAULTS, lr: rc.optim.lr, weightDecay: rc.optim.weightDecay };
-      const f = runFiles(a.run);
-      const m = exportArtifacts(hm4srModel(p.model), a.from === 'best' ? f.best : f.last, resolve(a.out), { adam, seed: rc.optim.seed, fixedLearningRate: a['fixed-lr'] });
+      const m = exportArtifacts(hm4srModel(p.model), checkpoint, resolve(a.out), { adam, seed: rc.optim.seed, fixedLearningRate: a['fixed-lr'] });
       process.stdout.write(`${JSON.stringify({ artifacts: resolve(a.out), files: m.files }, null, 2)}\n`);
     },
   );

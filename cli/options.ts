@@ -1,9 +1,10 @@
 import type { Argv } from 'yargs';
 import { type RunConfig, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
-import type { Layout } from '../train/pack.js';
-import { SYNTH_EPOCHS, resolveDataset } from './data-source.js';
+import type { Layout } from '../runtime/encode.js';
+import { SYNTH_EPOCHS, resolveDataset } from '../train/data/source.js';
 
 export const log = (m: string) => process.stderr.write(`${m}\n`);
+export const warn = (m: string) => log(`warning: ${m}`);
 
 /** Options shared by every command that builds a model for a dataset. */
 export function modelOptions<T>(y: Argv<T>) {

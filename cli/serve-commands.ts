@@ -1,33 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { Recommender } from '../runtime/recommender.js';
-import { checkCheckpointMatches, readCheckpoint } from '../graph/artifacts/checkpoint.js';
-import type { RunConfig } from '../train/config.js';
 import { Evaluator } from '../train/evaluate.js';
 import { DEFAULT_TOP_K, exportInference } from '../train/export.js';
 import { prepare } from '../train/prepare.js';
-import { packOptions, runFiles } from '../train/trainer.js';
-import { probeParams } from '../graph/train-step.js';
-import { hm4srModel } from '../graph/models/hm4sr.js';
+import { packOptions } from '../train/pack.js';
+import { loadRun } from '../train/run.js';
+import { userSequence } from '../train/data/dataset.js';
 import { mostPopular } from '../train/baselines.js';
 import { comparePaired } from '../train/compare.js';
-import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
-
-/** A finished (or running) run: its config, data and best weights, checked against each other. */
-export function loadRun(run: string, which: 'best' | 'last' = 'best') {
-  const f = runFiles(run);
-  if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
-  const saved = JSON.parse(readFileSync(f.config, 'utf8')) as { run: RunConfig; model: Hm4srConfig; fingerprint: string };
-  const p = prepare(saved.run, (m) => log(`warning: ${m}`));
-  if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
-  const path = which === 'best' ? f.best : f.last;
-  if (!existsSync(path)) throw new Error(`${run}: no ${which} checkpoint yet (${path})`);
-  const ck = readCheckpoint(path);
-  checkCheckpointMatches(ck, probeParams(hm4srModel(p.model)), path);
-  return { rc: saved.run, p, values: new Map(ck.params.map((q) => [q.name, q.data])), ck };
-}
+import { type ModelArgs, modelOptions, runConfigFrom, warn } from './options.js';
 
 export function registerServe(cli: Argv): void {
   cli.command(
@@ -38,7 +20,7 @@ export function registerServe(cli: Argv): void {
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
       .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }),
     async (a) => {
-      const { rc, p, values } = loadRun(a.run);
+      const { rc, p, values } = loadRun(a.run, 'best', warn);
       const ev = await Evaluator.create(p.model, { ep: a.ep, threads: rc.optim.threads || undefined });
       const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), rc.optim.evalBatchSize);
       process.stdout.write(`${JSON.stringify({ split: a.split, users: r.users, seconds: +r.seconds.toFixed(2), metrics: r.metrics }, null, 2)}\n`);
@@ -66,13 +48,13 @@ export function registerServe(cli: Argv): void {
       const rec = await Recommender.load(model, { ep: a.ep });
       let users: { id: string; items: string[]; times: number[] }[];
       if (a.user) {
-        const { p } = loadRun(a.run!);
+        const { p } = loadRun(a.run!, 'best', warn);
         const index = new Map(p.ds.userTokens.map((t, i) => [t, i]));
         users = a.user.map((u) => {
           const i = index.get(u);
           if (i === undefined) throw new Error(`unknown user "${u}" in ${p.ds.userTokens.length} users of the run's dataset`);
-          const s = p.ds.offsets[i], e = p.ds.offsets[i + 1];
-          return { id: u, items: Array.from(p.ds.items.subarray(s, e), (x) => p.ds.itemTokens[x]), times: Array.from(p.ds.timestamps.subarray(s, e)) };
+          const seq = userSequence(p.ds, i);
+          return { id: u, items: Array.from(seq.items, (x) => p.ds.itemTokens[x]), times: Array.from(seq.timestamps) };
         });
       } else {
         const items = a.items!.split(',').map((s) => s.trim()).filter(Boolean);
@@ -96,7 +78,7 @@ export function registerServe(cli: Argv): void {
       const ranks: Int32Array[] = [];
       let fp = '';
       for (const run of [a.a, a.b]) {
-        const { rc, p, values } = loadRun(run);
+        const { rc, p, values } = loadRun(run, 'best', warn);
         if (fp && fp !== p.fingerprint) throw new Error(`${a.a} and ${a.b} were trained on different data`);
         fp = p.fingerprint;
         const ev = await Evaluator.create(p.model, { threads: rc.optim.threads || undefined });
@@ -123,7 +105,7 @@ export function registerServe(cli: Argv): void {
       .option('out', { type: 'string', describe: 'output .onnx (default RUN/model.onnx)' })
       .option('top-k', { type: 'number', default: DEFAULT_TOP_K }),
     (a) => {
-      const { rc, p, values } = loadRun(a.run);
+      const { rc, p, values } = loadRun(a.run, 'best', warn);
       const out = a.out ?? join(a.run, 'model.onnx');
       const m = exportInference(p.model, values, p, rc, out, a['top-k']);
       process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name) })}\n`);

@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
-import { ARTIFACT_FILES, type ArtifactManifest, exportArtifacts, loadOrtWebTraining, openTrainingSession, writeArtifacts } from '../graph/artifacts/index.js';
+import { ARTIFACT_FILES, type ArtifactManifest, exportArtifacts, writeArtifacts } from '../graph/artifacts/write.js';
+import { loadOrtWebTraining, openTrainingSession } from './util/ort-web.js';
 import { Graph } from '../graph/graph.js';
 import { declareBatch, type LossModel } from '../graph/model.js';
 import * as op from '../graph/ops/index.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { readCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
-import { StepRunner, freshState } from '../train/step-runner.js';
+import { StepRunner } from '../train/step-runner.js';
+import { initState } from './util/params.js';
 import { checkModels } from './util/checker.js';
 import { compile } from './util/ort.js';
 import { blobs, crossEntropy, mlpModel } from './util/toy-models.js';
@@ -62,7 +64,7 @@ const batchOf = (k: number, n = 32) => {
 /** K steps of ORT's training loop beside K steps of hm4sr's training-step graph, from the same state. */
 async function trainBoth(model: LossModel, adam: AdamConfig, opts: { warmup?: number; K: number; fixedLearningRate?: boolean; name: string }) {
   const tg = buildTrainStep(model, { adam, seed: 1 });
-  const state = freshState(tg.params, 5);
+  const state = initState(tg.params, 5);
   const runner = await StepRunner.create(tg, state, { threads: 1 });
   for (let k = 0; k < (opts.warmup ?? 0); k++) await runner.run(batchOf(50 + k).host, adam.lr);
   const dir = join(root, opts.name);
@@ -98,7 +100,7 @@ test('MLP artifacts load in ORT; K runTrainStep/runOptimizerStep/lazyResetGrad s
   losses.forEach(([a, b], k) => assert.ok(close(a, b), `loss at step ${k}: ORT ${a} vs hm4sr ${b}`));
   const after = (await s.getContiguousParameters(false)).data as Float32Array;
   assertClose(after, flat(tg.params, state.params, false), 'parameters after 8 steps');
-  const before = flat(tg.params, freshState(tg.params, 5).params, false);
+  const before = flat(tg.params, initState(tg.params, 5).params, false);
   assert.ok(after.some((x, i) => Math.abs(x - before[i]) > 1e-3), 'the optimizer steps moved the parameters');
   const manifest = JSON.parse(readFileSync(join(dir, ARTIFACT_FILES.manifest), 'utf8')) as ArtifactManifest;
   assert.equal(manifest.params.map((p) => p.name), tg.params.map((p) => p.name));
@@ -167,7 +169,7 @@ test('Dropout trains in the training model and is the identity in the eval model
       return { loss: crossEntropy(logits, b.y) };
     },
   });
-  const values = freshState(probeParams(withDropout(0.5)), 2).params;
+  const values = initState(probeParams(withDropout(0.5)), 2).params;
   const dir = join(root, 'mlp-dropout');
   writeArtifacts(withDropout(0.5), dir, { adam: { ...ADAM_DEFAULTS }, values });
   const s = await session(dir);
@@ -209,7 +211,7 @@ test('bad input: missing or misshapen values, foreign output folder, L2 Adam; no
   const specs = probeParams(model);
   const base = join(root, 'bad');
   mkdirSync(base);
-  const values = freshState(specs, 1).params;
+  const values = initState(specs, 1).params;
   const adam = { ...ADAM_DEFAULTS };
   const missing = new Map(values);
   missing.delete('fc2.bias');
@@ -237,7 +239,7 @@ test('export from a checkpoint: truncated, foreign and mismatching checkpoints a
   const base = join(root, 'export');
   mkdirSync(base);
   const adam = { ...ADAM_DEFAULTS };
-  const state = freshState(probeParams(model), 3);
+  const state = initState(probeParams(model), 3);
   const ckpt = join(base, 'run.ckpt');
   writeCheckpoint(ckpt, {
     params: probeParams(model).map((p) => ({ name: p.name, dims: p.dims, data: state.params.get(p.name)!, trainable: p.trainable })),

@@ -14,7 +14,9 @@ import { createSession, ort, runChecked } from '../runtime/session.js';
 import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { prepare } from '../train/prepare.js';
-import { initialValues, runFiles, train } from '../train/trainer.js';
+import { initialValues } from '../graph/init.js';
+import { runFiles } from '../train/run.js';
+import { train } from '../train/trainer.js';
 import { rejects } from './util/rejects.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-binding-'));

@@ -15,7 +15,8 @@ import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { rankOf } from '../train/metrics.js';
-import { type PackOptions, packBatch } from '../train/pack.js';
+import { packBatch } from '../train/pack.js';
+import type { EncodeOptions } from '../runtime/encode.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import { checkModels } from './util/checker.js';
 import { rng } from './util/gradcheck.js';
@@ -31,7 +32,7 @@ const tiny: Hm4srConfig = {
   hiddenDropout: 0, attnDropout: 0, embDropout: 0, k1: 2, k2: 2, textDim: 6, imageDim: 4, intervalBuckets: 2000, calendarSize: 1,
 };
 
-const packOpts = (layout: 'packed' | 'padded'): PackOptions => ({
+const packOpts = (layout: 'packed' | 'padded'): EncodeOptions => ({
   layout, mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(9), withTarget: true,
 });
 
@@ -56,7 +57,7 @@ test('packed and padded layouts give the same losses', async () => {
     const b = packBatch(ds, samples.train, idx, tiny, packOpts(layout));
     if (layout === 'packed') assert.ok(b.rows < idx.length, `packing used ${b.rows} rows for ${idx.length} samples`);
     const tg = buildTrainStep(hm4srModel(tiny), { adam: ADAM_DEFAULTS, seed: 1 });
-    const runner = await StepRunner.create(tg, freshState(tg.params, 1, new Map(vals)), { threads: 1 });
+    const runner = await StepRunner.create(tg, freshState(tg.params, new Map(vals)), { threads: 1 });
     const out = await runner.run(b.feeds, 1e-3);
     losses.push(tg.losses.map((n) => out[n][0]));
   }
@@ -72,7 +73,7 @@ test('every parameter gradient of the training step matches finite differences o
   b.feeds.times = { data: (b.feeds.times.data as Float32Array).map((t) => t / 1000), dims: b.feeds.times.dims };
   // The step's first Adam moment from m = 0 is (1 - beta1) * gradient: read the gradient off it.
   const tg = buildTrainStep(hm4srModel(c), { adam: ADAM_DEFAULTS, seed: 1 });
-  const runner = await StepRunner.create(tg, freshState(tg.params, 1, new Map(vals)), { threads: 1 });
+  const runner = await StepRunner.create(tg, freshState(tg.params, new Map(vals)), { threads: 1 });
   await runner.run(b.feeds, 1e-3);
   const lossGraph = new Graph('loss');
   const { loss } = hm4srModel(c).loss(lossGraph, declareBatch(lossGraph, hm4srModel(c).batch));
@@ -143,7 +144,7 @@ test('every time-embedding variant, the reference flags and SASRec build, train 
     const c = { ...tiny, ...over };
     const b = packBatch(ds, samples.train, idx, c, packOpts('packed'));
     const tg = buildTrainStep(hm4srModel(c), { adam: ADAM_DEFAULTS, seed: 1 });
-    const state = freshState(tg.params, 1, values(c));
+    const state = freshState(tg.params, values(c));
     const runner = await StepRunner.create(tg, state, { threads: 1 });
     const before = new Map([...state.params].map(([k, v]) => [k, v.slice()]));
     const out = await runner.run(b.feeds, 1e-2);

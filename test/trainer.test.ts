@@ -8,7 +8,8 @@ import { rejects } from './util/rejects.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
 import { generateSynthetic } from '../train/data/synth.js';
-import { type EpochLog, runFiles, train } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
+import { type EpochLog, runFiles } from '../train/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-trainer-'));
 generateSynthetic({ dir: join(dir, 'data'), name: 'mini', users: 80, items: 40, categories: 4, textDim: 8, minLen: 6, maxLen: 12, seed: 4 });

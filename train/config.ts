@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ABLATIONS, HM4SR_DEFAULTS, type Hm4srConfig, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
-import type { Layout } from './pack.js';
+import type { Layout } from '../runtime/encode.js';
 
 export interface DataConfig {
   /** Directory with NAME.inter (+ NAME.item, NAME.text.f32, NAME.image.f32). */

@@ -2,16 +2,13 @@ import { serialize } from '../graph/emit.js';
 import type { ParamValues } from '../graph/init.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { buildEvalGraph } from '../graph/models/hm4sr.js';
-import { type SessionOptions, createSession, ort, runChecked } from '../runtime/session.js';
+import { type SessionOptions, createSession, ort, runChecked, toOrtFeeds } from '../runtime/session.js';
 import type { Dataset } from './data/dataset.js';
 import type { SampleSet } from './data/samples.js';
 import { MetricAccumulator } from './metrics.js';
 import { type PackOptions, packBatch } from './pack.js';
-import type { HostTensor } from './step-runner.js';
 
 export interface EvalResult { metrics: Record<string, number>; users: number; seconds: number; ranks: Int32Array }
-
-const tensor = (t: HostTensor) => new ort.Tensor(t.data instanceof Float32Array ? 'float32' : 'int64', t.data, t.dims);
 
 /**
  * Full-catalog evaluation: the graph ranks every user's target against all items and returns only the
@@ -26,7 +23,7 @@ export class Evaluator {
     return new Evaluator(session, [...g.params.values()].map((p) => ({ name: p.spec.name, dims: p.spec.dims })), model);
   }
 
-  async evaluate(ds: Dataset, set: SampleSet, values: ParamValues, pack: Omit<PackOptions, 'withTarget' | 'rng'>, batchSize: number, progress?: (done: number) => void): Promise<EvalResult> {
+  async evaluate(ds: Dataset, set: SampleSet, values: ParamValues, pack: PackOptions, batchSize: number, progress?: (done: number) => void): Promise<EvalResult> {
     const t0 = performance.now();
     const acc = new MetricAccumulator([5, 10, 20]);
     const all = new Int32Array(set.size);
@@ -39,9 +36,7 @@ export class Evaluator {
     for (let start = 0; start < set.size; start += batchSize) {
       const idx = Int32Array.from({ length: Math.min(batchSize, set.size - start) }, (_, i) => start + i);
       const b = packBatch(ds, set, idx, this.model, { ...pack, withTarget: true });
-      const feeds: Record<string, ort.Tensor> = { ...feedsP };
-      for (const [k, t] of Object.entries(b.feeds)) feeds[k] = tensor(t);
-      const out = await runChecked(this.session, feeds);
+      const out = await runChecked(this.session, { ...feedsP, ...toOrtFeeds(b.feeds) });
       const ranks = out.rank.data as BigInt64Array;
       ranks.forEach((r, i) => {
         all[start + i] = Number(r);

@@ -44,14 +44,18 @@ export function resolveCategoryColumn(itemPath: string, wanted: string): string 
   return ['categories', 'attr_ids', 'category'].find((c) => names.includes(c)) ?? null;
 }
 
+/** A run's dataset: NAME.inter filtered, with category labels from NAME.item when it has a category column. */
+export function loadRunDataset(dir: string, name: string, o: { kCore: number; dedupe: boolean; categoryColumn: string }): Dataset {
+  const itemPath = join(dir, `${name}.item`);
+  const categoryColumn = existsSync(itemPath) ? resolveCategoryColumn(itemPath, o.categoryColumn) : null;
+  return loadAtomicDataset(dir, name, { kCore: o.kCore, dedupe: o.dedupe, categoryColumn: categoryColumn ?? undefined, itemFile: categoryColumn !== null });
+}
+
 /** Loads the dataset, its samples and frozen features, and fixes the model's data-dependent sizes. */
 export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Prepared {
   const { dir, name } = rc.data;
   if (!existsSync(join(dir, `${name}.inter`))) throw new Error(`no dataset at ${join(dir, `${name}.inter`)}`);
-  const itemPath = join(dir, `${name}.item`);
-  const hasItems = existsSync(itemPath);
-  const categoryColumn = hasItems ? resolveCategoryColumn(itemPath, rc.data.categoryColumn) : null;
-  const ds = loadAtomicDataset(dir, name, { kCore: rc.data.kCore, dedupe: rc.data.dedupe, categoryColumn: categoryColumn ?? undefined, itemFile: categoryColumn !== null });
+  const ds = loadRunDataset(dir, name, rc.data);
   const maxLen = rc.model.maxLen ?? 50;
   const samples = buildSamples(ds, maxLen);
   if (samples.train.size === 0) throw new Error(`${dir}/${name}: no training samples (every user needs at least 4 interactions)`);

@@ -1,23 +1,21 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { writeFileAtomic } from '../graph/atomic.js';
-import type { ParamSpec } from '../graph/graph.js';
-import { initParam } from '../graph/init.js';
+import { initialValues } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
-import { stackBatches } from '../graph/models/hm4sr-batch.js';
 import { type ExecutionProvider, checkExecutionProvider } from '../runtime/session.js';
-import { type CheckpointData, checkCheckpointMatches, readCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
+import { checkCheckpointMatches, checkpointFromState, checkpointValues, readCheckpoint, stateFromCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
 import type { RunConfig } from './config.js';
 import { EpochSampler, type EpochSamplerState, Rng } from './data/shuffle.js';
 import { Evaluator } from './evaluate.js';
-import { type Prepared, prepare } from './prepare.js';
+import { prepare } from './prepare.js';
 import { progressBar } from './progress.js';
 import { exportInference } from './export.js';
-import { type OptimizerState, StepRunner } from './step-runner.js';
-import { packBatch, type PackOptions } from './pack.js';
+import { type OptimizerState, StepRunner, freshState } from './step-runner.js';
+import { packBatch, packOptions, stackBatches } from './pack.js';
 import { writeCurve } from './plot.js';
+import { type EpochLog, type SavedConfig, runFiles } from './run.js';
 
 export interface TrainOptions {
   out: string;
@@ -25,19 +23,6 @@ export interface TrainOptions {
   ep: ExecutionProvider;
   progress: boolean;
   log: (line: string) => void;
-}
-
-export interface EpochLog {
-  epoch: number;
-  train: Record<string, number>;
-  valid: Record<string, number>;
-  samples: number;
-  tokens: number;
-  paddedTokens: number;
-  trainSeconds: number;
-  samplesPerSecond: number;
-  evalSeconds: number;
-  best: boolean;
 }
 
 export interface TrainSummary {
@@ -48,48 +33,8 @@ export interface TrainSummary {
   wallSeconds: number;
 }
 
-export const runFiles = (out: string) => ({
-  config: join(out, 'config.json'),
-  last: join(out, 'last.ckpt'),
-  best: join(out, 'best.ckpt'),
-  log: join(out, 'log.jsonl'),
-  metrics: join(out, 'metrics.json'),
-  model: join(out, 'model.onnx'),
-  curve: join(out, 'curve.png'),
-});
-
 /** Seed of the in-graph dropout streams for an epoch: resuming at an epoch boundary replays them. */
 const epochSeed = (seed: number, epoch: number) => (Math.imul(seed | 0, 2654435761) ^ Math.imul(epoch, 40503)) | 0;
-
-export function packOptions(rc: RunConfig, p: Prepared): Omit<PackOptions, 'withTarget' | 'rng'> {
-  return { layout: rc.optim.layout, mu: rc.optim.mu, maxBucket: p.model.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp, pclBeta: rc.optim.pclBeta };
-}
-
-/**
- * Initial values: frozen tensors from the data, everything else from its init rule. A supplied tensor that
- * names no parameter is an error (a misspelt name would otherwise leave its parameter at a default).
- */
-export function initialValues(specs: ParamSpec[], frozen: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
-  const known = new Set(specs.map((s) => s.name));
-  const unbound = [...frozen.keys()].filter((k) => !known.has(k));
-  if (unbound.length > 0) {
-    const takers = specs.filter((s) => s.init.kind === 'external').map((s) => s.name);
-    throw new Error(`supplied tensor${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')} bind${unbound.length > 1 ? '' : 's'} to no parameter of the model (parameters that take data: ${takers.join(', ') || 'none'})`);
-  }
-  return new Map(specs.map((s) => {
-    const f = frozen.get(s.name);
-    if (f && f.length !== s.dims.reduce((a, b) => a * b, 1)) throw new Error(`frozen tensor ${s.name} has ${f.length} values for [${s.dims}]`);
-    return [s.name, f ?? initParam(s, seed)];
-  }));
-}
-
-function checkpointOf(specs: ParamSpec[], st: OptimizerState, lr: number, props: Record<string, number | string>): CheckpointData {
-  return {
-    params: specs.map((s) => ({ name: s.name, dims: s.dims, data: st.params.get(s.name)!, trainable: s.trainable })),
-    optimizer: { step: st.step, lr, m: st.m, v: st.v },
-    properties: props,
-  };
-}
 
 export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSummary> {
   const t0 = performance.now();
@@ -103,7 +48,8 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   const model = hm4srModel(mc);
   const specs = probeParams(model);
   const adam: AdamConfig = { ...ADAM_DEFAULTS, lr: rc.optim.lr, weightDecay: rc.optim.weightDecay };
-  writeFileAtomic(files.config, JSON.stringify({ run: rc, model: mc, fingerprint: p.fingerprint }, null, 2) + '\n');
+  const saved: SavedConfig = { run: rc, model: mc, fingerprint: p.fingerprint };
+  writeFileAtomic(files.config, JSON.stringify(saved, null, 2) + '\n');
   opts.log(`data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; samples train ${p.samples.train.size} / valid ${p.samples.valid.size} / test ${p.samples.test.size}`);
   opts.log(`model: ${rc.preset}${rc.ablations.length ? ` ${rc.ablations.join(' ')}` : ''}, modalities ${mc.modalities.join('+')}, ${specs.filter((s) => s.trainable).reduce((a, s) => a + s.dims.reduce((x, y) => x * y, 1), 0).toLocaleString('en')} trainable parameters`);
 
@@ -115,8 +61,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     const ck = readCheckpoint(files.last);
     checkCheckpointMatches(ck, specs, files.last);
     if (ck.properties.fingerprint !== p.fingerprint) throw new Error(`${files.last} was written for another dataset (fingerprint ${ck.properties.fingerprint}, data ${p.fingerprint})`);
-    if (!ck.optimizer) throw new Error(`${files.last} has no optimizer state`);
-    state = { params: new Map(ck.params.map((q) => [q.name, q.data])), m: ck.optimizer.m, v: ck.optimizer.v, step: ck.optimizer.step };
+    state = stateFromCheckpoint(ck, files.last);
     epoch = Number(ck.properties.epoch);
     best = Number(ck.properties.best);
     bestEpoch = Number(ck.properties.bestEpoch);
@@ -129,9 +74,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     }
     opts.log(`resuming after epoch ${epoch} (best ${rc.optim.metric} ${best.toFixed(4)} at epoch ${bestEpoch})`);
   } else {
-    const values = initialValues(specs, p.frozen, rc.optim.seed);
-    const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(values.get(s.name)!.length)]));
-    state = { params: values, m: zeros(), v: zeros(), step: 0 };
+    state = freshState(specs, initialValues(specs, p.frozen, rc.optim.seed));
     sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, rc.optim.seed, lengths);
     writeFileAtomic(files.log, '');
   }
@@ -186,7 +129,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       best = score;
       bestEpoch = epoch;
       bad = 0;
-      writeCheckpoint(files.best, checkpointOf(specs, state, rc.optim.lr, props()));
+      writeCheckpoint(files.best, checkpointFromState(specs, state, { lr: rc.optim.lr, properties: props() }));
     } else bad += 1;
     const line: EpochLog = {
       epoch,
@@ -196,13 +139,12 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       trainSeconds, samplesPerSecond: samples / trainSeconds, evalSeconds: ev.seconds, best: improved,
     };
     appendFileSync(files.log, JSON.stringify(line) + '\n');
-    writeCheckpoint(files.last, checkpointOf(specs, state, rc.optim.lr, props()));
+    writeCheckpoint(files.last, checkpointFromState(specs, state, { lr: rc.optim.lr, properties: props() }));
     opts.log(`epoch ${epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.optim.metric} ${score.toFixed(4)}${improved ? ' *' : ''} | ${trainSeconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`);
   }
   if (bad >= rc.optim.patience) opts.log(`early stop: no ${rc.optim.metric} improvement for ${bad} epochs`);
 
-  const bestCk = readCheckpoint(files.best);
-  const bestValues = new Map(bestCk.params.map((q) => [q.name, q.data]));
+  const bestValues = checkpointValues(readCheckpoint(files.best));
   const valid = await evaluator.evaluate(p.ds, p.samples.valid, bestValues, pack, rc.optim.evalBatchSize);
   const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack, rc.optim.evalBatchSize);
   const wallSeconds = (performance.now() - t0) / 1000;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type CheckpointData, type CheckpointParam, checkCheckpointMatches, encodeCheckpoint, readCheckpoint } from './checkpoint.js';
+import { type CheckpointData, type CheckpointParam, checkCheckpointMatches, checkpointValues, encodeCheckpoint, readCheckpoint } from './checkpoint.js';
 import type { AdamConfig } from '../adam.js';
 import type { ParamSpec } from '../graph.js';
 import type { LossModel, TensorSpec } from '../model.js';
@@ -198,7 +198,7 @@ export function writeArtifacts(model: LossModel, outDir: string, opts: ArtifactO
 /** writeArtifacts' options from a checkpoint: parameter values, Adam state and properties. */
 export function artifactInputsFromCheckpoint(c: CheckpointData): Pick<ArtifactOptions, 'values' | 'optimizer' | 'properties'> {
   return {
-    values: new Map(c.params.map((p) => [p.name, p.data])),
+    values: checkpointValues(c),
     ...(c.optimizer ? { optimizer: { step: c.optimizer.step, m: c.optimizer.m, v: c.optimizer.v } } : {}),
     properties: c.properties,
   };

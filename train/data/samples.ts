@@ -1,7 +1,7 @@
 // Prefix-augmented samples with the leave-one-out split, and batches materialized from them.
 // A sample is (user, target position, history length) into the dataset's CSR arrays: histories
 // are never copied until a batch is built.
-import { intervalBucket as bucketOf } from '../../graph/models/hm4sr-batch.js';
+import { intervalBucket as bucketOf } from '../../runtime/encode.js';
 import type { Dataset } from './dataset.js';
 
 export const DEFAULT_MAX_LEN = 50;

@@ -1,0 +1,53 @@
+// A run directory: the files a training run writes, the per-epoch log line, and loading a run back with
+// its config, data and weights checked against each other.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CheckpointData, checkCheckpointMatches, checkpointValues, readCheckpoint } from '../graph/artifacts/checkpoint.js';
+import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
+import { hm4srModel } from '../graph/models/hm4sr.js';
+import { probeParams } from '../graph/train-step.js';
+import type { RunConfig } from './config.js';
+import { type Prepared, prepare } from './prepare.js';
+
+export const runFiles = (out: string) => ({
+  config: join(out, 'config.json'),
+  last: join(out, 'last.ckpt'),
+  best: join(out, 'best.ckpt'),
+  log: join(out, 'log.jsonl'),
+  metrics: join(out, 'metrics.json'),
+  model: join(out, 'model.onnx'),
+  curve: join(out, 'curve.png'),
+});
+
+/** config.json: the run's settings, the model config they gave on its data, and the data's fingerprint. */
+export interface SavedConfig { run: RunConfig; model: Hm4srConfig; fingerprint: string }
+
+/** One line of log.jsonl. */
+export interface EpochLog {
+  epoch: number;
+  train: Record<string, number>;
+  valid: Record<string, number>;
+  samples: number;
+  tokens: number;
+  paddedTokens: number;
+  trainSeconds: number;
+  samplesPerSecond: number;
+  evalSeconds: number;
+  best: boolean;
+}
+
+export interface LoadedRun { rc: RunConfig; p: Prepared; values: Map<string, Float32Array>; ck: CheckpointData; checkpoint: string }
+
+/** A finished (or running) run: its config, data and a checkpoint's weights, checked against each other. */
+export function loadRun(run: string, which: 'best' | 'last' = 'best', warn: (m: string) => void = () => {}): LoadedRun {
+  const f = runFiles(run);
+  if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
+  const saved = JSON.parse(readFileSync(f.config, 'utf8')) as SavedConfig;
+  const p = prepare(saved.run, warn);
+  if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
+  const path = which === 'best' ? f.best : f.last;
+  if (!existsSync(path)) throw new Error(`${run}: no ${which} checkpoint yet (${path})`);
+  const ck = readCheckpoint(path);
+  checkCheckpointMatches(ck, probeParams(hm4srModel(p.model)), path);
+  return { rc: saved.run, p, values: checkpointValues(ck), ck, checkpoint: path };
+}
