@@ -55,8 +55,8 @@ for (let i = 0; i < steps; i++) {
 const sps = samples / (trainMs / 1000);
 let evalSeconds: number | null = null;
 if (!has('no-eval')) {
-  const ev = await Evaluator.create(p.model, session);
-  evalSeconds = (await ev.evaluate(p.ds, p.samples.valid, values, pack, rc.optim.evalBatchSize)).seconds;
+  const ev = await Evaluator.create(p.model, rc.eval, session);
+  evalSeconds = (await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds;
 }
 process.stdout.write(JSON.stringify({
   bench: 'train', data: data.name, preset: rc.preset, layout: rc.optim.layout, batchSize: rc.optim.batchSize,

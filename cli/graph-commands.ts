@@ -1,12 +1,10 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { saveModel } from '../graph/manifest.js';
-import { buildEvalGraph, buildInferenceGraph, hm4srModel } from '../graph/models/hm4sr.js';
-import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
-import { exportArtifacts, writeArtifacts } from '../graph/artifacts/write.js';
+import { exportArtifacts } from '../graph/artifacts/write.js';
+import { hm4srModel } from '../graph/models/hm4sr.js';
+import { adamConfig } from '../train/config.js';
+import { writeGraphs } from '../train/graphs.js';
 import { prepare } from '../train/prepare.js';
-import { initialValues } from '../graph/init.js';
 import { loadRun } from '../train/run.js';
 import { type ModelArgs, modelOptions, runConfigFrom, warn } from './options.js';
 
@@ -20,28 +18,7 @@ export function registerGraphs(cli: Argv): void {
       .option('artifacts', { type: 'boolean', default: false, describe: 'also write ONNX Runtime training artifacts (checkpoint, training/eval/optimizer models) in OUT/artifacts' }),
     (a) => {
       const rc = runConfigFrom(a as ModelArgs);
-      const p = prepare(rc, warn);
-      const out = resolve(a.out);
-      const model = hm4srModel(p.model);
-      const adam = { ...ADAM_DEFAULTS, lr: a.lr ?? rc.optim.lr, weightDecay: rc.optim.weightDecay };
-      const step = buildTrainStep(model, { adam, seed: rc.optim.seed });
-      const loop = buildTrainLoop(model, { adam, seed: rc.optim.seed });
-      const meta = { model: p.model, adam, fingerprint: p.fingerprint };
-      const written = [
-        saveModel(step.graph, join(out, 'train_step.onnx'), 'train-step', { params: 'inputs' }, { state: step.state, losses: step.losses, meta }),
-        saveModel(loop.graph, join(out, 'train_loop.onnx'), 'train-loop', { params: 'inputs' }, { state: loop.state, losses: loop.losses, meta }),
-        saveModel(buildEvalGraph(p.model), join(out, 'eval.onnx'), 'eval', { params: 'inputs' }, { meta }),
-      ];
-      const inf = buildInferenceGraph(p.model, 100);
-      const values = initialValues([...inf.params.values()].map((q) => q.spec), p.frozen, rc.optim.seed);
-      written.push(saveModel(inf, join(out, 'inference.onnx'), 'inference', { params: 'initializers', values, externalThreshold: 1 << 20 }, { meta: { ...meta, note: 'initial (untrained) weights' } }));
-      const listed = written.map((m) => ({ file: join(out, m.file), kind: m.kind, inputs: m.inputs.length, outputs: m.outputs.length, params: m.params.length }));
-      if (a.artifacts) {
-        const all = initialValues(probeParams(model), p.frozen, rc.optim.seed);
-        const dir = join(out, 'artifacts');
-        writeArtifacts(model, dir, { adam, values: all, seed: rc.optim.seed, properties: { epoch: 0, seed: rc.optim.seed, fingerprint: p.fingerprint, config: JSON.stringify(p.model) } });
-        listed.push({ file: dir, kind: 'ort-training-artifacts', inputs: 0, outputs: 0, params: all.size });
-      }
+      const listed = writeGraphs(rc, prepare(rc, warn), resolve(a.out), { lr: a.lr, artifacts: a.artifacts });
       process.stdout.write(`${JSON.stringify(listed, null, 2)}\n`);
     },
   );
@@ -55,7 +32,7 @@ export function registerGraphs(cli: Argv): void {
       .option('fixed-lr', { type: 'boolean', default: false, describe: 'bake the learning rate into the optimizer model (for runtimes that cannot set it)' }),
     (a) => {
       const { rc, p, checkpoint } = loadRun(a.run, a.from, warn);
-      const adam = { ...ADAM_DEFAULTS, lr: rc.optim.lr, weightDecay: rc.optim.weightDecay };
+      const adam = adamConfig(rc);
       const m = exportArtifacts(hm4srModel(p.model), checkpoint, resolve(a.out), { adam, seed: rc.optim.seed, fixedLearningRate: a['fixed-lr'] });
       process.stdout.write(`${JSON.stringify({ artifacts: resolve(a.out), files: m.files }, null, 2)}\n`);
     },

@@ -21,8 +21,8 @@ export function registerServe(cli: Argv): void {
       .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }),
     async (a) => {
       const { rc, p, values } = loadRun(a.run, 'best', warn);
-      const ev = await Evaluator.create(p.model, { ep: a.ep, threads: rc.optim.threads || undefined });
-      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), rc.optim.evalBatchSize);
+      const ev = await Evaluator.create(p.model, rc.eval, { ep: a.ep, threads: rc.optim.threads || undefined });
+      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p));
       process.stdout.write(`${JSON.stringify({ split: a.split, users: r.users, seconds: +r.seconds.toFixed(2), metrics: r.metrics }, null, 2)}\n`);
     },
   );
@@ -81,8 +81,8 @@ export function registerServe(cli: Argv): void {
         const { rc, p, values } = loadRun(run, 'best', warn);
         if (fp && fp !== p.fingerprint) throw new Error(`${a.a} and ${a.b} were trained on different data`);
         fp = p.fingerprint;
-        const ev = await Evaluator.create(p.model, { threads: rc.optim.threads || undefined });
-        ranks.push((await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), rc.optim.evalBatchSize)).ranks);
+        const ev = await Evaluator.create(p.model, rc.eval, { threads: rc.optim.threads || undefined });
+        ranks.push((await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p))).ranks);
       }
       process.stdout.write(`${JSON.stringify({ runA: a.a, runB: a.b, split: a.split, ...comparePaired(ranks[0], ranks[1], a.k) }, null, 2)}\n`);
     },
@@ -94,7 +94,7 @@ export function registerServe(cli: Argv): void {
     (a) => {
       const rc = runConfigFrom(a as ModelArgs);
       const p = prepare(rc, () => {});
-      process.stdout.write(`${JSON.stringify({ baseline: 'most-popular', data: rc.data.name, split: a.split, users: p.samples[a.split].size, metrics: mostPopular(p.ds, p.samples[a.split]) }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ baseline: 'most-popular', data: rc.data.name, split: a.split, users: p.samples[a.split].size, metrics: mostPopular(p.ds, p.samples[a.split], rc.eval) }, null, 2)}\n`);
     },
   );
   cli.command(

@@ -17,7 +17,8 @@ generateSynthetic({ dir: join(dir, 'data'), name: 'mini', users: 80, items: 40, 
 const rc: RunConfig = mergeConfig(DEFAULT_CONFIG, {
   data: { dir: join(dir, 'data'), name: 'mini' },
   model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 10 },
-  optim: { epochs: 3, batchSize: 128, evalBatchSize: 64, patience: 10, threads: 1, seed: 7 },
+  eval: { batchSize: 64 },
+  optim: { epochs: 3, batchSize: 128, patience: 10, threads: 1, seed: 7 },
 });
 const quiet = { ep: 'cpu' as const, progress: false, log: () => {} };
 const lines = (out: string) => readFileSync(runFiles(out).log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochLog);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Hm4srConfig, Modality } from '../graph/models/hm4sr-config.js';
+import { HM4SR_DEFAULTS, type Hm4srConfig, type Modality } from '../graph/models/hm4sr-config.js';
 import { DATA_PARAMS } from '../graph/models/hm4sr.js';
 import { type RunConfig, modelConfig } from './config.js';
 import { type Dataset, loadAtomicDataset, multiHot } from './data/dataset.js';
@@ -56,7 +56,7 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
   const { dir, name } = rc.data;
   if (!existsSync(join(dir, `${name}.inter`))) throw new Error(`no dataset at ${join(dir, `${name}.inter`)}`);
   const ds = loadRunDataset(dir, name, rc.data);
-  const maxLen = rc.model.maxLen ?? 50;
+  const maxLen = rc.model.maxLen ?? HM4SR_DEFAULTS.maxLen;
   const samples = buildSamples(ds, maxLen);
   if (samples.train.size === 0) throw new Error(`${dir}/${name}: no training samples (every user needs at least 4 interactions)`);
   const warnings: string[] = [];

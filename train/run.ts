@@ -6,7 +6,7 @@ import { type CheckpointData, checkCheckpointMatches, checkpointValues, readChec
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { probeParams } from '../graph/train-step.js';
-import type { RunConfig } from './config.js';
+import { DEFAULT_CONFIG, type RunConfig } from './config.js';
 import { type Prepared, prepare } from './prepare.js';
 
 export const runFiles = (out: string) => ({
@@ -38,11 +38,19 @@ export interface EpochLog {
 
 export interface LoadedRun { rc: RunConfig; p: Prepared; values: Map<string, Float32Array>; ck: CheckpointData; checkpoint: string }
 
+/** Runs written before the eval section kept the selection metric and eval batch size in optim. */
+function withEvalSection(rc: RunConfig): RunConfig {
+  if (rc.eval) return rc;
+  const old = rc.optim as Partial<Record<'metric' | 'evalBatchSize', unknown>>;
+  return { ...rc, eval: { ...DEFAULT_CONFIG.eval, validMetric: String(old.metric ?? DEFAULT_CONFIG.eval.validMetric), batchSize: Number(old.evalBatchSize ?? DEFAULT_CONFIG.eval.batchSize) } };
+}
+
 /** A finished (or running) run: its config, data and a checkpoint's weights, checked against each other. */
 export function loadRun(run: string, which: 'best' | 'last' = 'best', warn: (m: string) => void = () => {}): LoadedRun {
   const f = runFiles(run);
   if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
   const saved = JSON.parse(readFileSync(f.config, 'utf8')) as SavedConfig;
+  saved.run = withEvalSection(saved.run);
   const p = prepare(saved.run, warn);
   if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
   const path = which === 'best' ? f.best : f.last;

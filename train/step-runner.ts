@@ -2,7 +2,7 @@ import type { ParamSpec } from '../graph/graph.js';
 import type { ParamValues } from '../graph/init.js';
 import { serialize } from '../graph/emit.js';
 import { type StatePair, type TrainGraph, stateName } from '../graph/train-step.js';
-import { type HostTensor, type SessionOptions, createSession, ort, runChecked, toOrtFeeds } from '../runtime/session.js';
+import { type HostTensor, type SessionOptions, createSession, ort, runChecked, toOrtFeeds, toOrtTensor } from '../runtime/session.js';
 
 
 export interface OptimizerState {
@@ -36,13 +36,13 @@ export class StepRunner {
 
   private feeds(batch: Record<string, HostTensor>, lr: number): Record<string, ort.Tensor> {
     const f = toOrtFeeds(batch);
-    for (const s of this.graph.params) f[s.name] = new ort.Tensor('float32', this.state.params.get(s.name)!, s.dims);
+    for (const s of this.graph.params) f[s.name] = toOrtTensor({ data: this.state.params.get(s.name)!, dims: s.dims });
     for (const s of this.graph.params.filter((p) => p.trainable)) {
-      f[stateName.m(s.name)] = new ort.Tensor('float32', this.state.m.get(s.name)!, s.dims);
-      f[stateName.v(s.name)] = new ort.Tensor('float32', this.state.v.get(s.name)!, s.dims);
+      f[stateName.m(s.name)] = toOrtTensor({ data: this.state.m.get(s.name)!, dims: s.dims });
+      f[stateName.v(s.name)] = toOrtTensor({ data: this.state.v.get(s.name)!, dims: s.dims });
     }
-    f[stateName.step] = new ort.Tensor('int64', BigInt64Array.of(BigInt(this.state.step)), []);
-    f[stateName.lr] = new ort.Tensor('float32', Float32Array.of(lr), []);
+    f[stateName.step] = toOrtTensor({ data: BigInt64Array.of(BigInt(this.state.step)), dims: [] });
+    f[stateName.lr] = toOrtTensor({ data: Float32Array.of(lr), dims: [] });
     return f;
   }
 

@@ -1,14 +1,14 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { writeFileAtomic } from '../graph/atomic.js';
 import { initialValues } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
 import { type ExecutionProvider, checkExecutionProvider } from '../runtime/session.js';
 import { checkCheckpointMatches, checkpointFromState, checkpointValues, readCheckpoint, stateFromCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
-import type { RunConfig } from './config.js';
+import { type RunConfig, adamConfig } from './config.js';
 import { EpochSampler, type EpochSamplerState, Rng } from './data/shuffle.js';
 import { Evaluator } from './evaluate.js';
+import { type MetricName, metricNames } from './metrics.js';
 import { prepare } from './prepare.js';
 import { progressBar } from './progress.js';
 import { exportInference } from './export.js';
@@ -40,6 +40,8 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   const t0 = performance.now();
   const files = runFiles(opts.out);
   await checkExecutionProvider(opts.ep);
+  const evaluated = metricNames(rc.eval.metrics, rc.eval.topk);
+  if (!evaluated.includes(rc.eval.validMetric as MetricName)) throw new Error(`eval.validMetric "${rc.eval.validMetric}" is not one of the evaluated metrics (${evaluated.join(', ')})`);
   mkdirSync(opts.out, { recursive: true });
   if (!opts.resume && existsSync(files.last)) throw new Error(`${opts.out} already holds a run (${files.last}); pass --resume to continue it or choose another --out`);
   if (opts.resume && !existsSync(files.last)) throw new Error(`--resume: no checkpoint at ${files.last}`);
@@ -47,7 +49,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   const mc = p.model;
   const model = hm4srModel(mc);
   const specs = probeParams(model);
-  const adam: AdamConfig = { ...ADAM_DEFAULTS, lr: rc.optim.lr, weightDecay: rc.optim.weightDecay };
+  const adam = adamConfig(rc);
   const saved: SavedConfig = { run: rc, model: mc, fingerprint: p.fingerprint };
   writeFileAtomic(files.config, JSON.stringify(saved, null, 2) + '\n');
   opts.log(`data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; samples train ${p.samples.train.size} / valid ${p.samples.valid.size} / test ${p.samples.test.size}`);
@@ -72,7 +74,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       const kept = readFileSync(files.log, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as EpochLog).epoch <= epoch);
       writeFileAtomic(files.log, kept.map((l) => l + '\n').join(''));
     }
-    opts.log(`resuming after epoch ${epoch} (best ${rc.optim.metric} ${best.toFixed(4)} at epoch ${bestEpoch})`);
+    opts.log(`resuming after epoch ${epoch} (best ${rc.eval.validMetric} ${best.toFixed(4)} at epoch ${bestEpoch})`);
   } else {
     state = freshState(specs, initialValues(specs, p.frozen, rc.optim.seed));
     sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, rc.optim.seed, lengths);
@@ -80,7 +82,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   }
 
   const session = { ep: opts.ep, threads: rc.optim.threads || undefined };
-  const evaluator = await Evaluator.create(mc, session);
+  const evaluator = await Evaluator.create(mc, rc.eval, session);
   const pack = packOptions(rc, p);
   const props = (): Record<string, number | string> => ({
     format: 'hm4sr-run/1', epoch, seed: rc.optim.seed, best, bestEpoch, bad, fingerprint: p.fingerprint,
@@ -120,10 +122,9 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     const trainSeconds = (performance.now() - te) / 1000;
     const evBar = progressBar(`valid ${epoch}`, p.samples.valid.size, opts.progress);
     const tv = performance.now();
-    const ev = await evaluator.evaluate(p.ds, p.samples.valid, state.params, pack, rc.optim.evalBatchSize, (n) => evBar.update(n, { 'users/s': n / ((performance.now() - tv) / 1000) }));
+    const ev = await evaluator.evaluate(p.ds, p.samples.valid, state.params, pack, (n) => evBar.update(n, { 'users/s': n / ((performance.now() - tv) / 1000) }));
     evBar.stop();
-    const score = ev.metrics[rc.optim.metric as keyof typeof ev.metrics];
-    if (score === undefined) throw new Error(`unknown selection metric ${rc.optim.metric} (known: ${Object.keys(ev.metrics).join(', ')})`);
+    const score = ev.metrics[rc.eval.validMetric as MetricName];
     const improved = score > best;
     if (improved) {
       best = score;
@@ -140,18 +141,18 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     };
     appendFileSync(files.log, JSON.stringify(line) + '\n');
     writeCheckpoint(files.last, checkpointFromState(specs, state, { lr: rc.optim.lr, properties: props() }));
-    opts.log(`epoch ${epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.optim.metric} ${score.toFixed(4)}${improved ? ' *' : ''} | ${trainSeconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`);
+    opts.log(`epoch ${epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.eval.validMetric} ${score.toFixed(4)}${improved ? ' *' : ''} | ${trainSeconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`);
   }
-  if (bad >= rc.optim.patience) opts.log(`early stop: no ${rc.optim.metric} improvement for ${bad} epochs`);
+  if (bad >= rc.optim.patience) opts.log(`early stop: no ${rc.eval.validMetric} improvement for ${bad} epochs`);
 
   const bestValues = checkpointValues(readCheckpoint(files.best));
-  const valid = await evaluator.evaluate(p.ds, p.samples.valid, bestValues, pack, rc.optim.evalBatchSize);
-  const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack, rc.optim.evalBatchSize);
+  const valid = await evaluator.evaluate(p.ds, p.samples.valid, bestValues, pack);
+  const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack);
   const wallSeconds = (performance.now() - t0) / 1000;
   const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds };
   writeFileAtomic(files.metrics, JSON.stringify({ ...summary, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
   exportInference(mc, bestValues, p, rc, files.model);
-  await writeCurve(files.log, files.curve, rc.optim.metric);
+  await writeCurve(files.log, files.curve, rc.eval.validMetric);
   opts.log(`best epoch ${bestEpoch} of ${epoch}: test ${Object.entries(test.metrics).filter(([k]) => /@(10|20)$/.test(k)).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
   return summary;
 }

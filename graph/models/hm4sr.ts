@@ -234,17 +234,24 @@ export function hm4srModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
   };
 }
 
+/**
+ * The evaluation's ranking rule: the 1-based rank of each row's target among items 1..numItems of scores
+ * [B, numItems + 1] (column 0 is padding). Pessimistic ties: every item scoring >= the target counts, the
+ * target included, so ties never help and a constant model ranks last.
+ */
+export function fullCatalogRank(s: Value, target: Value, numItems: number): Value {
+  const t = op.gatherElements(s, op.unsqueeze(target, [1]), 1);
+  const real = new Uint8Array(numItems + 1).fill(1);
+  real[0] = 0;
+  const ge = op.and(op.greaterOrEqual(s, t), s.graph.constant(real, 'bool', [numItems + 1]));
+  return op.reduceSum(op.cast(ge, 'int64'), [1]);
+}
+
 /** Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session. */
 export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr'): Graph {
   const g = new Graph(`${name}_eval`);
   const b = declareBatch(g, batchSpec(c, 'eval'));
-  const s = scores(c, encode(g, c, b, false));
-  const t = op.gatherElements(s, op.unsqueeze(b.target, [1]), 1);
-  // Pessimistic ties: every item scoring >= the target counts; item 0 never does.
-  const real = new Uint8Array(c.numItems + 1).fill(1);
-  real[0] = 0;
-  const ge = op.and(op.greaterOrEqual(s, t), g.constant(real, 'bool', [c.numItems + 1]));
-  g.output(op.reduceSum(op.cast(ge, 'int64'), [1]), 'rank');
+  g.output(fullCatalogRank(scores(c, encode(g, c, b, false)), b.target, c.numItems), 'rank');
   return g;
 }
 
