@@ -9,9 +9,6 @@ export type ExecutionProvider = 'cpu' | 'cuda';
 export interface SessionOptions {
   ep?: ExecutionProvider;
   threads?: number;
-  /** Throw instead of silently running nodes on the CPU when the CUDA EP cannot take them. */
-  strictDevice?: boolean;
-  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
 /** Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing. */
@@ -19,12 +16,11 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   const ep = opts.ep ?? 'cpu';
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: ep === 'cuda' ? [{ name: 'cuda' }] : ['cpu'],
-    graphOptimizationLevel: opts.optimization ?? 'all',
+    graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
   };
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
   so.intraOpNumThreads = opts.threads ?? availableParallelism();
-  if (ep === 'cuda' && opts.strictDevice) so.extra = { session: { disable_cpu_ep_fallback: '1' } };
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
   } catch (e) {

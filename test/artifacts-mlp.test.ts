@@ -37,23 +37,6 @@ function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string): 
 const root = mkdtempSync(join(tmpdir(), 'hm4sr-artifacts-'));
 const ort = loadOrtWebTraining();
 
-/** The toy MLP with a frozen per-unit scale between its layers (frozen parameters sit between trainable ones). */
-function frozenMlp(hidden = 8, classes = 4): LossModel {
-  return {
-    name: 'mlp_frozen',
-    batch: [
-      { name: 'x', dtype: 'float32', shape: ['batch', 2] },
-      { name: 'y', dtype: 'int64', shape: ['batch'] },
-    ],
-    loss(g, b) {
-      const h = g.withScope('fc1', () => op.relu(op.add(op.matmul(b.x, g.param('weight', [2, hidden], { kind: 'uniform', a: 0.7 })), g.param('bias', [hidden], { kind: 'zeros' }))));
-      const s = op.mul(h, g.param('mid.scale', [hidden], { kind: 'uniform', a: 1 }, { trainable: false }));
-      const logits = g.withScope('fc2', () => op.add(op.matmul(s, g.param('weight', [hidden, classes], { kind: 'uniform', a: 0.25 })), g.param('bias', [classes], { kind: 'zeros' })));
-      return { loss: crossEntropy(logits, b.y) };
-    },
-  };
-}
-
 const session = (dir: string) => openTrainingSession(dir);
 
 const batchOf = (k: number, n = 32) => {
@@ -118,7 +101,7 @@ test('resuming from a mid-training checkpoint (step 3, Adam moments) with the le
 });
 
 test('frozen parameters: checkpoint loads with the right counts, ORT orders parameters as the training model\'s inputs, frozen ones do not move', async () => {
-  const model = frozenMlp();
+  const model = mlpModel(8, 4, { frozenScale: true });
   const specs = probeParams(model);
   assert.equal(specs.map((p) => `${p.name}${p.trainable ? '' : ' (frozen)'}`), ['fc1.weight', 'fc1.bias', 'mid.scale (frozen)', 'fc2.weight', 'fc2.bias']);
   const adam = { ...ADAM_DEFAULTS, lr: 1e-3 };
@@ -259,7 +242,7 @@ test('export from a checkpoint: truncated, foreign and mismatching checkpoints a
   writeFileSync(join(base, 'model.onnx'), readFileSync(join(base, 'out', ARTIFACT_FILES.training)));
   await throwsWith(() => exportArtifacts(model, join(base, 'model.onnx'), join(base, 'o1'), { adam }), /model\.onnx: is not an ONNX Runtime training checkpoint/);
   await throwsWith(() => exportArtifacts(mlpModel(16, 4), ckpt, join(base, 'o1'), { adam }), /run\.ckpt: parameter fc1\.weight has shape \[2, 8\] in the checkpoint, the model expects \[2, 16\]/);
-  await throwsWith(() => exportArtifacts(frozenMlp(), ckpt, join(base, 'o1'), { adam }), /run\.ckpt: parameter mid\.scale \[8\] of the model is missing from the checkpoint/);
+  await throwsWith(() => exportArtifacts(mlpModel(8, 4, { frozenScale: true }), ckpt, join(base, 'o1'), { adam }), /run\.ckpt: parameter mid\.scale \[8\] of the model is missing from the checkpoint/);
   assert.not.ok(existsSync(join(base, 'o1')));
   assert.equal(leftovers(base), []);
   // onnxruntime refuses the truncated file too.

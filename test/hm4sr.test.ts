@@ -18,7 +18,7 @@ import { packBatch } from '../train/pack.js';
 import type { EncodeOptions } from '../runtime/encode.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import { checkModels } from './util/checker.js';
-import { rng } from './util/gradcheck.js';
+import { centralDiff, rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-model-'));
@@ -93,13 +93,7 @@ test('every parameter gradient of the training step matches finite differences o
     for (let i = 0; i < ana.length; i++) if (Math.abs(ana[i]) > Math.abs(ana[best])) best = i;
     picks.add(best);
     for (const k of picks) {
-      const x0 = data[k];
-      data[k] = x0 + eps;
-      const up = await lossAt();
-      data[k] = x0 - eps;
-      const dn = await lossAt();
-      data[k] = x0;
-      const num = (up - dn) / (2 * eps);
+      const num = await centralDiff(data, k, eps, lossAt);
       assert.ok(Math.abs(num - ana[k]) <= 2e-3 + 3e-2 * Math.abs(num), `${spec.name}[${k}]: step-graph gradient ${ana[k]} vs finite difference ${num}`);
       checked++;
     }

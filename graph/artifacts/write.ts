@@ -4,10 +4,11 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { type CheckpointData, type CheckpointParam, checkCheckpointMatches, checkpointValues, encodeCheckpoint, readCheckpoint } from './checkpoint.js';
 import type { AdamConfig } from '../adam.js';
 import type { ParamSpec } from '../graph.js';
-import type { LossModel, TensorSpec } from '../model.js';
+import type { LossModel } from '../model.js';
+import type { TensorSpec } from '../types.js';
 import { onnx } from '../onnx-proto.js';
 import { probeParams } from '../train-step.js';
-import { type EvalSpec, type IOInfo, ORT_NAMES, adamWAttributes, buildArtifactModels } from './build.js';
+import { type EvalSpec, ORT_NAMES, adamWAttributes, buildArtifactModels } from './build.js';
 
 /** The file names onnxruntime's examples use for the four artifacts, plus hm4sr's description of them. */
 export const ARTIFACT_FILES = {
@@ -44,9 +45,9 @@ export interface ArtifactManifest {
   model: string;
   files: typeof ARTIFACT_FILES;
   trainInputs: TensorSpec[];
-  trainOutputs: IOInfo[];
+  trainOutputs: TensorSpec[];
   evalInputs: TensorSpec[];
-  evalOutputs: IOInfo[];
+  evalOutputs: TensorSpec[];
   /** Parameters in the training model's input order: the order of getContiguousParameters / loadParametersBuffer. */
   params: { name: string; dims: number[]; trainable: boolean }[];
   optimizer: {
