@@ -20,7 +20,7 @@ export type GradRule = (c: GradContext) => (Value | null)[];
  * Sums a broadcast gradient back to the shape of the operand it flowed from: over the leading axes the
  * operand lacks and over its size-1 axes. Symbolic dims never broadcast (see shape.ts).
  */
-export function sumTo(d: Value, shape: Shape | null): Value {
+function sumTo(d: Value, shape: Shape | null): Value {
   if (shape === null || d.shape === null) throw new Error(`cannot unbroadcast ${d} to an unknown shape`);
   const lead = d.rank - shape.length;
   const axes: number[] = [];

@@ -4,7 +4,7 @@ import { Rng } from './rng.js';
 /** Host-side parameter values by name: the training state between steps. */
 export type ParamValues = Map<string, Float32Array>;
 
-export function initParam(spec: ParamSpec, seed: number): Float32Array {
+function initParam(spec: ParamSpec, seed: number): Float32Array {
   const n = spec.dims.reduce((a, b) => a * b, 1);
   const init = spec.init;
   switch (init.kind) {

@@ -33,7 +33,7 @@ function initLabel(i: Init): string {
   }
 }
 
-export function manifestOf(g: Graph, file: string, kind: string, opts: EmitOptions, extra: Partial<Pick<Manifest, 'state' | 'losses' | 'meta' | 'externalData'>> = {}): Manifest {
+function manifestOf(g: Graph, file: string, kind: string, opts: EmitOptions, extra: Partial<Pick<Manifest, 'state' | 'losses' | 'meta' | 'externalData'>> = {}): Manifest {
   const params = orderedParams(g, opts.paramOrder);
   return {
     format: 'hm4sr.graph/1',

@@ -41,7 +41,7 @@ export function dimClash(a: Dim, b: Dim): boolean {
   return typeof a === 'number' && typeof b === 'number' && a !== b;
 }
 
-export function mulDims(ds: Dim[]): Dim {
+function mulDims(ds: Dim[]): Dim {
   let n = 1;
   const syms: string[] = [];
   for (const d of ds) {

@@ -23,9 +23,14 @@ const rc: RunConfig = mergeConfig(DEFAULT_CONFIG, {
 const quiet = { ep: 'cpu' as const, progress: false, log: () => {} };
 const lines = (out: string) => readFileSync(runFiles(out).log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochLog);
 
+// Run A is shared by the tests below: whichever runs first trains it, so no test depends on another's order.
+const a = join(dir, 'a');
+let runA: ReturnType<typeof train> | null = null;
+const trainedA = () => (runA ??= train(rc, { ...quiet, out: a, resume: false }));
+
 test('a run writes metrics, log, checkpoints, model and curve; the same seed gives the same run', async () => {
-  const a = join(dir, 'a'), b = join(dir, 'b');
-  const sa = await train(rc, { ...quiet, out: a, resume: false });
+  const b = join(dir, 'b');
+  const sa = await trainedA();
   const sb = await train(rc, { ...quiet, out: b, resume: false });
   const f = runFiles(a);
   for (const p of [f.config, f.last, f.best, f.log, f.metrics, f.model, f.curve]) assert.ok(existsSync(p), `missing ${p}`);
@@ -42,7 +47,8 @@ test('a run writes metrics, log, checkpoints, model and curve; the same seed giv
 });
 
 test('a run stopped after one epoch and resumed ends exactly like an uninterrupted one', async () => {
-  const full = join(dir, 'a'), part = join(dir, 'c');
+  await trainedA();
+  const full = a, part = join(dir, 'c');
   await train({ ...rc, optim: { ...rc.optim, epochs: 1 } }, { ...quiet, out: part, resume: false });
   await rejects(train(rc, { ...quiet, out: part, resume: false }), /--resume/);
   const s = await train(rc, { ...quiet, out: part, resume: true });
@@ -51,7 +57,8 @@ test('a run stopped after one epoch and resumed ends exactly like an uninterrupt
 });
 
 test('the exported model recommends known items, never the padding item or unknown ids', async () => {
-  const rec = await Recommender.load(runFiles(join(dir, 'a')).model);
+  await trainedA();
+  const rec = await Recommender.load(runFiles(a).model);
   const tokens = rec.tokens.slice(1, 6);
   const [r] = await rec.recommend([{ items: tokens, times: tokens.map((_, i) => 1.5e9 + i * 86400) }], 5);
   assert.is(r.items.length, 5);

@@ -18,10 +18,10 @@ export interface Prepared {
   warnings: string[];
 }
 
-export const featurePath = (dir: string, name: string, m: 'txt' | 'img') => join(dir, `${name}.${m === 'txt' ? 'text' : 'image'}.f32`);
+const featurePath = (dir: string, name: string, m: 'txt' | 'img') => join(dir, `${name}.${m === 'txt' ? 'text' : 'image'}.f32`);
 
 /** A short content hash: a checkpoint refuses to resume on a different dataset or split. */
-export function fingerprintOf(ds: Dataset, maxLen: number): string {
+function fingerprintOf(ds: Dataset, maxLen: number): string {
   const h = createHash('sha256');
   h.update(new Uint8Array(ds.items.buffer, ds.items.byteOffset, ds.items.byteLength));
   h.update(new Uint8Array(ds.timestamps.buffer, ds.timestamps.byteOffset, ds.timestamps.byteLength));
@@ -31,7 +31,7 @@ export function fingerprintOf(ds: Dataset, maxLen: number): string {
 }
 
 /** 'auto' picks the first of categories / attr_ids / category present in the item file's header. */
-export function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
+function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
   const fd = openSync(itemPath, 'r');
   const buf = Buffer.alloc(4096);
   const n = readSync(fd, buf, 0, buf.length, 0);

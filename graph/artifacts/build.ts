@@ -1,7 +1,7 @@
 /**
  * ONNX Runtime on-device-training artifacts for any LossModel: the training, evaluation and optimizer
  * models that ORT's TrainingSession (C/C++/C#/Java/Objective-C APIs, onnxruntime-web 1.17-1.19) runs
- * beside a checkpoint (train/checkpoint.ts). The conventions are onnxruntime's (training_api/module.cc,
+ * beside a checkpoint (graph/artifacts/checkpoint.ts). The conventions are onnxruntime's (training_api/module.cc,
  * optimizer.cc, utils.cc and onnxblock's _training_graph_utils.py):
  *
  *  - training model inputs: user inputs, every parameter (named as in the checkpoint), one
@@ -80,7 +80,7 @@ function reorderInputs(proto: P.ModelProto, order: string[]): void {
 }
 
 /** Training model: forward, loss, hm4sr's VJP graph, one InPlaceAccumulatorV2 per trainable parameter. */
-export function buildTrainingModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[] } = {}): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[]; params: ParamSpec[] } {
+function buildTrainingModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[] } = {}): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[]; params: ParamSpec[] } {
   const specs = opts.params ?? probeParams(model);
   const trainable = specs.filter((s) => s.trainable);
   if (trainable.length === 0) throw new Error(`model ${model.name} has no trainable parameters`);
@@ -114,7 +114,7 @@ export function buildTrainingModel(model: LossModel, opts: { seed?: number; para
 }
 
 /** Eval model: the loss (and terms), or `spec`'s outputs, with every parameter as an input and Dropout off. */
-export function buildEvalModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[]; spec?: EvalSpec } = {}): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[] } {
+function buildEvalModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[]; spec?: EvalSpec } = {}): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[] } {
   const specs = opts.params ?? probeParams(model);
   const g = new Graph(`${model.name}_eval`);
   g.docString = 'hm4sr evaluation model (onnxruntime on-device-training artifact)';
@@ -170,7 +170,7 @@ const seqType = (elemType: number): P.ITypeProto => ({ sequenceType: { elemType:
  * `fixedLearningRate` the node reads a constant adam.lr instead and the `learning_rate` input is ignored:
  * for runtimes that cannot set the rate, at the cost of schedulers and SetLearningRate having no effect.
  */
-export function buildOptimizerModel(adam: AdamConfig, name = 'hm4sr', opts: { fixedLearningRate?: boolean } = {}): P.ModelProto {
+function buildOptimizerModel(adam: AdamConfig, name = 'hm4sr', opts: { fixedLearningRate?: boolean } = {}): P.ModelProto {
   const a = adamWAttributes(adam);
   const AT = onnx.AttributeProto.AttributeType;
   const [lr, step, params, grads, m1, m2] = ORT_NAMES.optimizerInputs;

@@ -19,11 +19,11 @@ import * as flatbuffers from 'flatbuffers';
 import { writeFileAtomic } from '../atomic.js';
 import * as fb from './fbs/ort_training_checkpoint_generated.js';
 
-export const CHECKPOINT_IDENTIFIER = 'ODTC';
-export const CHECKPOINT_VERSION = 2;
+const CHECKPOINT_IDENTIFIER = 'ODTC';
+const CHECKPOINT_VERSION = 2;
 /** onnxruntime's optimizer group name and AdamW momentum keys. */
-export const OPTIMIZER_GROUP = 'group0';
-export const MOMENT_NAMES = { m: 'momentum0', v: 'momentum1' } as const;
+const OPTIMIZER_GROUP = 'group0';
+const MOMENT_NAMES = { m: 'momentum0', v: 'momentum1' } as const;
 
 export interface CheckpointParam { name: string; dims: number[]; data: Float32Array; trainable: boolean }
 

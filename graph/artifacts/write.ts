@@ -70,7 +70,7 @@ export interface BuiltArtifacts {
 const numel = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
 /** The checkpoint for a model's parameters, checked against the model (names, shapes, values, moments). */
-export function artifactCheckpoint(params: ParamSpec[], opts: Pick<ArtifactOptions, 'adam' | 'values' | 'optimizer' | 'properties'>): CheckpointData {
+function artifactCheckpoint(params: ParamSpec[], opts: Pick<ArtifactOptions, 'adam' | 'values' | 'optimizer' | 'properties'>): CheckpointData {
   const known = new Set(params.map((p) => p.name));
   for (const k of opts.values.keys()) if (!known.has(k)) throw new Error(`a value is given for ${k}, which is not a parameter of the model`);
   const ps: CheckpointParam[] = params.map((s) => {
@@ -95,7 +95,7 @@ export function artifactCheckpoint(params: ParamSpec[], opts: Pick<ArtifactOptio
 }
 
 /** Builds the four artifacts (and artifacts.json) in memory. */
-export function buildArtifacts(model: LossModel, opts: ArtifactOptions): BuiltArtifacts {
+function buildArtifacts(model: LossModel, opts: ArtifactOptions): BuiltArtifacts {
   const m = buildArtifactModels(model, { adam: opts.adam, seed: opts.seed, eval: opts.evalOutputs, fixedLearningRate: opts.fixedLearningRate });
   const checkpoint = artifactCheckpoint(m.params, opts);
   const enc = (p: Parameters<typeof onnx.ModelProto.encode>[0]) => onnx.ModelProto.encode(p).finish();
@@ -197,7 +197,7 @@ export function writeArtifacts(model: LossModel, outDir: string, opts: ArtifactO
 }
 
 /** writeArtifacts' options from a checkpoint: parameter values, Adam state and properties. */
-export function artifactInputsFromCheckpoint(c: CheckpointData): Pick<ArtifactOptions, 'values' | 'optimizer' | 'properties'> {
+function artifactInputsFromCheckpoint(c: CheckpointData): Pick<ArtifactOptions, 'values' | 'optimizer' | 'properties'> {
   return {
     values: checkpointValues(c),
     ...(c.optimizer ? { optimizer: { step: c.optimizer.step, m: c.optimizer.m, v: c.optimizer.v } } : {}),

@@ -15,7 +15,7 @@ export interface LinearOptions {
 }
 
 /** Parameter inits of a Linear layer (exported for layers that declare their own weights). */
-export function linearInits(inFeatures: number, init: LinearInit = 'normal0.02'): { weight: Init; bias: Init } {
+function linearInits(inFeatures: number, init: LinearInit = 'normal0.02'): { weight: Init; bias: Init } {
   if (init === 'torch') {
     const a = 1 / Math.sqrt(inFeatures);
     return { weight: { kind: 'uniform', a }, bias: { kind: 'uniform', a } };

@@ -58,7 +58,7 @@ export function catalog(g: Graph, c: Hm4srConfig): Value {
 }
 
 /** Additive attention mask [R, 1, W, W]: causal within a segment, never across segments or onto padding. */
-export function segmentMask(segments: Value): Value {
+function segmentMask(segments: Value): Value {
   const g = segments.graph;
   const sameSeg = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1]));
   const col = op.range(0, op.dimOf(segments, 1), 1);
@@ -171,7 +171,7 @@ function l2normalize(x: Value): Value {
 }
 
 /** InfoNCE over the batch with positives on the diagonal; same-target rows are false negatives. */
-export function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: number): Value {
+function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: number): Value {
   const g = q.graph;
   const logits = op.mul(op.matmul(l2normalize(q), op.transposeLast(l2normalize(k))), 1 / tau);
   const idx = op.range(0, op.dimOf(target, 0), 1);
