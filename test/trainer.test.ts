@@ -79,4 +79,10 @@ test('training through the K-step Loop graph gives the same losses as single ste
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+test('an eval.validMetric the evaluator does not compute is refused before any work', async () => {
+  const out = join(dir, 'bad-metric');
+  await rejects(train(mergeConfig(rc, { eval: { validMetric: 'ndcg@50' } }), { ...quiet, out, resume: false }), /eval\.validMetric "ndcg@50" is not one of the evaluated metrics \(ndcg@5, mrr@5/);
+  assert.not.ok(existsSync(out));
+});
+
 test.run();
