@@ -1,14 +1,11 @@
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { Recommender } from '../runtime/recommender.js';
-import { Evaluator } from '../train/evaluate.js';
 import { DEFAULT_TOP_K, exportInference } from '../train/export.js';
 import { prepare } from '../train/prepare.js';
-import { packOptions } from '../train/pack.js';
-import { loadRun } from '../train/run.js';
-import { userSequence } from '../train/data/dataset.js';
+import { evaluateRun, loadRun, userHistories } from '../train/run.js';
 import { mostPopular } from '../train/baselines.js';
-import { comparePaired } from '../train/compare.js';
+import { compareRuns } from '../train/compare.js';
 import { type ModelArgs, modelOptions, runConfigFrom, warn } from './options.js';
 
 export function registerServe(cli: Argv): void {
@@ -20,9 +17,7 @@ export function registerServe(cli: Argv): void {
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
       .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }),
     async (a) => {
-      const { rc, p, values } = loadRun(a.run, 'best', warn);
-      const ev = await Evaluator.create(p.model, rc.eval, { ep: a.ep, threads: rc.optim.threads || undefined });
-      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p));
+      const r = await evaluateRun(loadRun(a.run, 'best', warn), a.split, { ep: a.ep });
       process.stdout.write(`${JSON.stringify({ split: a.split, users: r.users, seconds: +r.seconds.toFixed(2), metrics: r.metrics }, null, 2)}\n`);
     },
   );
@@ -48,14 +43,7 @@ export function registerServe(cli: Argv): void {
       const rec = await Recommender.load(model, { ep: a.ep });
       let users: { id: string; items: string[]; times: number[] }[];
       if (a.user) {
-        const { p } = loadRun(a.run!, 'best', warn);
-        const index = new Map(p.ds.userTokens.map((t, i) => [t, i]));
-        users = a.user.map((u) => {
-          const i = index.get(u);
-          if (i === undefined) throw new Error(`unknown user "${u}" in ${p.ds.userTokens.length} users of the run's dataset`);
-          const seq = userSequence(p.ds, i);
-          return { id: u, items: Array.from(seq.items, (x) => p.ds.itemTokens[x]), times: Array.from(seq.timestamps) };
-        });
+        users = userHistories(loadRun(a.run!, 'best', warn).p, a.user);
       } else {
         const items = a.items!.split(',').map((s) => s.trim()).filter(Boolean);
         const now = Math.floor(Date.now() / 1000);
@@ -75,16 +63,8 @@ export function registerServe(cli: Argv): void {
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
       .option('k', { type: 'number', default: 10 }),
     async (a) => {
-      const ranks: Int32Array[] = [];
-      let fp = '';
-      for (const run of [a.a, a.b]) {
-        const { rc, p, values } = loadRun(run, 'best', warn);
-        if (fp && fp !== p.fingerprint) throw new Error(`${a.a} and ${a.b} were trained on different data`);
-        fp = p.fingerprint;
-        const ev = await Evaluator.create(p.model, rc.eval, { threads: rc.optim.threads || undefined });
-        ranks.push((await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p))).ranks);
-      }
-      process.stdout.write(`${JSON.stringify({ runA: a.a, runB: a.b, split: a.split, ...comparePaired(ranks[0], ranks[1], a.k) }, null, 2)}\n`);
+      const c = await compareRuns(loadRun(a.a, 'best', warn), loadRun(a.b, 'best', warn), a.split, a.k);
+      process.stdout.write(`${JSON.stringify({ runA: a.a, runB: a.b, split: a.split, ...c }, null, 2)}\n`);
     },
   );
   cli.command(

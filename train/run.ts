@@ -8,6 +8,10 @@ import { hm4srModel } from '../graph/models/hm4sr.js';
 import { probeParams } from '../graph/train-step.js';
 import { DEFAULT_CONFIG, type RunConfig } from './config.js';
 import { type Prepared, prepare } from './prepare.js';
+import type { SessionOptions } from '../runtime/session.js';
+import { userSequence } from './data/dataset.js';
+import { type EvalResult, Evaluator } from './evaluate.js';
+import { packOptions } from './pack.js';
 
 export const runFiles = (out: string) => ({
   config: join(out, 'config.json'),
@@ -36,7 +40,7 @@ export interface EpochLog {
   best: boolean;
 }
 
-export interface LoadedRun { rc: RunConfig; p: Prepared; values: Map<string, Float32Array>; ck: CheckpointData; checkpoint: string }
+export interface LoadedRun { run: string; rc: RunConfig; p: Prepared; values: Map<string, Float32Array>; ck: CheckpointData; checkpoint: string }
 
 /** Runs written before the eval section kept the selection metric and eval batch size in optim. */
 function withEvalSection(rc: RunConfig): RunConfig {
@@ -57,5 +61,22 @@ export function loadRun(run: string, which: 'best' | 'last' = 'best', warn: (m: 
   if (!existsSync(path)) throw new Error(`${run}: no ${which} checkpoint yet (${path})`);
   const ck = readCheckpoint(path);
   checkCheckpointMatches(ck, probeParams(hm4srModel(p.model)), path);
-  return { rc: saved.run, p, values: checkpointValues(ck), ck, checkpoint: path };
+  return { run, rc: saved.run, p, values: checkpointValues(ck), ck, checkpoint: path };
+}
+
+/** Full-catalog evaluation of a loaded run's weights on one split (session options over the run's threads). */
+export async function evaluateRun(r: LoadedRun, split: 'valid' | 'test', session: SessionOptions = {}): Promise<EvalResult> {
+  const ev = await Evaluator.create(r.p.model, r.rc.eval, { threads: r.rc.optim.threads || undefined, ...session });
+  return ev.evaluate(r.p.ds, r.p.samples[split], r.values, packOptions(r.rc, r.p));
+}
+
+/** The full histories of users of the run's dataset, by token, as item tokens and Unix seconds. */
+export function userHistories(p: Prepared, users: string[]): { id: string; items: string[]; times: number[] }[] {
+  const index = new Map(p.ds.userTokens.map((t, i) => [t, i]));
+  return users.map((u) => {
+    const i = index.get(u);
+    if (i === undefined) throw new Error(`unknown user "${u}" in ${p.ds.userTokens.length} users of the run's dataset`);
+    const seq = userSequence(p.ds, i);
+    return { id: u, items: Array.from(seq.items, (x) => p.ds.itemTokens[x]), times: Array.from(seq.timestamps) };
+  });
 }
