@@ -76,6 +76,12 @@ export const DEFAULT_CONFIG: RunConfig = {
   eval: { metrics: ['ndcg', 'mrr', 'hr'], topk: [5, 10, 20], validMetric: 'ndcg@20', batchSize: 1024 },
 };
 
+/**
+ * Defaults that differ on the CUDA EP (a config file or flag still wins): K steps per run keep parameters
+ * and Adam moments on the device; evaluation ranks users in large batches, one copy in and out per batch.
+ */
+export const CUDA_DEFAULTS = { stepsPerRun: 16, evalBatchSize: 4096 } as const;
+
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
 export function mergeConfig(base: RunConfig, over: DeepPartial<RunConfig>): RunConfig {

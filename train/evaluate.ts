@@ -28,7 +28,7 @@ export class Evaluator {
     metricNames(config.metrics, config.topk);
     if (!(Number.isInteger(config.batchSize) && config.batchSize >= 1)) throw new Error(`eval.batchSize must be a positive integer, got ${config.batchSize}`);
     const g = buildEvalGraph(model);
-    const session = await createSession(serialize(g, { params: 'inputs' }), opts);
+    const session = await createSession(serialize(g, { params: 'inputs' }), { placementKey: g.name, ...opts });
     return new Evaluator(session, [...g.params.values()].map((p) => ({ name: p.spec.name, dims: p.spec.dims })), model, config);
   }
 

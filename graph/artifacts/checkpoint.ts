@@ -19,7 +19,7 @@ import * as flatbuffers from 'flatbuffers';
 import { writeFileAtomic } from '../atomic.js';
 import * as fb from './fbs/ort_training_checkpoint_generated.js';
 
-const CHECKPOINT_IDENTIFIER = 'ODTC';
+export const CHECKPOINT_IDENTIFIER = 'ODTC';
 const CHECKPOINT_VERSION = 2;
 /** onnxruntime's optimizer group name and AdamW momentum keys. */
 const OPTIMIZER_GROUP = 'group0';

@@ -8,7 +8,7 @@ export const SYNTH_DEFAULT = { name: 'synth', users: 1000, items: 500, seed: 202
 /** Epoch cap when training on the built-in data without --epochs: keeps `npm start` to a few minutes. */
 export const SYNTH_EPOCHS = 20;
 
-function cacheDir(): string {
+export function cacheDir(): string {
   return process.env.HM4SR_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hm4sr');
 }
 
