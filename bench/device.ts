@@ -5,17 +5,16 @@
 // first N steps, then full-catalog evaluation of every validation user. Prints one JSON line.
 import { cpus, totalmem } from 'node:os';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { stackBatches } from '../graph/models/hm4sr-batch.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
-import { resolveDataset } from '../cli/data-source.js';
+import { resolveDataset } from '../train/data/source.js';
 import { CUDA_DEFAULTS, DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
 import { EpochSampler, Rng } from '../train/data/shuffle.js';
 import { Evaluator } from '../train/evaluate.js';
-import { packBatch } from '../train/pack.js';
+import { packBatch, packOptions, stackBatches } from '../train/pack.js';
 import { prepare } from '../train/prepare.js';
-import { StepRunner } from '../train/step-runner.js';
-import { initialValues, packOptions } from '../train/trainer.js';
+import { StepRunner, freshState } from '../train/step-runner.js';
+import { initialValues } from '../graph/init.js';
 import { type ExecutionProvider, checkExecutionProvider } from '../runtime/session.js';
 
 // Failures end in one line (gpu-check puts the last lines of stderr into its JSON).
@@ -36,10 +35,8 @@ await checkExecutionProvider(ep);
 const data = resolveDataset(flag('data'), flag('name'), log);
 const rc = mergeConfig(DEFAULT_CONFIG, {
   data,
-  optim: {
-    threads: num('threads', 0), batchSize: num('batch-size', 1024), stepsPerRun: K,
-    evalBatchSize: num('eval-batch-size', onCuda ? CUDA_DEFAULTS.evalBatchSize : DEFAULT_CONFIG.optim.evalBatchSize),
-  },
+  optim: { threads: num('threads', 0), batchSize: num('batch-size', 1024), stepsPerRun: K },
+  eval: { batchSize: num('eval-batch-size', onCuda ? CUDA_DEFAULTS.evalBatchSize : DEFAULT_CONFIG.eval.batchSize) },
 });
 const session = { ep, threads: rc.optim.threads || undefined, strictDevice: !args.includes('--allow-cpu-nodes'), log };
 let t = performance.now();
@@ -49,8 +46,7 @@ log(`data ${data.dir}: ${p.ds.numUsers} users, ${p.samples.train.size} training 
 const model = hm4srModel(p.model);
 const specs = probeParams(model);
 const values = initialValues(specs, p.frozen, 1);
-const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(values.get(s.name)!.length)]));
-const state = { params: values, m: zeros(), v: zeros(), step: 0 };
+const state = freshState(specs, values);
 t = performance.now();
 const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), state, session);
 const loopRunner = K > 1 ? await StepRunner.create(buildTrainLoop(model, { adam: ADAM_DEFAULTS, seed: 1 }), state, session) : null;
@@ -92,11 +88,11 @@ const evalSeconds: number[] = [];
 let evalCreateSeconds: number | null = null;
 if (evalRuns > 0) {
   t = performance.now();
-  const ev = await Evaluator.create(p.model, session);
+  const ev = await Evaluator.create(p.model, rc.eval, session);
   evalCreateSeconds = (performance.now() - t) / 1000;
   for (let r = 0; r < evalRuns; r++) {
-    evalSeconds.push((await ev.evaluate(p.ds, p.samples.valid, state.params, pack, rc.optim.evalBatchSize)).seconds);
-    log(`evaluation ${r + 1}: ${p.samples.valid.size} users in ${evalSeconds[r].toFixed(2)} s (batches of ${rc.optim.evalBatchSize})`);
+    evalSeconds.push((await ev.evaluate(p.ds, p.samples.valid, state.params, pack)).seconds);
+    log(`evaluation ${r + 1}: ${p.samples.valid.size} users in ${evalSeconds[r].toFixed(2)} s (batches of ${rc.eval.batchSize})`);
   }
 }
 const round = (x: number, d = 2) => +x.toFixed(d);
@@ -107,6 +103,6 @@ process.stdout.write(JSON.stringify({
   epochs: epochLog.map((e) => ({ ...e, seconds: round(e.seconds, 3), samplesPerSecond: Math.round(e.samplesPerSecond), firstRunSeconds: round(e.firstRunSeconds, 3), warmSamplesPerSecond: e.warmSamplesPerSecond === null ? null : Math.round(e.warmSamplesPerSecond), loss: round(e.loss, 4) })),
   trainSamplesPerSecond: Math.round(last.samplesPerSecond),
   epochSeconds: round(fullEpoch ? last.seconds : p.samples.train.size / (last.warmSamplesPerSecond ?? last.samplesPerSecond), 2), epochSecondsMeasured: fullEpoch,
-  evalUsers: p.samples.valid.size, evalBatchSize: rc.optim.evalBatchSize, evalCreateSeconds: evalCreateSeconds === null ? null : round(evalCreateSeconds), evalSeconds: evalSeconds.map((s) => round(s, 3)),
+  evalUsers: p.samples.valid.size, evalBatchSize: rc.eval.batchSize, evalCreateSeconds: evalCreateSeconds === null ? null : round(evalCreateSeconds), evalSeconds: evalSeconds.map((s) => round(s, 3)),
   peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
 }) + '\n');

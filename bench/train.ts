@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { type GraphForm, hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
-import { defaultDataset } from '../cli/data-source.js';
+import { defaultDataset } from '../train/data/source.js';
 import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
 import { EpochSampler, Rng } from '../train/data/shuffle.js';
 import { Evaluator } from '../train/evaluate.js';
-import { packBatch } from '../train/pack.js';
+import { packBatch, packOptions } from '../train/pack.js';
 import { prepare } from '../train/prepare.js';
-import { StepRunner } from '../train/step-runner.js';
-import { initialValues, packOptions } from '../train/trainer.js';
+import { StepRunner, freshState } from '../train/step-runner.js';
+import { initialValues } from '../graph/init.js';
 
 const args = process.argv.slice(2);
 const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
@@ -46,10 +46,9 @@ if (form !== 'fast' && form !== 'plain') throw new Error(`--graph ${form}: expec
 const model = hm4srModel(p.model, 'hm4sr', form);
 const specs = probeParams(model);
 const values = initialValues(specs, p.frozen, 1);
-const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(values.get(s.name)!.length)]));
 const session = { threads: rc.optim.threads || undefined };
 let t = performance.now();
-const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), { params: values, m: zeros(), v: zeros(), step: 0 }, { ...session, profile: flag('profile') });
+const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), freshState(specs, values), { ...session, profile: flag('profile') });
 const createMs = performance.now() - t;
 const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, rc.optim.lengthBucketing ? p.samples.train.length : null).nextEpoch();
 const steps = has('full-epoch') ? batches.length : Math.min(Number(flag('steps', '12')), batches.length);
@@ -67,8 +66,8 @@ if (flag('profile')) runner.endProfiling();
 const sps = samples / (trainMs / 1000);
 let evalSeconds: number | null = null;
 if (!has('no-eval')) {
-  const ev = await Evaluator.create(p.model, session, form);
-  evalSeconds = (await ev.evaluate(p.ds, p.samples.valid, values, pack, rc.optim.evalBatchSize)).seconds;
+  const ev = await Evaluator.create(p.model, rc.eval, session, form);
+  evalSeconds = (await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds;
 }
 process.stdout.write(JSON.stringify({
   bench: 'train', data: data.name, preset: rc.preset, graph: form, layout: rc.optim.layout, batchSize: rc.optim.batchSize,

@@ -1,10 +1,11 @@
 import type { Argv } from 'yargs';
 import type { ExecutionProvider, SessionOptions } from '../runtime/session.js';
 import { type RunConfig, CUDA_DEFAULTS, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
-import type { Layout } from '../train/pack.js';
-import { SYNTH_EPOCHS, resolveDataset } from './data-source.js';
+import type { Layout } from '../runtime/encode.js';
+import { SYNTH_EPOCHS, resolveDataset } from '../train/data/source.js';
 
 export const log = (m: string) => process.stderr.write(`${m}\n`);
+export const warn = (m: string) => log(`warning: ${m}`);
 
 /** Options shared by every command that builds a model for a dataset. */
 export function modelOptions<T>(y: Argv<T>) {
@@ -52,7 +53,7 @@ export interface ModelArgs {
 /** Defaults <- device defaults (CUDA) <- config file <- flags. */
 export function runConfigFrom(a: ModelArgs, training = false, ep: ExecutionProvider = 'cpu'): RunConfig {
   const file = a.config ? readConfigFile(a.config) : {};
-  const rc = mergeConfig(ep === 'cuda' ? mergeConfig(DEFAULT_CONFIG, { optim: CUDA_DEFAULTS }) : DEFAULT_CONFIG, file);
+  const rc = mergeConfig(ep === 'cuda' ? mergeConfig(DEFAULT_CONFIG, { optim: { stepsPerRun: CUDA_DEFAULTS.stepsPerRun }, eval: { batchSize: CUDA_DEFAULTS.evalBatchSize } }) : DEFAULT_CONFIG, file);
   const ds = a.data || !file.data?.dir ? resolveDataset(a.data, a.name, log) : { dir: file.data.dir, name: file.data.name ?? a.name ?? '' };
   const builtIn = !a.data && !file.data?.dir;
   if (training && builtIn && a.epochs === undefined && file.optim?.epochs === undefined) {

@@ -1,35 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { Recommender } from '../runtime/recommender.js';
-import { checkCheckpointMatches, readCheckpoint } from '../graph/artifacts/checkpoint.js';
-import type { RunConfig } from '../train/config.js';
-import { Evaluator } from '../train/evaluate.js';
 import { DEFAULT_TOP_K, exportInference } from '../train/export.js';
 import { prepare } from '../train/prepare.js';
-import { packOptions, runFiles } from '../train/trainer.js';
-import { probeParams } from '../graph/train-step.js';
-import { hm4srModel } from '../graph/models/hm4sr.js';
+import { evaluateRun, loadRun, userHistories } from '../train/run.js';
 import { mostPopular } from '../train/baselines.js';
-import { comparePaired } from '../train/compare.js';
-import { type DeviceArgs, type ModelArgs, deviceOptions, log, modelOptions, runConfigFrom, sessionFrom } from './options.js';
+import { compareRuns } from '../train/compare.js';
+import { type DeviceArgs, type ModelArgs, deviceOptions, modelOptions, runConfigFrom, sessionFrom, warn } from './options.js';
 import { CUDA_DEFAULTS } from '../train/config.js';
 import { checkExecutionProvider } from '../runtime/session.js';
-
-/** A finished (or running) run: its config, data and best weights, checked against each other. */
-export function loadRun(run: string, which: 'best' | 'last' = 'best') {
-  const f = runFiles(run);
-  if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
-  const saved = JSON.parse(readFileSync(f.config, 'utf8')) as { run: RunConfig; model: Hm4srConfig; fingerprint: string };
-  const p = prepare(saved.run, (m) => log(`warning: ${m}`));
-  if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
-  const path = which === 'best' ? f.best : f.last;
-  if (!existsSync(path)) throw new Error(`${run}: no ${which} checkpoint yet (${path})`);
-  const ck = readCheckpoint(path);
-  checkCheckpointMatches(ck, probeParams(hm4srModel(p.model)), path);
-  return { rc: saved.run, p, values: new Map(ck.params.map((q) => [q.name, q.data])), ck };
-}
 
 export function registerServe(cli: Argv): void {
   cli.command(
@@ -41,10 +20,9 @@ export function registerServe(cli: Argv): void {
       .option('eval-batch-size', { type: 'number', describe: `users ranked per onnxruntime run (default: the run's, at least ${CUDA_DEFAULTS.evalBatchSize} on CUDA)` }),
     async (a) => {
       await checkExecutionProvider(a.ep);
-      const { rc, p, values } = loadRun(a.run);
-      const ev = await Evaluator.create(p.model, sessionFrom(a as DeviceArgs, rc.optim.threads || undefined));
-      const batch = a['eval-batch-size'] ?? (a.ep === 'cuda' ? Math.max(rc.optim.evalBatchSize, CUDA_DEFAULTS.evalBatchSize) : rc.optim.evalBatchSize);
-      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), batch);
+      const run = loadRun(a.run, 'best', warn);
+      const batch = a['eval-batch-size'] ?? (a.ep === 'cuda' ? Math.max(run.rc.eval.batchSize, CUDA_DEFAULTS.evalBatchSize) : run.rc.eval.batchSize);
+      const r = await evaluateRun({ ...run, rc: { ...run.rc, eval: { ...run.rc.eval, batchSize: batch } } }, a.split, sessionFrom(a as DeviceArgs, run.rc.optim.threads || undefined));
       process.stdout.write(`${JSON.stringify({ split: a.split, users: r.users, seconds: +r.seconds.toFixed(2), metrics: r.metrics }, null, 2)}\n`);
     },
   );
@@ -69,14 +47,7 @@ export function registerServe(cli: Argv): void {
       const rec = await Recommender.load(model, sessionFrom(a as DeviceArgs));
       let users: { id: string; items: string[]; times: number[] }[];
       if (a.user) {
-        const { p } = loadRun(a.run!);
-        const index = new Map(p.ds.userTokens.map((t, i) => [t, i]));
-        users = a.user.map((u) => {
-          const i = index.get(u);
-          if (i === undefined) throw new Error(`unknown user "${u}" in ${p.ds.userTokens.length} users of the run's dataset`);
-          const s = p.ds.offsets[i], e = p.ds.offsets[i + 1];
-          return { id: u, items: Array.from(p.ds.items.subarray(s, e), (x) => p.ds.itemTokens[x]), times: Array.from(p.ds.timestamps.subarray(s, e)) };
-        });
+        users = userHistories(loadRun(a.run!, 'best', warn).p, a.user);
       } else {
         const items = a.items!.split(',').map((s) => s.trim()).filter(Boolean);
         const now = Math.floor(Date.now() / 1000);
@@ -96,16 +67,8 @@ export function registerServe(cli: Argv): void {
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
       .option('k', { type: 'number', default: 10 }),
     async (a) => {
-      const ranks: Int32Array[] = [];
-      let fp = '';
-      for (const run of [a.a, a.b]) {
-        const { rc, p, values } = loadRun(run);
-        if (fp && fp !== p.fingerprint) throw new Error(`${a.a} and ${a.b} were trained on different data`);
-        fp = p.fingerprint;
-        const ev = await Evaluator.create(p.model, { threads: rc.optim.threads || undefined });
-        ranks.push((await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), rc.optim.evalBatchSize)).ranks);
-      }
-      process.stdout.write(`${JSON.stringify({ runA: a.a, runB: a.b, split: a.split, ...comparePaired(ranks[0], ranks[1], a.k) }, null, 2)}\n`);
+      const c = await compareRuns(loadRun(a.a, 'best', warn), loadRun(a.b, 'best', warn), a.split, a.k);
+      process.stdout.write(`${JSON.stringify({ runA: a.a, runB: a.b, split: a.split, ...c }, null, 2)}\n`);
     },
   );
   cli.command(
@@ -115,7 +78,7 @@ export function registerServe(cli: Argv): void {
     (a) => {
       const rc = runConfigFrom(a as ModelArgs);
       const p = prepare(rc, () => {});
-      process.stdout.write(`${JSON.stringify({ baseline: 'most-popular', data: rc.data.name, split: a.split, users: p.samples[a.split].size, metrics: mostPopular(p.ds, p.samples[a.split]) }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ baseline: 'most-popular', data: rc.data.name, split: a.split, users: p.samples[a.split].size, metrics: mostPopular(p.ds, p.samples[a.split], rc.eval) }, null, 2)}\n`);
     },
   );
   cli.command(
@@ -128,7 +91,7 @@ export function registerServe(cli: Argv): void {
     async (a) => {
       // --ep cuda: the exported model must also load on the device (checked before writing, and after).
       await checkExecutionProvider(a.ep);
-      const { rc, p, values } = loadRun(a.run);
+      const { rc, p, values } = loadRun(a.run, 'best', warn);
       const out = a.out ?? join(a.run, 'model.onnx');
       const m = exportInference(p.model, values, p, rc, out, a['top-k']);
       if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));

@@ -46,7 +46,7 @@ function typeProto(dtype: DType, shape: Shape | null): P.ITypeProto {
   };
 }
 
-export function valueInfo(v: { name: string; dtype: DType; shape: Shape | null }, name = v.name): P.IValueInfoProto {
+function valueInfo(v: { name: string; dtype: DType; shape: Shape | null }, name = v.name): P.IValueInfoProto {
   return { name, type: typeProto(v.dtype, v.shape) };
 }
 
@@ -54,7 +54,7 @@ function bytesOf(data: TypedData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-export function tensorProto(name: string, t: ConstTensor, ext?: EmitOptions['externalData']): P.ITensorProto {
+function tensorProto(name: string, t: ConstTensor, ext?: EmitOptions['externalData']): P.ITensorProto {
   const raw = bytesOf(t.data);
   const proto: P.ITensorProto = { name, dims: t.dims, dataType: ONNX_DTYPE[t.dtype] };
   if (ext && raw.byteLength >= ext.threshold) {
@@ -84,7 +84,7 @@ function attrProto(name: string, a: Attr, opts: EmitOptions): P.IAttributeProto 
   }
 }
 
-export function paramData(spec: ParamSpec, values?: ReadonlyMap<string, TypedData>): TypedData {
+function paramData(spec: ParamSpec, values?: ReadonlyMap<string, TypedData>): TypedData {
   const v = values?.get(spec.name);
   if (!v) {
     if (spec.init.kind === 'data') return spec.init.data;
@@ -104,7 +104,7 @@ export function orderedParams(g: Graph, order?: string[]): { spec: ParamSpec; va
   });
 }
 
-export function graphProto(g: Graph, opts: EmitOptions, sub = false): P.IGraphProto {
+function graphProto(g: Graph, opts: EmitOptions, sub = false): P.IGraphProto {
   const inputs = g.inputs.map((v) => valueInfo(v));
   const initializer: P.ITensorProto[] = [];
   if (!sub || !g.paramBinding) {

@@ -1,13 +1,26 @@
-import type { GradContext, GradRule } from './grad.js';
-import type { Value } from './graph.js';
+// The gradient table: one rule per primitive op, and the context grad() (grad.ts) hands each rule.
+import type { Graph, Node, Value } from './graph.js';
 import * as op from './ops/index.js';
 import type { Shape } from './types.js';
+
+export interface GradContext {
+  g: Graph;
+  node: Node;
+  x: (Value | null)[];
+  y: Value[];
+  /** Adjoint of each output (null where nothing downstream of the loss uses it). */
+  dy: (Value | null)[];
+  /** Whether input i needs a gradient (it depends on a differentiated value). */
+  needs: (i: number) => boolean;
+}
+
+export type GradRule = (c: GradContext) => (Value | null)[];
 
 /**
  * Sums a broadcast gradient back to the shape of the operand it flowed from: over the leading axes the
  * operand lacks and over its size-1 axes. Symbolic dims never broadcast (see shape.ts).
  */
-export function sumTo(d: Value, shape: Shape | null): Value {
+function sumTo(d: Value, shape: Shape | null): Value {
   if (shape === null || d.shape === null) throw new Error(`cannot unbroadcast ${d} to an unknown shape`);
   const lead = d.rank - shape.length;
   const axes: number[] = [];

@@ -1,20 +1,7 @@
-import { type Graph, type Node, type Value } from './graph.js';
+import type { Graph, Node, Value } from './graph.js';
 import { RULES } from './grad-rules.js';
 import * as op from './ops/index.js';
 import { isFloat } from './types.js';
-
-export interface GradContext {
-  g: Graph;
-  node: Node;
-  x: (Value | null)[];
-  y: Value[];
-  /** Adjoint of each output (null where nothing downstream of the loss uses it). */
-  dy: (Value | null)[];
-  /** Whether input i needs a gradient (it depends on a differentiated value). */
-  needs: (i: number) => boolean;
-}
-
-export type GradRule = (c: GradContext) => (Value | null)[];
 
 /**
  * Appends the reverse-mode gradient of `loss` (summed over its elements, or weighted by `seed`)

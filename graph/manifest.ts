@@ -3,9 +3,8 @@ import { writeFileAtomic } from './atomic.js';
 import { type EmitOptions, ExternalSink, IR_VERSION, OPSET, PRODUCER, PRODUCER_VERSION, modelProto, orderedParams } from './emit.js';
 import type { Graph, Init } from './graph.js';
 import { onnx } from './onnx-proto.js';
-import type { DType, Shape } from './types.js';
+import { type DType, type TensorSpec, tensorSpecOf } from './types.js';
 
-export interface TensorInfo { name: string; dtype: DType; shape: Shape }
 
 /** Written beside every emitted graph: what to feed, what comes back, and which outputs replace which inputs. */
 export interface Manifest {
@@ -18,8 +17,8 @@ export interface Manifest {
   irVersion: number;
   producer: string;
   producerVersion: string;
-  inputs: TensorInfo[];
-  outputs: TensorInfo[];
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
   params: { name: string; dims: number[]; dtype: DType; trainable: boolean; init: string; placement: 'input' | 'initializer' }[];
   state: { input: string; output: string; role: string }[];
   losses: string[];
@@ -34,9 +33,8 @@ function initLabel(i: Init): string {
   }
 }
 
-export function manifestOf(g: Graph, file: string, kind: string, opts: EmitOptions, extra: Partial<Pick<Manifest, 'state' | 'losses' | 'meta' | 'externalData'>> = {}): Manifest {
+function manifestOf(g: Graph, file: string, kind: string, opts: EmitOptions, extra: Partial<Pick<Manifest, 'state' | 'losses' | 'meta' | 'externalData'>> = {}): Manifest {
   const params = orderedParams(g, opts.paramOrder);
-  const info = (v: { name: string; dtype: DType; shape: Shape | null }): TensorInfo => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? [] });
   return {
     format: 'hm4sr.graph/1',
     name: g.name,
@@ -47,8 +45,8 @@ export function manifestOf(g: Graph, file: string, kind: string, opts: EmitOptio
     irVersion: IR_VERSION,
     producer: PRODUCER,
     producerVersion: PRODUCER_VERSION,
-    inputs: [...g.inputs.map(info), ...(opts.params === 'inputs' ? params.map((p) => info(p.value)) : [])],
-    outputs: g.outputs.map(info),
+    inputs: [...g.inputs.map(tensorSpecOf), ...(opts.params === 'inputs' ? params.map((p) => tensorSpecOf(p.value)) : [])],
+    outputs: g.outputs.map(tensorSpecOf),
     params: params.map(({ spec }) => ({
       name: spec.name, dims: spec.dims, dtype: spec.dtype, trainable: spec.trainable, init: initLabel(spec.init),
       placement: opts.params === 'inputs' ? 'input' : 'initializer',

@@ -1,7 +1,6 @@
 import type { Graph, Value } from './graph.js';
-import type { DType, Shape } from './types.js';
+import type { TensorSpec } from './types.js';
 
-export interface TensorSpec { name: string; dtype: DType; shape: Shape }
 
 export interface LossOutput {
   /** The scalar that is differentiated. */

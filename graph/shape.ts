@@ -36,16 +36,12 @@ export function normAxis(axis: number, rank: number, fail: ShapeCheck): number {
   return a;
 }
 
-export function dimEq(a: Dim, b: Dim): boolean {
-  return a === b && a !== null;
-}
-
 /** Dims known to differ (both static and unequal). */
 export function dimClash(a: Dim, b: Dim): boolean {
   return typeof a === 'number' && typeof b === 'number' && a !== b;
 }
 
-export function mulDims(ds: Dim[]): Dim {
+function mulDims(ds: Dim[]): Dim {
   let n = 1;
   const syms: string[] = [];
   for (const d of ds) {

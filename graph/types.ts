@@ -13,6 +13,12 @@ export const ONNX_DTYPE: Record<DType, number> = {
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
+/** A named tensor's type and shape: a graph input or output, a manifest entry. */
+export interface TensorSpec { name: string; dtype: DType; shape: Shape }
+
+/** The TensorSpec of a graph value (an unknown shape is written as []). */
+export const tensorSpecOf = (v: { name: string; dtype: DType; shape: Shape | null }): TensorSpec => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? [] });
+
 export const isFloat = (t: DType): boolean => t === 'float32' || t === 'float64';
 
 export type TypedData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
@@ -29,15 +35,4 @@ export function allocate(dtype: DType, n: number): TypedData {
 
 export function shapeStr(s: Shape | null): string {
   return s === null ? '[?]' : `[${s.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
-}
-
-/** Number of elements when every dim is static, else null. */
-export function staticSize(s: Shape | null): number | null {
-  if (s === null) return null;
-  let n = 1;
-  for (const d of s) {
-    if (typeof d !== 'number') return null;
-    n *= d;
-  }
-  return n;
 }

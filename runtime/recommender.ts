@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { type EncodeOptions, type History, encodeHistories } from '../graph/models/hm4sr-batch.js';
+import { type EncodeOptions, type History, encodeHistories } from './encode.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { manifestPath, type Manifest } from '../graph/manifest.js';
 import { onnx } from '../graph/onnx-proto.js';
-import { type SessionOptions, createSession, ort, runChecked } from './session.js';
+import { type SessionOptions, createSession, ort, runChecked, toOrtFeeds } from './session.js';
 
 /** What a consumer of model.onnx needs to encode a history: in its metadata_props and manifest. */
 export interface ServingMeta {
@@ -62,9 +62,7 @@ export class Recommender {
     });
     const enc: EncodeOptions = { layout: 'packed', ...this.meta.encode, pclBeta: 0, withTarget: false };
     const b = encodeHistories(hs, this.meta.model, enc);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(b.feeds)) feeds[name] = new ort.Tensor(t.data instanceof Float32Array ? 'float32' : 'int64', t.data, t.dims);
-    const out = await runChecked(this.session, feeds, ['top_items', 'top_scores']);
+    const out = await runChecked(this.session, toOrtFeeds(b.feeds), ['top_items', 'top_scores']);
     const K = this.meta.topK;
     const ids = out.top_items.data as BigInt64Array, sc = out.top_scores.data as Float32Array;
     return hs.map((_, u) => ({

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { serialize } from '../graph/emit.js';
 import { Graph } from '../graph/graph.js';
+import type { TypedData } from '../graph/types.js';
 import { type Placement, diagnosePlacement, explainCudaFailure, isFallbackRefusal, realFallbacks } from './cuda-errors.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -52,7 +53,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   const ep = opts.ep ?? 'cpu';
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: ep === 'cuda' ? [{ name: 'cuda' }] : ['cpu'],
-    graphOptimizationLevel: opts.optimization ?? 'all',
+    graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
   };
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
@@ -92,6 +93,25 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
 }
 
 export { ort };
+
+/** A tensor on the host: typed data and its dims (bool as 0/1 bytes). */
+export interface HostTensor { data: TypedData; dims: number[] }
+
+const ORT_TYPE = (d: TypedData): ort.Tensor.Type =>
+  d instanceof Float32Array ? 'float32' : d instanceof Float64Array ? 'float64' : d instanceof BigInt64Array ? 'int64' : d instanceof Int32Array ? 'int32' : 'bool';
+
+/** Wraps host data as an onnxruntime tensor without copying it (bool bytes excepted). */
+export function toOrtTensor(t: HostTensor): ort.Tensor {
+  const data = t.data instanceof Uint8Array ? Array.from(t.data, (b) => b !== 0) : t.data;
+  return new ort.Tensor(ORT_TYPE(t.data), data as never, t.dims);
+}
+
+/** toOrtTensor over a record of named tensors. */
+export function toOrtFeeds(ts: Record<string, HostTensor>): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [k, t] of Object.entries(ts)) out[k] = toOrtTensor(t);
+  return out;
+}
 
 /**
  * session.run, refusing feeds the model has no input for: onnxruntime-node ignores them silently, so a

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { ARTIFACT_FILES, type OrtWebTensor, evalStep, loadOrtWebTraining, openTrainingSession, trainStep, writeArtifacts } from '../graph/artifacts/index.js';
+import { ARTIFACT_FILES, writeArtifacts } from '../graph/artifacts/write.js';
+import { type OrtWebTensor, evalStep, loadOrtWebTraining, openTrainingSession, trainStep } from '../runtime/ort-web.js';
 import { Graph } from '../graph/graph.js';
 import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
 import { batchSpec, buildInferenceGraph, encode, hm4srModel, scores } from '../graph/models/hm4sr.js';
@@ -15,8 +16,10 @@ import { Rng as HostRng } from '../train/data/shuffle.js';
 import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
 import { generateSynthetic } from '../train/data/synth.js';
-import { type PackOptions, packBatch } from '../train/pack.js';
-import { type HostTensor, StepRunner, freshState } from '../train/step-runner.js';
+import { packBatch } from '../train/pack.js';
+import type { EncodeOptions } from '../runtime/encode.js';
+import { StepRunner, freshState } from '../train/step-runner.js';
+import type { HostTensor } from '../runtime/session.js';
 import { checkModels } from './util/checker.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
@@ -47,7 +50,7 @@ const tiny: Hm4srConfig = {
 const model = hm4srModel(tiny);
 const specs = probeParams(model);
 
-const packOpts = (seed: number): PackOptions => ({
+const packOpts = (seed: number): EncodeOptions => ({
   layout: 'packed', mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(seed), withTarget: true,
 });
 
@@ -82,7 +85,7 @@ test('tiny HM4SR: frozen tables and experts go to frozen_params; ORT trains 3 st
   assert.is(JSON.parse(ck.properties.config as string).hidden, 8);
 
   const tg = buildTrainStep(model, { adam, seed: 1 });
-  const runner = await StepRunner.create(tg, freshState(tg.params, 1, new Map([...vals].map(([k, v]) => [k, Float32Array.from(v)]))), { threads: 1 });
+  const runner = await StepRunner.create(tg, freshState(tg.params, new Map([...vals].map(([k, v]) => [k, Float32Array.from(v)]))), { threads: 1 });
   const s = await openTrainingSession(out);
   const total = specs.reduce((n, p) => n + p.dims.reduce((a, b) => a * b, 1), 0);
   assert.is(await s.getParametersSize(false), total);

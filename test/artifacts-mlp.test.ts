@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
-import { ARTIFACT_FILES, type ArtifactManifest, exportArtifacts, loadOrtWebTraining, openTrainingSession, writeArtifacts } from '../graph/artifacts/index.js';
+import { ARTIFACT_FILES, type ArtifactManifest, exportArtifacts, writeArtifacts } from '../graph/artifacts/write.js';
+import { loadOrtWebTraining, openTrainingSession } from '../runtime/ort-web.js';
 import { Graph } from '../graph/graph.js';
 import { declareBatch, type LossModel } from '../graph/model.js';
 import * as op from '../graph/ops/index.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { readCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
-import { StepRunner, freshState } from '../train/step-runner.js';
+import { StepRunner } from '../train/step-runner.js';
+import { initState } from './util/params.js';
 import { checkModels } from './util/checker.js';
 import { compile } from './util/ort.js';
 import { blobs, crossEntropy, mlpModel } from './util/toy-models.js';
@@ -35,23 +37,6 @@ function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string): 
 const root = mkdtempSync(join(tmpdir(), 'hm4sr-artifacts-'));
 const ort = loadOrtWebTraining();
 
-/** The toy MLP with a frozen per-unit scale between its layers (frozen parameters sit between trainable ones). */
-function frozenMlp(hidden = 8, classes = 4): LossModel {
-  return {
-    name: 'mlp_frozen',
-    batch: [
-      { name: 'x', dtype: 'float32', shape: ['batch', 2] },
-      { name: 'y', dtype: 'int64', shape: ['batch'] },
-    ],
-    loss(g, b) {
-      const h = g.withScope('fc1', () => op.relu(op.add(op.matmul(b.x, g.param('weight', [2, hidden], { kind: 'uniform', a: 0.7 })), g.param('bias', [hidden], { kind: 'zeros' }))));
-      const s = op.mul(h, g.param('mid.scale', [hidden], { kind: 'uniform', a: 1 }, { trainable: false }));
-      const logits = g.withScope('fc2', () => op.add(op.matmul(s, g.param('weight', [hidden, classes], { kind: 'uniform', a: 0.25 })), g.param('bias', [classes], { kind: 'zeros' })));
-      return { loss: crossEntropy(logits, b.y) };
-    },
-  };
-}
-
 const session = (dir: string) => openTrainingSession(dir);
 
 const batchOf = (k: number, n = 32) => {
@@ -62,7 +47,7 @@ const batchOf = (k: number, n = 32) => {
 /** K steps of ORT's training loop beside K steps of hm4sr's training-step graph, from the same state. */
 async function trainBoth(model: LossModel, adam: AdamConfig, opts: { warmup?: number; K: number; fixedLearningRate?: boolean; name: string }) {
   const tg = buildTrainStep(model, { adam, seed: 1 });
-  const state = freshState(tg.params, 5);
+  const state = initState(tg.params, 5);
   const runner = await StepRunner.create(tg, state, { threads: 1 });
   for (let k = 0; k < (opts.warmup ?? 0); k++) await runner.run(batchOf(50 + k).host, adam.lr);
   const dir = join(root, opts.name);
@@ -98,7 +83,7 @@ test('MLP artifacts load in ORT; K runTrainStep/runOptimizerStep/lazyResetGrad s
   losses.forEach(([a, b], k) => assert.ok(close(a, b), `loss at step ${k}: ORT ${a} vs hm4sr ${b}`));
   const after = (await s.getContiguousParameters(false)).data as Float32Array;
   assertClose(after, flat(tg.params, state.params, false), 'parameters after 8 steps');
-  const before = flat(tg.params, freshState(tg.params, 5).params, false);
+  const before = flat(tg.params, initState(tg.params, 5).params, false);
   assert.ok(after.some((x, i) => Math.abs(x - before[i]) > 1e-3), 'the optimizer steps moved the parameters');
   const manifest = JSON.parse(readFileSync(join(dir, ARTIFACT_FILES.manifest), 'utf8')) as ArtifactManifest;
   assert.equal(manifest.params.map((p) => p.name), tg.params.map((p) => p.name));
@@ -116,7 +101,7 @@ test('resuming from a mid-training checkpoint (step 3, Adam moments) with the le
 });
 
 test('frozen parameters: checkpoint loads with the right counts, ORT orders parameters as the training model\'s inputs, frozen ones do not move', async () => {
-  const model = frozenMlp();
+  const model = mlpModel(8, 4, { frozenScale: true });
   const specs = probeParams(model);
   assert.equal(specs.map((p) => `${p.name}${p.trainable ? '' : ' (frozen)'}`), ['fc1.weight', 'fc1.bias', 'mid.scale (frozen)', 'fc2.weight', 'fc2.bias']);
   const adam = { ...ADAM_DEFAULTS, lr: 1e-3 };
@@ -167,7 +152,7 @@ test('Dropout trains in the training model and is the identity in the eval model
       return { loss: crossEntropy(logits, b.y) };
     },
   });
-  const values = freshState(probeParams(withDropout(0.5)), 2).params;
+  const values = initState(probeParams(withDropout(0.5)), 2).params;
   const dir = join(root, 'mlp-dropout');
   writeArtifacts(withDropout(0.5), dir, { adam: { ...ADAM_DEFAULTS }, values });
   const s = await session(dir);
@@ -209,7 +194,7 @@ test('bad input: missing or misshapen values, foreign output folder, L2 Adam; no
   const specs = probeParams(model);
   const base = join(root, 'bad');
   mkdirSync(base);
-  const values = freshState(specs, 1).params;
+  const values = initState(specs, 1).params;
   const adam = { ...ADAM_DEFAULTS };
   const missing = new Map(values);
   missing.delete('fc2.bias');
@@ -237,7 +222,7 @@ test('export from a checkpoint: truncated, foreign and mismatching checkpoints a
   const base = join(root, 'export');
   mkdirSync(base);
   const adam = { ...ADAM_DEFAULTS };
-  const state = freshState(probeParams(model), 3);
+  const state = initState(probeParams(model), 3);
   const ckpt = join(base, 'run.ckpt');
   writeCheckpoint(ckpt, {
     params: probeParams(model).map((p) => ({ name: p.name, dims: p.dims, data: state.params.get(p.name)!, trainable: p.trainable })),
@@ -257,7 +242,7 @@ test('export from a checkpoint: truncated, foreign and mismatching checkpoints a
   writeFileSync(join(base, 'model.onnx'), readFileSync(join(base, 'out', ARTIFACT_FILES.training)));
   await throwsWith(() => exportArtifacts(model, join(base, 'model.onnx'), join(base, 'o1'), { adam }), /model\.onnx: is not an ONNX Runtime training checkpoint/);
   await throwsWith(() => exportArtifacts(mlpModel(16, 4), ckpt, join(base, 'o1'), { adam }), /run\.ckpt: parameter fc1\.weight has shape \[2, 8\] in the checkpoint, the model expects \[2, 16\]/);
-  await throwsWith(() => exportArtifacts(frozenMlp(), ckpt, join(base, 'o1'), { adam }), /run\.ckpt: parameter mid\.scale \[8\] of the model is missing from the checkpoint/);
+  await throwsWith(() => exportArtifacts(mlpModel(8, 4, { frozenScale: true }), ckpt, join(base, 'o1'), { adam }), /run\.ckpt: parameter mid\.scale \[8\] of the model is missing from the checkpoint/);
   assert.not.ok(existsSync(join(base, 'o1')));
   assert.equal(leftovers(base), []);
   // onnxruntime refuses the truncated file too.

@@ -14,7 +14,9 @@ import { createSession, ort, runChecked } from '../runtime/session.js';
 import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { prepare } from '../train/prepare.js';
-import { initialValues, runFiles, train } from '../train/trainer.js';
+import { initialValues } from '../graph/init.js';
+import { runFiles } from '../train/run.js';
+import { train } from '../train/trainer.js';
 import { rejects } from './util/rejects.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-binding-'));
@@ -22,7 +24,8 @@ generateSynthetic({ dir: join(dir, 'data'), name: 'mini', users: 60, items: 30, 
 const rc = mergeConfig(DEFAULT_CONFIG, {
   data: { dir: join(dir, 'data'), name: 'mini' },
   model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 8 },
-  optim: { epochs: 1, batchSize: 128, evalBatchSize: 64, threads: 1, seed: 3 },
+  eval: { batchSize: 64 },
+  optim: { epochs: 1, batchSize: 128, threads: 1, seed: 3 },
 });
 
 test('the data binds its features and category labels to parameters of the model', () => {

@@ -27,8 +27,12 @@ function ok(...args: string[]): string {
 const config = join(dir, 'tiny.json');
 writeFileSync(config, JSON.stringify({ model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 10 }, optim: { batchSize: 256, threads: 1 } }));
 
+// The dataset every test uses: whichever test runs first synthesizes it, so no test depends on another's order.
+let synth: { users: number } | null = null;
+const synthesized = () => (synth ??= JSON.parse(ok('data', 'synth', '--out', data, '--name', 'mini', '--users', '60', '--items', '40', '--seed', '3')) as { users: number });
+
 test('data synth, stats, import', () => {
-  const r = JSON.parse(ok('data', 'synth', '--out', data, '--name', 'mini', '--users', '60', '--items', '40', '--seed', '3'));
+  const r = synthesized();
   assert.is(r.users, 60);
   assert.match(ok('data', 'stats', '--data', data), /#users 60, #items 40/);
   const csv = join(dir, 'log.csv');
@@ -42,6 +46,7 @@ test('data synth, stats, import', () => {
 });
 
 test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
+  synthesized();
   const r = JSON.parse(ok('train', '--data', data, '--out', run, '--config', config, '--epochs', '2'));
   assert.is(r.epochs, 2);
   const ev = JSON.parse(ok('evaluate', '--run', run, '--split', 'test'));
@@ -85,6 +90,7 @@ test('--ep cuda without a usable CUDA EP: a clear error from every command, noth
 });
 
 test('build-graph writes checked graphs, manifests and artifacts', () => {
+  synthesized();
   const out = join(dir, 'graphs');
   const listed = JSON.parse(ok('build-graph', '--data', data, '--config', config, '--out', out, '--artifacts')) as { file: string; kind: string }[];
   assert.equal(listed.map((l) => l.kind), ['train-step', 'train-loop', 'eval', 'inference', 'ort-training-artifacts']);

@@ -13,17 +13,17 @@ generateSynthetic({ dir, name: 'mini', users: 20, items: 10, categories: 3, text
 test('on CUDA the Loop graph and large evaluation batches are the defaults; a config file or flag still wins', () => {
   const cpu = runConfigFrom({ data: dir }, true, 'cpu');
   assert.is(cpu.optim.stepsPerRun, DEFAULT_CONFIG.optim.stepsPerRun);
-  assert.is(cpu.optim.evalBatchSize, DEFAULT_CONFIG.optim.evalBatchSize);
+  assert.is(cpu.eval.batchSize, DEFAULT_CONFIG.eval.batchSize);
   const cuda = runConfigFrom({ data: dir }, true, 'cuda');
   assert.is(cuda.optim.stepsPerRun, CUDA_DEFAULTS.stepsPerRun);
-  assert.is(cuda.optim.evalBatchSize, CUDA_DEFAULTS.evalBatchSize);
+  assert.is(cuda.eval.batchSize, CUDA_DEFAULTS.evalBatchSize);
   assert.ok(CUDA_DEFAULTS.stepsPerRun > 1 && CUDA_DEFAULTS.evalBatchSize >= 4096);
   assert.is(runConfigFrom({ data: dir, 'steps-per-run': 4 }, true, 'cuda').optim.stepsPerRun, 4);
   const file = join(dir, 'c.json');
-  writeFileSync(file, JSON.stringify({ optim: { stepsPerRun: 8, evalBatchSize: 512 } }));
+  writeFileSync(file, JSON.stringify({ optim: { stepsPerRun: 8 }, eval: { batchSize: 512 } }));
   const fromFile = runConfigFrom({ data: dir, config: file }, true, 'cuda');
   assert.is(fromFile.optim.stepsPerRun, 8);
-  assert.is(fromFile.optim.evalBatchSize, 512);
+  assert.is(fromFile.eval.batchSize, 512);
 });
 
 test('CUDA sessions are strict unless --allow-cpu-nodes is passed', () => {

@@ -11,7 +11,10 @@ import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js'
 import { generateSynthetic } from '../train/data/synth.js';
 import { Evaluator } from '../train/evaluate.js';
 import { prepare } from '../train/prepare.js';
-import { type EpochLog, packOptions, runFiles, train } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
+import { type EpochLog, runFiles } from '../train/run.js';
+import { packOptions } from '../train/pack.js';
+import { checkpointValues } from '../graph/artifacts/checkpoint.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
 
 const unavailable = await checkExecutionProvider('cuda').then(() => null, (e: Error) => e.message.split('\n')[0]);
@@ -24,7 +27,8 @@ if (unavailable) {
   const rc: RunConfig = mergeConfig(DEFAULT_CONFIG, {
     data: { dir: join(dir, 'data'), name: 'mini' },
     model: { hidden: 16, heads: 2, layers: 1, inner: 32, k1: 2, k2: 2, maxLen: 12, hiddenDropout: 0, attnDropout: 0, embDropout: 0 },
-    optim: { epochs: 2, batchSize: 32, evalBatchSize: 4096, stepsPerRun: 4, patience: 10, threads: 2, seed: 11 },
+    eval: { batchSize: 4096 },
+    optim: { epochs: 2, batchSize: 32, stepsPerRun: 4, patience: 10, threads: 2, seed: 11 },
   });
   const quiet = { progress: false, log: (m: string) => process.stdout.write(`  ${m}\n`), resume: false };
   const lines = (out: string) => readFileSync(runFiles(out).log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochLog);
@@ -50,9 +54,9 @@ if (unavailable) {
 
   test('evaluation on CUDA in batches of 4096 ranks users like the CPU', async () => {
     const p = prepare(rc, () => {});
-    const values = new Map(readCheckpoint(runFiles(cudaRun).best).params.map((q) => [q.name, q.data]));
-    const onCpu = await (await Evaluator.create(p.model, { ep: 'cpu' })).evaluate(p.ds, p.samples.test, values, packOptions(rc, p), 4096);
-    const onCuda = await (await Evaluator.create(p.model, { ep: 'cuda' })).evaluate(p.ds, p.samples.test, values, packOptions(rc, p), 4096);
+    const values = checkpointValues(readCheckpoint(runFiles(cudaRun).best));
+    const onCpu = await (await Evaluator.create(p.model, rc.eval, { ep: 'cpu' })).evaluate(p.ds, p.samples.test, values, packOptions(rc, p));
+    const onCuda = await (await Evaluator.create(p.model, rc.eval, { ep: 'cuda' })).evaluate(p.ds, p.samples.test, values, packOptions(rc, p));
     let same = 0;
     onCpu.ranks.forEach((r, i) => { if (r === onCuda.ranks[i]) same += 1; });
     assert.ok(same >= 0.98 * onCpu.ranks.length, `${same} of ${onCpu.ranks.length} ranks agree`);

@@ -2,7 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { loadAtomicDataset } from '../train/data/dataset.js';
-import { buildSamples, makeBatch, maxIntervalBucket } from '../train/data/samples.js';
+import { HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
+import { buildSamples, maxIntervalBucket } from '../train/data/samples.js';
+import { packBatch } from '../train/pack.js';
 import { datasetStats } from '../train/data/stats.js';
 
 // ../shared sits beside the checkout (as in CI); dist/test/ is two levels below the repository root.
@@ -29,12 +31,13 @@ test('Amazon Beauty loads with the paper statistics', () => {
   assert.is(split.test.size, 22363);
   assert.is(split.valid.size, 22363);
   assert.is(split.train.size, 198502 - 3 * 22363);
-  const maxBucket = maxIntervalBucket(ds, split.train);
+  const maxBucket = maxIntervalBucket(ds, split.train, 100);
   assert.ok(maxBucket > 2500 && maxBucket < 2900, `max bucket ${maxBucket}`);
-  const b = makeBatch(ds, split.test, Array.from({ length: 1024 }, (_, i) => i), { maxBucket });
+  const c = { ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: 0, intervalBuckets: maxBucket + 1, calendarSize: 1 };
+  const b = packBatch(ds, split.test, Array.from({ length: 1024 }, (_, i) => i), c, { layout: 'padded', mu: 100, maxBucket, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0, withTarget: true });
   assert.ok(b.width <= 50);
   // Whole-day timestamps: every absolute time is an integer number of days.
-  assert.ok(b.absTime.every((x) => Number.isInteger(x)));
+  assert.ok((b.feeds.times.data as Float32Array).every((x) => Number.isInteger(x)));
 });
 
 test.run();

@@ -7,7 +7,7 @@ import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { Graph } from '../graph/graph.js';
 import { buildBertGraph } from '../graph/layers/bert.js';
 import { buildVitGraph } from '../graph/layers/vit.js';
-import { initParams } from '../graph/init.js';
+import { initialValues } from '../graph/init.js';
 import { type Manifest, manifestPath, saveModel } from '../graph/manifest.js';
 import * as op from '../graph/ops/index.js';
 import { buildTrainLoop, buildTrainStep } from '../graph/train-step.js';
@@ -39,7 +39,7 @@ test('external data: large initializers go beside the model and load back identi
   const x = g.input('x', 'float32', ['batch', 64]);
   const w = g.param('w', [64, 32], { kind: 'normal', std: 1 });
   g.output(op.matmul(x, w), 'y');
-  const values = initParams([...g.params.values()].map((p) => p.spec), 3);
+  const values = initialValues([...g.params.values()].map((p) => p.spec), new Map(), 3);
   const inline = join(dir, 'inline.onnx'), ext = join(dir, 'ext.onnx');
   saveModel(g, inline, 'inference', { params: 'initializers', values });
   const man = saveModel(g, ext, 'inference', { params: 'initializers', values, externalThreshold: 1024 });
@@ -57,7 +57,7 @@ test('BERT and ViT encoder graphs pass onnx.checker full_check', () => {
   const bert = buildBertGraph({ vocab: 30, hidden: 8, layers: 1, heads: 2, intermediate: 16, maxPositions: 16 });
   const vit = buildVitGraph({ imageSize: 8, patchSize: 4, hidden: 8, layers: 1, heads: 2, intermediate: 16 });
   const files = [[bert, 'bert.onnx'], [vit, 'vit.onnx']] as const;
-  for (const [g, f] of files) saveModel(g, join(dir, f), 'encoder', { params: 'initializers', values: initParams([...g.params.values()].map((p) => p.spec), 1) });
+  for (const [g, f] of files) saveModel(g, join(dir, f), 'encoder', { params: 'initializers', values: initialValues([...g.params.values()].map((p) => p.spec), new Map(), 1) });
   checkModels(files.map(([, f]) => join(dir, f)));
 });
 

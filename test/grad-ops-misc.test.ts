@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { grad } from '../graph/grad.js';
 import { Graph, type Value } from '../graph/graph.js';
 import * as op from '../graph/ops/index.js';
-import { checkGrad, rng } from './util/gradcheck.js';
+import { centralDiff, checkGrad, rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
 
 const check = checkGrad;
@@ -71,13 +71,7 @@ test('Dropout (training): analytic gradient vs finite differences with the drawn
   for (const [name, ana] of [['x', outA.dx.data], ['w', outA.dw.data]] as const) {
     const data = feeds[name].data;
     for (let k = 0; k < data.length; k++) {
-      const x0 = data[k];
-      data[k] = x0 + eps;
-      const up = await lossB();
-      data[k] = x0 - eps;
-      const dn = await lossB();
-      data[k] = x0;
-      const num = (up - dn) / (2 * eps);
+      const num = await centralDiff(data, k, eps, lossB);
       const got = Number((ana as Float64Array)[k]);
       assert.ok(Math.abs(num - got) <= 1e-7 + 1e-5 * Math.abs(num), `d loss / d ${name}[${k}]: analytic ${got} vs numeric ${num}`);
       checked++;

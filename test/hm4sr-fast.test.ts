@@ -14,7 +14,8 @@ import { Rng as HostRng } from '../train/data/shuffle.js';
 import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
 import { generateSynthetic } from '../train/data/synth.js';
-import { type PackOptions, packBatch } from '../train/pack.js';
+import type { EncodeOptions } from '../runtime/encode.js';
+import { packBatch } from '../train/pack.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
@@ -37,7 +38,7 @@ const variants: [string, Hm4srConfig][] = [
   ['one layer, pre-existing reference flags', { ...base, layers: 1, falseNegatives: 'reference', frozenTemporalExperts: true }],
 ];
 
-const packOpts: PackOptions = { layout: 'packed', mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(9), withTarget: true };
+const packOpts: EncodeOptions = { layout: 'packed', mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(9), withTarget: true };
 const idx = Array.from({ length: 12 }, (_, i) => (i * 5) % samples.train.size);
 
 function values(c: Hm4srConfig) {
@@ -62,7 +63,7 @@ for (const [name, c] of variants) {
     const vals = values(c);
     const run = async (form: GraphForm) => {
       const tg = buildTrainStep(hm4srModel(c, 'hm4sr', form), { adam: ADAM_DEFAULTS, seed: 1 });
-      const state = freshState(tg.params, 1, new Map([...vals].map(([k, v]) => [k, v.slice()])));
+      const state = freshState(tg.params, new Map([...vals].map(([k, v]) => [k, v.slice()])));
       const runner = await StepRunner.create(tg, state, { threads: 1 });
       // Two steps: the second starts from the first's updated parameters and moments.
       const l1 = await runner.run(b.feeds, 1e-2), l2 = await runner.run(b.feeds, 1e-2);

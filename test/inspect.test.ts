@@ -9,7 +9,8 @@ import { DATA_PARAMS } from '../graph/models/hm4sr.js';
 import { type Inspection, formatInspection, inspectFile } from '../runtime/inspect.js';
 import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
 import { generateSynthetic } from '../train/data/synth.js';
-import { runFiles, train } from '../train/trainer.js';
+import { runFiles } from '../train/run.js';
+import { train } from '../train/trainer.js';
 
 const main = new URL('../cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-inspect-'));
@@ -18,7 +19,8 @@ const run = join(dir, 'run');
 await train(mergeConfig(DEFAULT_CONFIG, {
   data: { dir: join(dir, 'data'), name: 'mini' },
   model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 8 },
-  optim: { epochs: 1, batchSize: 128, evalBatchSize: 64, threads: 1, seed: 2 },
+  eval: { batchSize: 64 },
+  optim: { epochs: 1, batchSize: 128, threads: 1, seed: 2 },
 }), { out: run, resume: false, ep: 'cpu', progress: false, log: () => {} });
 
 const byName = (r: Inspection, name: string, role?: string) => r.tensors.find((t) => t.name === name && (!role || t.role === role));

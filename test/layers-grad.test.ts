@@ -9,7 +9,7 @@ import { linear } from '../graph/layers/linear.js';
 import { layerNorm } from '../graph/layers/norm.js';
 import { causalPaddingMask, transformerLayer } from '../graph/layers/transformer.js';
 import * as op from '../graph/ops/index.js';
-import { gradCheck, rng } from './util/gradcheck.js';
+import { centralDiff, gradCheck, pick, rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
 
 type FloatT = 'float32' | 'float64';
@@ -88,13 +88,7 @@ async function paramGradCheck(
     const idx = pick(data.length, opts.maxPerTensor ?? Infinity, rand);
     let nonzero = 0;
     for (const i of idx) {
-      const x0 = data[i];
-      data[i] = x0 + eps;
-      const up = await lossAt();
-      data[i] = x0 - eps;
-      const dn = await lossAt();
-      data[i] = x0;
-      const num = (up - dn) / (2 * eps);
+      const num = await centralDiff(data, i, eps, lossAt);
       const err = Math.abs(num - ana[i]);
       if (Math.abs(num) > 10 * atol) nonzero++;
       res.maxRelErr = Math.max(res.maxRelErr, err / (Math.abs(num) + atol));
@@ -114,13 +108,6 @@ async function paramGradCheck(
     res.tensors.set(name, idx.length);
   }
   return res;
-}
-
-function pick(n: number, max: number, rand: () => number): number[] {
-  if (n <= max) return [...Array(n).keys()];
-  const s = new Set<number>();
-  while (s.size < max) s.add(Math.floor(rand() * n));
-  return [...s];
 }
 
 const floats = (dtype: FloatT, rand: () => number, dims: number[]): Feed => {

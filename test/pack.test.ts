@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeHistories } from '../graph/models/hm4sr-batch.js';
+import { encodeHistories } from '../runtime/encode.js';
 import { HM4SR_DEFAULTS, type Hm4srConfig } from '../graph/models/hm4sr-config.js';
 
 const c: Hm4srConfig = { ...HM4SR_DEFAULTS, numItems: 9, numCategories: 0, maxLen: 4, intervalBuckets: 3000, calendarSize: 1 };

@@ -4,7 +4,8 @@ import { ADAM_DEFAULTS } from '../graph/adam.js';
 import type { LossModel } from '../graph/model.js';
 import * as op from '../graph/ops/index.js';
 import { buildTrainLoop, buildTrainStep } from '../graph/train-step.js';
-import { StepRunner, freshState } from '../train/step-runner.js';
+import { StepRunner } from '../train/step-runner.js';
+import { initState } from './util/params.js';
 import { blobs, mlpModel } from './util/toy-models.js';
 
 test('one Adam step equals a hand computation on 3 parameters', async () => {
@@ -20,7 +21,7 @@ test('one Adam step equals a hand computation on 3 parameters', async () => {
   };
   const adam = { ...ADAM_DEFAULTS, lr: 0.1 };
   const tg = buildTrainStep(model, { adam, seed: 0 });
-  const state = freshState(tg.params, 0);
+  const state = initState(tg.params, 0);
   const runner = await StepRunner.create(tg, state);
   // Start from a state mid-training so bias correction with t = 3 is exercised.
   state.step = 2;
@@ -45,7 +46,7 @@ test('one Adam step equals a hand computation on 3 parameters', async () => {
 
 test('an MLP trained with the training-step graph drives its loss to near zero', async () => {
   const tg = buildTrainStep(mlpModel(), { adam: { ...ADAM_DEFAULTS, lr: 0.02 }, seed: 1 });
-  const runner = await StepRunner.create(tg, freshState(tg.params, 7), { threads: 1 });
+  const runner = await StepRunner.create(tg, initState(tg.params, 7), { threads: 1 });
   const data = blobs(256, 3);
   let first = 0, last = 0, acc = 0;
   for (let s = 0; s < 300; s++) {
@@ -64,8 +65,8 @@ test('the Loop form with K steps gives the same parameters as K single steps', a
   const adam = { ...ADAM_DEFAULTS, lr: 0.05 };
   const single = buildTrainStep(model, { adam, seed: 1 });
   const multi = buildTrainLoop(model, { adam, seed: 1 });
-  const a = await StepRunner.create(single, freshState(single.params, 5), { threads: 1 });
-  const b = await StepRunner.create(multi, freshState(multi.params, 5), { threads: 1 });
+  const a = await StepRunner.create(single, initState(single.params, 5), { threads: 1 });
+  const b = await StepRunner.create(multi, initState(multi.params, 5), { threads: 1 });
   const K = 6, B = 32;
   const stackX = new Float32Array(K * B * 2), stackY = new BigInt64Array(K * B);
   const losses: number[] = [];

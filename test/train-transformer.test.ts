@@ -8,7 +8,8 @@ import type { LossModel } from '../graph/model.js';
 import * as op from '../graph/ops/index.js';
 import { Rng } from '../graph/rng.js';
 import { buildTrainStep } from '../graph/train-step.js';
-import { StepRunner, freshState } from '../train/step-runner.js';
+import { StepRunner } from '../train/step-runner.js';
+import { initState } from './util/params.js';
 import { crossEntropy } from './util/toy-models.js';
 
 const V = 8, L = 6, D = 16;
@@ -40,7 +41,7 @@ function batch(r: Rng, n: number) {
 
 test('a one-layer transformer trained with the training-step graph learns to recall the first token', async () => {
   const tg = buildTrainStep(model, { adam: { ...ADAM_DEFAULTS, lr: 0.01 }, seed: 1 });
-  const runner = await StepRunner.create(tg, freshState(tg.params, 3), { threads: 1 });
+  const runner = await StepRunner.create(tg, initState(tg.params, 3), { threads: 1 });
   const r = new Rng(11);
   let first = 0, last = 0;
   for (let s = 0; s < 400; s++) {

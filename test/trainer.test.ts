@@ -8,7 +8,8 @@ import { rejects } from './util/rejects.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
 import { generateSynthetic } from '../train/data/synth.js';
-import { type EpochLog, runFiles, train } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
+import { type EpochLog, runFiles } from '../train/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-trainer-'));
 generateSynthetic({ dir: join(dir, 'data'), name: 'mini', users: 80, items: 40, categories: 4, textDim: 8, minLen: 6, maxLen: 12, seed: 4 });
@@ -16,14 +17,20 @@ generateSynthetic({ dir: join(dir, 'data'), name: 'mini', users: 80, items: 40, 
 const rc: RunConfig = mergeConfig(DEFAULT_CONFIG, {
   data: { dir: join(dir, 'data'), name: 'mini' },
   model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 10 },
-  optim: { epochs: 3, batchSize: 128, evalBatchSize: 64, patience: 10, threads: 1, seed: 7 },
+  eval: { batchSize: 64 },
+  optim: { epochs: 3, batchSize: 128, patience: 10, threads: 1, seed: 7 },
 });
 const quiet = { ep: 'cpu' as const, progress: false, log: () => {} };
 const lines = (out: string) => readFileSync(runFiles(out).log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochLog);
 
+// Run A is shared by the tests below: whichever runs first trains it, so no test depends on another's order.
+const a = join(dir, 'a');
+let runA: ReturnType<typeof train> | null = null;
+const trainedA = () => (runA ??= train(rc, { ...quiet, out: a, resume: false }));
+
 test('a run writes metrics, log, checkpoints, model and curve; the same seed gives the same run', async () => {
-  const a = join(dir, 'a'), b = join(dir, 'b');
-  const sa = await train(rc, { ...quiet, out: a, resume: false });
+  const b = join(dir, 'b');
+  const sa = await trainedA();
   const sb = await train(rc, { ...quiet, out: b, resume: false });
   const f = runFiles(a);
   for (const p of [f.config, f.last, f.best, f.log, f.metrics, f.model, f.curve]) assert.ok(existsSync(p), `missing ${p}`);
@@ -40,7 +47,8 @@ test('a run writes metrics, log, checkpoints, model and curve; the same seed giv
 });
 
 test('a run stopped after one epoch and resumed ends exactly like an uninterrupted one', async () => {
-  const full = join(dir, 'a'), part = join(dir, 'c');
+  await trainedA();
+  const full = a, part = join(dir, 'c');
   await train({ ...rc, optim: { ...rc.optim, epochs: 1 } }, { ...quiet, out: part, resume: false });
   await rejects(train(rc, { ...quiet, out: part, resume: false }), /--resume/);
   const s = await train(rc, { ...quiet, out: part, resume: true });
@@ -49,7 +57,8 @@ test('a run stopped after one epoch and resumed ends exactly like an uninterrupt
 });
 
 test('the exported model recommends known items, never the padding item or unknown ids', async () => {
-  const rec = await Recommender.load(runFiles(join(dir, 'a')).model);
+  await trainedA();
+  const rec = await Recommender.load(runFiles(a).model);
   const tokens = rec.tokens.slice(1, 6);
   const [r] = await rec.recommend([{ items: tokens, times: tokens.map((_, i) => 1.5e9 + i * 86400) }], 5);
   assert.is(r.items.length, 5);
@@ -70,4 +79,10 @@ test('training through the K-step Loop graph gives the same losses as single ste
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+test('an eval.validMetric the evaluator does not compute is refused before any work', async () => {
+  const out = join(dir, 'bad-metric');
+  await rejects(train(mergeConfig(rc, { eval: { validMetric: 'ndcg@50' } }), { ...quiet, out, resume: false }), /eval\.validMetric "ndcg@50" is not one of the evaluated metrics \(ndcg@5, mrr@5/);
+  assert.not.ok(existsSync(out));
+});
+
 test.run();

@@ -1,5 +1,6 @@
 import type { Dataset } from './data/dataset.js';
 import type { SampleSet } from './data/samples.js';
+import type { EvalConfig } from './config.js';
 import { MetricAccumulator } from './metrics.js';
 
 /**
@@ -7,7 +8,7 @@ import { MetricAccumulator } from './metrics.js';
  * history, i.e. by their interactions before each user's validation and test items. Ranked with the
  * same pessimistic tie rule as the model.
  */
-export function mostPopular(ds: Dataset, split: SampleSet): Record<string, number> {
+export function mostPopular(ds: Dataset, split: SampleSet, ev: Pick<EvalConfig, 'metrics' | 'topk'>): Record<string, number> {
   const counts = new Float64Array(ds.numItems + 1);
   for (let u = 0; u < ds.numUsers; u++) {
     const a = ds.offsets[u], n = ds.offsets[u + 1] - a;
@@ -16,7 +17,7 @@ export function mostPopular(ds: Dataset, split: SampleSet): Record<string, numbe
   }
   // rank(target) = #items with count >= count(target): a sorted copy answers it by binary search.
   const sorted = Float64Array.from(counts.subarray(1)).sort();
-  const acc = new MetricAccumulator([5, 10, 20]);
+  const acc = new MetricAccumulator(ev.metrics, ev.topk);
   for (let s = 0; s < split.size; s++) {
     const c = counts[ds.items[split.pos[s]]];
     let lo = 0, hi = sorted.length;

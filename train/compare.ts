@@ -1,4 +1,5 @@
 import { ndcgAt } from './metrics.js';
+import { type LoadedRun, evaluateRun } from './run.js';
 import { Rng } from './data/shuffle.js';
 
 export interface PairedComparison {
@@ -32,4 +33,10 @@ export function comparePaired(ranksA: Int32Array, ranksB: Int32Array, k: number,
   }
   boots.sort();
   return { metric: `ndcg@${k}`, users: n, a, b, diff: b - a, ci95: [boots[Math.floor(0.025 * resamples)], boots[Math.floor(0.975 * resamples)]], relative: a > 0 ? (b - a) / a : 0 };
+}
+
+/** `hm4sr compare`: both runs' best weights ranked on the same split of the same data, then comparePaired. */
+export async function compareRuns(a: LoadedRun, b: LoadedRun, split: 'valid' | 'test', k: number): Promise<PairedComparison> {
+  if (a.p.fingerprint !== b.p.fingerprint) throw new Error(`${a.run} and ${b.run} were trained on different data`);
+  return comparePaired((await evaluateRun(a, split)).ranks, (await evaluateRun(b, split)).ranks, k);
 }

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { ABLATIONS, HM4SR_DEFAULTS, type Hm4srConfig, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
-import type { Layout } from './pack.js';
+import type { Layout } from '../runtime/encode.js';
+import type { MetricKind } from './metrics.js';
 
 export interface DataConfig {
   /** Directory with NAME.inter (+ NAME.item, NAME.text.f32, NAME.image.f32). */
@@ -20,14 +22,11 @@ export interface OptimConfig {
   lr: number;
   weightDecay: number;
   seed: number;
-  /** Epochs without validation improvement before stopping. */
+  /** Epochs without validation improvement (in eval.validMetric) before stopping. */
   patience: number;
-  /** Model-selection metric, e.g. ndcg@20. */
-  metric: string;
   layout: Layout;
   /** Group similar lengths into batches (not the reference's random batches). */
   lengthBucketing: boolean;
-  evalBatchSize: number;
   mu: number;
   pclBeta: number;
   absTime: 'days' | 'seconds';
@@ -39,6 +38,21 @@ export interface OptimConfig {
   stepsPerRun: number;
 }
 
+/**
+ * The evaluator's settings, in one place as RecBole keeps them (metrics, topk, valid_metric). The eval
+ * graph ranks each target against the whole catalog (graph/models/hm4sr.ts, fullCatalogRank); train/metrics.ts
+ * turns the ranks into these metrics at these cut-offs.
+ */
+export interface EvalConfig {
+  metrics: MetricKind[];
+  /** Cut-offs K: every metric is reported as metric@K. */
+  topk: number[];
+  /** Model selection and early stopping on the validation split: one of metrics@topk, e.g. ndcg@20. */
+  validMetric: string;
+  /** Users per evaluation batch. */
+  batchSize: number;
+}
+
 export type ModelOverrides = Partial<Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'intervalBuckets' | 'calendarSize'>>;
 
 export interface RunConfig {
@@ -47,6 +61,7 @@ export interface RunConfig {
   data: DataConfig;
   model: ModelOverrides;
   optim: OptimConfig;
+  eval: EvalConfig;
 }
 
 export const DEFAULT_CONFIG: RunConfig = {
@@ -55,16 +70,17 @@ export const DEFAULT_CONFIG: RunConfig = {
   data: { dir: '', name: '', categoryColumn: 'auto', kCore: 5, dedupe: true, missingModality: 'zeros' },
   model: {},
   optim: {
-    epochs: 200, batchSize: 1024, lr: 1e-3, weightDecay: 0, seed: 2025, patience: 10, metric: 'ndcg@20',
-    layout: 'packed', lengthBucketing: false, evalBatchSize: 1024, mu: 100, pclBeta: 0.3, absTime: 'days', threads: 0, stepsPerRun: 1,
+    epochs: 200, batchSize: 1024, lr: 1e-3, weightDecay: 0, seed: 2025, patience: 10,
+    layout: 'packed', lengthBucketing: false, mu: 100, pclBeta: 0.3, absTime: 'days', threads: 0, stepsPerRun: 1,
   },
+  eval: { metrics: ['ndcg', 'mrr', 'hr'], topk: [5, 10, 20], validMetric: 'ndcg@20', batchSize: 1024 },
 };
 
 /**
  * Defaults that differ on the CUDA EP (a config file or flag still wins): K steps per run keep parameters
  * and Adam moments on the device; evaluation ranks users in large batches, one copy in and out per batch.
  */
-export const CUDA_DEFAULTS: Pick<OptimConfig, 'stepsPerRun' | 'evalBatchSize'> = { stepsPerRun: 16, evalBatchSize: 4096 };
+export const CUDA_DEFAULTS = { stepsPerRun: 16, evalBatchSize: 4096 } as const;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
@@ -75,8 +91,12 @@ export function mergeConfig(base: RunConfig, over: DeepPartial<RunConfig>): RunC
     data: { ...base.data, ...(over.data as Partial<DataConfig>) },
     model: { ...base.model, ...(over.model as ModelOverrides) },
     optim: { ...base.optim, ...(over.optim as Partial<OptimConfig>) },
+    eval: { ...base.eval, ...(over.eval as Partial<EvalConfig>) },
   };
 }
+
+/** Fields that moved to another section. */
+const MOVED: Record<string, string> = { 'optim.metric': 'eval.validMetric', 'optim.evalBatchSize': 'eval.batchSize' };
 
 export function readConfigFile(path: string): DeepPartial<RunConfig> {
   let raw: unknown;
@@ -86,9 +106,23 @@ export function readConfigFile(path: string): DeepPartial<RunConfig> {
     throw new Error(`${path}: not a readable JSON config (${(e as Error).message})`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${path}: a config must be a JSON object`);
-  const known = new Set(['preset', 'ablations', 'data', 'model', 'optim']);
+  const known = new Set(['preset', 'ablations', 'data', 'model', 'optim', 'eval']);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new Error(`${path}: unknown config section "${k}" (known: ${[...known].join(', ')})`);
+  // A misspelt or moved field would otherwise be ignored and its default used.
+  for (const section of ['data', 'optim', 'eval'] as const) {
+    const fields = (raw as Record<string, unknown>)[section];
+    if (fields === undefined) continue;
+    const allowed = Object.keys(DEFAULT_CONFIG[section]);
+    for (const k of Object.keys(fields as object)) {
+      if (!allowed.includes(k)) throw new Error(`${path}: unknown field ${section}.${k}${MOVED[`${section}.${k}`] ? ` (now ${MOVED[`${section}.${k}`]})` : ''} (known: ${allowed.join(', ')})`);
+    }
+  }
   return raw as DeepPartial<RunConfig>;
+}
+
+/** The run's Adam settings (`lr` overrides the configured learning rate). */
+export function adamConfig(rc: RunConfig, lr = rc.optim.lr): AdamConfig {
+  return { ...ADAM_DEFAULTS, lr, weightDecay: rc.optim.weightDecay };
 }
 
 /** The model config for a dataset: defaults, preset, ablations, then explicit overrides. */

@@ -1,62 +1,42 @@
-// Full-ranking metrics. Ranks are 1-based and pessimistic: every item scoring >= the target
-// (the target included) counts, so ties never help and a constant model ranks last.
+// Full-ranking metrics from ranks. The ranks come from the eval graph (graph/models/hm4sr.ts,
+// fullCatalogRank): 1-based and pessimistic, every item scoring >= the target (the target included)
+// counts, so ties never help and a constant model ranks last. Which metrics, at which cut-offs, and
+// which one selects the model: the run config's `eval` section (train/config.ts, EvalConfig).
 
-export const DEFAULT_KS: readonly number[] = [5, 10, 20];
+const METRIC_KINDS = ['ndcg', 'mrr', 'hr'] as const;
+export type MetricKind = (typeof METRIC_KINDS)[number];
+export type MetricName = `${MetricKind}@${number}`;
 
 export const ndcgAt = (rank: number, k: number): number => (rank <= k ? 1 / Math.log2(rank + 1) : 0);
 export const mrrAt = (rank: number, k: number): number => (rank <= k ? 1 / rank : 0);
 export const hitAt = (rank: number, k: number): number => (rank <= k ? 1 : 0);
 
-/**
- * Rank of `target` among items 1..N of one score row laid out by item id (index 0 = padding,
- * ignored). A NaN target score ranks last; NaN competitors count as beating it.
- */
-export function rankOf(scores: ArrayLike<number>, target: number, offset: number = 0, numCols: number = scores.length - offset): number {
-  if (!(target >= 1 && target < numCols)) throw new Error(`target ${target} outside items 1..${numCols - 1}`);
-  const ts = scores[offset + target];
-  if (Number.isNaN(ts)) return numCols - 1;
-  let rank = 0;
-  for (let j = 1; j < numCols; j++) {
-    const s = scores[offset + j];
-    if (s >= ts || Number.isNaN(s)) rank += 1;
-  }
-  return rank;
-}
+const AT: Record<MetricKind, (rank: number, k: number) => number> = { ndcg: ndcgAt, mrr: mrrAt, hr: hitAt };
 
-/** Ranks for a row-major [rows x numCols] score matrix, one target per row. */
-export function ranksOf(scores: ArrayLike<number>, numCols: number, targets: ArrayLike<number | bigint>): Int32Array {
-  const out = new Int32Array(targets.length);
-  for (let r = 0; r < targets.length; r++) out[r] = rankOf(scores, Number(targets[r]), r * numCols, numCols);
-  return out;
+/** The metric names `metrics` at cut-offs `topk` give, in report order; refuses unknown metrics and bad cut-offs. */
+export function metricNames(metrics: readonly MetricKind[], topk: readonly number[]): MetricName[] {
+  for (const m of metrics) if (!METRIC_KINDS.includes(m)) throw new Error(`unknown metric "${m}" (known: ${METRIC_KINDS.join(', ')})`);
+  for (const k of topk) if (!(Number.isInteger(k) && k >= 1)) throw new Error(`a cut-off must be a positive integer, got ${k}`);
+  if (metrics.length === 0 || topk.length === 0) throw new Error('evaluation needs at least one metric and one cut-off');
+  return topk.flatMap((k) => metrics.map((m) => `${m}@${k}` as MetricName));
 }
-
-export type MetricName = `${'ndcg' | 'mrr' | 'hr'}@${number}`;
 
 export class MetricAccumulator {
   private readonly sums: Map<MetricName, number>;
   count = 0;
 
-  constructor(readonly ks: readonly number[] = DEFAULT_KS) {
-    this.sums = new Map();
-    for (const k of ks) for (const m of ['ndcg', 'mrr', 'hr'] as const) this.sums.set(`${m}@${k}`, 0);
+  constructor(readonly metrics: readonly MetricKind[], readonly topk: readonly number[]) {
+    this.sums = new Map(metricNames(metrics, topk).map((n) => [n, 0]));
   }
 
   add(rank: number): void {
     if (!(Number.isInteger(rank) && rank >= 1)) throw new Error(`rank must be an integer >= 1, got ${rank}`);
-    for (const k of this.ks) {
-      this.bump(`ndcg@${k}`, ndcgAt(rank, k));
-      this.bump(`mrr@${k}`, mrrAt(rank, k));
-      this.bump(`hr@${k}`, hitAt(rank, k));
-    }
+    for (const k of this.topk) for (const m of this.metrics) this.bump(`${m}@${k}`, AT[m](rank, k));
     this.count += 1;
   }
 
-  addAll(ranks: ArrayLike<number>): void {
-    for (let i = 0; i < ranks.length; i++) this.add(ranks[i]);
-  }
-
   private bump(name: MetricName, v: number): void {
-    this.sums.set(name, (this.sums.get(name) ?? 0) + v);
+    this.sums.set(name, this.sums.get(name)! + v);
   }
 
   /** Averages over the users added so far (0 when none). */

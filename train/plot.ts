@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Resvg } from '@resvg/resvg-js';
 import * as echarts from 'echarts';
 import { writeFileAtomic } from '../graph/atomic.js';
-import type { EpochLog } from './trainer.js';
+import type { EpochLog } from './run.js';
 
 /** Training curve from log.jsonl: training loss terms (left axis) and the validation metric (right axis). */
 export async function writeCurve(logPath: string, pngPath: string, metric: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Hm4srConfig, Modality } from '../graph/models/hm4sr-config.js';
+import { HM4SR_DEFAULTS, type Hm4srConfig, type Modality } from '../graph/models/hm4sr-config.js';
 import { DATA_PARAMS } from '../graph/models/hm4sr.js';
 import { type RunConfig, modelConfig } from './config.js';
 import { type Dataset, loadAtomicDataset, multiHot } from './data/dataset.js';
@@ -18,10 +18,10 @@ export interface Prepared {
   warnings: string[];
 }
 
-export const featurePath = (dir: string, name: string, m: 'txt' | 'img') => join(dir, `${name}.${m === 'txt' ? 'text' : 'image'}.f32`);
+const featurePath = (dir: string, name: string, m: 'txt' | 'img') => join(dir, `${name}.${m === 'txt' ? 'text' : 'image'}.f32`);
 
 /** A short content hash: a checkpoint refuses to resume on a different dataset or split. */
-export function fingerprintOf(ds: Dataset, maxLen: number): string {
+function fingerprintOf(ds: Dataset, maxLen: number): string {
   const h = createHash('sha256');
   h.update(new Uint8Array(ds.items.buffer, ds.items.byteOffset, ds.items.byteLength));
   h.update(new Uint8Array(ds.timestamps.buffer, ds.timestamps.byteOffset, ds.timestamps.byteLength));
@@ -31,7 +31,7 @@ export function fingerprintOf(ds: Dataset, maxLen: number): string {
 }
 
 /** 'auto' picks the first of categories / attr_ids / category present in the item file's header. */
-export function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
+function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
   const fd = openSync(itemPath, 'r');
   const buf = Buffer.alloc(4096);
   const n = readSync(fd, buf, 0, buf.length, 0);
@@ -44,15 +44,19 @@ export function resolveCategoryColumn(itemPath: string, wanted: string): string 
   return ['categories', 'attr_ids', 'category'].find((c) => names.includes(c)) ?? null;
 }
 
+/** A run's dataset: NAME.inter filtered, with category labels from NAME.item when it has a category column. */
+export function loadRunDataset(dir: string, name: string, o: { kCore: number; dedupe: boolean; categoryColumn: string }): Dataset {
+  const itemPath = join(dir, `${name}.item`);
+  const categoryColumn = existsSync(itemPath) ? resolveCategoryColumn(itemPath, o.categoryColumn) : null;
+  return loadAtomicDataset(dir, name, { kCore: o.kCore, dedupe: o.dedupe, categoryColumn: categoryColumn ?? undefined, itemFile: categoryColumn !== null });
+}
+
 /** Loads the dataset, its samples and frozen features, and fixes the model's data-dependent sizes. */
 export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Prepared {
   const { dir, name } = rc.data;
   if (!existsSync(join(dir, `${name}.inter`))) throw new Error(`no dataset at ${join(dir, `${name}.inter`)}`);
-  const itemPath = join(dir, `${name}.item`);
-  const hasItems = existsSync(itemPath);
-  const categoryColumn = hasItems ? resolveCategoryColumn(itemPath, rc.data.categoryColumn) : null;
-  const ds = loadAtomicDataset(dir, name, { kCore: rc.data.kCore, dedupe: rc.data.dedupe, categoryColumn: categoryColumn ?? undefined, itemFile: categoryColumn !== null });
-  const maxLen = rc.model.maxLen ?? 50;
+  const ds = loadRunDataset(dir, name, rc.data);
+  const maxLen = rc.model.maxLen ?? HM4SR_DEFAULTS.maxLen;
   const samples = buildSamples(ds, maxLen);
   if (samples.train.size === 0) throw new Error(`${dir}/${name}: no training samples (every user needs at least 4 interactions)`);
   const warnings: string[] = [];

@@ -1,11 +1,9 @@
 import type { ParamSpec } from '../graph/graph.js';
-import { type ParamValues, initParams } from '../graph/init.js';
+import type { ParamValues } from '../graph/init.js';
 import { serialize } from '../graph/emit.js';
 import { type StatePair, type TrainGraph, stateName } from '../graph/train-step.js';
-import { type SessionOptions, createSession, ort, runChecked } from '../runtime/session.js';
+import { type HostTensor, type SessionOptions, createSession, ort, runChecked, toOrtFeeds, toOrtTensor } from '../runtime/session.js';
 
-export type { HostTensor } from '../graph/models/hm4sr-batch.js';
-import type { HostTensor } from '../graph/models/hm4sr-batch.js';
 
 export interface OptimizerState {
   params: ParamValues;
@@ -14,14 +12,11 @@ export interface OptimizerState {
   step: number;
 }
 
-export function freshState(specs: ParamSpec[], seed: number, values?: ParamValues): OptimizerState {
-  const params = values ?? initParams(specs, seed);
+/** The state before the first step: the given parameter values and zero Adam moments. */
+export function freshState(specs: ParamSpec[], params: ParamValues): OptimizerState {
   const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(params.get(s.name)!.length)]));
   return { params, m: zeros(), v: zeros(), step: 0 };
 }
-
-const dtypeOf = (d: HostTensor['data']): ort.Tensor.Type =>
-  d instanceof Float32Array ? 'float32' : d instanceof BigInt64Array ? 'int64' : d instanceof Float64Array ? 'float64' : 'int32';
 
 /**
  * Drives a training-step (or K-step Loop) graph: one session, created once; parameters and moments stay
@@ -40,15 +35,14 @@ export class StepRunner {
   }
 
   private feeds(batch: Record<string, HostTensor>, lr: number): Record<string, ort.Tensor> {
-    const f: Record<string, ort.Tensor> = {};
-    for (const [k, t] of Object.entries(batch)) f[k] = new ort.Tensor(dtypeOf(t.data), t.data, t.dims);
-    for (const s of this.graph.params) f[s.name] = new ort.Tensor('float32', this.state.params.get(s.name)!, s.dims);
+    const f = toOrtFeeds(batch);
+    for (const s of this.graph.params) f[s.name] = toOrtTensor({ data: this.state.params.get(s.name)!, dims: s.dims });
     for (const s of this.graph.params.filter((p) => p.trainable)) {
-      f[stateName.m(s.name)] = new ort.Tensor('float32', this.state.m.get(s.name)!, s.dims);
-      f[stateName.v(s.name)] = new ort.Tensor('float32', this.state.v.get(s.name)!, s.dims);
+      f[stateName.m(s.name)] = toOrtTensor({ data: this.state.m.get(s.name)!, dims: s.dims });
+      f[stateName.v(s.name)] = toOrtTensor({ data: this.state.v.get(s.name)!, dims: s.dims });
     }
-    f[stateName.step] = new ort.Tensor('int64', BigInt64Array.of(BigInt(this.state.step)), []);
-    f[stateName.lr] = new ort.Tensor('float32', Float32Array.of(lr), []);
+    f[stateName.step] = toOrtTensor({ data: BigInt64Array.of(BigInt(this.state.step)), dims: [] });
+    f[stateName.lr] = toOrtTensor({ data: Float32Array.of(lr), dims: [] });
     return f;
   }
 

@@ -1,23 +1,21 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { writeFileAtomic } from '../graph/atomic.js';
-import type { ParamSpec } from '../graph/graph.js';
-import { initParam } from '../graph/init.js';
+import { initialValues } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
-import { stackBatches } from '../graph/models/hm4sr-batch.js';
 import { type ExecutionProvider, checkExecutionProvider } from '../runtime/session.js';
-import { type CheckpointData, checkCheckpointMatches, readCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
-import type { RunConfig } from './config.js';
+import { checkCheckpointMatches, checkpointFromState, checkpointValues, readCheckpoint, stateFromCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
+import { type RunConfig, adamConfig } from './config.js';
 import { EpochSampler, type EpochSamplerState, Rng } from './data/shuffle.js';
 import { Evaluator } from './evaluate.js';
-import { type Prepared, prepare } from './prepare.js';
+import { type MetricName, metricNames } from './metrics.js';
+import { prepare } from './prepare.js';
 import { progressBar } from './progress.js';
 import { exportInference } from './export.js';
-import { type OptimizerState, StepRunner } from './step-runner.js';
-import { packBatch, type PackOptions } from './pack.js';
+import { type OptimizerState, StepRunner, freshState } from './step-runner.js';
+import { packBatch, packOptions, stackBatches } from './pack.js';
 import { writeCurve } from './plot.js';
+import { type EpochLog, type SavedConfig, runFiles } from './run.js';
 
 export interface TrainOptions {
   out: string;
@@ -29,19 +27,6 @@ export interface TrainOptions {
   log: (line: string) => void;
 }
 
-export interface EpochLog {
-  epoch: number;
-  train: Record<string, number>;
-  valid: Record<string, number>;
-  samples: number;
-  tokens: number;
-  paddedTokens: number;
-  trainSeconds: number;
-  samplesPerSecond: number;
-  evalSeconds: number;
-  best: boolean;
-}
-
 export interface TrainSummary {
   bestEpoch: number;
   epochsRun: number;
@@ -50,53 +35,15 @@ export interface TrainSummary {
   wallSeconds: number;
 }
 
-export const runFiles = (out: string) => ({
-  config: join(out, 'config.json'),
-  last: join(out, 'last.ckpt'),
-  best: join(out, 'best.ckpt'),
-  log: join(out, 'log.jsonl'),
-  metrics: join(out, 'metrics.json'),
-  model: join(out, 'model.onnx'),
-  curve: join(out, 'curve.png'),
-});
-
 /** Seed of the in-graph dropout streams for an epoch: resuming at an epoch boundary replays them. */
 const epochSeed = (seed: number, epoch: number) => (Math.imul(seed | 0, 2654435761) ^ Math.imul(epoch, 40503)) | 0;
-
-export function packOptions(rc: RunConfig, p: Prepared): Omit<PackOptions, 'withTarget' | 'rng'> {
-  return { layout: rc.optim.layout, mu: rc.optim.mu, maxBucket: p.model.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp, pclBeta: rc.optim.pclBeta };
-}
-
-/**
- * Initial values: frozen tensors from the data, everything else from its init rule. A supplied tensor that
- * names no parameter is an error (a misspelt name would otherwise leave its parameter at a default).
- */
-export function initialValues(specs: ParamSpec[], frozen: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
-  const known = new Set(specs.map((s) => s.name));
-  const unbound = [...frozen.keys()].filter((k) => !known.has(k));
-  if (unbound.length > 0) {
-    const takers = specs.filter((s) => s.init.kind === 'external').map((s) => s.name);
-    throw new Error(`supplied tensor${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')} bind${unbound.length > 1 ? '' : 's'} to no parameter of the model (parameters that take data: ${takers.join(', ') || 'none'})`);
-  }
-  return new Map(specs.map((s) => {
-    const f = frozen.get(s.name);
-    if (f && f.length !== s.dims.reduce((a, b) => a * b, 1)) throw new Error(`frozen tensor ${s.name} has ${f.length} values for [${s.dims}]`);
-    return [s.name, f ?? initParam(s, seed)];
-  }));
-}
-
-function checkpointOf(specs: ParamSpec[], st: OptimizerState, lr: number, props: Record<string, number | string>): CheckpointData {
-  return {
-    params: specs.map((s) => ({ name: s.name, dims: s.dims, data: st.params.get(s.name)!, trainable: s.trainable })),
-    optimizer: { step: st.step, lr, m: st.m, v: st.v },
-    properties: props,
-  };
-}
 
 export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSummary> {
   const t0 = performance.now();
   const files = runFiles(opts.out);
   await checkExecutionProvider(opts.ep);
+  const evaluated = metricNames(rc.eval.metrics, rc.eval.topk);
+  if (!evaluated.includes(rc.eval.validMetric as MetricName)) throw new Error(`eval.validMetric "${rc.eval.validMetric}" is not one of the evaluated metrics (${evaluated.join(', ')})`);
   mkdirSync(opts.out, { recursive: true });
   if (!opts.resume && existsSync(files.last)) throw new Error(`${opts.out} already holds a run (${files.last}); pass --resume to continue it or choose another --out`);
   if (opts.resume && !existsSync(files.last)) throw new Error(`--resume: no checkpoint at ${files.last}`);
@@ -104,8 +51,9 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   const mc = p.model;
   const model = hm4srModel(mc);
   const specs = probeParams(model);
-  const adam: AdamConfig = { ...ADAM_DEFAULTS, lr: rc.optim.lr, weightDecay: rc.optim.weightDecay };
-  writeFileAtomic(files.config, JSON.stringify({ run: rc, model: mc, fingerprint: p.fingerprint }, null, 2) + '\n');
+  const adam = adamConfig(rc);
+  const saved: SavedConfig = { run: rc, model: mc, fingerprint: p.fingerprint };
+  writeFileAtomic(files.config, JSON.stringify(saved, null, 2) + '\n');
   opts.log(`data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; samples train ${p.samples.train.size} / valid ${p.samples.valid.size} / test ${p.samples.test.size}`);
   opts.log(`model: ${rc.preset}${rc.ablations.length ? ` ${rc.ablations.join(' ')}` : ''}, modalities ${mc.modalities.join('+')}, ${specs.filter((s) => s.trainable).reduce((a, s) => a + s.dims.reduce((x, y) => x * y, 1), 0).toLocaleString('en')} trainable parameters`);
 
@@ -117,8 +65,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     const ck = readCheckpoint(files.last);
     checkCheckpointMatches(ck, specs, files.last);
     if (ck.properties.fingerprint !== p.fingerprint) throw new Error(`${files.last} was written for another dataset (fingerprint ${ck.properties.fingerprint}, data ${p.fingerprint})`);
-    if (!ck.optimizer) throw new Error(`${files.last} has no optimizer state`);
-    state = { params: new Map(ck.params.map((q) => [q.name, q.data])), m: ck.optimizer.m, v: ck.optimizer.v, step: ck.optimizer.step };
+    state = stateFromCheckpoint(ck, files.last);
     epoch = Number(ck.properties.epoch);
     best = Number(ck.properties.best);
     bestEpoch = Number(ck.properties.bestEpoch);
@@ -129,17 +76,15 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       const kept = readFileSync(files.log, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as EpochLog).epoch <= epoch);
       writeFileAtomic(files.log, kept.map((l) => l + '\n').join(''));
     }
-    opts.log(`resuming after epoch ${epoch} (best ${rc.optim.metric} ${best.toFixed(4)} at epoch ${bestEpoch})`);
+    opts.log(`resuming after epoch ${epoch} (best ${rc.eval.validMetric} ${best.toFixed(4)} at epoch ${bestEpoch})`);
   } else {
-    const values = initialValues(specs, p.frozen, rc.optim.seed);
-    const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(values.get(s.name)!.length)]));
-    state = { params: values, m: zeros(), v: zeros(), step: 0 };
+    state = freshState(specs, initialValues(specs, p.frozen, rc.optim.seed));
     sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, rc.optim.seed, lengths);
     writeFileAtomic(files.log, '');
   }
 
   const session = { ep: opts.ep, threads: rc.optim.threads || undefined, strictDevice: !opts.allowCpuNodes, log: opts.log };
-  const evaluator = await Evaluator.create(mc, session);
+  const evaluator = await Evaluator.create(mc, rc.eval, session);
   const pack = packOptions(rc, p);
   const props = (): Record<string, number | string> => ({
     format: 'hm4sr-run/1', epoch, seed: rc.optim.seed, best, bestEpoch, bad, fingerprint: p.fingerprint,
@@ -147,7 +92,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   });
 
   let listed = false;
-  if (opts.ep !== 'cpu') opts.log(`${opts.ep}: ${rc.optim.stepsPerRun} steps per run (Loop graph), evaluation batches of ${rc.optim.evalBatchSize}`);
+  if (opts.ep !== 'cpu') opts.log(`${opts.ep}: ${rc.optim.stepsPerRun} steps per run (Loop graph), evaluation batches of ${rc.eval.batchSize}`);
   while (epoch < rc.optim.epochs && bad < rc.optim.patience) {
     epoch += 1;
     const seed = epochSeed(rc.optim.seed, epoch);
@@ -184,16 +129,15 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     const trainSeconds = (performance.now() - te) / 1000;
     const evBar = progressBar(`valid ${epoch}`, p.samples.valid.size, opts.progress);
     const tv = performance.now();
-    const ev = await evaluator.evaluate(p.ds, p.samples.valid, state.params, pack, rc.optim.evalBatchSize, (n) => evBar.update(n, { 'users/s': n / ((performance.now() - tv) / 1000) }));
+    const ev = await evaluator.evaluate(p.ds, p.samples.valid, state.params, pack, (n) => evBar.update(n, { 'users/s': n / ((performance.now() - tv) / 1000) }));
     evBar.stop();
-    const score = ev.metrics[rc.optim.metric as keyof typeof ev.metrics];
-    if (score === undefined) throw new Error(`unknown selection metric ${rc.optim.metric} (known: ${Object.keys(ev.metrics).join(', ')})`);
+    const score = ev.metrics[rc.eval.validMetric as MetricName];
     const improved = score > best;
     if (improved) {
       best = score;
       bestEpoch = epoch;
       bad = 0;
-      writeCheckpoint(files.best, checkpointOf(specs, state, rc.optim.lr, props()));
+      writeCheckpoint(files.best, checkpointFromState(specs, state, { lr: rc.optim.lr, properties: props() }));
     } else bad += 1;
     const line: EpochLog = {
       epoch,
@@ -203,20 +147,19 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       trainSeconds, samplesPerSecond: samples / trainSeconds, evalSeconds: ev.seconds, best: improved,
     };
     appendFileSync(files.log, JSON.stringify(line) + '\n');
-    writeCheckpoint(files.last, checkpointOf(specs, state, rc.optim.lr, props()));
-    opts.log(`epoch ${epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.optim.metric} ${score.toFixed(4)}${improved ? ' *' : ''} | ${trainSeconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`);
+    writeCheckpoint(files.last, checkpointFromState(specs, state, { lr: rc.optim.lr, properties: props() }));
+    opts.log(`epoch ${epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.eval.validMetric} ${score.toFixed(4)}${improved ? ' *' : ''} | ${trainSeconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`);
   }
-  if (bad >= rc.optim.patience) opts.log(`early stop: no ${rc.optim.metric} improvement for ${bad} epochs`);
+  if (bad >= rc.optim.patience) opts.log(`early stop: no ${rc.eval.validMetric} improvement for ${bad} epochs`);
 
-  const bestCk = readCheckpoint(files.best);
-  const bestValues = new Map(bestCk.params.map((q) => [q.name, q.data]));
-  const valid = await evaluator.evaluate(p.ds, p.samples.valid, bestValues, pack, rc.optim.evalBatchSize);
-  const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack, rc.optim.evalBatchSize);
+  const bestValues = checkpointValues(readCheckpoint(files.best));
+  const valid = await evaluator.evaluate(p.ds, p.samples.valid, bestValues, pack);
+  const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack);
   const wallSeconds = (performance.now() - t0) / 1000;
   const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds };
   writeFileAtomic(files.metrics, JSON.stringify({ ...summary, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
   exportInference(mc, bestValues, p, rc, files.model);
-  await writeCurve(files.log, files.curve, rc.optim.metric);
+  await writeCurve(files.log, files.curve, rc.eval.validMetric);
   opts.log(`best epoch ${bestEpoch} of ${epoch}: test ${Object.entries(test.metrics).filter(([k]) => /@(10|20)$/.test(k)).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
   return summary;
 }

@@ -1,7 +1,7 @@
 /**
  * ONNX Runtime on-device-training artifacts for any LossModel: the training, evaluation and optimizer
  * models that ORT's TrainingSession (C/C++/C#/Java/Objective-C APIs, onnxruntime-web 1.17-1.19) runs
- * beside a checkpoint (train/checkpoint.ts). The conventions are onnxruntime's (training_api/module.cc,
+ * beside a checkpoint (graph/artifacts/checkpoint.ts). The conventions are onnxruntime's (training_api/module.cc,
  * optimizer.cc, utils.cc and onnxblock's _training_graph_utils.py):
  *
  *  - training model inputs: user inputs, every parameter (named as in the checkpoint), one
@@ -21,10 +21,10 @@ import type { AdamConfig } from '../adam.js';
 import { IR_VERSION, OPSET, PRODUCER, PRODUCER_VERSION, modelProto } from '../emit.js';
 import { grad } from '../grad.js';
 import { Graph, type ParamSpec, type Value } from '../graph.js';
-import { type LossModel, type TensorSpec, declareBatch } from '../model.js';
+import { type LossModel, declareBatch } from '../model.js';
 import { onnx } from '../onnx-proto.js';
 import { probeParams } from '../train-step.js';
-import type { DType, Shape } from '../types.js';
+import { type TensorSpec, tensorSpecOf } from '../types.js';
 
 /** onnxruntime's fixed names (training_api/utils.cc, module.cc, optimizer.cc). */
 export const ORT_NAMES = {
@@ -35,7 +35,6 @@ export const ORT_NAMES = {
   reservedSuffixes: ['_grad.accumulation.buffer', '_grad', '_grad.accumulation.out'],
 };
 
-export interface IOInfo { name: string; dtype: DType; shape: Shape }
 
 /** Extra evaluation outputs (e.g. scores or ranks) over their own batch signature. */
 export interface EvalSpec {
@@ -48,14 +47,13 @@ export interface ArtifactModels {
   params: ParamSpec[];
   training: Graph;
   eval: Graph;
-  trainOutputs: IOInfo[];
-  evalOutputs: IOInfo[];
+  trainOutputs: TensorSpec[];
+  evalOutputs: TensorSpec[];
   trainingProto: P.ModelProto;
   evalProto: P.ModelProto;
   optimizerProto: P.ModelProto;
 }
 
-const info = (v: { name: string; dtype: DType; shape: Shape | null }): IOInfo => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? [] });
 
 function checkUserName(kind: string, name: string): void {
   const bad = ORT_NAMES.reservedSuffixes.find((s) => name.endsWith(s));
@@ -82,7 +80,7 @@ function reorderInputs(proto: P.ModelProto, order: string[]): void {
 }
 
 /** Training model: forward, loss, hm4sr's VJP graph, one InPlaceAccumulatorV2 per trainable parameter. */
-export function buildTrainingModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[] } = {}): { graph: Graph; proto: P.ModelProto; outputs: IOInfo[]; params: ParamSpec[] } {
+function buildTrainingModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[] } = {}): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[]; params: ParamSpec[] } {
   const specs = opts.params ?? probeParams(model);
   const trainable = specs.filter((s) => s.trainable);
   if (trainable.length === 0) throw new Error(`model ${model.name} has no trainable parameters`);
@@ -112,11 +110,11 @@ export function buildTrainingModel(model: LossModel, opts: { seed?: number; para
   });
   const proto = modelProto(g, { params: 'inputs', docString: g.docString });
   reorderInputs(proto, [...model.batch.map((b) => b.name), ...specs.map((s) => params.get(s.name)!.name), ...buffers.map((b) => b.name), reset.name]);
-  return { graph: g, proto, outputs: outputs.map(info), params: specs };
+  return { graph: g, proto, outputs: outputs.map(tensorSpecOf), params: specs };
 }
 
 /** Eval model: the loss (and terms), or `spec`'s outputs, with every parameter as an input and Dropout off. */
-export function buildEvalModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[]; spec?: EvalSpec } = {}): { graph: Graph; proto: P.ModelProto; outputs: IOInfo[] } {
+function buildEvalModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[]; spec?: EvalSpec } = {}): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[] } {
   const specs = opts.params ?? probeParams(model);
   const g = new Graph(`${model.name}_eval`);
   g.docString = 'hm4sr evaluation model (onnxruntime on-device-training artifact)';
@@ -144,7 +142,7 @@ export function buildEvalModel(model: LossModel, opts: { seed?: number; params?:
   for (const n of g.nodes) if (n.op === 'Dropout' && n.inputs.length > 2) n.inputs[2] = null;
   const proto = modelProto(g, { params: 'inputs', docString: g.docString });
   reorderInputs(proto, [...batchSpec.map((b) => b.name), ...specs.map((s) => params.get(s.name)!.name)]);
-  return { graph: g, proto, outputs: outputs.map(info) };
+  return { graph: g, proto, outputs: outputs.map(tensorSpecOf) };
 }
 
 /**
@@ -172,7 +170,7 @@ const seqType = (elemType: number): P.ITypeProto => ({ sequenceType: { elemType:
  * `fixedLearningRate` the node reads a constant adam.lr instead and the `learning_rate` input is ignored:
  * for runtimes that cannot set the rate, at the cost of schedulers and SetLearningRate having no effect.
  */
-export function buildOptimizerModel(adam: AdamConfig, name = 'hm4sr', opts: { fixedLearningRate?: boolean } = {}): P.ModelProto {
+function buildOptimizerModel(adam: AdamConfig, name = 'hm4sr', opts: { fixedLearningRate?: boolean } = {}): P.ModelProto {
   const a = adamWAttributes(adam);
   const AT = onnx.AttributeProto.AttributeType;
   const [lr, step, params, grads, m1, m2] = ORT_NAMES.optimizerInputs;

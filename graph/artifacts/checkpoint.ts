@@ -20,10 +20,10 @@ import { writeFileAtomic } from '../atomic.js';
 import * as fb from './fbs/ort_training_checkpoint_generated.js';
 
 export const CHECKPOINT_IDENTIFIER = 'ODTC';
-export const CHECKPOINT_VERSION = 2;
+const CHECKPOINT_VERSION = 2;
 /** onnxruntime's optimizer group name and AdamW momentum keys. */
-export const OPTIMIZER_GROUP = 'group0';
-export const MOMENT_NAMES = { m: 'momentum0', v: 'momentum1' } as const;
+const OPTIMIZER_GROUP = 'group0';
+const MOMENT_NAMES = { m: 'momentum0', v: 'momentum1' } as const;
 
 export interface CheckpointParam { name: string; dims: number[]; data: Float32Array; trainable: boolean }
 
@@ -369,9 +369,13 @@ export function checkpointFromState(
   };
 }
 
-/** Parameter values and Adam state of a checkpoint, in OptimizerState's shape (zero moments when absent). */
-export function stateFromCheckpoint(c: CheckpointData): { params: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number } {
-  const params = new Map(c.params.map((p) => [p.name, p.data]));
-  const zeros = () => new Map(c.params.filter((p) => p.trainable).map((p) => [p.name, new Float32Array(p.data.length)]));
-  return c.optimizer ? { params, m: c.optimizer.m, v: c.optimizer.v, step: c.optimizer.step } : { params, m: zeros(), v: zeros(), step: 0 };
+/** A checkpoint's parameter values by name (views of its data, not copies). */
+export function checkpointValues(c: CheckpointData): Map<string, Float32Array> {
+  return new Map(c.params.map((p) => [p.name, p.data]));
+}
+
+/** Parameter values and Adam state of a checkpoint, in OptimizerState's shape, to resume training from. */
+export function stateFromCheckpoint(c: CheckpointData, path = '<memory>'): { params: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number } {
+  if (!c.optimizer) throw new CheckpointError(path, 'has no optimizer state (weights only): training cannot resume from it');
+  return { params: checkpointValues(c), m: c.optimizer.m, v: c.optimizer.v, step: c.optimizer.step };
 }

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type CheckpointData, type CheckpointParam, checkCheckpointMatches, encodeCheckpoint, readCheckpoint } from './checkpoint.js';
+import { type CheckpointData, type CheckpointParam, checkCheckpointMatches, checkpointValues, encodeCheckpoint, readCheckpoint } from './checkpoint.js';
 import type { AdamConfig } from '../adam.js';
 import type { ParamSpec } from '../graph.js';
-import type { LossModel, TensorSpec } from '../model.js';
+import type { LossModel } from '../model.js';
+import type { TensorSpec } from '../types.js';
 import { onnx } from '../onnx-proto.js';
 import { probeParams } from '../train-step.js';
-import { type EvalSpec, type IOInfo, ORT_NAMES, adamWAttributes, buildArtifactModels } from './build.js';
+import { type EvalSpec, ORT_NAMES, adamWAttributes, buildArtifactModels } from './build.js';
 
 /** The file names onnxruntime's examples use for the four artifacts, plus hm4sr's description of them. */
 export const ARTIFACT_FILES = {
@@ -44,9 +45,9 @@ export interface ArtifactManifest {
   model: string;
   files: typeof ARTIFACT_FILES;
   trainInputs: TensorSpec[];
-  trainOutputs: IOInfo[];
+  trainOutputs: TensorSpec[];
   evalInputs: TensorSpec[];
-  evalOutputs: IOInfo[];
+  evalOutputs: TensorSpec[];
   /** Parameters in the training model's input order: the order of getContiguousParameters / loadParametersBuffer. */
   params: { name: string; dims: number[]; trainable: boolean }[];
   optimizer: {
@@ -69,7 +70,7 @@ export interface BuiltArtifacts {
 const numel = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
 /** The checkpoint for a model's parameters, checked against the model (names, shapes, values, moments). */
-export function artifactCheckpoint(params: ParamSpec[], opts: Pick<ArtifactOptions, 'adam' | 'values' | 'optimizer' | 'properties'>): CheckpointData {
+function artifactCheckpoint(params: ParamSpec[], opts: Pick<ArtifactOptions, 'adam' | 'values' | 'optimizer' | 'properties'>): CheckpointData {
   const known = new Set(params.map((p) => p.name));
   for (const k of opts.values.keys()) if (!known.has(k)) throw new Error(`a value is given for ${k}, which is not a parameter of the model`);
   const ps: CheckpointParam[] = params.map((s) => {
@@ -94,7 +95,7 @@ export function artifactCheckpoint(params: ParamSpec[], opts: Pick<ArtifactOptio
 }
 
 /** Builds the four artifacts (and artifacts.json) in memory. */
-export function buildArtifacts(model: LossModel, opts: ArtifactOptions): BuiltArtifacts {
+function buildArtifacts(model: LossModel, opts: ArtifactOptions): BuiltArtifacts {
   const m = buildArtifactModels(model, { adam: opts.adam, seed: opts.seed, eval: opts.evalOutputs, fixedLearningRate: opts.fixedLearningRate });
   const checkpoint = artifactCheckpoint(m.params, opts);
   const enc = (p: Parameters<typeof onnx.ModelProto.encode>[0]) => onnx.ModelProto.encode(p).finish();
@@ -196,9 +197,9 @@ export function writeArtifacts(model: LossModel, outDir: string, opts: ArtifactO
 }
 
 /** writeArtifacts' options from a checkpoint: parameter values, Adam state and properties. */
-export function artifactInputsFromCheckpoint(c: CheckpointData): Pick<ArtifactOptions, 'values' | 'optimizer' | 'properties'> {
+function artifactInputsFromCheckpoint(c: CheckpointData): Pick<ArtifactOptions, 'values' | 'optimizer' | 'properties'> {
   return {
-    values: new Map(c.params.map((p) => [p.name, p.data])),
+    values: checkpointValues(c),
     ...(c.optimizer ? { optimizer: { step: c.optimizer.step, m: c.optimizer.m, v: c.optimizer.v } } : {}),
     properties: c.properties,
   };

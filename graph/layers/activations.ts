@@ -27,7 +27,7 @@ export function erfSeries(x: Value): Value {
 }
 
 /** tanh-approximate GELU (the "gelu_new" of HF/GPT-2), for encoders configured with it. */
-export function geluTanh(x: Value): Value {
+function geluTanh(x: Value): Value {
   const inner = op.mul(op.add(x, op.mul(op.mul(op.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
   return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
 }

@@ -29,12 +29,12 @@ export interface AttentionResult {
 }
 
 /** [B, L, hidden] -> [B, heads, L, dh] (Reshape [0, 0, h, dh], then Transpose [0, 2, 1, 3]). */
-export function splitHeads(x: Value, heads: number, headDim: number): Value {
+function splitHeads(x: Value, heads: number, headDim: number): Value {
   return op.transpose(op.reshape(x, [0, 0, heads, headDim]), [0, 2, 1, 3]);
 }
 
 /** [B, heads, L, dh] -> [B, L, heads * dh]. */
-export function mergeHeads(x: Value, heads: number, headDim: number): Value {
+function mergeHeads(x: Value, heads: number, headDim: number): Value {
   return op.reshape(op.transpose(x, [0, 2, 1, 3]), [0, 0, heads * headDim]);
 }
 

@@ -33,7 +33,7 @@ function maybeScope<T>(g: Graph, name: string, fn: () => T): T {
  * BERT embeddings under `<name>`: word [vocab, hidden], position [maxPositions, hidden] (positions 0..T-1),
  * token_type [typeVocab, hidden], summed, then norm (LN) and hidden dropout. Output [B, T, hidden].
  */
-export function bertEmbeddings(g: Graph, name: string, inputIds: Value, tokenTypeIds: Value | null, cfg: BertConfig): Value {
+function bertEmbeddings(g: Graph, name: string, inputIds: Value, tokenTypeIds: Value | null, cfg: BertConfig): Value {
   const dtype = cfg.dtype ?? 'float32';
   return maybeScope(g, name, () => {
     const words = embedding(g, 'word', inputIds, cfg.vocab, cfg.hidden, { dtype });
@@ -60,7 +60,7 @@ export function bert(g: Graph, name: string, inputs: BertInputs, cfg: BertConfig
 }
 
 /** The layer stack of `bert` alone, on given embeddings [B, T, hidden] (e.g. to differentiate wrt them). */
-export function bertLayers(g: Graph, name: string, embeddings: Value, attentionMask: Value | null, cfg: BertConfig): Value {
+function bertLayers(g: Graph, name: string, embeddings: Value, attentionMask: Value | null, cfg: BertConfig): Value {
   const mask = attentionMask ? keyPaddingMask(attentionMask, { dtype: embeddings.dtype }) : null;
   return transformerEncoder(g, name, embeddings, mask, hfEncoderConfig(cfg, 'post'));
 }

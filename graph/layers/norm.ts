@@ -26,7 +26,7 @@ export function layerNorm(g: Graph, name: string, x: Value, dim: number, opts: L
 }
 
 /** (x - mean) / sqrt(var + eps) over the last axis (biased variance, as LayerNormalization), from primitives. */
-export function normalizeLast(x: Value, eps: number): Value {
+function normalizeLast(x: Value, eps: number): Value {
   const xc = op.sub(x, op.reduceMean(x, [-1], true));
   const variance = op.reduceMean(op.mul(xc, xc), [-1], true);
   return op.div(xc, op.sqrt(op.add(variance, eps)));

@@ -93,7 +93,7 @@ export function hfEncoderConfig(cfg: HfEncoderFields, norm: 'post' | 'pre'): Tra
 }
 
 /** A stack of `cfg.layers` layers named `<scope>.<name>.layer0`, `.layer1`, ...; returns every layer's output. */
-export function transformerEncoderAll(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig): Value[] {
+function transformerEncoderAll(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig): Value[] {
   return g.withScope(name, () => {
     const outs: Value[] = [];
     let h = x;

@@ -32,7 +32,7 @@ export function vitGrid(cfg: VitConfig): { h: number; w: number; gh: number; gw:
  * [hidden]), a learned cls_token [1, 1, hidden] prepended, plus position [1 + P, hidden], then hidden dropout.
  * pixel_values [B, C, H, W] -> [B, 1 + P, hidden]. The Conv has no gradient rule: inference only.
  */
-export function vitEmbeddings(g: Graph, name: string, pixelValues: Value, cfg: VitConfig): Value {
+function vitEmbeddings(g: Graph, name: string, pixelValues: Value, cfg: VitConfig): Value {
   const dtype = cfg.dtype ?? 'float32';
   const { patches } = vitGrid(cfg);
   const c = cfg.channels ?? 3, p = cfg.patchSize, d = cfg.hidden;

@@ -3,7 +3,8 @@ import { dropout } from '../layers/dropout.js';
 import { linear, linearInits } from '../layers/linear.js';
 import { layerNorm } from '../layers/norm.js';
 import { MASKED, transformerEncoder, transformerEncoderPicked } from '../layers/transformer.js';
-import type { LossModel, TensorSpec } from '../model.js';
+import type { LossModel } from '../model.js';
+import type { TensorSpec } from '../types.js';
 import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
 import { type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, usesPCL, usesTimes, validateConfig } from './hm4sr-config.js';
@@ -74,7 +75,7 @@ export function catalog(g: Graph, c: Hm4srConfig): Value {
 }
 
 /** Additive attention mask [R, 1, W, W]: causal within a segment, never across segments or onto padding. */
-export function segmentMask(segments: Value): Value {
+function segmentMask(segments: Value): Value {
   const g = segments.graph;
   const sameSeg = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1]));
   const col = op.range(0, op.dimOf(segments, 1), 1);
@@ -214,7 +215,7 @@ function l2normalize(x: Value): Value {
 }
 
 /** InfoNCE over the batch with positives on the diagonal; same-target rows are false negatives. */
-export function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: number): Value {
+function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: number): Value {
   const g = q.graph;
   const logits = op.mul(op.matmul(l2normalize(q), op.transposeLast(l2normalize(k))), 1 / tau);
   const idx = op.range(0, op.dimOf(target, 0), 1);
@@ -290,28 +291,34 @@ export function hm4srModel(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fa
   };
 }
 
+/**
+ * The evaluation's ranking rule: the 1-based rank of each row's target (an item id, 1..N) among the scores
+ * of items 1..N, [B, N] (the padding item is not a column, so it never counts). Pessimistic ties: every item
+ * scoring >= the target counts, the target included, so ties never help and a constant model ranks last.
+ * Counted in float32 (exact below 2^24 items) at half the memory traffic of an int64 count.
+ */
+export function rankAmongItems(s: Value, target: Value): Value {
+  const t = op.gatherElements(s, op.unsqueeze(op.sub(target, op.scalar(s.graph, 1, 'int64')), [1]), 1);
+  return op.cast(op.reduceSum(op.cast(op.greaterOrEqual(s, t), 'float32'), [1]), 'int64');
+}
+
+/** The same rule for scores over the whole table [B, N + 1], column 0 being the padding item. */
+export function fullCatalogRank(s: Value, target: Value, numItems: number): Value {
+  return rankAmongItems(op.slice(s, [1], [numItems + 1], [1]), target);
+}
+
 /** Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session. */
 export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fast'): Graph {
   const g = new Graph(`${name}_eval`);
   const b = declareBatch(g, batchSpec(c, 'eval'));
   if (form === 'plain') {
-    const s = scores(c, encode(g, c, b, false, form));
-    const t = op.gatherElements(s, op.unsqueeze(b.target, [1]), 1);
-    // Pessimistic ties: every item scoring >= the target counts; item 0 never does.
-    const real = new Uint8Array(c.numItems + 1).fill(1);
-    real[0] = 0;
-    const ge = op.and(op.greaterOrEqual(s, t), g.constant(real, 'bool', [c.numItems + 1]));
-    g.output(op.reduceSum(op.cast(ge, 'int64'), [1]), 'rank');
+    g.output(fullCatalogRank(scores(c, encode(g, c, b, false, form)), b.target, c.numItems), 'rank');
     return g;
   }
   // A row-constant score term (a bias-only modality) changes no rank, so neither it nor its encoder is built.
   const enc = encode(g, c, b, false, form, { skipConstant: true });
-  // Items 1..N only (item 0 never counts); pessimistic ties: every item scoring >= the target counts.
-  // Counted in float32, exact below 2^24 items, at half the memory traffic of an int64 cast.
-  const s = op.matmul(userVector(enc), op.transposeLast(op.slice(enc.catalog, [1], [c.numItems + 1], [0])));
-  // The target's own entry of s (column target - 1), so it always counts itself.
-  const t = op.gatherElements(s, op.unsqueeze(op.sub(b.target, op.scalar(g, 1, 'int64')), [1]), 1);
-  g.output(op.cast(op.reduceSum(op.cast(op.greaterOrEqual(s, t), 'float32'), [1]), 'int64'), 'rank');
+  // Scores of items 1..N only: the padding item's column is never computed.
+  g.output(rankAmongItems(op.matmul(userVector(enc), op.transposeLast(op.slice(enc.catalog, [1], [c.numItems + 1], [0]))), b.target), 'rank');
   return g;
 }
 

@@ -1,5 +1,5 @@
 import { type Value, attr } from '../graph.js';
-import type { DType } from '../types.js';
+import { type DType, ONNX_DTYPE } from '../types.js';
 import { type Operand, broadcastShapes, operands, requireFloat, scalar } from './core.js';
 
 function binary(op: string, a: Operand, b: Operand, outType?: DType): Value {
@@ -50,11 +50,9 @@ export function where(cond: Value, a: Operand, b: Operand): Value {
   return g.node('Where', [cond, ...vals], [{ dtype: vals[0].dtype, shape: broadcastShapes(g, 'Where', [cond, ...vals]) }])[0];
 }
 
-const CAST_TO: Record<DType, number> = { float32: 1, float64: 11, int64: 7, int32: 6, bool: 9 };
-
 export function cast(x: Value, to: DType): Value {
   if (x.dtype === to) return x;
-  return x.graph.node('Cast', [x], [{ dtype: to, shape: x.shape }], { to: attr.int(CAST_TO[to]) })[0];
+  return x.graph.node('Cast', [x], [{ dtype: to, shape: x.shape }], { to: attr.int(ONNX_DTYPE[to]) })[0];
 }
 
 export function clip(x: Value, lo: number, hi: number): Value {

@@ -1,4 +1,4 @@
-import { type Attr, type Graph, type Value, attr, graphOf } from '../graph.js';
+import { type Attr, type Value, attr, graphOf } from '../graph.js';
 import { broadcast, dimClash, normAxis, reshapeShape } from '../shape.js';
 import { type DType, type Dim, type Shape, allocate, shapeStr } from '../types.js';
 import { int64s, scalar } from './core.js';
@@ -201,8 +201,4 @@ export function oneHot(indices: Value, depth: number, dtype: DType = 'float32'):
   const values = g.constant(dtype === 'float64' ? Float64Array.of(0, 1) : Float32Array.of(0, 1), dtype, [2]);
   const shape = indices.shape === null ? null : [...indices.shape, depth];
   return g.node('OneHot', [indices, g.constant(BigInt64Array.of(BigInt(depth)), 'int64', []), values], [{ dtype, shape }], { axis: attr.int(-1) })[0];
-}
-
-export function graphOfAll(xs: Value[]): Graph {
-  return graphOf('op', xs);
 }

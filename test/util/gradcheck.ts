@@ -104,13 +104,7 @@ async function checkIn(dtype: 'float32' | 'float64', build: (g: Graph, x: Value[
     assert.is(ana.length, data.length, `gradient of ${i.name} has ${ana.length} elements, input ${data.length}`);
     const idx = pick(data.length, opts.maxPerInput ?? 24, rand);
     for (const k of idx) {
-      const x0 = data[k];
-      data[k] = x0 + tol.eps;
-      const up = await lossAt();
-      data[k] = x0 - tol.eps;
-      const dn = await lossAt();
-      data[k] = x0;
-      const num = (up - dn) / (2 * tol.eps);
+      const num = await centralDiff(data, k, tol.eps, lossAt);
       const err = Math.abs(num - ana[k]);
       maxAbsErr = Math.max(maxAbsErr, err);
       checked++;
@@ -122,7 +116,19 @@ async function checkIn(dtype: 'float32' | 'float64', build: (g: Graph, x: Value[
   return { dtype, maxAbsErr, checked };
 }
 
-function pick(n: number, max: number, rand: () => number): number[] {
+/** Central finite difference of lossAt in data[k] (restored afterwards). */
+export async function centralDiff(data: { [k: number]: number }, k: number, eps: number, lossAt: () => Promise<number>): Promise<number> {
+  const x0 = data[k];
+  data[k] = x0 + eps;
+  const up = await lossAt();
+  data[k] = x0 - eps;
+  const dn = await lossAt();
+  data[k] = x0;
+  return (up - dn) / (2 * eps);
+}
+
+/** Up to `max` distinct indices below n, drawn with rand (all of them when n <= max). */
+export function pick(n: number, max: number, rand: () => number): number[] {
   if (n <= max) return [...Array(n).keys()];
   const s = new Set<number>();
   while (s.size < max) s.add(Math.floor(rand() * n));

@@ -1,4 +1,6 @@
-import type { Graph } from '../../graph/graph.js';
+import type { Graph, ParamSpec } from '../../graph/graph.js';
+import { initialValues } from '../../graph/init.js';
+import { type OptimizerState, freshState } from '../../train/step-runner.js';
 import type { TypedData } from '../../graph/types.js';
 import { compile } from './ort.js';
 
@@ -14,3 +16,6 @@ export function paramValues(g: Graph, rand: () => number): Map<string, Float32Ar
 
 /** Compiles g with its parameters baked in as initializers. */
 export const compileWith = (g: Graph, values: Map<string, TypedData>) => compile(g, { params: 'initializers', values });
+
+/** A fresh training state with every parameter at its init rule (no data-bound tensors). */
+export const initState = (specs: ParamSpec[], seed: number): OptimizerState => freshState(specs, initialValues(specs, new Map(), seed));

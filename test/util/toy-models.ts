@@ -10,17 +10,21 @@ export function crossEntropy(logits: Value, labels: Value): Value {
   return op.neg(op.reduceMean(picked));
 }
 
-/** 2 -> hidden -> classes MLP with a ReLU, trained with cross-entropy. */
-export function mlpModel(hidden = 16, classes = 4): LossModel {
+/**
+ * 2 -> hidden -> classes MLP with a ReLU, trained with cross-entropy. `frozenScale` puts a frozen per-unit
+ * scale between the layers (frozen parameters between trainable ones).
+ */
+export function mlpModel(hidden = 16, classes = 4, opts: { frozenScale?: boolean } = {}): LossModel {
   return {
-    name: 'mlp',
+    name: opts.frozenScale ? 'mlp_frozen' : 'mlp',
     batch: [
       { name: 'x', dtype: 'float32', shape: ['batch', 2] },
       { name: 'y', dtype: 'int64', shape: ['batch'] },
     ],
     loss(g, b) {
       const h = g.withScope('fc1', () => op.relu(op.add(op.matmul(b.x, g.param('weight', [2, hidden], { kind: 'uniform', a: 0.7 })), g.param('bias', [hidden], { kind: 'zeros' }))));
-      const logits = g.withScope('fc2', () => op.add(op.matmul(h, g.param('weight', [hidden, classes], { kind: 'uniform', a: 0.25 })), g.param('bias', [classes], { kind: 'zeros' })));
+      const s = opts.frozenScale ? op.mul(h, g.param('mid.scale', [hidden], { kind: 'uniform', a: 1 }, { trainable: false })) : h;
+      const logits = g.withScope('fc2', () => op.add(op.matmul(s, g.param('weight', [hidden, classes], { kind: 'uniform', a: 0.25 })), g.param('bias', [classes], { kind: 'zeros' })));
       const loss = crossEntropy(logits, b.y);
       const acc = op.reduceMean(op.cast(op.equal(op.argMax(logits, 1), b.y), 'float32'));
       return { loss, terms: { accuracy: acc } };

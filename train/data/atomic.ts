@@ -63,7 +63,7 @@ function* lines(text: string): Generator<[line: string, lineNo: number]> {
   }
 }
 
-export function parseHeader(file: string, header: string): AtomicColumn[] {
+function parseHeader(file: string, header: string): AtomicColumn[] {
   const cols = header.split('\t').map((field, i): AtomicColumn => {
     const colon = field.lastIndexOf(':');
     const name = colon < 0 ? field : field.slice(0, colon);
@@ -108,7 +108,7 @@ function splitRow(file: string, line: string, lineNo: number, width: number): st
   return fields;
 }
 
-export function parseTimestamp(file: string, lineNo: number, field: string): number {
+function parseTimestamp(file: string, lineNo: number, field: string): number {
   const t = field.trim() === '' ? NaN : Number(field);
   if (Number.isNaN(t)) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is not a number`);
   if (!Number.isFinite(t)) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is not finite`);

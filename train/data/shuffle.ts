@@ -5,7 +5,7 @@ import { Rng, type RngState } from '../../graph/rng.js';
 export { Rng, type RngState } from '../../graph/rng.js';
 
 /** In-place Fisher-Yates. */
-export function shuffleInPlace<E, T extends { length: number; [i: number]: E }>(a: T, rng: Rng): T {
+function shuffleInPlace<E, T extends { length: number; [i: number]: E }>(a: T, rng: Rng): T {
   for (let i = a.length - 1; i > 0; i--) {
     const j = rng.nextInt(i + 1);
     const t = a[i];
@@ -49,7 +49,7 @@ export interface EpochSamplerState {
 
 /**
  * Per-epoch batch orders whose state is taken between epochs: restoring it reproduces the
- * following epochs exactly (a trainer resuming mid-epoch rebuilds that epoch and skips batches).
+ * following epochs exactly (the trainer checkpoints and resumes at epoch boundaries).
  */
 export class EpochSampler {
   private rng: Rng;

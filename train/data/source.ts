@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { generateSynthetic } from '../train/data/synth.js';
+import { generateSynthetic } from './synth.js';
 
 /** The built-in default dataset: generated once, deterministically, into the user's cache. */
 export const SYNTH_DEFAULT = { name: 'synth', users: 1000, items: 500, seed: 2025, textDim: 64 };

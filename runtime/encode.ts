@@ -1,7 +1,6 @@
-import { type Hm4srConfig, usesCalendar, usesInterval, usesPCL, usesTimes } from './hm4sr-config.js';
+import { type Hm4srConfig, usesCalendar, usesInterval, usesPCL, usesTimes } from '../graph/models/hm4sr-config.js';
+import type { HostTensor } from './session.js';
 
-/** Host tensors for a graph input: typed data + dims. */
-export type HostTensor = { data: Float32Array | BigInt64Array | Float64Array | Int32Array; dims: number[] };
 
 /** One user history: item ids and Unix-second timestamps (float64), oldest first. */
 export interface History { items: ArrayLike<number>; times: ArrayLike<number>; target?: number }
@@ -142,37 +141,4 @@ function calendarIndex(c: Hm4srConfig, t: number, origin: number): number {
     return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / (DAY * 1000));
   }
   return Math.min(Math.max(Math.floor((t - origin) / DAY), 0), c.calendarSize - 1);
-}
-
-/**
- * K encoded batches of the same size stacked for the K-step Loop graph: every [rows, width] input is padded
- * to the largest rows and width among them (padding is segment 0, which attention ignores) and `last` is
- * re-indexed for the common width.
- */
-export function stackBatches(bs: EncodedBatch[]): EncodedBatch {
-  const K = bs.length, B = bs[0].size;
-  if (bs.some((b) => b.size !== B)) throw new Error('stackBatches: batches differ in size');
-  const R = Math.max(...bs.map((b) => b.rows)), W = Math.max(...bs.map((b) => b.width));
-  const feeds: Record<string, HostTensor> = {};
-  for (const name of Object.keys(bs[0].feeds)) {
-    const per = bs[0].feeds[name];
-    const grid = per.dims.length === 2;
-    const n = grid ? R * W : B;
-    const out = per.data instanceof Float32Array ? new Float32Array(K * n) : new BigInt64Array(K * n);
-    bs.forEach((b, k) => {
-      const src = b.feeds[name].data as Float32Array | BigInt64Array;
-      if (!grid) {
-        if (name === 'last') {
-          for (let i = 0; i < B; i++) {
-            const at = Number(src[i]);
-            (out as BigInt64Array)[k * n + i] = BigInt(Math.floor(at / b.width) * W + (at % b.width));
-          }
-        } else (out as BigInt64Array).set(src as BigInt64Array, k * n);
-        return;
-      }
-      for (let r = 0; r < b.rows; r++) (out as Float32Array).set(src.subarray(r * b.width, (r + 1) * b.width) as Float32Array, k * n + r * W);
-    });
-    feeds[name] = { data: out, dims: grid ? [K, R, W] : [K, B] };
-  }
-  return { feeds, size: B, rows: R, width: W, tokens: bs.reduce((a, b) => a + b.tokens, 0) };
 }

@@ -84,7 +84,7 @@ export async function openTrainingSession(dir: string, opts: { eval?: boolean; o
  * in the WASM with a bare number as the error). Reorders feeds to `names` (trainingInputNames or
  * evalInputNames) and names any missing input.
  */
-export function feedsInOrder<T>(names: readonly string[], feeds: Record<string, T>): Record<string, T> {
+function feedsInOrder<T>(names: readonly string[], feeds: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const n of names) {
     if (!(n in feeds)) throw new Error(`missing input ${n} (the model takes ${names.join(', ')})`);

@@ -1,3 +1,0 @@
-export * from './build.js';
-export * from './ort-web.js';
-export * from './write.js';

@@ -1,0 +1,82 @@
+// A run directory: the files a training run writes, the per-epoch log line, and loading a run back with
+// its config, data and weights checked against each other.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CheckpointData, checkCheckpointMatches, checkpointValues, readCheckpoint } from '../graph/artifacts/checkpoint.js';
+import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
+import { hm4srModel } from '../graph/models/hm4sr.js';
+import { probeParams } from '../graph/train-step.js';
+import { DEFAULT_CONFIG, type RunConfig } from './config.js';
+import { type Prepared, prepare } from './prepare.js';
+import type { SessionOptions } from '../runtime/session.js';
+import { userSequence } from './data/dataset.js';
+import { type EvalResult, Evaluator } from './evaluate.js';
+import { packOptions } from './pack.js';
+
+export const runFiles = (out: string) => ({
+  config: join(out, 'config.json'),
+  last: join(out, 'last.ckpt'),
+  best: join(out, 'best.ckpt'),
+  log: join(out, 'log.jsonl'),
+  metrics: join(out, 'metrics.json'),
+  model: join(out, 'model.onnx'),
+  curve: join(out, 'curve.png'),
+});
+
+/** config.json: the run's settings, the model config they gave on its data, and the data's fingerprint. */
+export interface SavedConfig { run: RunConfig; model: Hm4srConfig; fingerprint: string }
+
+/** One line of log.jsonl. */
+export interface EpochLog {
+  epoch: number;
+  train: Record<string, number>;
+  valid: Record<string, number>;
+  samples: number;
+  tokens: number;
+  paddedTokens: number;
+  trainSeconds: number;
+  samplesPerSecond: number;
+  evalSeconds: number;
+  best: boolean;
+}
+
+export interface LoadedRun { run: string; rc: RunConfig; p: Prepared; values: Map<string, Float32Array>; ck: CheckpointData; checkpoint: string }
+
+/** Runs written before the eval section kept the selection metric and eval batch size in optim. */
+function withEvalSection(rc: RunConfig): RunConfig {
+  if (rc.eval) return rc;
+  const old = rc.optim as Partial<Record<'metric' | 'evalBatchSize', unknown>>;
+  return { ...rc, eval: { ...DEFAULT_CONFIG.eval, validMetric: String(old.metric ?? DEFAULT_CONFIG.eval.validMetric), batchSize: Number(old.evalBatchSize ?? DEFAULT_CONFIG.eval.batchSize) } };
+}
+
+/** A finished (or running) run: its config, data and a checkpoint's weights, checked against each other. */
+export function loadRun(run: string, which: 'best' | 'last' = 'best', warn: (m: string) => void = () => {}): LoadedRun {
+  const f = runFiles(run);
+  if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
+  const saved = JSON.parse(readFileSync(f.config, 'utf8')) as SavedConfig;
+  saved.run = withEvalSection(saved.run);
+  const p = prepare(saved.run, warn);
+  if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
+  const path = which === 'best' ? f.best : f.last;
+  if (!existsSync(path)) throw new Error(`${run}: no ${which} checkpoint yet (${path})`);
+  const ck = readCheckpoint(path);
+  checkCheckpointMatches(ck, probeParams(hm4srModel(p.model)), path);
+  return { run, rc: saved.run, p, values: checkpointValues(ck), ck, checkpoint: path };
+}
+
+/** Full-catalog evaluation of a loaded run's weights on one split (session options over the run's threads). */
+export async function evaluateRun(r: LoadedRun, split: 'valid' | 'test', session: SessionOptions = {}): Promise<EvalResult> {
+  const ev = await Evaluator.create(r.p.model, r.rc.eval, { threads: r.rc.optim.threads || undefined, ...session });
+  return ev.evaluate(r.p.ds, r.p.samples[split], r.values, packOptions(r.rc, r.p));
+}
+
+/** The full histories of users of the run's dataset, by token, as item tokens and Unix seconds. */
+export function userHistories(p: Prepared, users: string[]): { id: string; items: string[]; times: number[] }[] {
+  const index = new Map(p.ds.userTokens.map((t, i) => [t, i]));
+  return users.map((u) => {
+    const i = index.get(u);
+    if (i === undefined) throw new Error(`unknown user "${u}" in ${p.ds.userTokens.length} users of the run's dataset`);
+    const seq = userSequence(p.ds, i);
+    return { id: u, items: Array.from(seq.items, (x) => p.ds.itemTokens[x]), times: Array.from(seq.timestamps) };
+  });
+}
