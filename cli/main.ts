@@ -3,7 +3,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { registerData } from './data-commands.js';
 import { registerGraphs } from './graph-commands.js';
+import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
+import { registerSystem } from './system-commands.js';
 import { registerTrain } from './train-commands.js';
 
 const cli = yargs(hideBin(process.argv))
@@ -29,6 +31,8 @@ registerTrain(cli);
 registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
+registerSystem(cli);
+registerInspect(cli);
 
 try {
   await cli.parseAsync();
