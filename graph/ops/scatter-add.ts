@@ -11,11 +11,11 @@ import { concat, constantOfShape, dimOf, gather, scatterND, shapeOf, slice, sque
  * onnxruntime's CPU ScatterND with reduction 'add' splits the index list across its intra-op threads,
  * which then `+=` into the same output rows unsynchronised: the summation order (and, when two threads
  * hit one row at once, whether an update survives) depends on thread scheduling. ScatterElements is
- * serial but ~20x slower per element. So duplicates are combined here before anything is scattered:
- * the rows are sorted by index (TopK, ties by position), summed as differences of a float64 running sum
- * taken at the end of each run of equal indices, and written with a ScatterND whose indices are unique
- * (disjoint writes, so its threading cannot matter). Float64 keeps the differences accurate to float32
- * precision for runs that hold a tiny share of the total mass.
+ * serial, but over ten times slower than that ScatterND here. So repeats are combined before anything
+ * is scattered: the rows are sorted by index (TopK), summed as differences of a float64 running sum taken
+ * at the end of each run of equal indices, and written by a ScatterND whose indices are unique (disjoint
+ * writes, so its threading cannot matter). In float64 the differences stay within float32 rounding of the
+ * exact sums unless a run holds a minute share of the total magnitude.
  *
  * `rows` is the table's first dim as an int64 [1]; idx is [n] (negative entries count from the end, as in
  * Gather); upd is [n, ...rest], and the table is [rows, ...rest].
