@@ -256,18 +256,17 @@ export const RULES: Record<string, GradRule> = {
     if (!c.needs(0)) return [null, null];
     const [data, idx] = xs(c), dy = c.dy[0]!;
     const a = (c.node.attrs.axis as { v: number }).v;
-    // Scatter-add rows: never a dense one-hot over the (large) table.
-    const index = op.unsqueeze(op.cast(idx, 'int64'), [-1]);
-    if (a === 0) return [op.scatterND(op.zerosLike(data), index, dy, 'add'), null];
+    // Scatter-add rows in a fixed order (scatter-add.ts), never a dense one-hot over the (large) table.
     // Other axes: move the gathered axis to the front of data (and the index dims to the front of dy),
     // scatter-add there, and move it back.
     const r = data.rank, q = idx.rank;
     const range = (lo: number, hi: number) => Array.from({ length: Math.max(hi - lo, 0) }, (_, k) => lo + k);
     const pd = [a, ...range(0, a), ...range(a + 1, r)];
-    const zeros = op.constantOfShape(op.gather(op.shapeOf(data), op.int64s(c.g, pd)), data.dtype, 0, pd.map((p) => data.shape![p]));
-    const dyT = op.transpose(dy, [...range(a, a + q), ...range(0, a), ...range(a + q, r - 1 + q)]);
-    const scattered = op.scatterND(zeros, index, dyT, 'add');
-    return [op.transpose(scattered, pd.map((_, k) => pd.indexOf(k))), null];
+    const dyT = a === 0 ? dy : op.transpose(dy, [...range(a, a + q), ...range(0, a), ...range(a + q, r - 1 + q)]);
+    const rest = pd.slice(1);
+    const rows = op.reshape(dyT, op.concat([op.int64s(c.g, [-1]), op.gather(op.shapeOf(data), op.int64s(c.g, rest))], 0), [null, ...rest.map((p) => data.shape![p])]);
+    const table = op.scatterAddRows(dimAt(data, a), op.reshape(idx, [-1]), rows);
+    return [a === 0 ? shapeLike(table, data) : op.transpose(table, pd.map((_, k) => pd.indexOf(k))), null];
   },
   GatherElements: (c) => {
     if (!c.needs(0)) return [null, null];
@@ -276,8 +275,18 @@ export const RULES: Record<string, GradRule> = {
   },
   GatherND: (c) => {
     if (!c.needs(0)) return [null, null];
-    const [data, idx] = xs(c);
-    return [op.scatterND(op.zerosLike(data), idx, c.dy[0]!, 'add'), null];
+    const [data, idx] = xs(c), dy = c.dy[0]!;
+    // The k-tuples index the first k axes of data: number those cells row-major and scatter-add rows there.
+    const k = idx.dim(-1) as number;
+    const dims = [...Array(k).keys()].map((a) => dimAt(data, a));
+    const strides = dims.map((_, j) => dims.slice(j + 1).reduce((p: Value, d) => op.mul(p, d), op.int64s(c.g, [1])));
+    const lead = op.concat(dims, 0);
+    const norm = op.where(op.less(idx, 0), op.add(idx, lead), idx);
+    const flat = op.reshape(op.reduceSum(op.mul(norm, op.concat(strides, 0)), [-1]), [-1]);
+    const restShape = op.slice(op.shapeOf(data), [k], [Infinity], [0]);
+    const rows = op.reshape(dy, op.concat([op.int64s(c.g, [-1]), restShape], 0), [null, ...data.shape!.slice(k)]);
+    const cells = dims.reduce((p, d) => op.mul(p, d));
+    return [shapeLike(op.scatterAddRows(cells, flat, rows), data), null];
   },
   ScatterND: (c) => {
     const [, idx, upd] = xs(c), dy = c.dy[0]!;

@@ -104,6 +104,16 @@ test('GatherND: element and slice lookups, repeated', async () => {
   await check((_g, [x, i]) => op.gatherND(x, i), [{ name: 'x', dims: [3, 4] }, { name: 'i', dims: [2, 1], int: [2, 2] }]);
 });
 
+test('GatherND with negative components and 3-tuples; Gather from a vector', async () => {
+  await check((_g, [x, i]) => op.gatherND(x, i), [{ name: 'x', dims: [2, 3, 4] }, { name: 'i', dims: [3, 3], int: [1, -1, 0, 0, 2, 3, -2, 0, 0] }]);
+  await check((_g, [x, i]) => op.gatherND(x, i), [{ name: 'x', dims: [2, 3, 4] }, { name: 'i', dims: [2, 2, 2], int: [1, 2, -1, 2, 0, 0, 1, -1] }]);
+  await check((_g, [x, i]) => op.gather(x, i, 0), [{ name: 'x', dims: [5] }, { name: 'i', dims: [4], int: [4, 1, 4, -1] }]);
+});
+
+test('Gather gradient from float32: repeated rows are summed in float64, then rounded once', async () => {
+  await check((_g, [t, i]) => op.gather(t, i, 0), [{ name: 't', dims: [4, 3] }, { name: 'i', dims: [6], int: [3, 0, 3, 3, 1, 3] }], 'float32', { dtypes: ['float32'] });
+});
+
 test('ScatterND reduction none: gradient wrt data and updates', async () => {
   await check((_g, [d, i, u]) => op.scatterND(d, i, u), [
     { name: 'data', dims: [4, 3] }, { name: 'idx', dims: [2, 1], int: [1, 3] }, { name: 'upd', dims: [2, 3] },

@@ -4,3 +4,4 @@ export * from './reduce.js';
 export * from './shape-ops.js';
 export * from './nn.js';
 export * from './loop.js';
+export * from './scatter-add.js';

@@ -1,0 +1,42 @@
+import type { Value } from '../graph.js';
+import { int64s } from './core.js';
+import { add, cast, equal, less, not, sub, where } from './elementwise.js';
+import { cumsum, topK } from './reduce.js';
+import { concat, constantOfShape, dimOf, gather, scatterND, shapeOf, slice, squeeze, unsqueeze } from './shape-ops.js';
+
+/**
+ * Row-wise scatter-add in a fixed order: out = zeros [rows, ...] with out[idx[i]] += upd[i] for every i,
+ * bit-identical at any thread count.
+ *
+ * onnxruntime's CPU ScatterND with reduction 'add' splits the index list across its intra-op threads,
+ * which then `+=` into the same output rows unsynchronised: the summation order (and, when two threads
+ * hit one row at once, whether an update survives) depends on thread scheduling. ScatterElements is
+ * serial, but over ten times slower than that ScatterND here. So repeats are combined before anything
+ * is scattered: the rows are sorted by index (TopK), summed as differences of a float64 running sum taken
+ * at the end of each run of equal indices, and written by a ScatterND whose indices are unique (disjoint
+ * writes, so its threading cannot matter). In float64 the differences stay within float32 rounding of the
+ * exact sums unless a run holds a minute share of the total magnitude.
+ *
+ * `rows` is the table's first dim as an int64 [1]; idx is [n] (negative entries count from the end, as in
+ * Gather); upd is [n, ...rest], and the table is [rows, ...rest].
+ */
+export function scatterAddRows(rows: Value, idx: Value, upd: Value): Value {
+  const g = upd.graph;
+  const rest = upd.shape!.slice(1);
+  const i64 = cast(idx, 'int64');
+  const norm = where(less(i64, 0), add(i64, rows), i64);
+  const n = unsqueeze(dimOf(norm, 0), [0]);
+  const [sorted, perm] = topK(norm, n, 0, false);
+  const wide = upd.dtype === 'float32' ? 'float64' : upd.dtype;
+  const run = cumsum(cast(gather(upd, perm, 0), wide), 0);
+  // A run of equal indices ends where the next index differs (or at the last row).
+  const next = concat([slice(sorted, [1], [Infinity], [0]), int64s(g, [-1])], 0);
+  const ends = squeeze(g.node('NonZero', [not(equal(sorted, next))], [{ dtype: 'int64', shape: [1, null] }])[0], [0]);
+  const atEnd = gather(run, ends, 0);
+  const restDims = slice(shapeOf(upd), [1], [Infinity], [0]);
+  const zeroRow = constantOfShape(concat([int64s(g, [1]), restDims], 0), wide, 0, [1, ...rest]);
+  const before = concat([zeroRow, slice(atEnd, [0], [-1], [0])], 0);
+  const sums = cast(sub(atEnd, before), upd.dtype);
+  const zeros = constantOfShape(concat([rows, restDims], 0), upd.dtype, 0, [null, ...rest]);
+  return scatterND(zeros, unsqueeze(gather(sorted, ends, 0), [-1]), sums);
+}
