@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { registerData } from './data-commands.js';
+import { registerFeaturize } from './featurize-commands.js';
 import { registerGraphs } from './graph-commands.js';
 import { registerServe } from './serve-commands.js';
 import { registerTrain } from './train-commands.js';
@@ -29,6 +30,7 @@ registerTrain(cli);
 registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
+registerFeaturize(cli);
 
 try {
   await cli.parseAsync();
