@@ -3,10 +3,16 @@
 // use them where no pretrained weights can be downloaded; their features carry no meaning.
 import { writeFileAtomic } from '../graph/atomic.js';
 import { serialize } from '../graph/emit.js';
+import type { Graph } from '../graph/graph.js';
 import { initParams } from '../graph/init.js';
 import { type BertConfig, buildBertGraph } from '../graph/layers/bert.js';
 import { type VitConfig, buildVitGraph, vitGrid } from '../graph/layers/vit.js';
 import { join } from 'node:path';
+
+/** Initial values; `std` replaces the builders' N(0, 0.02) (BERT's initializer_range) so tiny models give distinct outputs. */
+function randomValues(g: Graph, seed: number, std = 0.02) {
+  return initParams([...g.params.values()].map(({ spec }) => (spec.init.kind === 'normal' ? { ...spec, init: { ...spec.init, std } } : spec)), seed);
+}
 
 const json = (path: string, v: unknown) => writeFileAtomic(path, `${JSON.stringify(v, null, 2)}\n`);
 
@@ -19,6 +25,7 @@ export interface RandomBertOptions {
   intermediate: number;
   maxPositions: number;
   seed: number;
+  std?: number;
 }
 
 /**
@@ -71,7 +78,7 @@ export function bertTokenizerJson(vocab: string[]): unknown {
 export function writeRandomBert(dir: string, o: RandomBertOptions): BertConfig {
   const cfg: BertConfig = { vocab: o.vocab.length, hidden: o.hidden, layers: o.layers, heads: o.heads, intermediate: o.intermediate, maxPositions: o.maxPositions };
   const g = buildBertGraph(cfg);
-  writeFileAtomic(join(dir, 'onnx', 'model.onnx'), serialize(g, { params: 'initializers', values: initParams([...g.params.values()].map((p) => p.spec), o.seed) }));
+  writeFileAtomic(join(dir, 'onnx', 'model.onnx'), serialize(g, { params: 'initializers', values: randomValues(g, o.seed, o.std) }));
   json(join(dir, 'config.json'), {
     model_type: 'bert',
     architectures: ['BertModel'],
@@ -103,6 +110,7 @@ export interface RandomVitOptions {
   heads: number;
   intermediate: number;
   seed: number;
+  std?: number;
 }
 
 /** Writes a random ViT model directory with a ViTImageProcessor config (resize, rescale, normalise 0.5/0.5). */
@@ -110,7 +118,7 @@ export function writeRandomVit(dir: string, o: RandomVitOptions): VitConfig {
   const cfg: VitConfig = { imageSize: o.imageSize, patchSize: o.patchSize, hidden: o.hidden, layers: o.layers, heads: o.heads, intermediate: o.intermediate };
   vitGrid(cfg);
   const g = buildVitGraph(cfg);
-  writeFileAtomic(join(dir, 'onnx', 'model.onnx'), serialize(g, { params: 'initializers', values: initParams([...g.params.values()].map((p) => p.spec), o.seed) }));
+  writeFileAtomic(join(dir, 'onnx', 'model.onnx'), serialize(g, { params: 'initializers', values: randomValues(g, o.seed, o.std) }));
   json(join(dir, 'config.json'), {
     model_type: 'vit',
     architectures: ['ViTModel'],
