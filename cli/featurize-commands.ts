@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { featurizeTextTfidf, featurizeWithModel, type ModelReport, type TextReport } from '../featurize/featurize.js';
+import { featurizeTextTfidf, featurizeWithModel, type ModelReport, preflight, type TextReport } from '../featurize/featurize.js';
 import { checkExecutionProvider } from '../runtime/session.js';
 import { cacheDir, resolveDataset } from './data-source.js';
 import { log } from './options.js';
@@ -24,6 +24,7 @@ export function registerFeaturize(cli: Argv): void {
       .option('images', { type: 'string', describe: 'directory of item images: TOKEN.jpg|png|webp|gif|tiff|avif, or TOKEN/ holding them' })
       .option('out', { type: 'string', describe: 'output directory (default: the dataset directory)' })
       .option('batch', { type: 'number', default: 32, describe: 'items per model run' })
+      .option('chunk', { type: 'number', describe: 'items per resumable cache chunk (default 16 x batch)' })
       .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'onnxruntime execution provider for the models' })
       .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: all cores)' })
       .option('download', { type: 'boolean', default: false, describe: 'allow fetching a Hub id from huggingface.co (default: offline only)' })
@@ -44,13 +45,15 @@ export function registerFeaturize(cli: Argv): void {
       if (a.ep === 'cuda') await checkExecutionProvider('cuda');
       const common = {
         dir, name, out,
-        batch: a.batch, ep: a.ep, download: a.download, threads: a.threads,
+        batch: a.batch, chunk: a.chunk, ep: a.ep, download: a.download, threads: a.threads,
         modelsDir: resolve(a['models-dir'] ?? join(cacheDir(), 'models')),
         progress: a.progress && !process.env.CI,
         log,
       };
-      const result: Record<string, unknown> = {};
       const tm = a['text-model'];
+      if (tm !== undefined && tm !== 'tfidf') preflight('text', { ...common, model: tm });
+      if (a['image-model'] !== undefined) preflight('image', { ...common, model: a['image-model'], images: a.images });
+      const result: Record<string, unknown> = {};
       if (tm === 'tfidf') result.text = summary(featurizeTextTfidf({ dir, name, out, seed: a.seed, log }));
       else if (tm !== undefined) result.text = summary(await featurizeWithModel('text', { ...common, model: tm, form: a['text-form'] }));
       if (a['image-model'] !== undefined) result.image = summary(await featurizeWithModel('image', { ...common, model: a['image-model'], images: a.images }));

@@ -178,16 +178,25 @@ function fingerprint(kind: ModelKind, src: ModelSource, inp: Inputs, form: TextF
   return h.digest('hex');
 }
 
+/** Checks options, the model directory and --images without loading anything (run it for every model before the first). */
+export function preflight(kind: ModelKind, o: Pick<ModelRunOptions, 'model' | 'images' | 'modelsDir' | 'download' | 'batch'>): ModelSource {
+  if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`--batch must be a positive integer, got ${o.batch}`);
+  const src = resolveModel(o.model, kind, { modelsDir: o.modelsDir, download: o.download, flag: kind === 'text' ? '--text-model' : '--image-model' });
+  if (kind === 'image') {
+    if (!o.images) throw new Error('--image-model needs --images DIR (one image per item, named by item token)');
+    if (!existsSync(o.images) || !statSync(o.images).isDirectory()) throw new Error(`--images ${o.images}: no such directory`);
+  }
+  return src;
+}
+
 const tableName = (kind: ModelKind) => (kind === 'text' ? 'text' : 'image');
 
 /** Text or image features through a transformers.js model; resumable, and a no-op when up to date. */
 export async function featurizeWithModel(kind: ModelKind, o: ModelRunOptions): Promise<ModelReport> {
   const t0 = performance.now();
-  if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`--batch must be a positive integer, got ${o.batch}`);
   const chunk = o.chunk ?? 16 * o.batch;
-  const flag = kind === 'text' ? '--text-model' : '--image-model';
   // Everything that can fail on bad input or a missing model fails here, before anything is written.
-  const src = resolveModel(o.model, kind, { modelsDir: o.modelsDir, download: o.download, flag });
+  const src = preflight(kind, o);
   const inp = gatherInputs(kind, o);
   const file = join(o.out, `${o.name}.${tableName(kind)}.f32`);
   const reportPath = join(o.out, `${o.name}.${tableName(kind)}.report.json`);
@@ -227,10 +236,12 @@ export async function featurizeWithModel(kind: ModelKind, o: ModelRunOptions): P
       async compute(start, end) {
         const data = new Float32Array((end - start) * enc.dim);
         const zeroRows: Record<string, string> = {};
-        for (let b = start; b < end; b += o.batch) {
-          const idx: number[] = [];
-          for (let i = b; i < Math.min(b + o.batch, end); i++) if (inp.inputs[i] !== '') idx.push(i);
-          if (idx.length === 0) continue;
+        const todo: number[] = [];
+        for (let i = start; i < end; i++) if (inp.inputs[i] !== '') todo.push(i);
+        // Texts of similar length share a batch, so little of each batch is padding (order is fixed: resumes match).
+        if (kind === 'text') todo.sort((a, b) => inp.inputs[a].length - inp.inputs[b].length || a - b);
+        for (let b = 0; b < todo.length; b += o.batch) {
+          const idx = todo.slice(b, b + o.batch);
           if (kind === 'text') {
             const rows = await (enc as TextEncoder).encode(idx.map((i) => inp.inputs[i]));
             idx.forEach((i, k) => data.set(rows.subarray(k * enc.dim, (k + 1) * enc.dim), (i - start) * enc.dim));
