@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { registerData } from './data-commands.js';
 import { registerFeaturize } from './featurize-commands.js';
 import { registerGraphs } from './graph-commands.js';
+import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
 import { registerTrain } from './train-commands.js';
 
@@ -31,6 +32,7 @@ registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
 registerFeaturize(cli);
+registerInspect(cli);
 
 try {
   await cli.parseAsync();
