@@ -78,6 +78,10 @@ test('text: the [CLS] row equals onnxruntime-node run directly on the tokenizer 
     assert.ok(maxDiff(row(t, tok), direct) < 1e-4, `${tok}: max difference ${maxDiff(row(t, tok), direct)}`);
   }
   await enc.dispose();
+  // The HM4SR code's form: "[CLS] " prepended, no [SEP].
+  const ref = await loadTextEncoder({ source: { id: models.bert, dir: models.bert, download: false }, modelsDir, ep: 'cpu', form: 'reference' });
+  assert.equal(ref.tokenize(['Hello World & Friends.']).ids[0].map(Number), [101, 7592, 2088, 1004, 2814, 1012]);
+  await ref.dispose();
 });
 
 test('text: two runs give identical bytes; a re-run with nothing changed does no work', async () => {
@@ -158,6 +162,8 @@ test('bad models and options: clear errors naming what is missing, nothing writt
   await featurizeWithModel('text', opts(out, { model: broken })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /broken lacks tokenizer\.json/));
   await featurizeWithModel('image', opts(out, { model: models.bert, images })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /lacks preprocessor_config\.json/));
   await featurizeWithModel('image', opts(out, { model: models.vit })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /needs --images/));
+  await featurizeWithModel('image', opts(out, { model: models.vit, images: join(root, 'no-images') })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /--images .*no-images: no such directory/));
+  await featurizeWithModel('text', opts(out, { model: join(root, 'nope') })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /nope: no such directory/));
   await featurizeWithModel('text', opts(out, { model: 'someone/bert-base-uncased' })).then(
     () => assert.unreachable(),
     (e: Error) => assert.match(e.message, /not found offline\. Looked for the directory .*someone\/bert-base-uncased and for the model cache .*hub-cache\/someone\/bert-base-uncased\. Pass --download/),
