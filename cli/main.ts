@@ -6,6 +6,7 @@ import { registerFeaturize } from './featurize-commands.js';
 import { registerGraphs } from './graph-commands.js';
 import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
+import { registerSystem } from './system-commands.js';
 import { registerTrain } from './train-commands.js';
 
 const cli = yargs(hideBin(process.argv))
@@ -32,6 +33,7 @@ registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
 registerFeaturize(cli);
+registerSystem(cli);
 registerInspect(cli);
 
 try {
