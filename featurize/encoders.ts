@@ -44,8 +44,8 @@ async function loadModel(t: Transformers, o: EncoderOptions) {
     if (o.ep === 'cuda') {
       throw new Error(
         `could not start ${o.source.id} on the CUDA execution provider: ${msg}\n` +
-          'It needs libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so next to ' +
-          "onnxruntime-node's libonnxruntime.so.1, and CUDA 13 + cuDNN 9 libraries on LD_LIBRARY_PATH (see README, 'GPU').",
+          'It needs the CUDA provider libraries next to onnxruntime-node, an NVIDIA GPU, and CUDA 13 + cuDNN 9 on ' +
+          'LD_LIBRARY_PATH: `hm4sr setup-cuda` installs and checks them, `hm4sr doctor` shows what is found (README, "GPU").',
       );
     }
     throw new Error(`could not load the model ${o.source.id} (from ${o.source.dir}): ${msg}`);
