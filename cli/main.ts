@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { registerData } from './data-commands.js';
+import { registerFeaturize } from './featurize-commands.js';
 import { registerGraphs } from './graph-commands.js';
 import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
@@ -31,6 +32,7 @@ registerTrain(cli);
 registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
+registerFeaturize(cli);
 registerSystem(cli);
 registerInspect(cli);
 

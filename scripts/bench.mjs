@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// npm run bench -- [options]: runs the compiled benchmark (dist/bench/train.js) in a fresh process per
-// dataset (so peak RSS is per dataset): the built-in synthetic data and Beauty unless --data names one.
+// npm run bench -- [options]: runs the compiled benchmarks in a fresh process each (so peak RSS is per
+// run): training on the built-in synthetic data and Beauty unless --data names one, then featurize
+// (dist/bench/featurize.js). `npm run bench -- featurize [--size tiny|base]` runs only featurize.
 import { spawnSync } from 'node:child_process';
 const args = process.argv.slice(2);
-const script = new URL('../dist/bench/train.js', import.meta.url).pathname;
-const runs = args.includes('--data') ? [args] : [['--data', 'synth', ...args], ['--data', 'beauty', ...args]];
+const bench = (name) => new URL(`../dist/bench/${name}.js`, import.meta.url).pathname;
+const runs = args[0] === 'featurize' ? [[bench('featurize'), ...args.slice(1)]]
+  : args.includes('--data') ? [[bench('train'), ...args]]
+  : [[bench('train'), '--data', 'synth', ...args], [bench('train'), '--data', 'beauty', ...args], [bench('featurize')]];
 let status = 0;
-for (const a of runs) status ||= spawnSync(process.execPath, [script, ...a], { stdio: 'inherit' }).status ?? 1;
+for (const a of runs) status ||= spawnSync(process.execPath, a, { stdio: 'inherit' }).status ?? 1;
 process.exit(status);

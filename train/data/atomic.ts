@@ -81,7 +81,7 @@ function parseHeader(file: string, header: string): AtomicColumn[] {
   return cols;
 }
 
-function columnIndex(file: string, cols: AtomicColumn[], name: string): number {
+export function columnIndex(file: string, cols: AtomicColumn[], name: string): number {
   const i = cols.findIndex((c) => c.name === name);
   if (i < 0) {
     throw new AtomicFormatError(file, 1, `missing required column "${name}" (header has ${cols.map((c) => c.name).join(', ')})`);
@@ -90,7 +90,7 @@ function columnIndex(file: string, cols: AtomicColumn[], name: string): number {
 }
 
 /** Reads the file, or throws naming it when it is absent or has no header. */
-function readAtomic(file: string): { cols: AtomicColumn[]; rows: Generator<[string, number]> } {
+export function readAtomic(file: string): { cols: AtomicColumn[]; rows: Generator<[string, number]> } {
   let text = readFileSync(file, 'utf8');
   // Editors on Windows sometimes prepend a byte-order mark, which would rename the first column.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -100,7 +100,7 @@ function readAtomic(file: string): { cols: AtomicColumn[]; rows: Generator<[stri
   return { cols: parseHeader(file, first.value[0]), rows: it };
 }
 
-function splitRow(file: string, line: string, lineNo: number, width: number): string[] {
+export function splitRow(file: string, line: string, lineNo: number, width: number): string[] {
   const fields = line.split('\t');
   if (fields.length !== width) {
     throw new AtomicFormatError(file, lineNo, `expected ${width} tab-separated fields, found ${fields.length}`);
