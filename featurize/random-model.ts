@@ -4,14 +4,14 @@
 import { writeFileAtomic } from '../graph/atomic.js';
 import { serialize } from '../graph/emit.js';
 import type { Graph } from '../graph/graph.js';
-import { initParams } from '../graph/init.js';
+import { initialValues } from '../graph/init.js';
 import { type BertConfig, buildBertGraph } from '../graph/layers/bert.js';
 import { type VitConfig, buildVitGraph, vitGrid } from '../graph/layers/vit.js';
 import { join } from 'node:path';
 
 /** Initial values; `std` replaces the builders' N(0, 0.02) (BERT's initializer_range) so tiny models give distinct outputs. */
 function randomValues(g: Graph, seed: number, std = 0.02) {
-  return initParams([...g.params.values()].map(({ spec }) => (spec.init.kind === 'normal' ? { ...spec, init: { ...spec.init, std } } : spec)), seed);
+  return initialValues([...g.params.values()].map(({ spec }) => (spec.init.kind === 'normal' ? { ...spec, init: { ...spec.init, std } } : spec)), new Map(), seed);
 }
 
 const json = (path: string, v: unknown) => writeFileAtomic(path, `${JSON.stringify(v, null, 2)}\n`);

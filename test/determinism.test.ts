@@ -21,9 +21,11 @@ import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { packBatch } from '../train/pack.js';
-import { type EpochLog, runFiles, train } from '../train/trainer.js';
+import { type EpochLog, runFiles } from '../train/run.js';
+import { train } from '../train/trainer.js';
 import { rng } from './util/gradcheck.js';
-import { type Feed, tensor } from './util/ort.js';
+import type { Feed } from './util/ort.js';
+import { toOrtTensor as tensor } from '../runtime/session.js';
 
 const THREADS = 2;
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-determinism-'));
@@ -136,7 +138,8 @@ test('no emitted gradient uses ScatterND with reduction (onnxruntime adds into i
 const rc: RunConfig = mergeConfig(DEFAULT_CONFIG, {
   data: { dir: join(dir, 'data'), name: 'mid' },
   model: modelOverrides,
-  optim: { epochs: 2, batchSize: 2048, evalBatchSize: 256, patience: 10, threads: THREADS, seed: 11 },
+  optim: { epochs: 2, batchSize: 2048, patience: 10, threads: THREADS, seed: 11 },
+  eval: { batchSize: 256 },
 });
 const quiet = { ep: 'cpu' as const, progress: false, log: () => {} };
 /** Everything in log.jsonl but the wall-clock fields. */
