@@ -1,29 +1,39 @@
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
-import { buildInferenceGraph } from '../graph/models/hm4sr.js';
+import { intervalBucket } from '../graph/models/hm4sr-batch.js';
+import { buildServingGraph } from '../graph/models/hm4sr-serve.js';
 import { type Manifest, saveModel } from '../graph/manifest.js';
-import type { ServingMeta } from '../runtime/recommender.js';
+import { SERVING_FORMAT, type ServingMeta } from '../runtime/recommender.js';
 import type { RunConfig } from './config.js';
 import type { Prepared } from './prepare.js';
 
 export const DEFAULT_TOP_K = 100;
 
-
 /**
- * model.onnx: the inference graph with trained weights inline (one portable file; ORT folds the catalog
- * projection at load), item tokens and encoding settings in its metadata.
+ * model.onnx: the serving graph (item indices + Unix seconds in, top-K and user vectors out) with trained
+ * weights inline (one portable file; ORT folds the catalog projection at load), item tokens and settings
+ * in its metadata_props.
  */
 export function exportInference(mc: Hm4srConfig, values: Map<string, Float32Array>, p: Prepared, rc: RunConfig, path: string, topK = DEFAULT_TOP_K): Manifest {
-  const g = buildInferenceGraph(mc, topK);
+  if (!Number.isInteger(topK) || topK < 1) throw new Error(`--top-k ${topK}: must be a positive integer`);
+  const encode = { mu: rc.optim.mu, maxBucket: mc.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp };
+  const sg = buildServingGraph(mc, encode, topK, (s) => intervalBucket(s, rc.optim.mu));
   const meta: ServingMeta = {
+    format: SERVING_FORMAT,
     model: mc,
-    encode: { mu: rc.optim.mu, maxBucket: mc.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp },
-    topK: Math.min(topK, mc.numItems),
+    encode,
+    topK: sg.topK,
+    data: { kCore: rc.data.kCore, dedupe: rc.data.dedupe },
+    inputs: sg.graph.inputs.map((v) => v.name),
+    outputs: sg.graph.outputs.map((v) => v.name),
   };
-  const used = new Map([...g.params.keys()].map((k) => [k, values.get(k)!]));
-  return saveModel(g, path, 'inference', {
+  const used = new Map([...sg.graph.params.keys()].map((k) => [k, values.get(k)!]));
+  return saveModel(sg.graph, path, 'inference', {
     params: 'initializers',
     values: used,
-    docString: `HM4SR recommender (${mc.modalities.join('+')}), ${mc.numItems} items; inputs encode user histories (see metadata hm4sr.serving)`,
+    inputDefaults: sg.defaults,
+    docString: `HM4SR recommender (${mc.modalities.join('+')}), ${mc.numItems} items. Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first)` +
+      `${meta.inputs.includes('timestamps') ? ', timestamps [batch, seq] int64 Unix seconds' : ''}, exclude_seen bool (default false). ` +
+      `Outputs: top_items, top_scores [batch, ${sg.topK}], user_vector_<modality> [batch, ${mc.hidden}]. Item tokens: metadata hm4sr.items (line i = item index i).`,
     metadata: { 'hm4sr.serving': JSON.stringify(meta), 'hm4sr.items': p.ds.itemTokens.join('\n') },
   }, { meta: { serving: meta, itemTokens: p.ds.itemTokens } });
 }
