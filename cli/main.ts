@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { registerData } from './data-commands.js';
 import { registerGraphs } from './graph-commands.js';
 import { registerServe } from './serve-commands.js';
+import { registerServing } from './serving-commands.js';
 import { registerTrain } from './train-commands.js';
 
 const cli = yargs(hideBin(process.argv))
@@ -27,6 +28,7 @@ const cli = yargs(hideBin(process.argv))
 
 registerTrain(cli);
 registerServe(cli);
+registerServing(cli);
 registerGraphs(cli);
 registerData(cli);
 

@@ -14,6 +14,18 @@ import { hm4srModel } from '../graph/models/hm4sr.js';
 import { mostPopular } from '../train/baselines.js';
 import { comparePaired } from '../train/compare.js';
 import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
+import { resolveDataset } from './data-source.js';
+import { type NamedHistory, datasetHistories, loadServingData, parseHistory, readTitles } from '../runtime/histories.js';
+import { formatTable, reportOf } from '../runtime/report.js';
+import { writeTritonRepository } from '../runtime/triton.js';
+
+/** The dataset a run was trained on, from its config.json. */
+function runDataset(run: string): { dir: string; name: string } {
+  const f = runFiles(run).config;
+  if (!existsSync(f)) throw new Error(`${run}: not a run directory (no config.json)`);
+  const saved = JSON.parse(readFileSync(f, 'utf8')) as { run: RunConfig };
+  return { dir: saved.run.data.dir, name: saved.run.data.name };
+}
 
 /** A finished (or running) run: its config, data and best weights, checked against each other. */
 export function loadRun(run: string, which: 'best' | 'last' = 'best') {
@@ -46,42 +58,39 @@ export function registerServe(cli: Argv): void {
   );
   cli.command(
     'recommend',
-    'top-K items for a user of the run\'s dataset, or for a given history, from the exported model.onnx',
+    'top-K items after a history: a user of a dataset, or item tokens and times, through model.onnx',
     (y) => y
-      .option('run', { type: 'string', describe: 'run directory (uses RUN/model.onnx)' })
-      .option('model', { type: 'string', describe: 'an exported model.onnx (instead of --run)' })
-      .option('user', { type: 'array', string: true, describe: 'user token(s) of the run\'s dataset: recommend after their full history' })
+      .option('model', { type: 'string', describe: 'an exported model.onnx' })
+      .option('run', { type: 'string', describe: 'run directory: RUN/model.onnx and, for --user, the run\'s dataset' })
+      .option('data', { type: 'string', describe: 'dataset directory the --user tokens come from (titles from NAME.item)' })
+      .option('name', { type: 'string', describe: 'dataset name (NAME.inter) when DIR has several' })
+      .option('user', { type: 'array', string: true, describe: 'user token(s): recommend after their full history' })
       .option('items', { type: 'string', describe: 'a history as comma-separated item tokens, oldest first' })
       .option('times', { type: 'string', describe: 'comma-separated Unix seconds for --items (default: one day apart, ending now)' })
-      .option('k', { type: 'number', default: 10 })
+      .option('k', { alias: 'top', type: 'number', default: 10, describe: 'items to return (at most the model\'s top-K)' })
+      .option('exclude-seen', { type: 'boolean', default: false, describe: 'never recommend an item of the history' })
+      .option('json', { type: 'boolean', default: false, describe: 'JSON instead of a table' })
       .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const })
       .check((a) => {
-        if (!a.run && !a.model) throw new Error('pass --run or --model');
-        if (!a.user && !a.items) throw new Error('pass --user or --items');
-        if (a.user && !a.run) throw new Error('--user needs --run (the dataset the user comes from)');
+        if (!a.run && !a.model) throw new Error('pass --model (or --run)');
+        if (!a.user === !a.items) throw new Error('pass either --items (with --times) or --user');
+        if (a.user && !a.run && !a.data) throw new Error('--user needs --data (or --run): the dataset the user comes from');
+        if (a.times && !a.items) throw new Error('--times goes with --items');
         return true;
       }),
     async (a) => {
       const model = a.model ?? join(a.run!, 'model.onnx');
       const rec = await Recommender.load(model, { ep: a.ep });
-      let users: { id: string; items: string[]; times: number[] }[];
-      if (a.user) {
-        const { p } = loadRun(a.run!);
-        const index = new Map(p.ds.userTokens.map((t, i) => [t, i]));
-        users = a.user.map((u) => {
-          const i = index.get(u);
-          if (i === undefined) throw new Error(`unknown user "${u}" in ${p.ds.userTokens.length} users of the run's dataset`);
-          const s = p.ds.offsets[i], e = p.ds.offsets[i + 1];
-          return { id: u, items: Array.from(p.ds.items.subarray(s, e), (x) => p.ds.itemTokens[x]), times: Array.from(p.ds.timestamps.subarray(s, e)) };
-        });
-      } else {
-        const items = a.items!.split(',').map((s) => s.trim()).filter(Boolean);
-        const now = Math.floor(Date.now() / 1000);
-        const times = a.times ? a.times.split(',').map((s) => Number(s.trim())) : items.map((_, i) => now - (items.length - 1 - i) * 86400);
-        users = [{ id: 'history', items, times }];
-      }
-      const recs = await rec.recommend(users, a.k);
-      process.stdout.write(`${JSON.stringify(users.map((u, i) => ({ user: u.id, historyLength: u.items.length, items: recs[i].items, scores: recs[i].scores.map((s) => +s.toFixed(5)) })), null, 2)}\n`);
+      rec.checkK(a.k);
+      let users: NamedHistory[], titles: Map<string, string> | null = null;
+      const ds = a.data ? resolveDataset(a.data, a.name, log) : a.run ? runDataset(a.run) : null;
+      const data = ds && a.user ? loadServingData(ds.dir, ds.name, rec.meta, rec.tokens) : null;
+      if (ds) titles = data?.titles ?? readTitles(join(ds.dir, `${ds.name}.item`));
+      if (data) users = datasetHistories(data, a.user!);
+      else users = [parseHistory(a.items!, a.times)];
+      const recs = await rec.recommend(users, a.k, { excludeSeen: a['exclude-seen'] });
+      const reports = reportOf(users, recs, titles);
+      process.stdout.write(a.json ? `${JSON.stringify(reports, null, 2)}\n` : formatTable(reports));
     },
   );
   cli.command(
@@ -121,12 +130,15 @@ export function registerServe(cli: Argv): void {
     (y) => y
       .option('run', { type: 'string', demandOption: true })
       .option('out', { type: 'string', describe: 'output .onnx (default RUN/model.onnx)' })
-      .option('top-k', { type: 'number', default: DEFAULT_TOP_K }),
+      .option('top-k', { type: 'number', default: DEFAULT_TOP_K, describe: 'K of the model\'s TopK output' })
+      .option('triton', { type: 'string', describe: 'also lay out a Triton Inference Server model repository in DIR' })
+      .option('triton-name', { type: 'string', default: 'hm4sr', describe: 'model name in the Triton repository' }),
     (a) => {
       const { rc, p, values } = loadRun(a.run);
       const out = a.out ?? join(a.run, 'model.onnx');
       const m = exportInference(p.model, values, p, rc, out, a['top-k']);
-      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name) })}\n`);
+      const triton = a.triton ? writeTritonRepository(out, a.triton, { name: a['triton-name'] }) : null;
+      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(triton ? { triton: { config: triton.config, model: triton.model } } : {}) })}\n`);
     },
   );
 }
