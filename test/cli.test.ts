@@ -49,7 +49,9 @@ test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
   const unknown = hm4sr('recommend', '--run', run, '--user', 'nobody');
   assert.is(unknown.code, 1);
   assert.match(unknown.err, /unknown user "nobody"/);
-  ok('export', '--run', run, '--out', join(dir, 'exported.onnx'));
+  const exp = JSON.parse(ok('export', '--run', run, '--out', join(dir, 'exported.onnx'), '--triton', join(dir, 'triton')));
+  assert.equal(exp.inputs, ['item_ids', 'timestamps', 'exclude_seen']);
+  for (const f of ['config.pbtxt', '1/model.onnx']) assert.ok(existsSync(join(dir, 'triton', 'hm4sr', f)), f);
   const viaModel = JSON.parse(ok('recommend', '--model', join(dir, 'exported.onnx'), '--items', rec[0].items.join(','), '--k', '2', '--json'));
   assert.is(viaModel[0].items.length, 2);
   const art = JSON.parse(ok('export-artifacts', '--run', run, '--out', join(dir, 'artifacts')));

@@ -137,6 +137,17 @@ test('export --triton layout: config.pbtxt parses against model_config.proto and
   assert.equal(r.top_items.dims, [2, 20]);
 });
 
+test('demo writes a self-contained static site', () => {
+  const site = join(dir, 'site');
+  const r = JSON.parse(ok('demo', '--model', t.model, '--out', site, '--data', t.data));
+  assert.equal(readdirSync(site).sort(), [...r.files].sort());
+  const items = JSON.parse(readFileSync(join(site, 'items.json'), 'utf8'));
+  assert.equal(items.tokens, t.ds.itemTokens);
+  assert.ok(items.titles.slice(1).every((x: string) => x.length > 0), 'every item has its title');
+  assert.match(hm4sr('demo', '--model', join(dir, 'none.onnx'), '--out', join(dir, 'site2')).err, /no model at/);
+  assert.not.ok(existsSync(join(dir, 'site2')), 'nothing written for a missing model');
+});
+
 test('text-format parser: the syntax Triton configs use, and errors with line numbers', () => {
   const T = modelConfigType();
   const ok1 = parseTextFormat(`# comment\nname: 'a' "b"\nmax_batch_size: 8,\ninput [ { name: "x", data_type: TYPE_INT64, dims: [ -1 ] }, { name: "y" data_type: 11 dims: 3 dims: 4 } ]\noutput < name: "z" >;\ninstance_group { kind: KIND_CPU count: 2 }\ndynamic_batching { preserve_ordering: true preferred_batch_size: [4, 8] }\n`, T);
