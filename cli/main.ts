@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { registerData } from './data-commands.js';
 import { registerGraphs } from './graph-commands.js';
+import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
 import { registerServing } from './serving-commands.js';
 import { registerTrain } from './train-commands.js';
@@ -31,6 +32,7 @@ registerServe(cli);
 registerServing(cli);
 registerGraphs(cli);
 registerData(cli);
+registerInspect(cli);
 
 try {
   await cli.parseAsync();
