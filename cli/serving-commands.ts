@@ -19,14 +19,16 @@ export function registerServing(cli: Argv): void {
       .option('out', { type: 'string', demandOption: true, describe: 'output .jsonl: {"user","items","scores"} per line' })
       .option('k', { alias: 'top', type: 'number', default: 10 })
       .option('exclude-seen', { type: 'boolean', default: false })
-      .option('batch', { type: 'number', default: 512, describe: 'users per onnxruntime run (bounds memory)' })
+      .option('batch', { type: 'number', default: 512, describe: 'users per output chunk (bounds memory; resumes at a chunk boundary)' })
+      .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: every core)' })
+      .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar' })
       .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }),
     async (a) => {
-      const rec = await Recommender.load(a.model, { ep: a.ep });
+      const rec = await Recommender.load(a.model, { ep: a.ep, threads: a.threads });
       rec.checkK(a.k);
       const ds = resolveDataset(a.data, a.name, log);
       const data = loadServingData(ds.dir, ds.name, rec.meta, rec.tokens);
-      const bar = progressBar('score', data.ds.numUsers, process.stderr.isTTY || !!process.env.HM4SR_PROGRESS);
+      const bar = progressBar('score', data.ds.numUsers, a.progress && !process.env.CI);
       const r = await scoreUsers(rec, data, resolve(ds.dir, ds.name), a.out, {
         k: a.k, excludeSeen: a['exclude-seen'], chunk: a.batch, progress: (done) => bar.update(done),
       });

@@ -73,11 +73,11 @@ export class Recommender {
    * Right-padded [users, longest] tensors. Without exclude-seen only the last maxLen items can matter,
    * so longer histories are cut on the host (the graph would ignore the rest anyway).
    */
-  encode(users: UserHistory[], opts: RecommendOptions = {}): SignatureBatch {
+  encode(users: UserHistory[], opts: RecommendOptions = {}, checked = false): SignatureBatch {
     if (users.length === 0) throw new Error('no histories to recommend for');
+    if (!checked) users.forEach((u, n) => checkHistory(u, n, this.index, this.readsTime));
     const L = this.meta.model.maxLen;
     const cut = users.map((u) => (opts.excludeSeen ? u : { items: u.items.slice(-L), times: u.times.slice(-L) }));
-    users.forEach((u, n) => checkHistory(u, n, this.index, this.readsTime));
     const S = Math.max(...cut.map((u) => u.items.length));
     const items = new BigInt64Array(users.length * S), times = new BigInt64Array(users.length * S);
     cut.forEach((u, n) => u.items.forEach((t, j) => {
@@ -103,6 +103,7 @@ export class Recommender {
    */
   async recommend(users: UserHistory[], k = 10, opts: RecommendOptions = {}): Promise<Recommendation[]> {
     this.checkK(k);
+    if (users.length === 0) throw new Error('no histories to recommend for');
     users.forEach((u, n) => checkHistory(u, n, this.index, this.readsTime));
     const L = this.meta.model.maxLen;
     const len = (u: UserHistory) => (opts.excludeSeen ? u.items.length : Math.min(u.items.length, L));
@@ -111,7 +112,7 @@ export class Recommender {
     const K = this.meta.topK;
     for (let g = 0; g < order.length; g += GROUP) {
       const idx = order.slice(g, g + GROUP);
-      const r = await this.run(this.encode(idx.map((i) => users[i]), opts), opts);
+      const r = await this.run(this.encode(idx.map((i) => users[i]), opts, true), opts);
       const ids = r[SERVE_OUTPUTS.items].data as BigInt64Array, sc = r[SERVE_OUTPUTS.scores].data as Float32Array;
       idx.forEach((i, u) => {
         const top = Array.from(ids.subarray(u * K, u * K + k), Number);
