@@ -6,6 +6,7 @@ import { registerGraphs } from './graph-commands.js';
 import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
 import { registerServing } from './serving-commands.js';
+import { registerSystem } from './system-commands.js';
 import { registerTrain } from './train-commands.js';
 
 const cli = yargs(hideBin(process.argv))
@@ -32,6 +33,7 @@ registerServe(cli);
 registerServing(cli);
 registerGraphs(cli);
 registerData(cli);
+registerSystem(cli);
 registerInspect(cli);
 
 try {

@@ -13,7 +13,9 @@ import { probeParams } from '../graph/train-step.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { mostPopular } from '../train/baselines.js';
 import { comparePaired } from '../train/compare.js';
-import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
+import { type DeviceArgs, type ModelArgs, deviceOptions, log, modelOptions, runConfigFrom, sessionFrom } from './options.js';
+import { CUDA_DEFAULTS } from '../train/config.js';
+import { checkExecutionProvider } from '../runtime/session.js';
 import { resolveDataset } from './data-source.js';
 import { type NamedHistory, datasetHistories, loadServingData, parseHistory, readTitles } from '../runtime/histories.js';
 import { formatTable, reportOf } from '../runtime/report.js';
@@ -45,21 +47,23 @@ export function registerServe(cli: Argv): void {
   cli.command(
     'evaluate',
     'full-catalog evaluation of a run\'s best checkpoint (NDCG, MRR, HR at 5/10/20)',
-    (y) => y
+    (y) => deviceOptions(y)
       .option('run', { type: 'string', demandOption: true, describe: 'run directory' })
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
-      .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }),
+      .option('eval-batch-size', { type: 'number', describe: `users ranked per onnxruntime run (default: the run's, at least ${CUDA_DEFAULTS.evalBatchSize} on CUDA)` }),
     async (a) => {
+      await checkExecutionProvider(a.ep);
       const { rc, p, values } = loadRun(a.run);
-      const ev = await Evaluator.create(p.model, { ep: a.ep, threads: rc.optim.threads || undefined });
-      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), rc.optim.evalBatchSize);
+      const ev = await Evaluator.create(p.model, sessionFrom(a as DeviceArgs, rc.optim.threads || undefined));
+      const batch = a['eval-batch-size'] ?? (a.ep === 'cuda' ? Math.max(rc.optim.evalBatchSize, CUDA_DEFAULTS.evalBatchSize) : rc.optim.evalBatchSize);
+      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), batch);
       process.stdout.write(`${JSON.stringify({ split: a.split, users: r.users, seconds: +r.seconds.toFixed(2), metrics: r.metrics }, null, 2)}\n`);
     },
   );
   cli.command(
     'recommend',
     'top-K items after a history: a user of a dataset, or item tokens and times, through model.onnx',
-    (y) => y
+    (y) => deviceOptions(y)
       .option('model', { type: 'string', describe: 'an exported model.onnx' })
       .option('run', { type: 'string', describe: 'run directory: RUN/model.onnx and, for --user, the run\'s dataset' })
       .option('data', { type: 'string', describe: 'dataset directory the --user tokens come from (titles from NAME.item)' })
@@ -70,7 +74,6 @@ export function registerServe(cli: Argv): void {
       .option('k', { alias: 'top', type: 'number', default: 10, describe: 'items to return (at most the model\'s top-K)' })
       .option('exclude-seen', { type: 'boolean', default: false, describe: 'never recommend an item of the history' })
       .option('json', { type: 'boolean', default: false, describe: 'JSON instead of a table' })
-      .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const })
       .check((a) => {
         if (!a.run && !a.model) throw new Error('pass --model (or --run)');
         if (!a.user === !a.items) throw new Error('pass either --items (with --times) or --user');
@@ -80,7 +83,7 @@ export function registerServe(cli: Argv): void {
       }),
     async (a) => {
       const model = a.model ?? join(a.run!, 'model.onnx');
-      const rec = await Recommender.load(model, { ep: a.ep });
+      const rec = await Recommender.load(model, sessionFrom(a as DeviceArgs));
       rec.checkK(a.k);
       let users: NamedHistory[], titles: Map<string, string> | null = null;
       const ds = a.data ? resolveDataset(a.data, a.name, log) : a.run ? runDataset(a.run) : null;
@@ -127,18 +130,21 @@ export function registerServe(cli: Argv): void {
   cli.command(
     'export',
     'write a run\'s inference model (best weights) as one portable ONNX file',
-    (y) => y
+    (y) => deviceOptions(y)
       .option('run', { type: 'string', demandOption: true })
       .option('out', { type: 'string', describe: 'output .onnx (default RUN/model.onnx)' })
       .option('top-k', { type: 'number', default: DEFAULT_TOP_K, describe: 'K of the model\'s TopK output' })
       .option('triton', { type: 'string', describe: 'also lay out a Triton Inference Server model repository in DIR' })
       .option('triton-name', { type: 'string', default: 'hm4sr', describe: 'model name in the Triton repository' }),
-    (a) => {
+    async (a) => {
+      // --ep cuda: the exported model must also load on the device (checked before writing, and after).
+      await checkExecutionProvider(a.ep);
       const { rc, p, values } = loadRun(a.run);
       const out = a.out ?? join(a.run, 'model.onnx');
       const m = exportInference(p.model, values, p, rc, out, a['top-k']);
+      if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));
       const triton = a.triton ? writeTritonRepository(out, a.triton, { name: a['triton-name'] }) : null;
-      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(triton ? { triton: { config: triton.config, model: triton.model } } : {}) })}\n`);
+      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(a.ep !== 'cpu' ? { loadsOn: a.ep } : {}), ...(triton ? { triton: { config: triton.config, model: triton.model } } : {}) })}\n`);
     },
   );
 }
