@@ -28,7 +28,7 @@ function serve(root: string): Promise<{ server: Server; url: string }> {
 }
 
 if (!existsSync(CHROMIUM)) {
-  process.stdout.write(`SKIP demo page end-to-end test: no chromium at ${CHROMIUM} (install Debian's chromium: apt-get install -y chromium; .ci/run does)\n`);
+  process.stdout.write(`SKIP test/demo-browser.test.ts: no chromium at ${CHROMIUM} (install Debian's chromium: apt-get install -y chromium; .ci/run does)\n`);
   test.skip('the demo page recommends in headless Chromium', () => {});
 } else {
   test('the demo page loads model.onnx in onnxruntime-web and recommends, with titles, after clicked items', async () => {
