@@ -6,6 +6,7 @@ import { registerFeaturize } from './featurize-commands.js';
 import { registerGraphs } from './graph-commands.js';
 import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
+import { registerServing } from './serving-commands.js';
 import { registerSystem } from './system-commands.js';
 import { registerTrain } from './train-commands.js';
 
@@ -30,6 +31,7 @@ const cli = yargs(hideBin(process.argv))
 
 registerTrain(cli);
 registerServe(cli);
+registerServing(cli);
 registerGraphs(cli);
 registerData(cli);
 registerFeaturize(cli);

@@ -3,12 +3,16 @@ import type { Argv } from 'yargs';
 import { Recommender } from '../runtime/recommender.js';
 import { DEFAULT_TOP_K, exportInference } from '../train/export.js';
 import { prepare } from '../train/prepare.js';
-import { evaluateRun, loadRun, userHistories } from '../train/run.js';
+import { evaluateRun, loadRun, runDataset } from '../train/run.js';
 import { mostPopular } from '../train/baselines.js';
 import { compareRuns } from '../train/compare.js';
 import { type DeviceArgs, type ModelArgs, deviceOptions, modelOptions, runConfigFrom, sessionFrom, warn } from './options.js';
 import { CUDA_DEFAULTS } from '../train/config.js';
 import { checkExecutionProvider } from '../runtime/session.js';
+import { resolveDataset } from '../train/data/source.js';
+import { type NamedHistory, datasetHistories, loadServingData, parseHistory, readTitles } from '../train/serve/histories.js';
+import { formatTable, reportOf } from '../train/serve/report.js';
+import { writeTritonRepository } from '../runtime/triton.js';
 
 export function registerServe(cli: Argv): void {
   cli.command(
@@ -28,34 +32,38 @@ export function registerServe(cli: Argv): void {
   );
   cli.command(
     'recommend',
-    'top-K items for a user of the run\'s dataset, or for a given history, from the exported model.onnx',
+    'top-K items after a history: a user of a dataset, or item tokens and times, through model.onnx',
     (y) => deviceOptions(y)
-      .option('run', { type: 'string', describe: 'run directory (uses RUN/model.onnx)' })
-      .option('model', { type: 'string', describe: 'an exported model.onnx (instead of --run)' })
-      .option('user', { type: 'array', string: true, describe: 'user token(s) of the run\'s dataset: recommend after their full history' })
+      .option('model', { type: 'string', describe: 'an exported model.onnx' })
+      .option('run', { type: 'string', describe: 'run directory: RUN/model.onnx and, for --user, the run\'s dataset' })
+      .option('data', { type: 'string', describe: 'dataset directory the --user tokens come from (titles from NAME.item)' })
+      .option('name', { type: 'string', describe: 'dataset name (NAME.inter) when DIR has several' })
+      .option('user', { type: 'array', string: true, describe: 'user token(s): recommend after their full history' })
       .option('items', { type: 'string', describe: 'a history as comma-separated item tokens, oldest first' })
       .option('times', { type: 'string', describe: 'comma-separated Unix seconds for --items (default: one day apart, ending now)' })
-      .option('k', { type: 'number', default: 10 })
+      .option('k', { alias: 'top', type: 'number', default: 10, describe: 'items to return (at most the model\'s top-K)' })
+      .option('exclude-seen', { type: 'boolean', default: false, describe: 'never recommend an item of the history' })
+      .option('json', { type: 'boolean', default: false, describe: 'JSON instead of a table' })
       .check((a) => {
-        if (!a.run && !a.model) throw new Error('pass --run or --model');
-        if (!a.user && !a.items) throw new Error('pass --user or --items');
-        if (a.user && !a.run) throw new Error('--user needs --run (the dataset the user comes from)');
+        if (!a.run && !a.model) throw new Error('pass --model (or --run)');
+        if (!a.user === !a.items) throw new Error('pass either --items (with --times) or --user');
+        if (a.user && !a.run && !a.data) throw new Error('--user needs --data (or --run): the dataset the user comes from');
+        if (a.times && !a.items) throw new Error('--times goes with --items');
         return true;
       }),
     async (a) => {
       const model = a.model ?? join(a.run!, 'model.onnx');
       const rec = await Recommender.load(model, sessionFrom(a as DeviceArgs));
-      let users: { id: string; items: string[]; times: number[] }[];
-      if (a.user) {
-        users = userHistories(loadRun(a.run!, 'best', warn).p, a.user);
-      } else {
-        const items = a.items!.split(',').map((s) => s.trim()).filter(Boolean);
-        const now = Math.floor(Date.now() / 1000);
-        const times = a.times ? a.times.split(',').map((s) => Number(s.trim())) : items.map((_, i) => now - (items.length - 1 - i) * 86400);
-        users = [{ id: 'history', items, times }];
-      }
-      const recs = await rec.recommend(users, a.k);
-      process.stdout.write(`${JSON.stringify(users.map((u, i) => ({ user: u.id, historyLength: u.items.length, items: recs[i].items, scores: recs[i].scores.map((s) => +s.toFixed(5)) })), null, 2)}\n`);
+      rec.checkK(a.k);
+      let users: NamedHistory[], titles: Map<string, string> | null = null;
+      const ds = a.data ? resolveDataset(a.data, a.name, warn) : a.run ? runDataset(a.run) : null;
+      const data = ds && a.user ? loadServingData(ds.dir, ds.name, rec.meta, rec.tokens) : null;
+      if (ds) titles = data?.titles ?? readTitles(join(ds.dir, `${ds.name}.item`));
+      if (data) users = datasetHistories(data, a.user!);
+      else users = [parseHistory(a.items!, a.times)];
+      const recs = await rec.recommend(users, a.k, { excludeSeen: a['exclude-seen'] });
+      const reports = reportOf(users, recs, titles);
+      process.stdout.write(a.json ? `${JSON.stringify(reports, null, 2)}\n` : formatTable(reports));
     },
   );
   cli.command(
@@ -87,7 +95,9 @@ export function registerServe(cli: Argv): void {
     (y) => deviceOptions(y)
       .option('run', { type: 'string', demandOption: true })
       .option('out', { type: 'string', describe: 'output .onnx (default RUN/model.onnx)' })
-      .option('top-k', { type: 'number', default: DEFAULT_TOP_K }),
+      .option('top-k', { type: 'number', default: DEFAULT_TOP_K, describe: 'K of the model\'s TopK output' })
+      .option('triton', { type: 'string', describe: 'also lay out a Triton Inference Server model repository in DIR' })
+      .option('triton-name', { type: 'string', default: 'hm4sr', describe: 'model name in the Triton repository' }),
     async (a) => {
       // --ep cuda: the exported model must also load on the device (checked before writing, and after).
       await checkExecutionProvider(a.ep);
@@ -95,7 +105,8 @@ export function registerServe(cli: Argv): void {
       const out = a.out ?? join(a.run, 'model.onnx');
       const m = exportInference(p.model, values, p, rc, out, a['top-k']);
       if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));
-      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(a.ep !== 'cpu' ? { loadsOn: a.ep } : {}) })}\n`);
+      const triton = a.triton ? writeTritonRepository(out, a.triton, { name: a['triton-name'] }) : null;
+      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(a.ep !== 'cpu' ? { loadsOn: a.ep } : {}), ...(triton ? { triton: { config: triton.config, model: triton.model } } : {}) })}\n`);
     },
   );
 }

@@ -20,6 +20,11 @@ export interface EmitOptions {
   extraOpsets?: Record<string, number>;
   /** ONNX metadata_props: what a consumer of the single file needs beside the graph (config, item ids). */
   metadata?: Record<string, string>;
+  /**
+   * Defaults for graph inputs, emitted as initializers of the same name: a consumer may leave the input out
+   * (ONNX IR >= 4 lets a graph input override a non-constant initializer).
+   */
+  inputDefaults?: Record<string, ConstTensor>;
 }
 
 /** Collects the raw bytes of external initializers; the caller writes them to `location`. */
@@ -111,6 +116,12 @@ function graphProto(g: Graph, opts: EmitOptions, sub = false): P.IGraphProto {
     for (const { spec, value } of orderedParams(g, opts.paramOrder)) {
       if (opts.params === 'inputs') inputs.push(valueInfo(value));
       else initializer.push(tensorProto(value.name, { dtype: spec.dtype, dims: spec.dims, data: paramData(spec, opts.values) }, opts.externalData));
+    }
+  }
+  if (!sub) {
+    for (const [name, t] of Object.entries(opts.inputDefaults ?? {})) {
+      if (!g.inputs.some((v) => v.name === name)) throw new Error(`graph ${g.name}: a default is given for ${name}, which is not one of its inputs`);
+      initializer.push(tensorProto(name, t));
     }
   }
   return {

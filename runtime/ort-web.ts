@@ -1,124 +1,42 @@
 /**
- * Loads onnxruntime-web 1.19.2's training build (the last onnxruntime JavaScript release with the
- * on-device-training API) in Node: the package's exports hide `./training` from Node (`node: null`), so the
- * CommonJS bundle is required by file path; the WASM runs single-threaded with its binaries read from the
- * package's dist folder. Installed as the dev dependency alias `onnxruntime-web-training`.
+ * onnxruntime-web's plain inference build (WASM backend) in Node, from the `onnxruntime-web-training` dev
+ * dependency (onnxruntime-web 1.19.2 under an npm alias): the same runtime a browser runs model.onnx in.
+ * Single-threaded, WASM binaries read from the package's dist folder.
  */
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-export type OrtWebTensorType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64';
-
-/** The part of onnxruntime-common's API (1.19) that hm4sr uses. */
-export interface OrtWebTensor {
-  readonly type: string;
-  readonly dims: readonly number[];
-  readonly data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array | boolean[];
-}
-export interface OrtWebTrainingSession {
-  readonly trainingInputNames: readonly string[];
-  readonly trainingOutputNames: readonly string[];
-  readonly evalInputNames: readonly string[];
-  readonly evalOutputNames: readonly string[];
-  runTrainStep(feeds: Record<string, OrtWebTensor>): Promise<Record<string, OrtWebTensor>>;
-  runOptimizerStep(): Promise<void>;
-  lazyResetGrad(): Promise<void>;
-  runEvalStep(feeds: Record<string, OrtWebTensor>): Promise<Record<string, OrtWebTensor>>;
-  getParametersSize(trainableOnly: boolean): Promise<number>;
-  getContiguousParameters(trainableOnly: boolean): Promise<OrtWebTensor>;
-  loadParametersBuffer(buffer: Uint8Array, trainableOnly: boolean): Promise<void>;
+export interface OrtWebInferenceTensor { readonly type: string; readonly dims: readonly number[]; readonly data: unknown }
+export interface OrtWebInferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtWebInferenceTensor>, fetches?: string[]): Promise<Record<string, OrtWebInferenceTensor>>;
   release(): Promise<void>;
 }
-export interface OrtWeb {
-  env: { wasm: { numThreads?: number; wasmPaths?: string; simd?: boolean }; logLevel?: string };
-  Tensor: new (type: OrtWebTensorType, data: unknown, dims?: readonly number[]) => OrtWebTensor;
-  TrainingSession: {
-    create(
-      artifacts: { checkpointState: string | Uint8Array; trainModel: string | Uint8Array; evalModel?: string | Uint8Array; optimizerModel?: string | Uint8Array },
-      sessionOptions?: Record<string, unknown>,
-    ): Promise<OrtWebTrainingSession>;
-  };
+export interface OrtWebInference {
+  env: { wasm: { numThreads?: number; wasmPaths?: string }; logLevel?: string };
+  Tensor: new (type: string, data: unknown, dims?: readonly number[]) => OrtWebInferenceTensor;
+  InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtWebInferenceSession> };
 }
 
-let cached: OrtWeb | null = null;
-
-/** onnxruntime-web's training API, ready for Node (one thread, WASM files from its dist folder). */
-export function loadOrtWebTraining(): OrtWeb {
-  if (cached) return cached;
+/** The folder holding onnxruntime-web's browser bundles and WASM files (the demo page copies them). */
+export function ortWebDist(): string {
   const require = createRequire(import.meta.url);
-  let dist: string;
   try {
-    dist = dirname(require.resolve('onnxruntime-web-training'));
+    return dirname(require.resolve('onnxruntime-web-training'));
   } catch {
-    throw new Error(
-      "onnxruntime-web's training build is not installed: run `npm install --save-dev --save-exact onnxruntime-web-training@npm:onnxruntime-web@1.19.2`",
-    );
+    throw new Error('onnxruntime-web is not installed: run `npm ci` (it is the dev dependency onnxruntime-web-training = onnxruntime-web@1.19.2)');
   }
-  const ort = require(join(dist, 'ort.training.wasm.min.js')) as OrtWeb;
+}
+
+let cached: OrtWebInference | null = null;
+
+export function loadOrtWeb(): OrtWebInference {
+  if (cached) return cached;
+  const dist = ortWebDist();
+  const ort = createRequire(import.meta.url)(join(dist, 'ort.wasm.min.js')) as OrtWebInference;
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = dist + '/';
   cached = ort;
   return ort;
-}
-
-/**
- * A TrainingSession over an artifact folder (training_model.onnx, eval_model.onnx, optimizer_model.onnx,
- * checkpoint). The files are read here and handed over as bytes: in Node, onnxruntime-web treats a string
- * as a URL to fetch, which fails for file paths.
- */
-export async function openTrainingSession(dir: string, opts: { eval?: boolean; optimizer?: boolean } = {}): Promise<OrtWebTrainingSession> {
-  const ort = loadOrtWebTraining();
-  const read = (f: string) => new Uint8Array(readFileSync(join(dir, f)));
-  return ort.TrainingSession.create({
-    checkpointState: read('checkpoint'),
-    trainModel: read('training_model.onnx'),
-    ...(opts.eval === false ? {} : { evalModel: read('eval_model.onnx') }),
-    ...(opts.optimizer === false ? {} : { optimizerModel: read('optimizer_model.onnx') }),
-  });
-}
-
-/**
- * onnxruntime-web 1.19's training handler passes feeds to the C API in the feeds object's key order, not by
- * name: a feeds object whose keys are not in the model's input order silently mixes inputs up (or aborts
- * in the WASM with a bare number as the error). Reorders feeds to `names` (trainingInputNames or
- * evalInputNames) and names any missing input.
- */
-function feedsInOrder<T>(names: readonly string[], feeds: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const n of names) {
-    if (!(n in feeds)) throw new Error(`missing input ${n} (the model takes ${names.join(', ')})`);
-    out[n] = feeds[n];
-  }
-  const extra = Object.keys(feeds).filter((k) => !names.includes(k));
-  if (extra.length) throw new Error(`unknown input ${extra[0]} (the model takes ${names.join(', ')})`);
-  return out;
-}
-
-/** onnxruntime-web's WASM reports some C++ failures as a bare number (an exception pointer): name the call instead. */
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (typeof e === 'number') throw new Error(`onnxruntime-web aborted in ${what} (C++ exception ${e}; check input names, order, dtypes and shapes)`);
-    throw e;
-  }
-}
-
-/** runTrainStep with the feeds put in the model's input order. */
-export function trainStep(s: OrtWebTrainingSession, feeds: Record<string, OrtWebTensor>): Promise<Record<string, OrtWebTensor>> {
-  return call('runTrainStep', () => s.runTrainStep(feedsInOrder(s.trainingInputNames, feeds)));
-}
-
-/**
- * runEvalStep with ordered feeds and correctly named results: onnxruntime-web 1.19 keys eval results by the
- * TRAINING model's output names (eval output i comes back as trainingOutputNames[i]), so an eval model may
- * have at most as many outputs as the training model there.
- */
-export async function evalStep(s: OrtWebTrainingSession, feeds: Record<string, OrtWebTensor>): Promise<Record<string, OrtWebTensor>> {
-  if (s.evalOutputNames.length > s.trainingOutputNames.length) {
-    throw new Error(`onnxruntime-web returns eval outputs under the training outputs' names: ${s.evalOutputNames.length} eval outputs cannot come back through ${s.trainingOutputNames.length} names`);
-  }
-  const r = await call('runEvalStep', () => s.runEvalStep(feedsInOrder(s.evalInputNames, feeds)));
-  return Object.fromEntries(s.evalOutputNames.map((n, i) => [n, r[n] ?? r[s.trainingOutputNames[i]]]));
 }

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { ARTIFACT_FILES, writeArtifacts } from '../graph/artifacts/write.js';
-import { type OrtWebTensor, evalStep, loadOrtWebTraining, openTrainingSession, trainStep } from '../runtime/ort-web.js';
+import { type OrtWebTensor, evalStep, loadOrtWebTraining, openTrainingSession, trainStep } from '../runtime/ort-web-training.js';
 import { Graph } from '../graph/graph.js';
 import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
 import { batchSpec, buildInferenceGraph, encode, hm4srModel, scores } from '../graph/models/hm4sr.js';

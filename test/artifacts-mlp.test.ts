@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { ARTIFACT_FILES, type ArtifactManifest, exportArtifacts, writeArtifacts } from '../graph/artifacts/write.js';
-import { loadOrtWebTraining, openTrainingSession } from '../runtime/ort-web.js';
+import { loadOrtWebTraining, openTrainingSession } from '../runtime/ort-web-training.js';
 import { Graph } from '../graph/graph.js';
 import { declareBatch, type LossModel } from '../graph/model.js';
 import * as op from '../graph/ops/index.js';

@@ -52,13 +52,15 @@ test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
   const ev = JSON.parse(ok('evaluate', '--run', run, '--split', 'test'));
   assert.is(ev.users, 60);
   assert.type(ev.metrics['ndcg@10'], 'number');
-  const rec = JSON.parse(ok('recommend', '--run', run, '--user', 'u00', '--k', '3'));
+  const rec = JSON.parse(ok('recommend', '--run', run, '--user', 'u00', '--k', '3', '--json'));
   assert.is(rec[0].items.length, 3);
   const unknown = hm4sr('recommend', '--run', run, '--user', 'nobody');
   assert.is(unknown.code, 1);
   assert.match(unknown.err, /unknown user "nobody"/);
-  ok('export', '--run', run, '--out', join(dir, 'exported.onnx'));
-  const viaModel = JSON.parse(ok('recommend', '--model', join(dir, 'exported.onnx'), '--items', rec[0].items.join(','), '--k', '2'));
+  const exp = JSON.parse(ok('export', '--run', run, '--out', join(dir, 'exported.onnx'), '--triton', join(dir, 'triton')));
+  assert.equal(exp.inputs, ['item_ids', 'timestamps', 'exclude_seen']);
+  for (const f of ['config.pbtxt', '1/model.onnx']) assert.ok(existsSync(join(dir, 'triton', 'hm4sr', f)), f);
+  const viaModel = JSON.parse(ok('recommend', '--model', join(dir, 'exported.onnx'), '--items', rec[0].items.join(','), '--k', '2', '--json'));
   assert.is(viaModel[0].items.length, 2);
   const art = JSON.parse(ok('export-artifacts', '--run', run, '--out', join(dir, 'artifacts')));
   for (const f of ['checkpoint', 'training_model.onnx', 'eval_model.onnx', 'optimizer_model.onnx']) assert.ok(existsSync(join(art.artifacts, f)), f);

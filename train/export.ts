@@ -1,29 +1,62 @@
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
-import { buildInferenceGraph } from '../graph/models/hm4sr.js';
+import { intervalBucket } from '../runtime/encode.js';
+import { type ServeEncoding, buildServingGraph } from '../graph/models/hm4sr-serve.js';
 import { type Manifest, saveModel } from '../graph/manifest.js';
-import type { ServingMeta } from '../runtime/recommender.js';
+import { SERVING_FORMAT, type ServingMeta } from '../runtime/recommender.js';
 import type { RunConfig } from './config.js';
 import type { Prepared } from './prepare.js';
 
 export const DEFAULT_TOP_K = 100;
 
-
 /**
- * model.onnx: the inference graph with trained weights inline (one portable file; ORT folds the catalog
- * projection at load), item tokens and encoding settings in its metadata.
+ * model.onnx: the serving graph (item indices + Unix seconds in, top-K and user vectors out) with trained
+ * weights inline (one portable file; ORT folds the catalog projection at load), item tokens and settings
+ * in its metadata_props.
  */
 export function exportInference(mc: Hm4srConfig, values: Map<string, Float32Array>, p: Prepared, rc: RunConfig, path: string, topK = DEFAULT_TOP_K): Manifest {
-  const g = buildInferenceGraph(mc, topK);
-  const meta: ServingMeta = {
-    model: mc,
+  return writeServingModel(path, {
+    model: mc, values, tokens: p.ds.itemTokens, topK,
     encode: { mu: rc.optim.mu, maxBucket: mc.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp },
-    topK: Math.min(topK, mc.numItems),
+    data: { kCore: rc.data.kCore, dedupe: rc.data.dedupe },
+  });
+}
+
+export interface ServingModelSpec {
+  model: Hm4srConfig;
+  values: ReadonlyMap<string, Float32Array>;
+  /** Item index -> token; entry 0 is padding. */
+  tokens: string[];
+  encode: ServeEncoding;
+  data: ServingMeta['data'];
+  topK: number;
+}
+
+export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
+  const mc = s.model;
+  if (!Number.isInteger(s.topK) || s.topK < 1) throw new Error(`--top-k ${s.topK}: must be a positive integer`);
+  if (s.tokens.length !== mc.numItems + 1) throw new Error(`${s.tokens.length - 1} item tokens for a ${mc.numItems}-item model`);
+  const sg = buildServingGraph(mc, s.encode, s.topK, (x) => intervalBucket(x, s.encode.mu));
+  const meta: ServingMeta = {
+    format: SERVING_FORMAT,
+    model: mc,
+    encode: s.encode,
+    topK: sg.topK,
+    data: s.data,
+    inputs: sg.graph.inputs.map((v) => v.name),
+    outputs: sg.graph.outputs.map((v) => v.name),
   };
-  const used = new Map([...g.params.keys()].map((k) => [k, values.get(k)!]));
-  return saveModel(g, path, 'inference', {
+  const used = new Map([...sg.graph.params.keys()].map((k) => {
+    const v = s.values.get(k);
+    if (!v) throw new Error(`no value for parameter ${k}`);
+    return [k, v];
+  }));
+  return saveModel(sg.graph, path, 'inference', {
     params: 'initializers',
     values: used,
-    docString: `HM4SR recommender (${mc.modalities.join('+')}), ${mc.numItems} items; inputs encode user histories (see metadata hm4sr.serving)`,
-    metadata: { 'hm4sr.serving': JSON.stringify(meta), 'hm4sr.items': p.ds.itemTokens.join('\n') },
-  }, { meta: { serving: meta, itemTokens: p.ds.itemTokens } });
+    inputDefaults: sg.defaults,
+    docString: `HM4SR recommender (${mc.modalities.join('+')}), ${mc.numItems} items. Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first)` +
+      `${meta.inputs.includes('timestamps') ? ', timestamps [batch, seq] int64 Unix seconds' : ''}, exclude_seen [batch, 1] bool (default [[false]]). ` +
+      `Outputs: top_items, top_scores [batch, ${sg.topK}], user_vector_<modality> [batch, ${mc.hidden}]. Item tokens: metadata hm4sr.items (line i = item index i).`,
+    metadata: { 'hm4sr.serving': JSON.stringify(meta), 'hm4sr.items': s.tokens.join('\n') },
+  }, { meta: { serving: meta, itemTokens: s.tokens } });
 }

@@ -9,7 +9,6 @@ import { probeParams } from '../graph/train-step.js';
 import { DEFAULT_CONFIG, type RunConfig } from './config.js';
 import { type Prepared, prepare } from './prepare.js';
 import type { SessionOptions } from '../runtime/session.js';
-import { userSequence } from './data/dataset.js';
 import { type EvalResult, Evaluator } from './evaluate.js';
 import { packOptions } from './pack.js';
 
@@ -70,13 +69,10 @@ export async function evaluateRun(r: LoadedRun, split: 'valid' | 'test', session
   return ev.evaluate(r.p.ds, r.p.samples[split], r.values, packOptions(r.rc, r.p));
 }
 
-/** The full histories of users of the run's dataset, by token, as item tokens and Unix seconds. */
-export function userHistories(p: Prepared, users: string[]): { id: string; items: string[]; times: number[] }[] {
-  const index = new Map(p.ds.userTokens.map((t, i) => [t, i]));
-  return users.map((u) => {
-    const i = index.get(u);
-    if (i === undefined) throw new Error(`unknown user "${u}" in ${p.ds.userTokens.length} users of the run's dataset`);
-    const seq = userSequence(p.ds, i);
-    return { id: u, items: Array.from(seq.items, (x) => p.ds.itemTokens[x]), times: Array.from(seq.timestamps) };
-  });
+/** The dataset a run was trained on, from its config.json (without loading it). */
+export function runDataset(run: string): { dir: string; name: string } {
+  const f = runFiles(run).config;
+  if (!existsSync(f)) throw new Error(`${run}: not a run directory (no config.json)`);
+  const saved = JSON.parse(readFileSync(f, 'utf8')) as SavedConfig;
+  return { dir: saved.run.data.dir, name: saved.run.data.name };
 }

@@ -63,7 +63,7 @@ function* lines(text: string): Generator<[line: string, lineNo: number]> {
   }
 }
 
-function parseHeader(file: string, header: string): AtomicColumn[] {
+export function parseHeader(file: string, header: string): AtomicColumn[] {
   const cols = header.split('\t').map((field, i): AtomicColumn => {
     const colon = field.lastIndexOf(':');
     const name = colon < 0 ? field : field.slice(0, colon);
