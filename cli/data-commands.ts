@@ -5,8 +5,7 @@ import { writeFileAtomic } from '../graph/atomic.js';
 import { loadAtomicDataset } from '../train/data/dataset.js';
 import { datasetStats, formatStats } from '../train/data/stats.js';
 import { generateSynthetic } from '../train/data/synth.js';
-import { resolveCategoryColumn } from '../train/prepare.js';
-import { SYNTH_DEFAULT, resolveDataset } from './data-source.js';
+import { BUILT_IN, SYNTH_DEFAULT, resolveDataset } from './data-source.js';
 import { log } from './options.js';
 
 /** CSV/TSV with user, item, timestamp columns -> RecBole atomic NAME.inter. */
@@ -41,7 +40,20 @@ export function importDelimited(src: string, outDir: string, name: string, cols:
 }
 
 export function registerData(cli: Argv): void {
-  cli.command('data', 'dataset tools: synth, stats, import', (y) => y
+  cli.command('data', 'dataset tools: list, synth, stats, import', (y) => y
+    .command(
+      'list',
+      'the built-in datasets (use them as --data NAME) with their statistics',
+      (z) => z.option('json', { type: 'boolean', default: false }),
+      (a) => {
+        const rows = BUILT_IN.map((b) => {
+          const { dir, name } = b.locate(log);
+          return { data: b.id, about: b.about, dir, name, stats: datasetStats(loadAtomicDataset(dir, name)) };
+        });
+        process.stdout.write(a.json ? `${JSON.stringify(rows, null, 2)}\n`
+          : rows.map((r) => `${r.data}: ${r.about}\n  ${formatStats(r.stats)}\n  ${r.dir}`).join('\n') + '\n');
+      },
+    )
     .command(
       'synth',
       'generate the synthetic dataset (interest drift, recurring intervals, informative text features)',
@@ -61,17 +73,14 @@ export function registerData(cli: Argv): void {
       'stats',
       'dataset statistics (the paper\'s Table 2 columns) after filtering',
       (z) => z
-        .option('data', { type: 'string', describe: 'dataset directory (default: the built-in synthetic data)' })
+        .option('data', { type: 'string', describe: 'a built-in dataset (see data list) or a dataset directory (default: synth)' })
         .option('name', { type: 'string' })
         .option('k-core', { type: 'number', default: 5 })
         .option('category-column', { type: 'string', default: 'auto' })
         .option('json', { type: 'boolean', default: false }),
       (a) => {
         const { dir, name } = resolveDataset(a.data, a.name, log);
-        const itemPath = join(dir, `${name}.item`);
-        let col: string | null = null;
-        try { col = resolveCategoryColumn(itemPath, a['category-column']); } catch (e) { if (a['category-column'] !== 'auto') throw e; }
-        const ds = loadAtomicDataset(dir, name, { kCore: a['k-core'], categoryColumn: col ?? undefined, itemFile: col !== null });
+        const ds = loadAtomicDataset(dir, name, { kCore: a['k-core'], categoryColumn: a['category-column'] });
         const s = datasetStats(ds);
         process.stdout.write(a.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStats(s)}\n`);
       },
@@ -92,5 +101,5 @@ export function registerData(cli: Argv): void {
         process.stdout.write(`${JSON.stringify({ interactions: n, file: join(resolve(a.out), `${a.name}.inter`) })}\n`);
       },
     )
-    .demandCommand(1, 'name a data command: synth, stats, import'));
+    .demandCommand(1, 'name a data command: list, synth, stats, import'));
 }

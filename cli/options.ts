@@ -1,14 +1,14 @@
 import type { Argv } from 'yargs';
 import { type RunConfig, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
 import type { Layout } from '../train/pack.js';
-import { SYNTH_EPOCHS, resolveDataset } from './data-source.js';
+import { resolveDataset } from './data-source.js';
 
 export const log = (m: string) => process.stderr.write(`${m}\n`);
 
 /** Options shared by every command that builds a model for a dataset. */
 export function modelOptions<T>(y: Argv<T>) {
   return y
-    .option('data', { type: 'string', describe: 'dataset directory (RecBole atomic files); default: the built-in synthetic data' })
+    .option('data', { type: 'string', describe: 'a built-in dataset (synth, amazon-beauty: see `hm4sr data list`) or a directory of RecBole atomic files; default: synth' })
     .option('name', { type: 'string', describe: 'dataset name (NAME.inter); default: the directory\'s only .inter file' })
     .option('config', { type: 'string', describe: 'JSON config file {preset, ablations, data, model, optim}' })
     .option('preset', { choices: ['hm4sr', 'sasrec'] as const, describe: 'model preset (default hm4sr)' })
@@ -40,11 +40,11 @@ export interface ModelArgs {
 export function runConfigFrom(a: ModelArgs, training = false): RunConfig {
   const file = a.config ? readConfigFile(a.config) : {};
   const rc = mergeConfig(DEFAULT_CONFIG, file);
-  const ds = a.data || !file.data?.dir ? resolveDataset(a.data, a.name, log) : { dir: file.data.dir, name: file.data.name ?? a.name ?? '' };
-  const builtIn = !a.data && !file.data?.dir;
-  if (training && builtIn && a.epochs === undefined && file.optim?.epochs === undefined) {
-    log(`built-in synthetic data: at most ${SYNTH_EPOCHS} epochs (pass --epochs to change)`);
-    a = { ...a, epochs: SYNTH_EPOCHS };
+  const ds = a.data || !file.data?.dir ? resolveDataset(a.data, a.name, log) : resolveDataset(file.data.dir, file.data.name ?? a.name, log);
+  const cap = ds.builtIn?.epochs;
+  if (training && cap !== undefined && a.epochs === undefined && file.optim?.epochs === undefined) {
+    log(`built-in ${ds.builtIn!.id} data: at most ${cap} epochs (pass --epochs to change)`);
+    a = { ...a, epochs: cap };
   }
   const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
   return mergeConfig(rc, {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hm4srConfig, Modality } from '../graph/models/hm4sr-config.js';
 import { DATA_PARAMS } from '../graph/models/hm4sr.js';
@@ -30,28 +30,10 @@ export function fingerprintOf(ds: Dataset, maxLen: number): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** 'auto' picks the first of categories / attr_ids / category present in the item file's header. */
-export function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
-  const fd = openSync(itemPath, 'r');
-  const buf = Buffer.alloc(4096);
-  const n = readSync(fd, buf, 0, buf.length, 0);
-  closeSync(fd);
-  const names = buf.subarray(0, n).toString('utf8').split(/\r?\n/)[0].replace(/^\uFEFF/, '').split('\t').map((c) => c.split(':')[0]);
-  if (wanted !== 'auto') {
-    if (!names.includes(wanted)) throw new Error(`${itemPath}:1: no column "${wanted}" (columns: ${names.join(', ')})`);
-    return wanted;
-  }
-  return ['categories', 'attr_ids', 'category'].find((c) => names.includes(c)) ?? null;
-}
-
 /** Loads the dataset, its samples and frozen features, and fixes the model's data-dependent sizes. */
 export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Prepared {
   const { dir, name } = rc.data;
-  if (!existsSync(join(dir, `${name}.inter`))) throw new Error(`no dataset at ${join(dir, `${name}.inter`)}`);
-  const itemPath = join(dir, `${name}.item`);
-  const hasItems = existsSync(itemPath);
-  const categoryColumn = hasItems ? resolveCategoryColumn(itemPath, rc.data.categoryColumn) : null;
-  const ds = loadAtomicDataset(dir, name, { kCore: rc.data.kCore, dedupe: rc.data.dedupe, categoryColumn: categoryColumn ?? undefined, itemFile: categoryColumn !== null });
+  const ds = loadAtomicDataset(dir, name, { kCore: rc.data.kCore, dedupe: rc.data.dedupe, categoryColumn: rc.data.categoryColumn });
   const maxLen = rc.model.maxLen ?? 50;
   const samples = buildSamples(ds, maxLen);
   if (samples.train.size === 0) throw new Error(`${dir}/${name}: no training samples (every user needs at least 4 interactions)`);

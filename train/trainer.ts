@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { writeFileAtomic } from '../graph/atomic.js';
 import type { ParamSpec } from '../graph/graph.js';
@@ -57,6 +57,12 @@ export const runFiles = (out: string) => ({
   model: join(out, 'model.onnx'),
   curve: join(out, 'curve.png'),
 });
+
+/** "SASRec -TMoE on Beauty (runs/x)": the model, its ablations, the data and the run directory. */
+export function curveTitle(rc: RunConfig, out: string): string {
+  const model = `${rc.preset === 'sasrec' ? 'SASRec' : 'HM4SR'}${rc.ablations.map((a) => ` -${a.replace(/^-/, '')}`).join('')}`;
+  return `${model} on ${rc.data.name} (${basename(resolve(out))})`;
+}
 
 /** Seed of the in-graph dropout streams for an epoch: resuming at an epoch boundary replays them. */
 const epochSeed = (seed: number, epoch: number) => (Math.imul(seed | 0, 2654435761) ^ Math.imul(epoch, 40503)) | 0;
@@ -209,7 +215,7 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds };
   writeFileAtomic(files.metrics, JSON.stringify({ ...summary, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
   exportInference(mc, bestValues, p, rc, files.model);
-  await writeCurve(files.log, files.curve, rc.optim.metric);
+  await writeCurve(files.log, files.curve, rc.optim.metric, curveTitle(rc, opts.out));
   opts.log(`best epoch ${bestEpoch} of ${epoch}: test ${Object.entries(test.metrics).filter(([k]) => /@(10|20)$/.test(k)).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
   return summary;
 }
