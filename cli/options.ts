@@ -41,11 +41,12 @@ export function runConfigFrom(a: ModelArgs, training = false): RunConfig {
   const file = a.config ? readConfigFile(a.config) : {};
   const rc = mergeConfig(DEFAULT_CONFIG, file);
   const ds = a.data || !file.data?.dir ? resolveDataset(a.data, a.name, log) : resolveDataset(file.data.dir, file.data.name ?? a.name, log);
-  const cap = ds.builtIn?.epochs;
-  if (training && cap !== undefined && a.epochs === undefined && file.optim?.epochs === undefined) {
-    log(`built-in ${ds.builtIn!.id} data: at most ${cap} epochs (pass --epochs to change)`);
-    a = { ...a, epochs: cap };
+  const quick = ds.builtIn?.optim;
+  if (training && quick?.epochs !== undefined && a.epochs === undefined && file.optim?.epochs === undefined) {
+    log(`built-in ${ds.builtIn!.id} data: at most ${quick.epochs} epochs (pass --epochs to change)`);
+    a = { ...a, epochs: quick.epochs };
   }
+  if (training && quick?.batchSize !== undefined && a['batch-size'] === undefined && file.optim?.batchSize === undefined) a = { ...a, 'batch-size': quick.batchSize };
   const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
   return mergeConfig(rc, {
     ...(a.preset ? { preset: a.preset } : {}),

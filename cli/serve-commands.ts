@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { InputError, readJsonFile } from '../graph/input-file.js';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
@@ -19,7 +20,8 @@ import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
 export function loadRun(run: string, which: 'best' | 'last' = 'best') {
   const f = runFiles(run);
   if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
-  const saved = JSON.parse(readFileSync(f.config, 'utf8')) as { run: RunConfig; model: Hm4srConfig; fingerprint: string };
+  const saved = readJsonFile(f.config, 'a run config') as { run: RunConfig; model: Hm4srConfig; fingerprint: string };
+  if (typeof saved?.run?.data?.dir !== 'string' || typeof saved.fingerprint !== 'string') throw new InputError(f.config, 'not an hm4sr run config (no run.data.dir or fingerprint)');
   const p = prepare(saved.run, (m) => log(`warning: ${m}`));
   if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
   const path = which === 'best' ? f.best : f.last;

@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
 export class InputError extends Error {
-  constructor(readonly file: string, detail: string, readonly line?: number) {
+  constructor(readonly file: string, readonly detail: string, readonly line?: number) {
     super(`${file}${line === undefined ? '' : `:${line}`}: ${detail}`);
     this.name = 'InputError';
   }
@@ -37,6 +37,7 @@ export function readInputBytes(path: string): Buffer {
     return readFileSync(path);
   } catch (e) {
     if (e instanceof InputError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(path, 'file does not exist');
     throw new InputError(path, `cannot be read: ${describeSystemError(e) ?? (e as Error).message}`);
   }
 }
@@ -91,4 +92,14 @@ function firstInvalidUtf8(b: Uint8Array): number {
     i += n + 1;
   }
   return Math.max(0, b.length - 1);
+}
+
+/** A JSON file (`what` says what it should be, for the message); a syntax error names the file. */
+export function readJsonFile(path: string, what: string): unknown {
+  const text = readInputText(path);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new InputError(path, `not ${what} (${(e as Error).message})`);
+  }
 }

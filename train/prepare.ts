@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hm4srConfig, Modality } from '../graph/models/hm4sr-config.js';
 import { DATA_PARAMS } from '../graph/models/hm4sr.js';
-import { type RunConfig, modelConfig } from './config.js';
+import { type RunConfig, checkRunConfig, modelConfig } from './config.js';
 import { type Dataset, loadAtomicDataset, multiHot } from './data/dataset.js';
 import { alignFeatures, readFeatureTable } from './data/features.js';
 import { type SplitSamples, buildSamples, maxIntervalBucket } from './data/samples.js';
@@ -32,6 +32,7 @@ export function fingerprintOf(ds: Dataset, maxLen: number): string {
 
 /** Loads the dataset, its samples and frozen features, and fixes the model's data-dependent sizes. */
 export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Prepared {
+  checkRunConfig(rc);
   const { dir, name } = rc.data;
   const ds = loadAtomicDataset(dir, name, { kCore: rc.data.kCore, dedupe: rc.data.dedupe, categoryColumn: rc.data.categoryColumn });
   const maxLen = rc.model.maxLen ?? 50;

@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { InputError, readInputText } from '../graph/input-file.js';
 import { basename, join, resolve } from 'node:path';
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { writeFileAtomic } from '../graph/atomic.js';
@@ -46,6 +47,8 @@ export interface TrainSummary {
   valid: Record<string, number>;
   test: Record<string, number>;
   wallSeconds: number;
+  /** A user of the run's data, for the "try next" hint (recommend --user). */
+  exampleUser: string;
 }
 
 export const runFiles = (out: string) => ({
@@ -62,6 +65,17 @@ export const runFiles = (out: string) => ({
 export function curveTitle(rc: RunConfig, out: string): string {
   const model = `${rc.preset === 'sasrec' ? 'SASRec' : 'HM4SR'}${rc.ablations.map((a) => ` -${a.replace(/^-/, '')}`).join('')}`;
   return `${model} on ${rc.data.name} (${basename(resolve(out))})`;
+}
+
+function epochOfLine(file: string, line: number, text: string): number {
+  let epoch: unknown;
+  try {
+    epoch = (JSON.parse(text) as EpochLog).epoch;
+  } catch (e) {
+    throw new InputError(file, `not a JSON log line (${(e as Error).message})`, line);
+  }
+  if (typeof epoch !== 'number') throw new InputError(file, 'log line without an epoch number', line);
+  return epoch;
 }
 
 /** Seed of the in-graph dropout streams for an epoch: resuming at an epoch boundary replays them. */
@@ -97,18 +111,35 @@ function checkpointOf(specs: ParamSpec[], st: OptimizerState, lr: number, props:
   };
 }
 
+/**
+ * Trains a run. A new run whose first epoch never finished leaves nothing behind: its directory (when
+ * this call created it) is removed on failure, so a failed command does not look like a run.
+ */
 export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSummary> {
-  const t0 = performance.now();
   const files = runFiles(opts.out);
+  if (existsSync(opts.out) && !statSync(opts.out).isDirectory()) throw new InputError(opts.out, 'is a file; --out takes a run directory');
+  const created = !existsSync(opts.out);
+  try {
+    return await trainIn(rc, opts, files);
+  } catch (e) {
+    if (created && !opts.resume && !existsSync(files.last)) rmSync(opts.out, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<typeof runFiles>): Promise<TrainSummary> {
+  const t0 = performance.now();
   await checkExecutionProvider(opts.ep);
-  mkdirSync(opts.out, { recursive: true });
   if (!opts.resume && existsSync(files.last)) throw new Error(`${opts.out} already holds a run (${files.last}); pass --resume to continue it or choose another --out`);
   if (opts.resume && !existsSync(files.last)) throw new Error(`--resume: no checkpoint at ${files.last}`);
+  // Everything that can reject the input runs before the run directory is made.
   const p = prepare(rc, (m) => opts.log(`warning: ${m}`));
   const mc = p.model;
   const model = hm4srModel(mc);
   const specs = probeParams(model);
   const adam: AdamConfig = { ...ADAM_DEFAULTS, lr: rc.optim.lr, weightDecay: rc.optim.weightDecay };
+  const fresh = opts.resume ? null : initialValues(specs, p.frozen, rc.optim.seed);
+  mkdirSync(opts.out, { recursive: true });
   writeFileAtomic(files.config, JSON.stringify({ run: rc, model: mc, fingerprint: p.fingerprint }, null, 2) + '\n');
   opts.log(`data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; samples train ${p.samples.train.size} / valid ${p.samples.valid.size} / test ${p.samples.test.size}`);
   opts.log(`model: ${rc.preset}${rc.ablations.length ? ` ${rc.ablations.join(' ')}` : ''}, modalities ${mc.modalities.join('+')}, ${specs.filter((s) => s.trainable).reduce((a, s) => a + s.dims.reduce((x, y) => x * y, 1), 0).toLocaleString('en')} trainable parameters`);
@@ -130,12 +161,12 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, JSON.parse(String(ck.properties.sampler)) as EpochSamplerState, lengths);
     // Epochs after the checkpoint were lost with the crash; their log lines go too.
     if (existsSync(files.log)) {
-      const kept = readFileSync(files.log, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as EpochLog).epoch <= epoch);
+      const kept = readInputText(files.log).split('\n').filter((l, i) => l && epochOfLine(files.log, i + 1, l) <= epoch);
       writeFileAtomic(files.log, kept.map((l) => l + '\n').join(''));
     }
     opts.log(`resuming after epoch ${epoch} (best ${rc.optim.metric} ${best.toFixed(4)} at epoch ${bestEpoch})`);
   } else {
-    const values = initialValues(specs, p.frozen, rc.optim.seed);
+    const values = fresh!;
     const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(values.get(s.name)!.length)]));
     state = { params: values, m: zeros(), v: zeros(), step: 0 };
     sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, rc.optim.seed, lengths);
@@ -180,6 +211,9 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       bar.update(i, { loss: sums.loss / samples, 'samples/s': samples / ((performance.now() - te) / 1000) });
     }
     bar.stop();
+    // Checked before any checkpoint is written, so last.ckpt keeps the last finite weights.
+    const badTerm = Object.entries(sums).find(([, v]) => !Number.isFinite(v));
+    if (badTerm) throw new Error(`training diverged in epoch ${epoch}: ${badTerm[0]} is ${badTerm[1]} (lower --lr, or check the feature tables for extreme values)`);
     const trainSeconds = (performance.now() - te) / 1000;
     const evBar = progressBar(`valid ${epoch}`, p.samples.valid.size, opts.progress);
     const tv = performance.now();
@@ -212,8 +246,8 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   const valid = await evaluator.evaluate(p.ds, p.samples.valid, bestValues, pack, rc.optim.evalBatchSize);
   const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack, rc.optim.evalBatchSize);
   const wallSeconds = (performance.now() - t0) / 1000;
-  const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds };
-  writeFileAtomic(files.metrics, JSON.stringify({ ...summary, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
+  const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds, exampleUser: p.ds.userTokens[0] };
+  writeFileAtomic(files.metrics, JSON.stringify({ ...summary, exampleUser: undefined, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
   exportInference(mc, bestValues, p, rc, files.model);
   await writeCurve(files.log, files.curve, rc.optim.metric, curveTitle(rc, opts.out));
   opts.log(`best epoch ${bestEpoch} of ${epoch}: test ${Object.entries(test.metrics).filter(([k]) => /@(10|20)$/.test(k)).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
