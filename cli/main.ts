@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { describeSystemError } from '../graph/input-file.js';
 import { registerData } from './data-commands.js';
 import { registerGraphs } from './graph-commands.js';
+import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
 import { registerTrain } from './train-commands.js';
 
@@ -42,6 +43,7 @@ registerTrain(cli);
 registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
+registerInspect(cli);
 
 try {
   await cli.parseAsync();
