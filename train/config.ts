@@ -126,7 +126,7 @@ export function checkRunConfig(rc: RunConfig): void {
       const v = values[k];
       if (v === undefined) continue;
       const name = `${section}.${k}${FLAGS[`${section}.${k}`] ? ` (${FLAGS[`${section}.${k}`]})` : ''}`;
-      if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${name} must be a number, got ${JSON.stringify(v) ?? String(v)}`);
+      if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${name} must be a number, got ${typeof v === 'number' ? v : JSON.stringify(v) ?? String(v)}${Number.isNaN(v) ? ' (not a number)' : ''}`);
       if (!(v >= min && v <= max) || (integer && !Number.isInteger(v))) throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${v}`);
     }
   }
