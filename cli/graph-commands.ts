@@ -33,11 +33,12 @@ export function registerGraphs(cli: Argv): void {
         saveModel(buildEvalGraph(p.model), join(out, 'eval.onnx'), 'eval', { params: 'inputs' }, { meta }),
       ];
       const inf = buildInferenceGraph(p.model, 100);
-      const values = initialValues([...inf.params.values()].map((q) => q.spec), p.frozen, rc.optim.seed);
+      // Frozen tensors bind to the training model's parameters; the inference graph takes its subset of them.
+      const all = initialValues(probeParams(model), p.frozen, rc.optim.seed);
+      const values = new Map([...inf.params.keys()].map((k) => [k, all.get(k)!]));
       written.push(saveModel(inf, join(out, 'inference.onnx'), 'inference', { params: 'initializers', values, externalThreshold: 1 << 20 }, { meta: { ...meta, note: 'initial (untrained) weights' } }));
       const listed = written.map((m) => ({ file: join(out, m.file), kind: m.kind, inputs: m.inputs.length, outputs: m.outputs.length, params: m.params.length }));
       if (a.artifacts) {
-        const all = initialValues(probeParams(model), p.frozen, rc.optim.seed);
         const dir = join(out, 'artifacts');
         writeArtifacts(model, dir, { adam, values: all, seed: rc.optim.seed, properties: { epoch: 0, seed: rc.optim.seed, fingerprint: p.fingerprint, config: JSON.stringify(p.model) } });
         listed.push({ file: dir, kind: 'ort-training-artifacts', inputs: 0, outputs: 0, params: all.size });

@@ -6,6 +6,7 @@ import { registerData } from './data-commands.js';
 import { registerGraphs } from './graph-commands.js';
 import { registerInspect } from './inspect-command.js';
 import { registerServe } from './serve-commands.js';
+import { registerSystem } from './system-commands.js';
 import { registerTrain } from './train-commands.js';
 
 /**
@@ -43,6 +44,7 @@ registerTrain(cli);
 registerServe(cli);
 registerGraphs(cli);
 registerData(cli);
+registerSystem(cli);
 registerInspect(cli);
 
 try {

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { type RunConfig, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
+import type { ExecutionProvider, SessionOptions } from '../runtime/session.js';
+import { type RunConfig, CUDA_DEFAULTS, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
 import type { Layout } from '../train/pack.js';
 import { resolveDataset } from './data-source.js';
 
@@ -18,6 +19,18 @@ export function modelOptions<T>(y: Argv<T>) {
     .option('seed', { type: 'number', describe: 'random seed (default 2025)' });
 }
 
+/** --ep and --allow-cpu-nodes, shared by every command that runs a model (train, evaluate, recommend, export, ...). */
+export function deviceOptions<T>(y: Argv<T>) {
+  return y
+    .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'onnxruntime execution provider (cuda: see hm4sr setup-cuda)' })
+    .option('allow-cpu-nodes', { type: 'boolean', default: false, describe: 'on CUDA, run nodes the CUDA EP cannot take on the CPU (listed) instead of failing' });
+}
+
+export interface DeviceArgs { ep: ExecutionProvider; 'allow-cpu-nodes': boolean }
+
+/** Session options for a command's --ep flags: strict on CUDA unless --allow-cpu-nodes. */
+export const sessionFrom = (a: DeviceArgs, threads?: number): SessionOptions => ({ ep: a.ep, threads, strictDevice: !a['allow-cpu-nodes'], log });
+
 export function trainOptions<T>(y: Argv<T>) {
   return y
     .option('epochs', { type: 'number', describe: 'maximum epochs (default 200, early stopping after --patience)' })
@@ -27,7 +40,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('layout', { choices: ['packed', 'padded'] as const, describe: 'batch layout: pack histories into rows (default) or one per row' })
     .option('length-bucketing', { type: 'boolean', describe: 'batch similar lengths together (default off: random batches)' })
     .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: all cores)' })
-    .option('steps-per-run', { type: 'number', describe: 'training steps per onnxruntime run through the K-step Loop graph (default 1; for the CUDA EP)' });
+    .option('steps-per-run', { type: 'number', describe: `training steps per onnxruntime run through the K-step Loop graph (default 1 on the CPU, ${CUDA_DEFAULTS.stepsPerRun} on CUDA)` });
 }
 
 export interface ModelArgs {
@@ -36,17 +49,17 @@ export interface ModelArgs {
   epochs?: number; patience?: number; 'batch-size'?: number; lr?: number; layout?: Layout; 'length-bucketing'?: boolean; threads?: number; 'steps-per-run'?: number;
 }
 
-/** Defaults <- config file <- flags. */
-export function runConfigFrom(a: ModelArgs, training = false): RunConfig {
+/** Defaults <- device defaults (CUDA) <- config file <- flags. */
+export function runConfigFrom(a: ModelArgs, training = false, ep: ExecutionProvider = 'cpu'): RunConfig {
   const file = a.config ? readConfigFile(a.config) : {};
-  const rc = mergeConfig(DEFAULT_CONFIG, file);
+  const rc = mergeConfig(ep === 'cuda' ? mergeConfig(DEFAULT_CONFIG, { optim: CUDA_DEFAULTS }) : DEFAULT_CONFIG, file);
   const ds = a.data || !file.data?.dir ? resolveDataset(a.data, a.name, log) : resolveDataset(file.data.dir, file.data.name ?? a.name, log);
   const quick = ds.builtIn?.optim;
   if (training && quick?.epochs !== undefined && a.epochs === undefined && file.optim?.epochs === undefined) {
     log(`built-in ${ds.builtIn!.id} data: at most ${quick.epochs} epochs (pass --epochs to change)`);
     a = { ...a, epochs: quick.epochs };
   }
-  if (training && quick?.batchSize !== undefined && a['batch-size'] === undefined && file.optim?.batchSize === undefined) a = { ...a, 'batch-size': quick.batchSize };
+  if (training && ep === 'cpu' && quick?.batchSize !== undefined && a['batch-size'] === undefined && file.optim?.batchSize === undefined) a = { ...a, 'batch-size': quick.batchSize };
   const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
   return mergeConfig(rc, {
     ...(a.preset ? { preset: a.preset } : {}),

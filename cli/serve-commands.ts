@@ -14,7 +14,9 @@ import { probeParams } from '../graph/train-step.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { mostPopular } from '../train/baselines.js';
 import { comparePaired } from '../train/compare.js';
-import { type ModelArgs, log, modelOptions, runConfigFrom } from './options.js';
+import { type DeviceArgs, type ModelArgs, deviceOptions, log, modelOptions, runConfigFrom, sessionFrom } from './options.js';
+import { CUDA_DEFAULTS } from '../train/config.js';
+import { checkExecutionProvider } from '../runtime/session.js';
 
 /** A finished (or running) run: its config, data and best weights, checked against each other. */
 export function loadRun(run: string, which: 'best' | 'last' = 'best') {
@@ -35,28 +37,29 @@ export function registerServe(cli: Argv): void {
   cli.command(
     'evaluate',
     'full-catalog evaluation of a run\'s best checkpoint (NDCG, MRR, HR at 5/10/20)',
-    (y) => y
+    (y) => deviceOptions(y)
       .option('run', { type: 'string', demandOption: true, describe: 'run directory' })
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
-      .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }),
+      .option('eval-batch-size', { type: 'number', describe: `users ranked per onnxruntime run (default: the run's, at least ${CUDA_DEFAULTS.evalBatchSize} on CUDA)` }),
     async (a) => {
+      await checkExecutionProvider(a.ep);
       const { rc, p, values } = loadRun(a.run);
-      const ev = await Evaluator.create(p.model, { ep: a.ep, threads: rc.optim.threads || undefined });
-      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), rc.optim.evalBatchSize);
+      const ev = await Evaluator.create(p.model, sessionFrom(a as DeviceArgs, rc.optim.threads || undefined));
+      const batch = a['eval-batch-size'] ?? (a.ep === 'cuda' ? Math.max(rc.optim.evalBatchSize, CUDA_DEFAULTS.evalBatchSize) : rc.optim.evalBatchSize);
+      const r = await ev.evaluate(p.ds, p.samples[a.split], values, packOptions(rc, p), batch);
       process.stdout.write(`${JSON.stringify({ split: a.split, users: r.users, seconds: +r.seconds.toFixed(2), metrics: r.metrics }, null, 2)}\n`);
     },
   );
   cli.command(
     'recommend',
     'top-K items for a user of the run\'s dataset, or for a given history, from the exported model.onnx',
-    (y) => y
+    (y) => deviceOptions(y)
       .option('run', { type: 'string', describe: 'run directory (uses RUN/model.onnx)' })
       .option('model', { type: 'string', describe: 'an exported model.onnx (instead of --run)' })
       .option('user', { type: 'array', string: true, describe: 'user token(s) of the run\'s dataset: recommend after their full history' })
       .option('items', { type: 'string', describe: 'a history as comma-separated item tokens, oldest first' })
       .option('times', { type: 'string', describe: 'comma-separated Unix seconds for --items (default: one day apart, ending now)' })
       .option('k', { type: 'number', default: 10 })
-      .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const })
       .check((a) => {
         if (!a.run && !a.model) throw new Error('pass --run or --model');
         if (!a.user && !a.items) throw new Error('pass --user or --items');
@@ -65,7 +68,7 @@ export function registerServe(cli: Argv): void {
       }),
     async (a) => {
       const model = a.model ?? join(a.run!, 'model.onnx');
-      const rec = await Recommender.load(model, { ep: a.ep });
+      const rec = await Recommender.load(model, sessionFrom(a as DeviceArgs));
       let users: { id: string; items: string[]; times: number[] }[];
       if (a.user) {
         const { p } = loadRun(a.run!);
@@ -120,15 +123,18 @@ export function registerServe(cli: Argv): void {
   cli.command(
     'export',
     'write a run\'s inference model (best weights) as one portable ONNX file',
-    (y) => y
+    (y) => deviceOptions(y)
       .option('run', { type: 'string', demandOption: true })
       .option('out', { type: 'string', describe: 'output .onnx (default RUN/model.onnx)' })
       .option('top-k', { type: 'number', default: DEFAULT_TOP_K }),
-    (a) => {
+    async (a) => {
+      // --ep cuda: the exported model must also load on the device (checked before writing, and after).
+      await checkExecutionProvider(a.ep);
       const { rc, p, values } = loadRun(a.run);
       const out = a.out ?? join(a.run, 'model.onnx');
       const m = exportInference(p.model, values, p, rc, out, a['top-k']);
-      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name) })}\n`);
+      if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));
+      process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(a.ep !== 'cpu' ? { loadsOn: a.ep } : {}) })}\n`);
     },
   );
 }

@@ -2,19 +2,51 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { serialize } from '../graph/emit.js';
 import { Graph } from '../graph/graph.js';
+import { type Placement, diagnosePlacement, explainCudaFailure, isFallbackRefusal, realFallbacks } from './cuda-errors.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface SessionOptions {
   ep?: ExecutionProvider;
   threads?: number;
-  /** Throw instead of silently running nodes on the CPU when the CUDA EP cannot take them. */
+  /**
+   * On CUDA, refuse (session creation throws, naming the nodes) when any node would run on the CPU instead;
+   * default true. False only through an explicit --allow-cpu-nodes, which prints what runs on the CPU.
+   */
   strictDevice?: boolean;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Where a CUDA session reports the nodes it runs on the CPU. */
+  log?: (line: string) => void;
+  /** Names the graph for remembering, within this process, a CUDA placement already diagnosed. */
+  placementKey?: string;
 }
 
-/** Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing. */
-export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+/**
+ * Models whose only CPU nodes on CUDA are the shape computations ORT keeps there on purpose, by graph name
+ * and size: the trainer rebuilds the same graph every epoch with another dropout seed (same bytes length).
+ */
+const shapeOnlyOnCpu = new Set<string>();
+
+/** onnxruntime and the placement diagnosis: the boundaries tests replace to check the CUDA policy without a GPU. */
+export interface SessionHooks {
+  create: (model: string | Uint8Array, so: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>;
+  diagnose: (model: string | Uint8Array) => Placement | null;
+}
+
+const realHooks: SessionHooks = {
+  create: (model, so) => (typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so)),
+  diagnose: diagnosePlacement,
+};
+
+/**
+ * Creates an onnxruntime session from a model file or bytes, with a clear error when the EP is missing.
+ * On CUDA (strict, the default) a node the CUDA EP cannot take is an error naming it. ORT itself keeps small
+ * shape computations (Shape -> Gather -> Concat feeding a Reshape) on the CPU because copying them to the
+ * device costs more, and disable_cpu_ep_fallback refuses those too; so a refusal is diagnosed, and a model
+ * whose only CPU nodes are ORT's deliberate ones gets a session that allows exactly that (said in the log).
+ */
+export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}, hooks: SessionHooks = realHooks): Promise<ort.InferenceSession> {
+  const { create, diagnose } = hooks;
   const ep = opts.ep ?? 'cpu';
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: ep === 'cuda' ? [{ name: 'cuda' }] : ['cpu'],
@@ -23,18 +55,32 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   };
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
   so.intraOpNumThreads = opts.threads ?? availableParallelism();
-  if (ep === 'cuda' && opts.strictDevice) so.extra = { session: { disable_cpu_ep_fallback: '1' } };
+  const strict = ep === 'cuda' && opts.strictDevice !== false;
+  const key = typeof model === 'string' ? model : `${opts.placementKey ?? ''}:${model.length}`;
+  const strictSo = { ...so, extra: { session: { disable_cpu_ep_fallback: '1' } } };
   try {
-    return typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
+    if (!strict || (opts.placementKey && shapeOnlyOnCpu.has(key))) {
+      const session = await create(model, so);
+      if (ep === 'cuda' && !strict && opts.log) {
+        const p = diagnose(model);
+        opts.log(`--allow-cpu-nodes: ${p === null ? 'could not list the nodes placed on the CPU' : p.cpu.length ? `on the CPU: ${p.cpu.join(', ')}` : 'every node is on the CUDA EP'}`);
+      }
+      return session;
+    }
+    try {
+      return await create(model, strictSo);
+    } catch (e) {
+      if (!isFallbackRefusal((e as Error).message)) throw e;
+      const placement = diagnose(model);
+      if (placement === null || realFallbacks(placement).length > 0 || placement.cpu.length === 0) throw new Error(await explainCudaFailure((e as Error).message, model, true, placement));
+      opts.log?.(`cuda: ORT keeps ${placement.cpu.length} shape-computation node${placement.cpu.length > 1 ? 's' : ''} on the CPU by design (${placement.cpu.slice(0, 4).join(', ')}${placement.cpu.length > 4 ? ', ...' : ''}); every other node runs on the CUDA EP`);
+      if (opts.placementKey) shapeOnlyOnCpu.add(key);
+      return await create(model, so);
+    }
   } catch (e) {
     const msg = (e as Error).message;
-    if (ep === 'cuda') {
-      throw new Error(
-        `could not create a CUDA session: ${msg}\n` +
-          'The CUDA execution provider needs libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so next to ' +
-          "onnxruntime-node's libonnxruntime.so.1, and CUDA 13 + cuDNN 9 libraries on LD_LIBRARY_PATH (see README, 'GPU').",
-      );
-    }
+    if (msg.startsWith('could not create a CUDA session')) throw e;
+    if (ep === 'cuda') throw new Error(await explainCudaFailure(msg, model, strict));
     throw new Error(`could not create an onnxruntime session${typeof model === 'string' ? ` for ${model}` : ''}: ${msg}`);
   }
 }
@@ -55,7 +101,12 @@ export async function runChecked(session: ort.InferenceSession, feeds: Record<st
 /** Fails fast (before any work is written) when the execution provider cannot start a session. */
 export async function checkExecutionProvider(ep: ExecutionProvider): Promise<void> {
   if (ep === 'cpu') return;
+  await createSession(probeModel(), { ep });
+}
+
+/** The smallest model there is: one Identity node, which every EP takes. */
+export function probeModel(): Uint8Array {
   const g = new Graph('probe');
   g.output(g.node('Identity', [g.input('x', 'float32', [1])], [{ dtype: 'float32', shape: [1] }])[0], 'y');
-  await createSession(serialize(g, { params: 'inputs' }), { ep });
+  return serialize(g, { params: 'inputs' });
 }

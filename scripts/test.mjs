@@ -35,6 +35,8 @@ for (const f of files) {
   const secs = ((Date.now() - t) / 1000).toFixed(1);
   if (nT !== nP || r.status !== 0) process.stdout.write(`\n✘ ${name}\n${out}\n`);
   else process.stdout.write(`✔ ${name}: ${nP} passed (${secs}s)\n`);
+  // A suite that skips (test/cuda.test.ts without a GPU) says so in a line starting with SKIP.
+  for (const l of out.split('\n').filter((l) => l.startsWith('SKIP '))) process.stdout.write(`  ${l}\n`);
 }
 process.stdout.write(`\n${files.length} suites in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);

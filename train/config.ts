@@ -60,6 +60,12 @@ export const DEFAULT_CONFIG: RunConfig = {
   },
 };
 
+/**
+ * Defaults that differ on the CUDA EP (a config file or flag still wins): K steps per run keep parameters
+ * and Adam moments on the device; evaluation ranks users in large batches, one copy in and out per batch.
+ */
+export const CUDA_DEFAULTS: Pick<OptimConfig, 'stepsPerRun' | 'evalBatchSize'> = { stepsPerRun: 16, evalBatchSize: 4096 };
+
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
 export function mergeConfig(base: RunConfig, over: DeepPartial<RunConfig>): RunConfig {

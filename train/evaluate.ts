@@ -22,7 +22,7 @@ export class Evaluator {
 
   static async create(model: Hm4srConfig, opts: SessionOptions = {}): Promise<Evaluator> {
     const g = buildEvalGraph(model);
-    const session = await createSession(serialize(g, { params: 'inputs' }), opts);
+    const session = await createSession(serialize(g, { params: 'inputs' }), { placementKey: g.name, ...opts });
     return new Evaluator(session, [...g.params.values()].map((p) => ({ name: p.spec.name, dims: p.spec.dims })), model);
   }
 

@@ -35,7 +35,7 @@ export class StepRunner {
   ) {}
 
   static async create(tg: TrainGraph, state: OptimizerState, opts: SessionOptions = {}): Promise<StepRunner> {
-    const session = await createSession(serialize(tg.graph, { params: 'inputs' }), opts);
+    const session = await createSession(serialize(tg.graph, { params: 'inputs' }), { placementKey: tg.graph.name, ...opts });
     return new StepRunner(session, tg, state);
   }
 

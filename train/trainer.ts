@@ -24,6 +24,8 @@ export interface TrainOptions {
   out: string;
   resume: boolean;
   ep: ExecutionProvider;
+  /** CUDA only: let nodes the CUDA EP cannot take run on the CPU (listed in the log) instead of failing. */
+  allowCpuNodes?: boolean;
   progress: boolean;
   log: (line: string) => void;
 }
@@ -173,7 +175,7 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
     writeFileAtomic(files.log, '');
   }
 
-  const session = { ep: opts.ep, threads: rc.optim.threads || undefined };
+  const session = { ep: opts.ep, threads: rc.optim.threads || undefined, strictDevice: !opts.allowCpuNodes, log: opts.log };
   const evaluator = await Evaluator.create(mc, session);
   const pack = packOptions(rc, p);
   const props = (): Record<string, number | string> => ({
@@ -181,12 +183,17 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
     sampler: JSON.stringify(sampler.state()), config: JSON.stringify(mc),
   });
 
+  let listed = false;
+  if (opts.ep !== 'cpu') opts.log(`${opts.ep}: ${rc.optim.stepsPerRun} steps per run (Loop graph), evaluation batches of ${rc.optim.evalBatchSize}`);
   while (epoch < rc.optim.epochs && bad < rc.optim.patience) {
     epoch += 1;
     const seed = epochSeed(rc.optim.seed, epoch);
-    const runner = await StepRunner.create(buildTrainStep(model, { adam, seed }), state, session);
     const K = rc.optim.stepsPerRun;
-    const loopRunner = K > 1 ? await StepRunner.create(buildTrainLoop(model, { adam, seed }), state, session) : null;
+    // --allow-cpu-nodes lists the CPU-placed nodes once, for the first epoch's sessions.
+    const epSession = listed ? { ...session, log: undefined } : session;
+    listed = true;
+    const runner = await StepRunner.create(buildTrainStep(model, { adam, seed }), state, epSession);
+    const loopRunner = K > 1 ? await StepRunner.create(buildTrainLoop(model, { adam, seed }), state, epSession) : null;
     const batches = sampler.nextEpoch();
     const pclRng = new Rng(seed >>> 0);
     const sums: Record<string, number> = {};
