@@ -35,7 +35,7 @@ await checkExecutionProvider(ep);
 
 const data = resolveDataset(flag('data'), flag('name'), log);
 const rc = mergeConfig(DEFAULT_CONFIG, {
-  data,
+  data: { dir: data.dir, name: data.name },
   optim: {
     threads: num('threads', 0), batchSize: num('batch-size', 1024), stepsPerRun: K,
     evalBatchSize: num('eval-batch-size', onCuda ? CUDA_DEFAULTS.evalBatchSize : DEFAULT_CONFIG.optim.evalBatchSize),
