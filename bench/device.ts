@@ -7,7 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
-import { resolveDataset } from '../train/data/source.js';
+import { resolveDataset } from '../train/data/builtin.js';
 import { CUDA_DEFAULTS, DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
 import { EpochSampler, Rng } from '../train/data/shuffle.js';
 import { Evaluator } from '../train/evaluate.js';
@@ -34,7 +34,7 @@ await checkExecutionProvider(ep);
 
 const data = resolveDataset(flag('data'), flag('name'), log);
 const rc = mergeConfig(DEFAULT_CONFIG, {
-  data,
+  data: { dir: data.dir, name: data.name },
   optim: { threads: num('threads', 0), batchSize: num('batch-size', 1024), stepsPerRun: K },
   eval: { batchSize: num('eval-batch-size', onCuda ? CUDA_DEFAULTS.evalBatchSize : DEFAULT_CONFIG.eval.batchSize) },
 });

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { defaultDataset } from '../train/data/source.js';
+import { defaultDataset } from '../train/data/builtin.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { probeParams } from '../graph/train-step.js';
 import { loadServingData } from '../train/serve/histories.js';

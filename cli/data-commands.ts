@@ -3,12 +3,26 @@ import type { Argv } from 'yargs';
 import { datasetStats, formatStats } from '../train/data/stats.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { importDelimited } from '../train/data/import.js';
+import { loadAtomicDataset } from '../train/data/dataset.js';
 import { loadRunDataset } from '../train/prepare.js';
-import { SYNTH_DEFAULT, resolveDataset } from '../train/data/source.js';
+import { BUILT_IN, SYNTH_DEFAULT, resolveDataset } from '../train/data/builtin.js';
 import { log } from './options.js';
 
 export function registerData(cli: Argv): void {
-  cli.command('data', 'dataset tools: synth, stats, import', (y) => y
+  cli.command('data', 'dataset tools: list, synth, stats, import', (y) => y
+    .command(
+      'list',
+      'the built-in datasets (use them as --data NAME) with their statistics',
+      (z) => z.option('json', { type: 'boolean', default: false }),
+      (a) => {
+        const rows = BUILT_IN.map((b) => {
+          const { dir, name } = b.locate(log);
+          return { data: b.id, about: b.about, dir, name, stats: datasetStats(loadAtomicDataset(dir, name)) };
+        });
+        process.stdout.write(a.json ? `${JSON.stringify(rows, null, 2)}\n`
+          : rows.map((r) => `${r.data}: ${r.about}\n  ${formatStats(r.stats)}\n  ${r.dir}`).join('\n') + '\n');
+      },
+    )
     .command(
       'synth',
       'generate the synthetic dataset (interest drift, recurring intervals, informative text features)',
@@ -28,7 +42,7 @@ export function registerData(cli: Argv): void {
       'stats',
       'dataset statistics (the paper\'s Table 2 columns) after filtering',
       (z) => z
-        .option('data', { type: 'string', describe: 'dataset directory (default: the built-in synthetic data)' })
+        .option('data', { type: 'string', describe: 'a built-in dataset (see data list) or a dataset directory (default: synth)' })
         .option('name', { type: 'string' })
         .option('k-core', { type: 'number', default: 5 })
         .option('category-column', { type: 'string', default: 'auto' })
@@ -55,5 +69,5 @@ export function registerData(cli: Argv): void {
         process.stdout.write(`${JSON.stringify({ interactions: n, file: join(resolve(a.out), `${a.name}.inter`) })}\n`);
       },
     )
-    .demandCommand(1, 'name a data command: synth, stats, import'));
+    .demandCommand(1, 'name a data command: list, synth, stats, import'));
 }

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { featurizeTextTfidf, featurizeWithModel, type ModelReport, preflight, type TextReport } from '../featurize/featurize.js';
 import { checkExecutionProvider } from '../runtime/session.js';
-import { cacheDir, resolveDataset } from '../train/data/source.js';
+import { cacheDir, resolveDataset } from '../train/data/builtin.js';
 import { log } from './options.js';
 
 /** The printed summary keeps the first few zero-row items; the report file beside the table has them all. */

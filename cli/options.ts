@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import type { ExecutionProvider, SessionOptions } from '../runtime/session.js';
 import { type RunConfig, CUDA_DEFAULTS, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
 import type { Layout } from '../runtime/encode.js';
-import { SYNTH_EPOCHS, resolveDataset } from '../train/data/source.js';
+import { resolveDataset } from '../train/data/builtin.js';
 
 export const log = (m: string) => process.stderr.write(`${m}\n`);
 export const warn = (m: string) => log(`warning: ${m}`);
@@ -10,7 +10,7 @@ export const warn = (m: string) => log(`warning: ${m}`);
 /** Options shared by every command that builds a model for a dataset. */
 export function modelOptions<T>(y: Argv<T>) {
   return y
-    .option('data', { type: 'string', describe: 'dataset directory (RecBole atomic files); default: the built-in synthetic data' })
+    .option('data', { type: 'string', describe: 'a built-in dataset (synth, amazon-beauty: see `hm4sr data list`) or a directory of RecBole atomic files; default: synth' })
     .option('name', { type: 'string', describe: 'dataset name (NAME.inter); default: the directory\'s only .inter file' })
     .option('config', { type: 'string', describe: 'JSON config file {preset, ablations, data, model, optim}' })
     .option('preset', { choices: ['hm4sr', 'sasrec'] as const, describe: 'model preset (default hm4sr)' })
@@ -54,12 +54,13 @@ export interface ModelArgs {
 export function runConfigFrom(a: ModelArgs, training = false, ep: ExecutionProvider = 'cpu'): RunConfig {
   const file = a.config ? readConfigFile(a.config) : {};
   const rc = mergeConfig(ep === 'cuda' ? mergeConfig(DEFAULT_CONFIG, { optim: { stepsPerRun: CUDA_DEFAULTS.stepsPerRun }, eval: { batchSize: CUDA_DEFAULTS.evalBatchSize } }) : DEFAULT_CONFIG, file);
-  const ds = a.data || !file.data?.dir ? resolveDataset(a.data, a.name, log) : { dir: file.data.dir, name: file.data.name ?? a.name ?? '' };
-  const builtIn = !a.data && !file.data?.dir;
-  if (training && builtIn && a.epochs === undefined && file.optim?.epochs === undefined) {
-    log(`built-in synthetic data: at most ${SYNTH_EPOCHS} epochs (pass --epochs to change)`);
-    a = { ...a, epochs: SYNTH_EPOCHS };
+  const ds = a.data || !file.data?.dir ? resolveDataset(a.data, a.name, log) : resolveDataset(file.data.dir, file.data.name ?? a.name, log);
+  const quick = ds.builtIn?.optim;
+  if (training && quick?.epochs !== undefined && a.epochs === undefined && file.optim?.epochs === undefined) {
+    log(`built-in ${ds.builtIn!.id} data: at most ${quick.epochs} epochs (pass --epochs to change)`);
+    a = { ...a, epochs: quick.epochs };
   }
+  if (training && ep === 'cpu' && quick?.batchSize !== undefined && a['batch-size'] === undefined && file.optim?.batchSize === undefined) a = { ...a, 'batch-size': quick.batchSize };
   const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
   return mergeConfig(rc, {
     ...(a.preset ? { preset: a.preset } : {}),

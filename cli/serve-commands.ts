@@ -9,7 +9,7 @@ import { compareRuns } from '../train/compare.js';
 import { type DeviceArgs, type ModelArgs, deviceOptions, modelOptions, runConfigFrom, sessionFrom, warn } from './options.js';
 import { CUDA_DEFAULTS } from '../train/config.js';
 import { checkExecutionProvider } from '../runtime/session.js';
-import { resolveDataset } from '../train/data/source.js';
+import { resolveDataset } from '../train/data/builtin.js';
 import { type NamedHistory, datasetHistories, loadServingData, parseHistory, readTitles } from '../train/serve/histories.js';
 import { formatTable, reportOf } from '../train/serve/report.js';
 import { writeTritonRepository } from '../runtime/triton.js';

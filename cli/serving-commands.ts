@@ -5,7 +5,7 @@ import { loadServingData, readTitles } from '../train/serve/histories.js';
 import { Recommender, readServingMeta } from '../runtime/recommender.js';
 import { scoreUsers } from '../train/serve/score.js';
 import { progressBar } from '../train/progress.js';
-import { resolveDataset } from '../train/data/source.js';
+import { resolveDataset } from '../train/data/builtin.js';
 import { log } from './options.js';
 
 export function registerServing(cli: Argv): void {

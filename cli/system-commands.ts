@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { setupCuda } from '../runtime/cuda-setup.js';
 import { doctor, formatDoctor } from '../runtime/doctor.js';
-import { cacheDir } from '../train/data/source.js';
+import { cacheDir } from '../train/data/builtin.js';
 import { log } from './options.js';
 
 export function registerSystem(cli: Argv): void {

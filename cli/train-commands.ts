@@ -17,6 +17,15 @@ export function registerTrain(cli: Argv): void {
       log(`run: ${out}`);
       const s = await train(rc, { out, resume: a.resume, ep: a.ep, allowCpuNodes: (a as DeviceArgs)['allow-cpu-nodes'], progress: a.progress && !process.env.CI, log });
       process.stdout.write(`${JSON.stringify({ run: out, bestEpoch: s.bestEpoch, epochs: s.epochsRun, test: s.test, wallSeconds: Math.round(s.wallSeconds) }, null, 2)}\n`);
+      const onBeauty = rc.data.name === 'Beauty';
+      log([
+        'try next:',
+        `  npm run hm4sr -- recommend --run ${out} --user ${s.exampleUser}    # top-10 items for a user of this run`,
+        `  npm run hm4sr -- evaluate --run ${out}                             # test metrics again, from the saved model`,
+        onBeauty ? `  npm run hm4sr -- train --data amazon-beauty --out ${out} --resume   # continue after a stop`
+          : '  npm run hm4sr -- train --data amazon-beauty --out runs/beauty      # the paper\'s Amazon Beauty (about 2 min an epoch on 2 cores)',
+        `  see ${out}/curve.png for the training curve; hm4sr --help lists every command`,
+      ].join('\n'));
     },
   );
 }

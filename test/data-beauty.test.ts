@@ -1,18 +1,24 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { builtInDataset } from '../train/data/builtin.js';
 import { loadAtomicDataset } from '../train/data/dataset.js';
 import { HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
 import { buildSamples, maxIntervalBucket } from '../train/data/samples.js';
 import { packBatch } from '../train/pack.js';
+import { fingerprintOf } from '../train/prepare.js';
 import { datasetStats } from '../train/data/stats.js';
 
-// ../shared sits beside the checkout (as in CI); dist/test/ is two levels below the repository root.
-const DIR = new URL('../../../shared/data/amazon-beauty', import.meta.url).pathname;
+// The built-in copy in the repository's data/ folder, read straight from its .gz files.
+const { dir: DIR, name } = builtInDataset('amazon-beauty')!.locate(() => {});
 
-test('Amazon Beauty loads with the paper statistics', () => {
-  assert.ok(existsSync(`${DIR}/Beauty.inter`), `${DIR}/Beauty.inter is missing`);
-  const ds = loadAtomicDataset(DIR, 'Beauty', { categoryColumn: 'attr_ids' });
+test('the built-in Amazon Beauty loads from its .gz files with the paper statistics', () => {
+  assert.ok(existsSync(`${DIR}/Beauty.inter.gz`), `${DIR}/Beauty.inter.gz is missing`);
+  assert.is(name, 'Beauty');
+  const ds = loadAtomicDataset(DIR, name);
   assert.is(ds.numUsers, 22363);
   assert.is(ds.numItems, 12101);
   assert.is(ds.numInteractions, 198502);
@@ -38,6 +44,20 @@ test('Amazon Beauty loads with the paper statistics', () => {
   assert.ok(b.width <= 50);
   // Whole-day timestamps: every absolute time is an integer number of days.
   assert.ok((b.feeds.times.data as Float32Array).every((x) => Number.isInteger(x)));
+});
+
+test('Beauty read from .gz has the fingerprint of the plain files (runs resume across them)', () => {
+  const plain = mkdtempSync(join(tmpdir(), 'hm4sr-beauty-'));
+  try {
+    for (const f of ['Beauty.inter', 'Beauty.item']) writeFileSync(join(plain, f), gunzipSync(readFileSync(join(DIR, `${f}.gz`))));
+    const a = loadAtomicDataset(DIR, 'Beauty');
+    const b = loadAtomicDataset(plain, 'Beauty');
+    assert.is(fingerprintOf(a, 50), fingerprintOf(b, 50));
+    assert.equal(a.categories!.names, b.categories!.names);
+    assert.equal(a.userTokens, b.userTokens);
+  } finally {
+    rmSync(plain, { recursive: true, force: true });
+  }
 });
 
 test.run();

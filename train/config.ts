@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
+import { InputError, readJsonFile } from '../graph/input-file.js';
 import { ABLATIONS, HM4SR_DEFAULTS, type Hm4srConfig, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
 import type { Layout } from '../runtime/encode.js';
 import type { MetricKind } from './metrics.js';
@@ -99,22 +99,23 @@ export function mergeConfig(base: RunConfig, over: DeepPartial<RunConfig>): RunC
 const MOVED: Record<string, string> = { 'optim.metric': 'eval.validMetric', 'optim.evalBatchSize': 'eval.batchSize' };
 
 export function readConfigFile(path: string): DeepPartial<RunConfig> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: not a readable JSON config (${(e as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${path}: a config must be a JSON object`);
+  const raw = readJsonFile(path, 'a JSON config');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(path, 'a config must be a JSON object');
   const known = new Set(['preset', 'ablations', 'data', 'model', 'optim', 'eval']);
-  for (const k of Object.keys(raw)) if (!known.has(k)) throw new Error(`${path}: unknown config section "${k}" (known: ${[...known].join(', ')})`);
-  // A misspelt or moved field would otherwise be ignored and its default used.
-  for (const section of ['data', 'optim', 'eval'] as const) {
-    const fields = (raw as Record<string, unknown>)[section];
-    if (fields === undefined) continue;
-    const allowed = Object.keys(DEFAULT_CONFIG[section]);
-    for (const k of Object.keys(fields as object)) {
-      if (!allowed.includes(k)) throw new Error(`${path}: unknown field ${section}.${k}${MOVED[`${section}.${k}`] ? ` (now ${MOVED[`${section}.${k}`]})` : ''} (known: ${allowed.join(', ')})`);
+  for (const k of Object.keys(raw)) if (!known.has(k)) throw new InputError(path, `unknown config section "${k}" (known: ${[...known].join(', ')})`);
+  // A misspelt or moved field would otherwise leave its setting at the default without a word.
+  const fields: Record<string, readonly string[]> = {
+    data: Object.keys(DEFAULT_CONFIG.data),
+    optim: Object.keys(DEFAULT_CONFIG.optim),
+    eval: Object.keys(DEFAULT_CONFIG.eval),
+    model: Object.keys(HM4SR_DEFAULTS),
+  };
+  for (const [section, names] of Object.entries(fields)) {
+    const v = (raw as Record<string, unknown>)[section];
+    if (v === undefined) continue;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InputError(path, `"${section}" must be a JSON object`);
+    for (const k of Object.keys(v)) {
+      if (!names.includes(k)) throw new InputError(path, `unknown field ${section}.${k}${MOVED[`${section}.${k}`] ? ` (now ${MOVED[`${section}.${k}`]})` : ''} (known: ${names.join(', ')})`);
     }
   }
   return raw as DeepPartial<RunConfig>;
@@ -123,6 +124,47 @@ export function readConfigFile(path: string): DeepPartial<RunConfig> {
 /** The run's Adam settings (`lr` overrides the configured learning rate). */
 export function adamConfig(rc: RunConfig, lr = rc.optim.lr): AdamConfig {
   return { ...ADAM_DEFAULTS, lr, weightDecay: rc.optim.weightDecay };
+}
+
+type Range = [min: number, max: number, integer: boolean];
+/**
+ * Accepted ranges of the numeric settings. Finite values beyond them are rejected by name before any
+ * work starts, so a value is refused alike by train, build-graph and baseline (and never reaches an
+ * allocation or a Date as an unreadable runtime error).
+ */
+const RANGES: Record<string, Record<string, Range>> = {
+  data: { kCore: [0, 1e6, true] },
+  eval: { batchSize: [1, 1 << 20, true] },
+  optim: {
+    epochs: [1, 1e6, true], batchSize: [1, 1 << 20, true], lr: [1e-12, 10, false], weightDecay: [0, 10, false],
+    seed: [-(2 ** 31), 2 ** 32 - 1, true], patience: [1, 1e6, true], mu: [1e-6, 1e6, false],
+    pclBeta: [0, 1, false], threads: [0, 1024, true], stepsPerRun: [1, 1e4, true],
+  },
+  model: {
+    maxLen: [2, 4096, true], hidden: [1, 4096, true], heads: [1, 256, true], layers: [1, 64, true], inner: [1, 65536, true],
+    hiddenDropout: [0, 0.999, false], attnDropout: [0, 0.999, false], embDropout: [0, 0.999, false], k1: [1, 64, true], k2: [1, 64, true],
+    lambdaCP: [0, 1e6, false], lambdaIDCL: [0, 1e6, false], lambdaPCL: [0, 1e6, false], tau: [1e-6, 1e6, false], pclTau: [1e-6, 1e6, false],
+  },
+};
+
+/** Command-line flags of the settings, so an error names what the user typed. */
+const FLAGS: Record<string, string> = {
+  'optim.epochs': '--epochs', 'optim.batchSize': '--batch-size', 'optim.lr': '--lr', 'optim.seed': '--seed', 'optim.patience': '--patience',
+  'optim.threads': '--threads', 'optim.stepsPerRun': '--steps-per-run',
+};
+
+/** Throws naming the first setting that is not a number in its range (see RANGES). */
+export function checkRunConfig(rc: RunConfig): void {
+  for (const [section, ranges] of Object.entries(RANGES)) {
+    const values = rc[section as 'data' | 'optim' | 'model' | 'eval'] as Record<string, unknown>;
+    for (const [k, [min, max, integer]] of Object.entries(ranges)) {
+      const v = values[k];
+      if (v === undefined) continue;
+      const name = `${section}.${k}${FLAGS[`${section}.${k}`] ? ` (${FLAGS[`${section}.${k}`]})` : ''}`;
+      if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${name} must be a number, got ${typeof v === 'number' ? v : JSON.stringify(v) ?? String(v)}${Number.isNaN(v) ? ' (not a number)' : ''}`);
+      if (!(v >= min && v <= max) || (integer && !Number.isInteger(v))) throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${v}`);
+    }
+  }
 }
 
 /** The model config for a dataset: defaults, preset, ablations, then explicit overrides. */

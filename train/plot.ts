@@ -4,8 +4,11 @@ import * as echarts from 'echarts';
 import { writeFileAtomic } from '../graph/atomic.js';
 import type { EpochLog } from './run.js';
 
-/** Training curve from log.jsonl: training loss terms (left axis) and the validation metric (right axis). */
-export async function writeCurve(logPath: string, pngPath: string, metric: string): Promise<void> {
+/**
+ * Training curve from log.jsonl: training loss terms (left axis) and the validation metric (right axis).
+ * `title` names the model and the run, so curves of different runs cannot be mistaken for each other.
+ */
+export async function writeCurve(logPath: string, pngPath: string, metric: string, title: string): Promise<void> {
   if (!existsSync(logPath)) return;
   const rows = readFileSync(logPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochLog);
   if (rows.length === 0) return;
@@ -14,7 +17,7 @@ export async function writeCurve(logPath: string, pngPath: string, metric: strin
   chart.setOption({
     animation: false,
     backgroundColor: '#ffffff',
-    title: { text: 'HM4SR training', left: 'center', textStyle: { fontSize: 14 } },
+    title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
     legend: { top: 28 },
     grid: { left: 60, right: 70, top: 70, bottom: 45 },
     xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 28, min: 1, max: Math.max(rows.length, 2) },

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HM4SR_DEFAULTS, type Hm4srConfig, type Modality } from '../graph/models/hm4sr-config.js';
 import { DATA_PARAMS } from '../graph/models/hm4sr.js';
-import { type RunConfig, modelConfig } from './config.js';
+import { type RunConfig, checkRunConfig, modelConfig } from './config.js';
 import { type Dataset, loadAtomicDataset, multiHot } from './data/dataset.js';
 import { alignFeatures, readFeatureTable } from './data/features.js';
 import { type SplitSamples, buildSamples, maxIntervalBucket } from './data/samples.js';
@@ -21,7 +21,7 @@ export interface Prepared {
 const featurePath = (dir: string, name: string, m: 'txt' | 'img') => join(dir, `${name}.${m === 'txt' ? 'text' : 'image'}.f32`);
 
 /** A short content hash: a checkpoint refuses to resume on a different dataset or split. */
-function fingerprintOf(ds: Dataset, maxLen: number): string {
+export function fingerprintOf(ds: Dataset, maxLen: number): string {
   const h = createHash('sha256');
   h.update(new Uint8Array(ds.items.buffer, ds.items.byteOffset, ds.items.byteLength));
   h.update(new Uint8Array(ds.timestamps.buffer, ds.timestamps.byteOffset, ds.timestamps.byteLength));
@@ -30,31 +30,15 @@ function fingerprintOf(ds: Dataset, maxLen: number): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** 'auto' picks the first of categories / attr_ids / category present in the item file's header. */
-function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
-  const fd = openSync(itemPath, 'r');
-  const buf = Buffer.alloc(4096);
-  const n = readSync(fd, buf, 0, buf.length, 0);
-  closeSync(fd);
-  const names = buf.subarray(0, n).toString('utf8').split(/\r?\n/)[0].replace(/^\uFEFF/, '').split('\t').map((c) => c.split(':')[0]);
-  if (wanted !== 'auto') {
-    if (!names.includes(wanted)) throw new Error(`${itemPath}:1: no column "${wanted}" (columns: ${names.join(', ')})`);
-    return wanted;
-  }
-  return ['categories', 'attr_ids', 'category'].find((c) => names.includes(c)) ?? null;
-}
-
 /** A run's dataset: NAME.inter filtered, with category labels from NAME.item when it has a category column. */
 export function loadRunDataset(dir: string, name: string, o: { kCore: number; dedupe: boolean; categoryColumn: string }): Dataset {
-  const itemPath = join(dir, `${name}.item`);
-  const categoryColumn = existsSync(itemPath) ? resolveCategoryColumn(itemPath, o.categoryColumn) : null;
-  return loadAtomicDataset(dir, name, { kCore: o.kCore, dedupe: o.dedupe, categoryColumn: categoryColumn ?? undefined, itemFile: categoryColumn !== null });
+  return loadAtomicDataset(dir, name, { kCore: o.kCore, dedupe: o.dedupe, categoryColumn: o.categoryColumn });
 }
 
 /** Loads the dataset, its samples and frozen features, and fixes the model's data-dependent sizes. */
 export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Prepared {
+  checkRunConfig(rc);
   const { dir, name } = rc.data;
-  if (!existsSync(join(dir, `${name}.inter`))) throw new Error(`no dataset at ${join(dir, `${name}.inter`)}`);
   const ds = loadRunDataset(dir, name, rc.data);
   const maxLen = rc.model.maxLen ?? HM4SR_DEFAULTS.maxLen;
   const samples = buildSamples(ds, maxLen);

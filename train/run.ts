@@ -1,6 +1,7 @@
 // A run directory: the files a training run writes, the per-epoch log line, and loading a run back with
 // its config, data and weights checked against each other.
-import { existsSync, readFileSync } from 'node:fs';
+import { InputError, readJsonFile } from '../graph/input-file.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CheckpointData, checkCheckpointMatches, checkpointValues, readCheckpoint } from '../graph/artifacts/checkpoint.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
@@ -52,7 +53,8 @@ function withEvalSection(rc: RunConfig): RunConfig {
 export function loadRun(run: string, which: 'best' | 'last' = 'best', warn: (m: string) => void = () => {}): LoadedRun {
   const f = runFiles(run);
   if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
-  const saved = JSON.parse(readFileSync(f.config, 'utf8')) as SavedConfig;
+  const saved = readJsonFile(f.config, 'a run config') as SavedConfig;
+  if (typeof saved?.run?.data?.dir !== 'string' || typeof saved.fingerprint !== 'string') throw new InputError(f.config, 'not an hm4sr run config (no run.data.dir or fingerprint)');
   saved.run = withEvalSection(saved.run);
   const p = prepare(saved.run, warn);
   if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
@@ -73,6 +75,7 @@ export async function evaluateRun(r: LoadedRun, split: 'valid' | 'test', session
 export function runDataset(run: string): { dir: string; name: string } {
   const f = runFiles(run).config;
   if (!existsSync(f)) throw new Error(`${run}: not a run directory (no config.json)`);
-  const saved = JSON.parse(readFileSync(f, 'utf8')) as SavedConfig;
+  const saved = readJsonFile(f, 'a run config') as SavedConfig;
+  if (typeof saved?.run?.data?.dir !== 'string') throw new InputError(f, 'not an hm4sr run config (no run.data.dir)');
   return { dir: saved.run.data.dir, name: saved.run.data.name };
 }

@@ -1,4 +1,6 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { InputError, readInputText } from '../graph/input-file.js';
 import { writeFileAtomic } from '../graph/atomic.js';
 import { initialValues } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
@@ -33,25 +35,61 @@ export interface TrainSummary {
   valid: Record<string, number>;
   test: Record<string, number>;
   wallSeconds: number;
+  /** A user of the run's data, for the "try next" hint (recommend --user). */
+  exampleUser: string;
+}
+
+/** "SASRec -TMoE on Beauty (runs/x)": the model, its ablations, the data and the run directory. */
+export function curveTitle(rc: RunConfig, out: string): string {
+  const model = `${rc.preset === 'sasrec' ? 'SASRec' : 'HM4SR'}${rc.ablations.map((a) => ` -${a.replace(/^-/, '')}`).join('')}`;
+  return `${model} on ${rc.data.name} (${basename(resolve(out))})`;
+}
+
+function epochOfLine(file: string, line: number, text: string): number {
+  let epoch: unknown;
+  try {
+    epoch = (JSON.parse(text) as EpochLog).epoch;
+  } catch (e) {
+    throw new InputError(file, `not a JSON log line (${(e as Error).message})`, line);
+  }
+  if (typeof epoch !== 'number') throw new InputError(file, 'log line without an epoch number', line);
+  return epoch;
 }
 
 /** Seed of the in-graph dropout streams for an epoch: resuming at an epoch boundary replays them. */
 const epochSeed = (seed: number, epoch: number) => (Math.imul(seed | 0, 2654435761) ^ Math.imul(epoch, 40503)) | 0;
 
+/**
+ * Trains a run. A new run whose first epoch never finished leaves nothing behind: its directory (when
+ * this call created it) is removed on failure, so a failed command does not look like a run.
+ */
 export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSummary> {
-  const t0 = performance.now();
   const files = runFiles(opts.out);
+  if (existsSync(opts.out) && !statSync(opts.out).isDirectory()) throw new InputError(opts.out, 'is a file; --out takes a run directory');
+  const created = !existsSync(opts.out);
+  try {
+    return await trainIn(rc, opts, files);
+  } catch (e) {
+    if (created && !opts.resume && !existsSync(files.last)) rmSync(opts.out, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<typeof runFiles>): Promise<TrainSummary> {
+  const t0 = performance.now();
   await checkExecutionProvider(opts.ep);
   const evaluated = metricNames(rc.eval.metrics, rc.eval.topk);
   if (!evaluated.includes(rc.eval.validMetric as MetricName)) throw new Error(`eval.validMetric "${rc.eval.validMetric}" is not one of the evaluated metrics (${evaluated.join(', ')})`);
-  mkdirSync(opts.out, { recursive: true });
   if (!opts.resume && existsSync(files.last)) throw new Error(`${opts.out} already holds a run (${files.last}); pass --resume to continue it or choose another --out`);
   if (opts.resume && !existsSync(files.last)) throw new Error(`--resume: no checkpoint at ${files.last}`);
+  // Everything that can reject the input runs before the run directory is made.
   const p = prepare(rc, (m) => opts.log(`warning: ${m}`));
   const mc = p.model;
   const model = hm4srModel(mc);
   const specs = probeParams(model);
   const adam = adamConfig(rc);
+  const fresh = opts.resume ? null : initialValues(specs, p.frozen, rc.optim.seed);
+  mkdirSync(opts.out, { recursive: true });
   const saved: SavedConfig = { run: rc, model: mc, fingerprint: p.fingerprint };
   writeFileAtomic(files.config, JSON.stringify(saved, null, 2) + '\n');
   opts.log(`data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; samples train ${p.samples.train.size} / valid ${p.samples.valid.size} / test ${p.samples.test.size}`);
@@ -73,12 +111,12 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
     sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, JSON.parse(String(ck.properties.sampler)) as EpochSamplerState, lengths);
     // Epochs after the checkpoint were lost with the crash; their log lines go too.
     if (existsSync(files.log)) {
-      const kept = readFileSync(files.log, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as EpochLog).epoch <= epoch);
+      const kept = readInputText(files.log).split('\n').filter((l, i) => l && epochOfLine(files.log, i + 1, l) <= epoch);
       writeFileAtomic(files.log, kept.map((l) => l + '\n').join(''));
     }
     opts.log(`resuming after epoch ${epoch} (best ${rc.eval.validMetric} ${best.toFixed(4)} at epoch ${bestEpoch})`);
   } else {
-    state = freshState(specs, initialValues(specs, p.frozen, rc.optim.seed));
+    state = freshState(specs, fresh!);
     sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, rc.optim.seed, lengths);
     writeFileAtomic(files.log, '');
   }
@@ -126,6 +164,9 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
       bar.update(i, { loss: sums.loss / samples, 'samples/s': samples / ((performance.now() - te) / 1000) });
     }
     bar.stop();
+    // Checked before any checkpoint is written, so last.ckpt keeps the last finite weights.
+    const badTerm = Object.entries(sums).find(([, v]) => !Number.isFinite(v));
+    if (badTerm) throw new Error(`training diverged in epoch ${epoch}: ${badTerm[0]} is ${badTerm[1]} (lower --lr, or check the feature tables for extreme values)`);
     const trainSeconds = (performance.now() - te) / 1000;
     const evBar = progressBar(`valid ${epoch}`, p.samples.valid.size, opts.progress);
     const tv = performance.now();
@@ -156,10 +197,10 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
   const valid = await evaluator.evaluate(p.ds, p.samples.valid, bestValues, pack);
   const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack);
   const wallSeconds = (performance.now() - t0) / 1000;
-  const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds };
-  writeFileAtomic(files.metrics, JSON.stringify({ ...summary, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
+  const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds, exampleUser: p.ds.userTokens[0] };
+  writeFileAtomic(files.metrics, JSON.stringify({ ...summary, exampleUser: undefined, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
   exportInference(mc, bestValues, p, rc, files.model);
-  await writeCurve(files.log, files.curve, rc.eval.validMetric);
+  await writeCurve(files.log, files.curve, rc.eval.validMetric, curveTitle(rc, opts.out));
   opts.log(`best epoch ${bestEpoch} of ${epoch}: test ${Object.entries(test.metrics).filter(([k]) => /@(10|20)$/.test(k)).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
   return summary;
 }

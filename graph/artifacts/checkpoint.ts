@@ -14,7 +14,7 @@
  * float property, which onnxruntime defines as float32 (so it comes back rounded to float32: store exact
  * values or structured state as JSON strings).
  */
-import { readFileSync } from 'node:fs';
+import { InputError, readInputBytes } from '../input-file.js';
 import * as flatbuffers from 'flatbuffers';
 import { writeFileAtomic } from '../atomic.js';
 import * as fb from './fbs/ort_training_checkpoint_generated.js';
@@ -321,10 +321,9 @@ export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): Checkpoint
 export function readCheckpoint(path: string): CheckpointData {
   let buf: Buffer;
   try {
-    buf = readFileSync(path);
+    buf = readInputBytes(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(path, code === 'ENOENT' ? 'file does not exist' : `cannot be read (${(e as Error).message})`);
+    throw new CheckpointError(path, e instanceof InputError ? e.detail : (e as Error).message);
   }
   return decodeCheckpoint(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
 }

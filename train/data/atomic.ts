@@ -1,7 +1,9 @@
 // Readers for RecBole "atomic" files: tab-separated text whose first line is a typed header
 // (`user_id:token	item_id:token	timestamp:float`). Errors always name `file:line` (1-based) so a
 // broken row in a 200k-line file can be found without a debugger.
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError, readInputText } from '../../graph/input-file.js';
 
 export type AtomicType = 'token' | 'token_seq' | 'float' | 'float_seq';
 const ATOMIC_TYPES: ReadonlySet<string> = new Set<AtomicType>(['token', 'token_seq', 'float', 'float_seq']);
@@ -89,11 +91,21 @@ export function columnIndex(file: string, cols: AtomicColumn[], name: string): n
   return i;
 }
 
-/** Reads the file, or throws naming it when it is absent or has no header. */
+/**
+ * `DIR/NAME.EXT` or its gzip-compressed `DIR/NAME.EXT.gz` (how the built-in datasets ship), null when
+ * neither exists. Both at once is an error: which one is read must never depend on a silent choice.
+ */
+export function findAtomicFile(dir: string, name: string, ext: string): string | null {
+  const plain = join(dir, `${name}.${ext}`);
+  const gz = `${plain}.gz`;
+  const [p, g] = [existsSync(plain), existsSync(gz)];
+  if (p && g) throw new InputError(plain, `and ${gz} both exist; keep one of them`);
+  return p ? plain : g ? gz : null;
+}
+
+/** Reads the file (gunzipped for .gz, UTF-8, BOM dropped), or throws naming it when it is unreadable or has no header. */
 export function readAtomic(file: string): { cols: AtomicColumn[]; rows: Generator<[string, number]> } {
-  let text = readFileSync(file, 'utf8');
-  // Editors on Windows sometimes prepend a byte-order mark, which would rename the first column.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = readInputText(file);
   const it = lines(text);
   const first = it.next();
   if (first.done || first.value[0].trim() === '') throw new AtomicFormatError(file, 1, 'empty file (no header line)');
@@ -108,11 +120,19 @@ export function splitRow(file: string, line: string, lineNo: number, width: numb
   return fields;
 }
 
-function parseTimestamp(file: string, lineNo: number, field: string): number {
+/**
+ * The latest Unix second a JavaScript Date can hold (year 275760). Later values are rejected where they
+ * are read, so `data stats`, `train` and `build-graph` give the same verdict; a value this large is
+ * usually milliseconds or microseconds written where seconds belong.
+ */
+export const MAX_TIMESTAMP = 8.64e12;
+
+export function parseTimestamp(file: string, lineNo: number, field: string): number {
   const t = field.trim() === '' ? NaN : Number(field);
   if (Number.isNaN(t)) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is not a number`);
   if (!Number.isFinite(t)) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is not finite`);
   if (t < 0) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is negative`);
+  if (t > MAX_TIMESTAMP) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is after the year 275760 (Unix seconds are expected; milliseconds?)`);
   return t;
 }
 

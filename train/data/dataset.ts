@@ -1,7 +1,7 @@
 // Turns raw atomic columns into the indexed dataset the trainer uses: de-duplication, iterative
 // k-core, stable chronological order per user, dense ids, and category labels.
-import { join } from 'node:path';
-import { readInter, readItems, type InterColumns, type ItemInfo, type ReadInterOptions } from './atomic.js';
+import { InputError } from '../../graph/input-file.js';
+import { findAtomicFile, readAtomic, readInter, readItems, type InterColumns, type ItemInfo, type ReadInterOptions } from './atomic.js';
 
 export interface DatasetOptions {
   /** Minimum interactions per user and per item, applied until stable; 0 disables. Default 5. */
@@ -147,6 +147,9 @@ function buildCategories(itemTokens: string[], info: Map<string, ItemInfo>): Cat
   return { names, labels, itemsWithoutInfo: missing };
 }
 
+/** Longest time span a dataset may cover: the "days" absolute-time embedding has one row per day. */
+export const MAX_SPAN_DAYS = 100_000;
+
 /**
  * Builds the dataset from raw columns. Ids are assigned scanning the kept rows in FILE order
  * (not per-user chronological order), so they do not depend on the sort.
@@ -194,6 +197,10 @@ export function buildDataset(inter: InterColumns, itemInfo: Map<string, ItemInfo
     if (t < first) first = t;
     if (t > last) last = t;
   }
+  if ((last - first) / 86400 > MAX_SPAN_DAYS) {
+    const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
+    throw new InputError(inter.path, `the interactions span ${Math.round((last - first) / 86400)} days (${day(first)} to ${day(last)}); at most ${MAX_SPAN_DAYS} days (about 270 years) are supported, since the absolute-time embedding has a row per day`);
+  }
   const itemTokens = ['', ...itemIds.names];
   const knownItemTokens = new Set(inter.items);
   for (const tok of itemInfo?.keys() ?? []) knownItemTokens.add(tok);
@@ -228,11 +235,36 @@ export function loadDataset(opts: LoadDatasetOptions): Dataset {
   return buildDataset(inter, info, opts);
 }
 
-/** `DIR/NAME.inter` (+ `DIR/NAME.item` unless itemFile is false), the RecBole directory layout. */
-export function loadAtomicDataset(dir: string, name: string, opts: DatasetOptions & { categoryColumn?: string; itemFile?: boolean } = {}): Dataset {
+/** 'auto' picks the first of categories / attr_ids / category present in the item file's header. */
+export function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
+  const names = readAtomic(itemPath).cols.map((c) => c.name);
+  if (wanted !== 'auto') {
+    if (!names.includes(wanted)) throw new InputError(itemPath, `no column "${wanted}" (columns: ${names.join(', ')})`, 1);
+    return wanted;
+  }
+  return ['categories', 'attr_ids', 'category'].find((c) => names.includes(c)) ?? null;
+}
+
+export interface AtomicDatasetOptions extends DatasetOptions {
+  /** NAME.item column with category labels, or 'auto' (the default). */
+  categoryColumn?: string;
+  /** false: ignore NAME.item even when it exists. */
+  itemFile?: boolean;
+}
+
+/**
+ * `DIR/NAME.inter` (+ `DIR/NAME.item` when present), each possibly gzip-compressed (`.inter.gz`), the
+ * RecBole directory layout. Every command loads data through here, so they all give the same verdict.
+ */
+export function loadAtomicDataset(dir: string, name: string, opts: AtomicDatasetOptions = {}): Dataset {
+  const interPath = findAtomicFile(dir, name, 'inter');
+  if (interPath === null) throw new InputError(`${dir}/${name}.inter`, 'no such file (nor a .gz of it)');
+  const itemPath = opts.itemFile === false ? null : findAtomicFile(dir, name, 'item');
+  const categoryColumn = itemPath === null ? null : resolveCategoryColumn(itemPath, opts.categoryColumn ?? 'auto');
   return loadDataset({
     ...opts,
-    interPath: join(dir, `${name}.inter`),
-    itemPath: opts.itemFile === false ? undefined : join(dir, `${name}.item`),
+    interPath,
+    itemPath: itemPath === null || categoryColumn === null ? undefined : itemPath,
+    categoryColumn: categoryColumn ?? undefined,
   });
 }

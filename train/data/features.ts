@@ -7,7 +7,7 @@
 //   M * D float32 values, little-endian, row-major (row i belongs to the token on line i + 2)
 // The file size must match exactly; trailing bytes are an error.
 import { writeFileAtomic } from '../../graph/atomic.js';
-import { readFileSync } from 'node:fs';
+import { readInputBytes } from '../../graph/input-file.js';
 import { endianness } from 'node:os';
 
 export const FEATURE_FORMAT = 'hm4sr-features';
@@ -30,17 +30,25 @@ interface Header {
 
 const LE = endianness() === 'LE';
 
+/**
+ * Largest feature magnitude accepted. Encoder outputs and TF-IDF weights are far below it; larger finite
+ * values overflow float32 in the model's squares (LayerNorm variance) and train to NaN, so the reader
+ * rejects them by name, for every command alike.
+ */
+export const FEATURE_LIMIT = 1e6;
+
 function checkFinite(path: string, tokens: string[], data: Float32Array, dim: number): void {
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
+    if (!Number.isFinite(data[i]) || Math.abs(data[i]) > FEATURE_LIMIT) {
       const row = Math.floor(i / dim);
-      throw new Error(`${path}:${row + 2}: feature row ${row} (item "${tokens[row]}") has ${data[i]} at column ${i % dim}`);
+      const why = Number.isFinite(data[i]) ? ` (beyond +-${FEATURE_LIMIT}: normalise the features)` : '';
+      throw new Error(`${path}:${row + 2}: feature row ${row} (item "${tokens[row]}") has ${data[i]} at column ${i % dim}${why}`);
     }
   }
 }
 
 export function readFeatureTable(path: string): FeatureTable {
-  const buf = readFileSync(path);
+  const buf = readInputBytes(path);
   const nl = buf.indexOf(10);
   if (nl < 0) throw new Error(`${path}:1: no header line`);
   let header: Header;

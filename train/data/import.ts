@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../graph/atomic.js';
+import { readInputText } from '../../graph/input-file.js';
 
 /** CSV/TSV with user, item, timestamp columns -> RecBole atomic NAME.inter. */
 export function importDelimited(src: string, outDir: string, name: string, cols: { user: string; item: string; time: string }, delimiter: string): number {
-  const text = readFileSync(src, 'utf8').replace(/^\uFEFF/, '');
+  const text = readInputText(src);
   const lines = text.split(/\r?\n/);
   const header = lines[0].split(delimiter).map((h) => h.trim().replace(/^"|"$/g, ''));
   const at = (c: string) => {
