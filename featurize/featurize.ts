@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../graph/atomic.js';
-import { readInter } from '../train/data/atomic.js';
+import { findAtomicFile, readInter } from '../train/data/atomic.js';
 import { writeFeatureTable } from '../train/data/features.js';
 import { progressBar } from '../train/progress.js';
 import { dropCache, runChunked } from './chunk-cache.js';
@@ -43,9 +43,12 @@ export interface TfidfRunOptions {
 const LIST_CAP = 1000;
 const cap = (xs: string[]) => xs.slice(0, LIST_CAP);
 
+/** DIR/NAME.EXT or its .gz (the built-in datasets ship compressed); the plain name when neither exists, for the error. */
+const atomicPath = (o: { dir: string; name: string }, ext: string) => findAtomicFile(o.dir, o.name, ext) ?? join(o.dir, `${o.name}.${ext}`);
+
 export function featurizeTextTfidf(o: TfidfRunOptions): TextReport {
   const t0 = performance.now();
-  const items = readItemTexts(join(o.dir, `${o.name}.inter`), join(o.dir, `${o.name}.item`));
+  const items = readItemTexts(atomicPath(o, 'inter'), atomicPath(o, 'item'));
   o.log(`tfidf: ${items.tokens.length} items from ${o.name}.item (fields: ${items.fields.join(', ')})`);
   const r = tfidfFeatures(items.texts, { seed: o.seed ?? TFIDF_DEFAULTS.seed, dim: o.dim ?? TFIDF_DEFAULTS.dim });
   const file = join(o.out, `${o.name}.text.f32`);
@@ -141,9 +144,9 @@ interface Inputs {
 }
 
 function gatherInputs(kind: ModelKind, o: ModelRunOptions): Inputs {
-  const inter = join(o.dir, `${o.name}.inter`);
+  const inter = atomicPath(o, 'inter');
   if (kind === 'text') {
-    const t = readItemTexts(inter, join(o.dir, `${o.name}.item`));
+    const t = readItemTexts(inter, atomicPath(o, 'item'));
     const zeroRows: Record<string, string> = {};
     for (const tok of t.empty) zeroRows[tok] = 'no text';
     return { tokens: t.tokens, inputs: t.texts, zeroRows, unknown: t.unknown, fields: t.fields, overlong: t.overlong };

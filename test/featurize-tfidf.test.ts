@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { featurizeTextTfidf } from '../featurize/featurize.js';
@@ -93,6 +94,12 @@ test('featurizeTextTfidf: writes a table keyed by item token; empty titles, miss
   const report = JSON.parse(readFileSync(join(dir, 'out', 'D.text.report.json'), 'utf8'));
   assert.is(report.zeroRows.count, 2);
   assert.throws(() => featurizeTextTfidf({ dir, name: 'Nope', out: dir, log: () => {} }), /Nope\.inter: no such file/);
+  // The same dataset gzip-compressed (as the built-in sets ship) gives the same bytes.
+  const gz = join(dir, 'gz');
+  mkdirSync(gz);
+  for (const f of ['D.inter', 'D.item']) writeFileSync(join(gz, `${f}.gz`), gzipSync(readFileSync(join(dir, f))));
+  featurizeTextTfidf({ dir: gz, name: 'D', out: join(gz, 'out'), log: () => {} });
+  assert.equal(readFileSync(join(gz, 'out', 'D.text.f32')), readFileSync(join(dir, 'out', 'D.text.f32')));
 });
 
 test.run();

@@ -1,5 +1,5 @@
 // Tiny random-weight BERT / ViT model directories and a small dataset with awkward items, for the
-// featurize suites. Nothing here touches the network or ../shared.
+// featurize suites. Nothing here touches the network or files outside the repository.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One command per Beauty run of the README's tables:
+#   bash experiments/beauty.sh CONFIG SEED     e.g. bash experiments/beauty.sh hm4sr-text 2025
+# CONFIG is a file in experiments/beauty/ (without .json). The run goes to runs/beauty/CONFIG-sSEED and is
+# resumed from its last checkpoint when that exists. HM4SR configs that use text get the offline TF-IDF
+# features first (hm4sr featurize --text-model tfidf; a no-op once they exist). Data: the built-in
+# amazon-beauty set; Beauty has no images, so the image modality is left out (data.missingModality).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+config=${1:?usage: bash experiments/beauty.sh CONFIG SEED (configs: $(ls experiments/beauty | sed 's/\.json$//' | tr '\n' ' '))}
+seed=${2:-2025}
+file=experiments/beauty/$config.json
+[ -f "$file" ] || { echo "no config $file" >&2; exit 1; }
+[ -f dist/cli/main.js ] || npm run build
+hm4sr() { node dist/cli/main.js "$@"; }
+if ! grep -q '"sasrec"' "$file" && ! grep -q '"Text"' "$file"; then
+  hm4sr featurize --data amazon-beauty --text-model tfidf
+fi
+out=runs/beauty/$config-s$seed
+resume=(); [ -f "$out/last.ckpt" ] && resume=(--resume)
+hm4sr train --data amazon-beauty --config "$file" --seed "$seed" --out "$out" "${resume[@]}"
