@@ -23,7 +23,7 @@ export function registerTrain(cli: Argv): void {
         `  npm run hm4sr -- recommend --run ${out} --user ${s.exampleUser}    # top-10 items for a user of this run`,
         `  npm run hm4sr -- evaluate --run ${out}                             # test metrics again, from the saved model`,
         onBeauty ? `  npm run hm4sr -- train --data amazon-beauty --out ${out} --resume   # continue after a stop`
-          : '  npm run hm4sr -- train --data amazon-beauty --out runs/beauty      # the paper\'s Amazon Beauty (about 2 min an epoch on 2 cores)',
+          : '  npm run hm4sr -- train --data amazon-beauty --out runs/beauty      # the paper\'s Amazon Beauty (about 100 s an epoch on 2 cores)',
         `  see ${out}/curve.png for the training curve; hm4sr --help lists every command`,
       ].join('\n'));
     },
