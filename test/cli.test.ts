@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,23 +5,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkModels } from './util/checker.js';
 import { checkExecutionProvider } from '../runtime/session.js';
+import { cliRunner } from './util/cli.js';
 
 const cudaStarts = () => checkExecutionProvider('cuda').then(() => true, () => false);
 
-const main = new URL('../cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-cli-'));
 const data = join(dir, 'data'), run = join(dir, 'run');
 
-function hm4sr(...args: string[]): { out: string; err: string; code: number } {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', HM4SR_CACHE: join(dir, 'cache') } });
-  return { out: r.stdout, err: r.stderr, code: r.status ?? -1 };
-}
-
-function ok(...args: string[]): string {
-  const r = hm4sr(...args);
-  assert.is(r.code, 0, `hm4sr ${args.join(' ')} failed:\n${r.err}`);
-  return r.out;
-}
+const { hm4sr, ok } = cliRunner(dir);
 
 const config = join(dir, 'tiny.json');
 writeFileSync(config, JSON.stringify({ model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 10 }, optim: { batchSize: 256, threads: 1 } }));

@@ -1,7 +1,6 @@
 // Every class of bad input a user can hand hm4sr: directories where files belong, unreadable files,
 // numbers out of range, text encodings, compressed files. Each must fail with a message that names the
 // file (and line), the same way in every command, and leave nothing behind.
-import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +14,9 @@ import { readFeatureTable } from '../train/data/features.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { fingerprintOf, prepare } from '../train/prepare.js';
 import { curveTitle } from '../train/trainer.js';
+import { cliRunner } from './util/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hm4sr-input-'));
-const main = new URL('../cli/main.js', import.meta.url).pathname;
 const H = 'user_id:token\titem_id:token\ttimestamp:float\n';
 
 /** A small valid dataset directory (copied per case, then damaged). */
@@ -46,10 +45,7 @@ function throwsMatching(fn: () => unknown, re: RegExp): string {
 
 const rcFor = (dir: string) => mergeConfig(DEFAULT_CONFIG, { data: { dir, name: 'd' }, model: { hidden: 8, heads: 2, inner: 16, layers: 1, k1: 2, k2: 2, maxLen: 10 } });
 
-function hm4sr(...args: string[]): { err: string; code: number } {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', HM4SR_CACHE: join(root, 'cache') } });
-  return { err: r.stderr, code: r.status ?? -1 };
-}
+const { hm4sr } = cliRunner(root);
 
 /** data stats, train and build-graph give one verdict on the same directory; failures leave no output. */
 function sameVerdictEverywhere(dir: string, re: RegExp): void {

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,20 +13,12 @@ import { createSession, ort } from '../runtime/session.js';
 import { modelConfigType, writeTritonRepository } from '../runtime/triton.js';
 import { checkModels } from './util/checker.js';
 import { tinyServingModel } from './util/serving-model.js';
+import { cliRunner } from './util/cli.js';
 
-const main = new URL('../cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-serving-cli-'));
 const t = tinyServingModel(dir);
 
-function hm4sr(...args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', HM4SR_CACHE: join(dir, 'cache') } });
-  return { out: r.stdout, err: r.stderr, code: r.status ?? -1 };
-}
-function ok(...args: string[]): string {
-  const r = hm4sr(...args);
-  assert.is(r.code, 0, `hm4sr ${args.join(' ')} failed:\n${r.err}`);
-  return r.out;
-}
+const { hm4sr, ok } = cliRunner(dir);
 const tok = (i: number) => t.ds.itemTokens[i];
 
 test('recommend: a table with titles by default, JSON with --json, both equal to the library', async () => {
