@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { defaultDataset } from '../train/data/builtin.js';
+import { resolveDataset } from '../train/data/builtin.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { probeParams } from '../graph/train-step.js';
 import { loadServingData } from '../train/serve/histories.js';
@@ -19,11 +19,8 @@ import { initialValues } from '../graph/init.js';
 
 const args = process.argv.slice(2);
 const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
-const here = new URL('../..', import.meta.url).pathname;
 const which = flag('data', 'synth')!;
-const data = which === 'synth' ? defaultDataset(() => {})
-  : which === 'beauty' ? { dir: join(here, '..', 'shared', 'data', 'amazon-beauty'), name: 'Beauty' }
-  : { dir: which, name: flag('name')! };
+const data = resolveDataset(which === 'beauty' ? 'amazon-beauty' : which, flag('name'), () => {});
 // One request per onnxruntime run is too small to split across cores (thread hand-offs cost more than they
 // save, measured: p50 29 ms with 2 threads vs 1.2 ms with 1 on a loaded 2-core machine), so single-user
 // latency runs on one intra-op thread, as a server running one session per worker would; batch scoring
