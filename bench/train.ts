@@ -37,7 +37,7 @@ if (form !== 'fast' && form !== 'plain') throw new Error(`--graph ${form}: expec
 const model = hm4srModel(p.model, 'hm4sr', form);
 const specs = probeParams(model);
 const values = initialValues(specs, p.frozen, 1);
-const session = { threads: rc.optim.threads || undefined };
+const session = { threads: rc.optim.threads || undefined, executionMode: flag('exec', 'sequential') as 'sequential' | 'parallel', interOpThreads: has('inter') ? Number(flag('inter')) : undefined };
 let t = performance.now();
 const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), freshState(specs, values), { ...session, profile: flag('profile') });
 const createMs = performance.now() - t;

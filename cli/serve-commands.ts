@@ -68,15 +68,16 @@ export function registerServe(cli: Argv): void {
   );
   cli.command(
     'compare',
-    'paired comparison of two runs on the same users: NDCG@k of each, the difference and its 95% bootstrap interval',
+    'paired comparison of two models on the same users, each given as one run or several (seeds): NDCG@k of each run, each side\'s mean and spread, the difference and its 95% bootstrap interval',
     (y) => y
-      .option('a', { type: 'string', demandOption: true, describe: 'reference run directory' })
-      .option('b', { type: 'string', demandOption: true, describe: 'run compared against it' })
+      .option('a', { type: 'string', array: true, demandOption: true, describe: 'reference run directories (one per seed)' })
+      .option('b', { type: 'string', array: true, demandOption: true, describe: 'run directories compared against them' })
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
       .option('k', { type: 'number', default: 10 }),
     async (a) => {
-      const c = await compareRuns(loadRun(a.a, 'best', warn), loadRun(a.b, 'best', warn), a.split, a.k);
-      process.stdout.write(`${JSON.stringify({ runA: a.a, runB: a.b, split: a.split, ...c }, null, 2)}\n`);
+      const load = (runs: string[]) => runs.map((r) => loadRun(r, 'best', warn));
+      const c = await compareRuns(load(a.a), load(a.b), a.split, a.k);
+      process.stdout.write(`${JSON.stringify({ runsA: a.a, runsB: a.b, split: a.split, ...c }, null, 2)}\n`);
     },
   );
   cli.command(

@@ -11,6 +11,12 @@ export interface SessionOptions {
   ep?: ExecutionProvider;
   threads?: number;
   /**
+   * 'parallel' lets onnxruntime run independent branches of the graph (HM4SR's per-modality encoders) at
+   * the same time on `interOpThreads` threads; default 'sequential'.
+   */
+  executionMode?: 'sequential' | 'parallel';
+  interOpThreads?: number;
+  /**
    * On CUDA, refuse (session creation throws, naming the nodes) when any node would run on the CPU instead;
    * default true. False only through an explicit --allow-cpu-nodes, which prints what runs on the CPU.
    */
@@ -58,6 +64,10 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   };
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
   so.intraOpNumThreads = opts.threads ?? availableParallelism();
+  if (opts.executionMode === 'parallel') {
+    so.executionMode = 'parallel';
+    so.interOpNumThreads = opts.interOpThreads ?? availableParallelism();
+  }
   if (opts.profile) {
     so.enableProfiling = true;
     so.profileFilePrefix = opts.profile;
