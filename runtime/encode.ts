@@ -1,4 +1,4 @@
-import { type Hm4srConfig, usesCalendar, usesInterval, usesPCL, usesTimes } from '../graph/models/hm4sr-config.js';
+import { type Hm4srConfig, usesCP, usesCalendar, usesInterval, usesPCL, usesTimes } from '../graph/models/hm4sr-config.js';
 import type { HostTensor } from './session.js';
 
 
@@ -132,7 +132,24 @@ export function encodeHistories(hs: History[], c: Hm4srConfig, o: EncodeOptions)
   if (calendar) feeds.calendar = { data: calendar, dims: rw };
   if (o.withTarget) feeds.target = { data: target, dims: [B] };
   if (pcl) feeds.pcl_mask = { data: pcl, dims: rw };
+  if (o.rng && usesCP(c)) Object.assign(feeds, categoryItems(items));
   return { feeds, size: B, rows, width, tokens };
+}
+
+/**
+ * The category loss depends on a token only through its item, so the training graph evaluates it once per
+ * distinct item of the batch (about 45% of the tokens on Beauty), weighted by how often the item occurs:
+ * cp_items [U] in ascending order, cp_counts [U].
+ */
+function categoryItems(items: BigInt64Array): Record<string, HostTensor> {
+  const count = new Map<bigint, number>();
+  for (const v of items) if (v !== 0n) count.set(v, (count.get(v) ?? 0) + 1);
+  const ids = [...count.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const U = ids.length;
+  return {
+    cp_items: { data: BigInt64Array.from(ids), dims: [U] },
+    cp_counts: { data: Float32Array.from(ids, (v) => count.get(v)!), dims: [U] },
+  };
 }
 
 function calendarIndex(c: Hm4srConfig, t: number, origin: number): number {

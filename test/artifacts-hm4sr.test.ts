@@ -150,8 +150,8 @@ test('an eval model with scores instead of the loss matches hm4sr\'s inference g
   });
   const s = await openTrainingSession(out);
   assert.equal([...s.evalOutputNames], ['scores']);
-  const { target, pcl_mask, ...infer } = batches[1];
-  void target, void pcl_mask;
+  const { target, pcl_mask, cp_items, cp_counts, ...infer } = batches[1];
+  void target, void pcl_mask, void cp_items, void cp_counts;
   const theirs = (await evalStep(s, toOrt(infer))).scores.data as Float32Array;
   const inf = await compile(buildInferenceGraph(tiny, 3), { params: 'initializers', values: vals });
   const ours = (await inf(infer)).scores.data as Float32Array;

@@ -28,7 +28,8 @@ export function packBatch(ds: Dataset, set: SampleSet, indices: ArrayLike<number
 /**
  * K encoded batches of the same size stacked for the K-step Loop graph: every [rows, width] input is padded
  * to the largest rows and width among them (padding is segment 0, which attention ignores) and `last` is
- * re-indexed for the common width.
+ * re-indexed for the common width. Per-batch lists (cp_items, cp_counts) are padded with zeros to the longest:
+ * item 0 with count 0 adds nothing to the category loss.
  */
 export function stackBatches(bs: EncodedBatch[]): EncodedBatch {
   const K = bs.length, B = bs[0].size;
@@ -38,7 +39,7 @@ export function stackBatches(bs: EncodedBatch[]): EncodedBatch {
   for (const name of Object.keys(bs[0].feeds)) {
     const per = bs[0].feeds[name];
     const grid = per.dims.length === 2;
-    const n = grid ? R * W : B;
+    const n = grid ? R * W : Math.max(...bs.map((b) => b.feeds[name].dims[0]));
     const out = per.data instanceof Float32Array ? new Float32Array(K * n) : new BigInt64Array(K * n);
     bs.forEach((b, k) => {
       const src = b.feeds[name].data as Float32Array | BigInt64Array;

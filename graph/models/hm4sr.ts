@@ -19,7 +19,9 @@ import { type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, us
  *   items, positions, segments [R, W] int64; buckets [R, W] int64 (interval buckets);
  *   times [R, W] float32 (absolute time, or interval days for 'interval-cos'); calendar [R, W] int64;
  *   last [B] int64 (flat index row*W+col of each sample's last item); target [B] int64;
- *   pcl_mask [R, W] float32 (1 where PCL puts a time placeholder).
+ *   pcl_mask [R, W] float32 (1 where PCL puts a time placeholder);
+ *   cp_items [U] int64, cp_counts [U] float32 (training with CP: each distinct item of the batch and how
+ *   many tokens hold it; the fast graph's category loss runs once per distinct item).
  */
 export function batchSpec(c: Hm4srConfig, kind: 'train' | 'eval' | 'infer'): TensorSpec[] {
   const rw = ['rows', 'width'];
@@ -34,6 +36,7 @@ export function batchSpec(c: Hm4srConfig, kind: 'train' | 'eval' | 'infer'): Ten
   s.push({ name: 'last', dtype: 'int64', shape: ['batch'] });
   if (kind !== 'infer') s.push({ name: 'target', dtype: 'int64', shape: ['batch'] });
   if (kind === 'train' && usesPCL(c)) s.push({ name: 'pcl_mask', dtype: 'float32', shape: rw });
+  if (kind === 'train' && usesCP(c)) s.push({ name: 'cp_items', dtype: 'int64', shape: ['distinct'] }, { name: 'cp_counts', dtype: 'float32', shape: ['distinct'] });
   return s;
 }
 
@@ -227,23 +230,36 @@ function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: number)
   return op.neg(op.reduceMean(op.reduceSum(op.where(eye, lsm, 0), [1])));
 }
 
-/** Mean multi-label BCE-with-logits over (non-padding tokens x classes). */
-function categoryLoss(g: Graph, c: Hm4srConfig, enc: Encoded, items: Value): Value {
+/**
+ * Mean multi-label BCE-with-logits over (non-padding tokens x classes). The logits of a token depend on its
+ * item only, so the fast form computes them once per distinct item of the batch (b.cp_items) and weights
+ * each item's BCE by its token count (b.cp_counts); the plain form runs every token.
+ */
+function categoryLoss(g: Graph, c: Hm4srConfig, enc: Encoded, b: Record<string, Value>, form: GraphForm): Value {
   const d = c.hidden, md = c.modalities.length * d;
+  const fast = form === 'fast';
+  const items = fast ? b.cp_items : b.items;
   const labels = op.gather(g.param(DATA_PARAMS.categories, [c.numItems + 1, c.numCategories], { kind: 'external', what: 'the multi-hot category labels' }, { trainable: false, absolute: true }), items);
+  const x = fast ? op.gather(enc.catalog, items) : enc.tokens;
   const z = g.withScope('cp.head', () => {
     // Linear(Md -> |C|) on [x_id; x_txt; x_img]: a bias-only modality's rows of the weight give a constant
     // that joins the bias, so the per-token product covers the modalities with a table only.
     const inits = linearInits(md, 'torch');
     const w = g.param('weight', [md, c.numCategories], inits.weight);
     const bias = g.param('bias', [c.numCategories], inits.bias);
-    if (enc.constant.length === 0) return op.add(op.matmul(enc.tokens, w), bias);
+    if (enc.constant.length === 0) return op.add(op.matmul(x, w), bias);
     const rows = (m: Modality) => { const i = c.modalities.indexOf(m); return op.slice(w, [i * d], [(i + 1) * d], [0]); };
     const wv = enc.varying.length === c.modalities.length ? w : op.concat(enc.varying.map(rows), 0);
-    const constant = enc.constant.reduce((acc: Value, { m, bias: b }) => op.add(acc, op.matmul(op.unsqueeze(b, [0]), rows(m))), bias);
-    return op.add(op.matmul(enc.tokens, wv), constant);
+    const constant = enc.constant.reduce((acc: Value, { m, bias: bb }) => op.add(acc, op.matmul(op.unsqueeze(bb, [0]), rows(m))), bias);
+    return op.add(op.matmul(x, wv), constant);
   });
   const bce = op.sub(op.softplus(z), op.mul(z, labels));
+  if (fast) {
+    // sum_u count_u * sum_c bce[u, c] / (tokens * |C|)
+    const counts = b.cp_counts;
+    const total = op.reduceSum(op.mul(op.reduceSum(bce, [1]), counts));
+    return op.div(total, op.max(op.mul(op.reduceSum(counts), c.numCategories), 1));
+  }
   const real = op.cast(op.unsqueeze(op.not(op.equal(items, 0)), [2]), 'float32');
   const count = op.mul(op.reduceSum(real), c.numCategories);
   return op.div(op.reduceSum(op.mul(bce, real)), op.max(count, 1));
@@ -273,7 +289,7 @@ export function hm4srModel(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fa
       const terms: Record<string, Value> = { main };
       let total = main;
       if (usesCP(c)) {
-        terms.cp = g.withScope('cp', () => categoryLoss(g, c, enc, b.items));
+        terms.cp = g.withScope('cp', () => categoryLoss(g, c, enc, b, form));
         total = op.add(total, op.mul(terms.cp, c.lambdaCP));
       }
       if (c.lambdaIDCL > 0) {
