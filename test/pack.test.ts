@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeHistories } from '../runtime/encode.js';
+import { stackBatches } from '../train/pack.js';
+import { Rng } from '../train/data/shuffle.js';
 import { HM4SR_DEFAULTS, type Hm4srConfig } from '../graph/models/hm4sr-config.js';
 
 const c: Hm4srConfig = { ...HM4SR_DEFAULTS, numItems: 9, numCategories: 0, maxLen: 4, intervalBuckets: 3000, calendarSize: 1 };
@@ -58,6 +60,21 @@ test('PCL masks floor(beta * len) distinct positions of histories with at least 
   const s0 = last[0] - 3;
   assert.is(m.slice(s0, s0 + 4).reduce((a, x) => a + x, 0), 1);
   assert.is(m.reduce((a, x) => a + x, 0), 1, 'shorter histories keep every item');
+});
+
+test('training batches list each distinct item with its token count; stacking pads those lists with item 0, count 0', () => {
+  const cp: Hm4srConfig = { ...c, numCategories: 3 };
+  const a = encodeHistories(hs, cp, { ...opts, rng: new Rng(1) });
+  assert.equal(Array.from(a.feeds.cp_items.data as BigInt64Array, Number), [1, 2, 3, 4, 6, 8, 9]);
+  assert.equal(Array.from(a.feeds.cp_counts.data as Float32Array), [1, 2, 2, 1, 1, 1, 1], 'items 2 and 3 occur in two histories');
+  assert.not.ok('cp_items' in encodeHistories(hs, cp, opts).feeds, 'evaluation batches (no PCL generator) have none');
+  assert.not.ok('cp_items' in encodeHistories(hs, c, { ...opts, rng: new Rng(1) }).feeds, 'nor models without categories');
+  const b = encodeHistories(hs.slice(2).concat(hs.slice(2)), cp, { ...opts, rng: new Rng(1) });
+  const s = stackBatches([a, b]);
+  assert.equal(s.feeds.cp_items.dims, [2, 7]);
+  assert.equal(Array.from(s.feeds.cp_items.data as BigInt64Array, Number).slice(7), [2, 3, 8, 9, 0, 0, 0]);
+  assert.equal(Array.from(s.feeds.cp_counts.data as Float32Array).slice(7), [2, 2, 2, 2, 0, 0, 0]);
+  assert.equal(s.feeds.last.dims, [2, 4]);
 });
 
 test.run();

@@ -54,7 +54,7 @@ export function stackBatches(bs: EncodedBatch[]): EncodedBatch {
       }
       for (let r = 0; r < b.rows; r++) (out as Float32Array).set(src.subarray(r * b.width, (r + 1) * b.width) as Float32Array, k * n + r * W);
     });
-    feeds[name] = { data: out, dims: grid ? [K, R, W] : [K, B] };
+    feeds[name] = { data: out, dims: grid ? [K, R, W] : [K, n] };
   }
   return { feeds, size: B, rows: R, width: W, tokens: bs.reduce((a, b) => a + b.tokens, 0) };
 }
