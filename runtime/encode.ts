@@ -19,6 +19,8 @@ export interface EncodeOptions {
   /** Present for training batches that need a PCL mask. */
   rng?: { nextInt(n: number): number };
   withTarget: boolean;
+  /** Read positions per query row of the last layer (default QUERIES_PER_ROW). */
+  queriesPerRow?: number;
 }
 
 export interface EncodedBatch {
@@ -133,7 +135,45 @@ export function encodeHistories(hs: History[], c: Hm4srConfig, o: EncodeOptions)
   if (o.withTarget) feeds.target = { data: target, dims: [B] };
   if (pcl) feeds.pcl_mask = { data: pcl, dims: rw };
   if (o.rng && usesCP(c)) Object.assign(feeds, categoryItems(items));
+  if (o.withTarget) Object.assign(feeds, lastLayerQueries(hs, rowOf, colOf, rows, o.queriesPerRow ?? QUERIES_PER_ROW));
   return { feeds, size: B, rows, width, tokens };
+}
+
+/** Read positions per query row of the last encoder layer (see lastLayerQueries). */
+export const QUERIES_PER_ROW = 8;
+
+/**
+ * Only each history's last position leaves the encoder, so the training and evaluation graphs run the last
+ * layer's attention for those positions alone. They are grouped by packed row, QUERIES_PER_ROW at a time:
+ * query row q reads the keys and values of packed row pick_row[q] [Q] at the columns pick_col [Q, P] (slots
+ * past a row's last history repeat its first column), and sample i's result is slot pick_slot[i] [B] of
+ * the flattened [Q * P]. Rows of many short histories take several query rows, so attention costs
+ * Q x P x W scores instead of R x W x W.
+ */
+function lastLayerQueries(hs: History[], rowOf: Int32Array, colOf: Int32Array, rows: number, P: number): Record<string, HostTensor> {
+  if (!(Number.isInteger(P) && P >= 1)) throw new Error(`encodeHistories: queriesPerRow must be a positive integer, got ${P}`);
+  const B = hs.length;
+  const byRow: number[][] = Array.from({ length: rows }, () => []);
+  for (let i = 0; i < B; i++) byRow[rowOf[i]].push(i);
+  const prow: number[] = [], pcol: number[] = [];
+  const slot = new BigInt64Array(B);
+  for (let r = 0; r < rows; r++) {
+    const samples = byRow[r].sort((a, b) => colOf[a] - colOf[b]);
+    for (let k = 0; k < samples.length; k += P) {
+      const q = prow.length;
+      prow.push(r);
+      const chunk = samples.slice(k, k + P);
+      const cols = chunk.map((i) => colOf[i] + hs[i].items.length - 1);
+      chunk.forEach((i, j) => { slot[i] = BigInt(q * P + j); });
+      for (let j = 0; j < P; j++) pcol.push(j < cols.length ? cols[j] : cols[0]);
+    }
+  }
+  const Q = prow.length;
+  return {
+    pick_row: { data: BigInt64Array.from(prow, BigInt), dims: [Q] },
+    pick_col: { data: BigInt64Array.from(pcol, BigInt), dims: [Q, P] },
+    pick_slot: { data: slot, dims: [B] },
+  };
 }
 
 /**

@@ -62,6 +62,29 @@ test('PCL masks floor(beta * len) distinct positions of histories with at least 
   assert.is(m.reduce((a, x) => a + x, 0), 1, 'shorter histories keep every item');
 });
 
+test('the last layer reads each history end once: pick_row / pick_col / pick_slot point at last, P per query row', () => {
+  const long = { items: [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3], times: Array(12).fill(0), target: 4 };
+  const singles = Array.from({ length: 12 }, (_, i) => ({ items: [1 + (i % 9)], times: [0], target: 2 }));
+  const c12 = { ...c, maxLen: 12 };
+  for (const P of [8, 5, 1]) {
+    const b = encodeHistories([long, ...singles], c12, { ...opts, queriesPerRow: P });
+    const row = Array.from(b.feeds.pick_row.data as BigInt64Array, Number), col = Array.from(b.feeds.pick_col.data as BigInt64Array, Number);
+    const slot = Array.from(b.feeds.pick_slot.data as BigInt64Array, Number), last = Array.from(b.feeds.last.data as BigInt64Array, Number);
+    assert.equal(b.feeds.pick_col.dims, [row.length, P]);
+    assert.is(b.rows, 2, 'the 12 singles share one row');
+    assert.is(row.length, 1 + Math.ceil(12 / P), `P ${P}: one query row for the long history, ceil(12 / P) for the singles`);
+    last.forEach((at, i) => {
+      const q = Math.floor(slot[i] / P);
+      assert.is(row[q] * b.width + col[slot[i]], at, `P ${P}, sample ${i}`);
+    });
+    assert.is(new Set(slot).size, slot.length, 'every sample has its own slot');
+    // A slot past a row's last history repeats the query row's first column.
+    for (let q = 0; q < row.length; q++) for (let j = 0; j < P; j++) if (!slot.includes(q * P + j)) assert.is(col[q * P + j], col[q * P]);
+  }
+  assert.not.ok('pick_row' in encodeHistories(hs, c, { ...opts, withTarget: false }).feeds, 'inference batches have none');
+  assert.throws(() => encodeHistories(hs, c, { ...opts, queriesPerRow: 0 }), /queriesPerRow must be a positive integer, got 0/);
+});
+
 test('training batches list each distinct item with its token count; stacking pads those lists with item 0, count 0', () => {
   const cp: Hm4srConfig = { ...c, numCategories: 3 };
   const a = encodeHistories(hs, cp, { ...opts, rng: new Rng(1) });
@@ -75,6 +98,10 @@ test('training batches list each distinct item with its token count; stacking pa
   assert.equal(Array.from(s.feeds.cp_items.data as BigInt64Array, Number).slice(7), [2, 3, 8, 9, 0, 0, 0]);
   assert.equal(Array.from(s.feeds.cp_counts.data as Float32Array).slice(7), [2, 2, 2, 2, 0, 0, 0]);
   assert.equal(s.feeds.last.dims, [2, 4]);
+  const qa = a.feeds.pick_row.dims[0], qb = b.feeds.pick_row.dims[0], q = Math.max(qa, qb);
+  assert.equal(s.feeds.pick_col.dims, [2, q, 8]);
+  assert.equal(Array.from(s.feeds.pick_col.data as BigInt64Array, Number).slice(0, qa * 8), Array.from(a.feeds.pick_col.data as BigInt64Array, Number));
+  assert.equal(Array.from(s.feeds.pick_slot.data as BigInt64Array, Number).slice(4), Array.from(b.feeds.pick_slot.data as BigInt64Array, Number));
 });
 
 test.run();

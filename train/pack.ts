@@ -28,8 +28,9 @@ export function packBatch(ds: Dataset, set: SampleSet, indices: ArrayLike<number
 /**
  * K encoded batches of the same size stacked for the K-step Loop graph: every [rows, width] input is padded
  * to the largest rows and width among them (padding is segment 0, which attention ignores) and `last` is
- * re-indexed for the common width. Per-batch lists (cp_items, cp_counts) are padded with zeros to the longest:
- * item 0 with count 0 adds nothing to the category loss.
+ * re-indexed for the common width. Per-batch lists are padded with zeros to the longest: item 0 with count 0
+ * (cp_items, cp_counts) adds nothing to the category loss, and padded query rows (pick_row, pick_col) are
+ * read by no pick_slot.
  */
 export function stackBatches(bs: EncodedBatch[]): EncodedBatch {
   const K = bs.length, B = bs[0].size;
@@ -38,8 +39,11 @@ export function stackBatches(bs: EncodedBatch[]): EncodedBatch {
   const feeds: Record<string, HostTensor> = {};
   for (const name of Object.keys(bs[0].feeds)) {
     const per = bs[0].feeds[name];
-    const grid = per.dims.length === 2;
-    const n = grid ? R * W : Math.max(...bs.map((b) => b.feeds[name].dims[0]));
+    const grid = per.dims.length === 2 && name !== 'pick_col';
+    // Lists whose length varies per batch (distinct items, query rows) are padded at the end with zeros.
+    const len = Math.max(...bs.map((b) => b.feeds[name].dims[0]));
+    const inner = per.dims.length === 2 && !grid ? per.dims[1] : 1;
+    const n = grid ? R * W : len * inner;
     const out = per.data instanceof Float32Array ? new Float32Array(K * n) : new BigInt64Array(K * n);
     bs.forEach((b, k) => {
       const src = b.feeds[name].data as Float32Array | BigInt64Array;
@@ -54,7 +58,7 @@ export function stackBatches(bs: EncodedBatch[]): EncodedBatch {
       }
       for (let r = 0; r < b.rows; r++) (out as Float32Array).set(src.subarray(r * b.width, (r + 1) * b.width) as Float32Array, k * n + r * W);
     });
-    feeds[name] = { data: out, dims: grid ? [K, R, W] : [K, n] };
+    feeds[name] = { data: out, dims: grid ? [K, R, W] : per.dims.length === 2 ? [K, len, inner] : [K, len] };
   }
   return { feeds, size: B, rows: R, width: W, tokens: bs.reduce((a, b) => a + b.tokens, 0) };
 }

@@ -19,7 +19,20 @@ export interface AttentionConfig {
   pick?: (ctx: Value) => Value;
   /** One [hidden, 3 hidden] product for q, k, v (default true); false emits the three Linears apart. */
   fuseQKV?: boolean;
+  /**
+   * With `pick` and the fused projection: the picked positions as query rows, so attention is computed from
+   * them alone (Q x P x W scores instead of B x L x L). Must select the same positions, in the same order,
+   * as `pick`.
+   */
+  queries?: Queries;
 }
+
+/**
+ * Query positions grouped by row of x: query row q attends over row rows[q] of the keys and values from the
+ * columns cols[q, :] ([Q], [Q, P], int64); slot [N] orders the flattened [Q * P] results like `pick`'s
+ * rows; mask [Q, 1, P, L] is additive, like the layer's mask for those positions.
+ */
+export interface Queries { rows: Value; cols: Value; slot: Value; mask: Value }
 
 export interface AttentionResult {
   /** [B, L, hidden], after the output dense (before any residual / dropout / norm). */
@@ -59,6 +72,17 @@ export function selfAttention(g: Graph, name: string, x: Value, mask: Value | nu
       const [q, k, vv] = ['q', 'k', 'v'].map((n) => splitHeads(lin(n, x), heads, dh));
       scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(dh));
       v = vv;
+    } else if (cfg.queries && cfg.pick) {
+      const { rows, cols, slot, mask: qmask } = cfg.queries;
+      const [q, k, vv] = projectQKV(g, x, hidden, cfg.init);
+      // Query (rows[q], cols[q, p]) is row rows[q] * L + cols[q, p] of the flattened [B * L, hidden].
+      const flat = op.add(op.mul(op.unsqueeze(rows, [1]), op.dimOf(x, 1)), cols);
+      const qp = op.mul(op.gather(op.reshape(q, [-1, hidden]), flat), 1 / Math.sqrt(dh));
+      const sc = op.add(op.matmul(splitHeads(qp, heads, dh), op.transposeLast(splitHeads(op.gather(k, rows), heads, dh))), qmask);
+      const probs = op.softmax(sc, -1);
+      const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
+      const ctx = mergeHeads(op.matmul(dropped, splitHeads(op.gather(vv, rows), heads, dh)), heads, dh);
+      return { out: lin('out', op.gather(op.reshape(ctx, [-1, hidden]), slot)), probs };
     } else {
       // The 1/sqrt(dh) scale on q ([B, L, hidden]) rather than on the scores ([B, heads, L, L]).
       const [q, k, vv] = projectQKV(g, x, hidden, cfg.init);

@@ -2,7 +2,7 @@ import type { Graph, Value } from '../graph.js';
 import * as op from '../ops/index.js';
 import type { DType } from '../types.js';
 import { type Activation, activation } from './activations.js';
-import { selfAttention } from './attention.js';
+import { type Queries, selfAttention } from './attention.js';
 import { dropout } from './dropout.js';
 import { type LinearInit, linear } from './linear.js';
 import { layerNorm } from './norm.js';
@@ -44,7 +44,7 @@ export interface TransformerEncoderConfig extends TransformerLayerConfig {
  * pre-LN:  h = x + Dropout(Dense(Attn(LN(x)))); y = h + Dropout(Dense2(act(Dense1(LN(h))))).
  * x: [B, L, hidden]; mask: additive, broadcastable to [B, heads, L, L], or null.
  */
-export function transformerLayer(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerLayerConfig, pick?: (v: Value) => Value): Value {
+export function transformerLayer(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerLayerConfig, pick?: (v: Value) => Value, queries?: Queries): Value {
   const { hidden, heads, inner } = cfg;
   // With `pick`, only the picked query positions leave the layer: everything after attention runs on them alone.
   const picked = (v: Value) => (pick ? pick(v) : v);
@@ -54,7 +54,7 @@ export function transformerLayer(g: Graph, name: string, x: Value, mask: Value |
   const hdrop = (v: Value) => dropout(g, v, { ratio: cfg.hiddenDropout ?? 0, training });
   return g.withScope(name, () => {
     const attn = (v: Value) =>
-      selfAttention(g, 'attn', v, mask, { hidden, heads, attnDropout: cfg.attnDropout, training, init: cfg.init, pick, fuseQKV: cfg.fuseQKV }).out;
+      selfAttention(g, 'attn', v, mask, { hidden, heads, attnDropout: cfg.attnDropout, training, init: cfg.init, pick, queries, fuseQKV: cfg.fuseQKV }).out;
     const ffn = (v: Value) =>
       g.withScope('ffn', () => {
         const a = activation(cfg.activation ?? 'gelu', linear(g, 'dense1', v, hidden, inner, { init: cfg.init }));
@@ -109,15 +109,16 @@ function transformerEncoderAll(g: Graph, name: string, x: Value, mask: Value | n
  * pick(transformerEncoder(...)) computed without the unread rows: `pick` selects query positions
  * ([B, L, hidden] -> [N, hidden], e.g. each history's last token). The layers below the last run in full
  * (their outputs are the last layer's keys and values); the last layer's output dense, residual, norms
- * and FFN run on the N picked rows only. Dropout masks are drawn for the smaller tensors, so with dropout
- * the random stream differs from the unpicked form; without it the result is the same.
+ * and FFN run on the N picked rows only; with `queries` (the same positions, grouped by row) its attention
+ * runs from those queries alone too. Dropout masks are drawn for the smaller tensors, so with dropout the
+ * random stream differs from the unpicked form; without it the result is the same.
  */
-export function transformerEncoderPicked(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig, pick: (v: Value) => Value): Value {
+export function transformerEncoderPicked(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig, pick: (v: Value) => Value, queries?: Queries): Value {
   if (cfg.layers === 0) return pick(x);
   return g.withScope(name, () => {
     let h = x;
     for (let i = 0; i < cfg.layers - 1; i++) h = transformerLayer(g, `layer${i}`, h, mask, cfg);
-    return transformerLayer(g, `layer${cfg.layers - 1}`, h, mask, cfg, pick);
+    return transformerLayer(g, `layer${cfg.layers - 1}`, h, mask, cfg, pick, queries);
   });
 }
 

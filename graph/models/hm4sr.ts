@@ -2,6 +2,7 @@ import { Graph, type Value } from '../graph.js';
 import { dropout } from '../layers/dropout.js';
 import { linear, linearInits } from '../layers/linear.js';
 import { layerNorm } from '../layers/norm.js';
+import type { Queries } from '../layers/attention.js';
 import { MASKED, transformerEncoder, transformerEncoderPicked } from '../layers/transformer.js';
 import type { LossModel } from '../model.js';
 import type { TensorSpec } from '../types.js';
@@ -20,6 +21,9 @@ import { type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, us
  *   times [R, W] float32 (absolute time, or interval days for 'interval-cos'); calendar [R, W] int64;
  *   last [B] int64 (flat index row*W+col of each sample's last item); target [B] int64;
  *   pcl_mask [R, W] float32 (1 where PCL puts a time placeholder);
+ *   pick_row [Q] int64, pick_col [Q, P] int64, pick_slot [B] int64 (training and evaluation: each history's
+ *   last position grouped by packed row, so the fast graph's last layer attends from those alone; see
+ *   runtime/encode.ts lastLayerQueries);
  *   cp_items [U] int64, cp_counts [U] float32 (training with CP: each distinct item of the batch and how
  *   many tokens hold it; the fast graph's category loss runs once per distinct item).
  */
@@ -34,7 +38,10 @@ export function batchSpec(c: Hm4srConfig, kind: 'train' | 'eval' | 'infer'): Ten
   if (usesTimes(c)) s.push({ name: 'times', dtype: 'float32', shape: rw });
   if (usesCalendar(c)) s.push({ name: 'calendar', dtype: 'int64', shape: rw });
   s.push({ name: 'last', dtype: 'int64', shape: ['batch'] });
-  if (kind !== 'infer') s.push({ name: 'target', dtype: 'int64', shape: ['batch'] });
+  if (kind !== 'infer') {
+    s.push({ name: 'target', dtype: 'int64', shape: ['batch'] });
+    s.push({ name: 'pick_row', dtype: 'int64', shape: ['queries'] }, { name: 'pick_col', dtype: 'int64', shape: ['queries', 'picks'] }, { name: 'pick_slot', dtype: 'int64', shape: ['batch'] });
+  }
   if (kind === 'train' && usesPCL(c)) s.push({ name: 'pcl_mask', dtype: 'float32', shape: rw });
   if (kind === 'train' && usesCP(c)) s.push({ name: 'cp_items', dtype: 'int64', shape: ['distinct'] }, { name: 'cp_counts', dtype: 'float32', shape: ['distinct'] });
   return s;
@@ -86,6 +93,23 @@ function segmentMask(segments: Value): Value {
   const keyReal = op.unsqueeze(op.not(op.equal(segments, 0)), [1]);
   const allowed = op.and(op.and(sameSeg, causal), keyReal);
   return op.unsqueeze(op.where(allowed, op.scalar(g, 0, 'float32'), op.scalar(g, MASKED, 'float32')), [1]);
+}
+
+/**
+ * The last layer's read queries (batch inputs pick_row, pick_col, pick_slot) with their additive mask
+ * [Q, 1, P, W]: the rule of segmentMask for query (pick_row[q], pick_col[q, p]) against every key of its row.
+ */
+function lastQueries(b: Record<string, Value>): Queries {
+  const g = b.segments.graph;
+  const segK = op.gather(b.segments, b.pick_row);
+  const segQ = op.gatherElements(segK, b.pick_col, 1);
+  const sameSeg = op.equal(op.unsqueeze(segQ, [2]), op.unsqueeze(segK, [1]));
+  const col = op.range(0, op.dimOf(b.segments, 1), 1);
+  const causal = op.greaterOrEqual(op.unsqueeze(b.pick_col, [2]), op.unsqueeze(col, [0, 1]));
+  const keyReal = op.unsqueeze(op.not(op.equal(segK, 0)), [1]);
+  const allowed = op.and(op.and(sameSeg, causal), keyReal);
+  const mask = op.unsqueeze(op.where(allowed, op.scalar(g, 0, 'float32'), op.scalar(g, MASKED, 'float32')), [1]);
+  return { rows: b.pick_row, cols: b.pick_col, slot: b.pick_slot, mask };
 }
 
 interface Encoded {
@@ -171,13 +195,14 @@ export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, train
   }
 
   const mask = segmentMask(b.segments);
+  const queries = fast && b.pick_row ? lastQueries(b) : undefined;
   const streams = M === 1 ? [e] : op.split(e, Array(M).fill(d), -1);
   const flatLast = (h: Value) => op.gather(op.reshape(h, [-1, d]), b.last);
   const run = (m: Modality, x: Value) => {
     const h = dropout(g, layerNorm(g, `emb_norm.${m}`, x, d), { ratio: c.embDropout, training });
     const cfg = { hidden: d, heads: c.heads, inner: c.inner, layers: c.layers, hiddenDropout: c.hiddenDropout, attnDropout: c.attnDropout, training, fuseQKV: fast };
     // Only each history's last position is read, so the last layer's tail runs on those B rows alone.
-    return fast ? transformerEncoderPicked(g, `encoder.${m}`, h, mask, cfg, flatLast) : flatLast(transformerEncoder(g, `encoder.${m}`, h, mask, cfg));
+    return fast ? transformerEncoderPicked(g, `encoder.${m}`, h, mask, cfg, flatLast, queries) : flatLast(transformerEncoder(g, `encoder.${m}`, h, mask, cfg));
   };
   const H = new Map<Modality, Value>(), Hpcl = new Map<Modality, Value>();
   c.modalities.forEach((m, i) => {
