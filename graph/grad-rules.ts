@@ -168,13 +168,6 @@ export const RULES: Record<string, GradRule> = {
     else count = op.cast(op.reduceProd(op.gather(op.shapeOf(x), op.int64s(c.g, axes)), [0]), x.dtype);
     return [op.div(expandReduced(c, c.dy[0]!, axes, keepdims), count)];
   },
-  ReduceLogSumExp: (c) => {
-    const { axes, keepdims } = reduceAxes(c);
-    const x = xs(c)[0];
-    const lse = keepdims ? c.y[0] : op.unsqueeze(c.y[0], axes);
-    const dy = keepdims ? c.dy[0]! : op.unsqueeze(c.dy[0]!, axes);
-    return [op.mul(op.exp(op.sub(x, lse)), dy)];
-  },
   ReduceMax: (c) => {
     const { axes, keepdims } = reduceAxes(c);
     const x = xs(c)[0];

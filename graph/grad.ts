@@ -13,7 +13,7 @@ export function grad(loss: Value, wrt: Value[], seed?: Value): Value[] {
   const active = new Set<Node>();
   for (const n of g.nodes) {
     if (n.inputs.some((v) => v && depends.has(v))) {
-      for (const o of n.outputs) if (isFloat(o.dtype)) depends.add(o);
+      for (const o of n.outputs) if (isFloat(o.dtype) && !g.stopped.has(o)) depends.add(o);
       active.add(n);
     }
   }

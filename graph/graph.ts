@@ -105,6 +105,8 @@ export class Graph {
   readonly params = new Map<string, { spec: ParamSpec; value: Value }>();
   readonly depth: number;
   docString = '';
+  /** Values the gradient treats as constants (op.stopGradient): no gradient flows through them. */
+  readonly stopped = new Set<Value>();
   /** Loop bodies bind parameter names to their loop-carried inputs instead of declaring new ones. */
   paramBinding: Map<string, Value> | null = null;
   private readonly namer: Namer;

@@ -34,3 +34,13 @@ export function broadcastShapes(g: Graph, op: string, vals: Value[]): Shape | nu
 export function requireFloat(g: Graph, op: string, v: Value): void {
   if (!isFloat(v.dtype)) g.fail(op, `expects a float tensor, got ${v.dtype} ${v.name}`);
 }
+
+/**
+ * x itself (an Identity node) that the gradient treats as a constant: for terms whose value does not
+ * depend on it to first order, like the shift of a log-sum-exp.
+ */
+export function stopGradient(x: Value): Value {
+  const y = x.graph.node('Identity', [x], [{ dtype: x.dtype, shape: x.shape }])[0];
+  x.graph.stopped.add(y);
+  return y;
+}

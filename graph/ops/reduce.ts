@@ -1,7 +1,9 @@
 import { type Value, attr } from '../graph.js';
 import { normAxis } from '../shape.js';
 import type { Shape } from '../types.js';
-import { int64s, requireFloat } from './core.js';
+import { int64s, requireFloat, stopGradient } from './core.js';
+import { add, exp, log, sub } from './elementwise.js';
+import { squeeze } from './shape-ops.js';
 
 function reducedShape(x: Value, axes: number[], keepdims: boolean): Shape | null {
   if (x.shape === null) return null;
@@ -27,15 +29,26 @@ export function reduceSum(x: Value, axes?: number[], keepdims = false): Value {
   return g.node('ReduceSum', [x, int64s(g, ax)], [{ dtype: x.dtype, shape: reducedShape(x, ax, keepdims) }], { keepdims: attr.int(keepdims ? 1 : 0) })[0];
 }
 
-function reduceAttr(op: 'ReduceMean' | 'ReduceMax' | 'ReduceProd' | 'ReduceLogSumExp', x: Value, axes: number[] | undefined, keepdims: boolean): Value {
+function reduceAttr(op: 'ReduceMean' | 'ReduceMax' | 'ReduceProd', x: Value, axes: number[] | undefined, keepdims: boolean): Value {
   const ax = axesOf(op, x, axes);
   return x.graph.node(op, [x], [{ dtype: x.dtype, shape: reducedShape(x, ax, keepdims) }], { axes: attr.ints(ax), keepdims: attr.int(keepdims ? 1 : 0) })[0];
 }
 
 export const reduceMean = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceMean', x, axes, keepdims);
 export const reduceMax = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceMax', x, axes, keepdims);
-/** log(sum(exp(x))) over axes, stabilised inside the kernel: the softmax normaliser without the [B, N] softmax. */
-export const reduceLogSumExp = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceLogSumExp', x, axes, keepdims);
+/**
+ * log(sum(exp(x))) over axes as m + log(sum(exp(x - m))), m the max: the softmax normaliser without the
+ * [B, N] softmax. Composed rather than onnxruntime's ReduceLogSumExp, which is 2.7x slower on the
+ * [1024 x 12,101] catalog logits (30.5 vs 11.5 ms, two threads). m is a constant for the gradient (the
+ * result does not depend on it: d/dm = 1 - sum(softmax) = 0), so the backward pass is exp(x - m) / sum * dy.
+ */
+export function reduceLogSumExp(x: Value, axes?: number[], keepdims = false): Value {
+  requireFloat(x.graph, 'ReduceLogSumExp', x);
+  const ax = axesOf('ReduceLogSumExp', x, axes);
+  const m = stopGradient(reduceMax(x, ax, true));
+  const r = add(log(reduceSum(exp(sub(x, m)), ax, true)), m);
+  return keepdims ? r : squeeze(r, ax);
+}
 /** Product over axes (no gradient rule: used for runtime element counts). */
 export const reduceProd = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceProd', x, axes, keepdims);
 
