@@ -144,34 +144,39 @@ export const QUERIES_PER_ROW = 8;
 
 /**
  * Only each history's last position leaves the encoder, so the training and evaluation graphs run the last
- * layer's attention for those positions alone. They are grouped by packed row, QUERIES_PER_ROW at a time:
- * query row q reads the keys and values of packed row pick_row[q] [Q] at the columns pick_col [Q, P] (slots
- * past a row's last history repeat its first column), and sample i's result is slot pick_slot[i] [B] of
- * the flattened [Q * P]. Rows of many short histories take several query rows, so attention costs
- * Q x P x W scores instead of R x W x W.
+ * layer's attention for those positions alone, grouped by packed row, P = QUERIES_PER_ROW at a time. Query
+ * row r < R holds the first P read positions of packed row r; a row with more takes further query rows,
+ * appended after the R first ones, whose packed rows are pick_more [Q - R]. pick_col [Q, P] holds the columns
+ * (slots past a row's last history repeat its first column) and pick_slot [B] sample i's slot in the
+ * flattened [Q * P]. Attention then costs Q x P x W scores instead of R x W x W, and only the few extra query
+ * rows gather keys and values (whose gradient is a sorted scatter-add).
  */
 function lastLayerQueries(hs: History[], rowOf: Int32Array, colOf: Int32Array, rows: number, P: number): Record<string, HostTensor> {
   if (!(Number.isInteger(P) && P >= 1)) throw new Error(`encodeHistories: queriesPerRow must be a positive integer, got ${P}`);
   const B = hs.length;
   const byRow: number[][] = Array.from({ length: rows }, () => []);
   for (let i = 0; i < B; i++) byRow[rowOf[i]].push(i);
-  const prow: number[] = [], pcol: number[] = [];
+  const more: number[] = [], pcol: number[] = [];
   const slot = new BigInt64Array(B);
+  const chunk = (r: number, k: number, q: number) => {
+    const part = byRow[r].slice(k, k + P);
+    const cols = part.map((i) => colOf[i] + hs[i].items.length - 1);
+    part.forEach((i, j) => { slot[i] = BigInt(q * P + j); });
+    for (let j = 0; j < P; j++) pcol.push(j < cols.length ? cols[j] : cols[0]);
+  };
   for (let r = 0; r < rows; r++) {
-    const samples = byRow[r].sort((a, b) => colOf[a] - colOf[b]);
-    for (let k = 0; k < samples.length; k += P) {
-      const q = prow.length;
-      prow.push(r);
-      const chunk = samples.slice(k, k + P);
-      const cols = chunk.map((i) => colOf[i] + hs[i].items.length - 1);
-      chunk.forEach((i, j) => { slot[i] = BigInt(q * P + j); });
-      for (let j = 0; j < P; j++) pcol.push(j < cols.length ? cols[j] : cols[0]);
+    byRow[r].sort((a, b) => colOf[a] - colOf[b]);
+    chunk(r, 0, r);
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let k = P; k < byRow[r].length; k += P) {
+      chunk(r, k, rows + more.length);
+      more.push(r);
     }
   }
-  const Q = prow.length;
   return {
-    pick_row: { data: BigInt64Array.from(prow, BigInt), dims: [Q] },
-    pick_col: { data: BigInt64Array.from(pcol, BigInt), dims: [Q, P] },
+    pick_more: { data: BigInt64Array.from(more, BigInt), dims: [more.length] },
+    pick_col: { data: BigInt64Array.from(pcol, BigInt), dims: [rows + more.length, P] },
     pick_slot: { data: slot, dims: [B] },
   };
 }

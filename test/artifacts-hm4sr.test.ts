@@ -151,8 +151,8 @@ test('an eval model with scores instead of the loss matches hm4sr\'s inference g
   const s = await openTrainingSession(out);
   assert.equal([...s.evalOutputNames], ['scores']);
   // The inference signature: the history inputs only (no target, PCL mask, category or last-layer lists).
-  const { target, pcl_mask, cp_items, cp_counts, pick_row, pick_col, pick_slot, ...infer } = batches[1];
-  void target, void pcl_mask, void cp_items, void cp_counts, void pick_row, void pick_col, void pick_slot;
+  const { target, pcl_mask, cp_items, cp_counts, pick_more, pick_col, pick_slot, ...infer } = batches[1];
+  void target, void pcl_mask, void cp_items, void cp_counts, void pick_more, void pick_col, void pick_slot;
   const theirs = (await evalStep(s, toOrt(infer))).scores.data as Float32Array;
   const inf = await compile(buildInferenceGraph(tiny, 3), { params: 'initializers', values: vals });
   const ours = (await inf(infer)).scores.data as Float32Array;

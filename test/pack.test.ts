@@ -62,27 +62,49 @@ test('PCL masks floor(beta * len) distinct positions of histories with at least 
   assert.is(m.reduce((a, x) => a + x, 0), 1, 'shorter histories keep every item');
 });
 
-test('the last layer reads each history end once: pick_row / pick_col / pick_slot point at last, P per query row', () => {
+test('the last layer reads each history end once: one query row per packed row, extra ones for crowded rows', () => {
   const long = { items: [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3], times: Array(12).fill(0), target: 4 };
   const singles = Array.from({ length: 12 }, (_, i) => ({ items: [1 + (i % 9)], times: [0], target: 2 }));
   const c12 = { ...c, maxLen: 12 };
-  for (const P of [8, 5, 1]) {
+  for (const P of [8, 5, 1, 12]) {
     const b = encodeHistories([long, ...singles], c12, { ...opts, queriesPerRow: P });
-    const row = Array.from(b.feeds.pick_row.data as BigInt64Array, Number), col = Array.from(b.feeds.pick_col.data as BigInt64Array, Number);
+    const more = Array.from(b.feeds.pick_more.data as BigInt64Array, Number), col = Array.from(b.feeds.pick_col.data as BigInt64Array, Number);
     const slot = Array.from(b.feeds.pick_slot.data as BigInt64Array, Number), last = Array.from(b.feeds.last.data as BigInt64Array, Number);
-    assert.equal(b.feeds.pick_col.dims, [row.length, P]);
     assert.is(b.rows, 2, 'the 12 singles share one row');
-    assert.is(row.length, 1 + Math.ceil(12 / P), `P ${P}: one query row for the long history, ceil(12 / P) for the singles`);
+    const rows = [0, 1, ...more];
+    assert.equal(b.feeds.pick_col.dims, [rows.length, P]);
+    assert.is(more.length, Math.ceil(12 / P) - 1, `P ${P}: the singles' row needs ceil(12 / P) query rows`);
     last.forEach((at, i) => {
       const q = Math.floor(slot[i] / P);
-      assert.is(row[q] * b.width + col[slot[i]], at, `P ${P}, sample ${i}`);
+      assert.is(rows[q] * b.width + col[slot[i]], at, `P ${P}, sample ${i}`);
     });
     assert.is(new Set(slot).size, slot.length, 'every sample has its own slot');
     // A slot past a row's last history repeats the query row's first column.
-    for (let q = 0; q < row.length; q++) for (let j = 0; j < P; j++) if (!slot.includes(q * P + j)) assert.is(col[q * P + j], col[q * P]);
+    for (let q = 0; q < rows.length; q++) for (let j = 0; j < P; j++) if (!slot.includes(q * P + j)) assert.is(col[q * P + j], col[q * P]);
   }
-  assert.not.ok('pick_row' in encodeHistories(hs, c, { ...opts, withTarget: false }).feeds, 'inference batches have none');
+  assert.not.ok('pick_col' in encodeHistories(hs, c, { ...opts, withTarget: false }).feeds, 'inference batches have none');
   assert.throws(() => encodeHistories(hs, c, { ...opts, queriesPerRow: 0 }), /queriesPerRow must be a positive integer, got 0/);
+});
+
+test('stacking keeps the query-row layout: padding after the per-row part and after the extra part', () => {
+  const long = { items: [1, 2, 3, 4, 5, 6], times: Array(6).fill(0), target: 4 };
+  const single = (i: number) => ({ items: [1 + i], times: [0], target: 2 });
+  const c6 = { ...c, maxLen: 6 };
+  // a: 2 packed rows, the singles' row crowded (6 reads, P 2: 2 extra query rows); b: 4 rows, one extra.
+  const a = encodeHistories([long, ...[0, 1, 2, 3, 4, 5].map(single)], c6, { ...opts, queriesPerRow: 2 });
+  const b = encodeHistories([long, long, long, single(0), single(1), single(2), single(3)], c6, { ...opts, queriesPerRow: 2 });
+  const s = stackBatches([a, b]);
+  assert.equal([a.rows, b.rows, s.rows], [2, 4, 4]);
+  const E = a.feeds.pick_more.dims[0], R = s.rows;
+  assert.equal([E, b.feeds.pick_more.dims[0]], [2, 1]);
+  assert.equal(s.feeds.pick_col.dims, [2, R + E, 2]);
+  const rowsOf = (k: number) => [...Array(R).keys(), ...Array.from(s.feeds.pick_more.data as BigInt64Array, Number).slice(k * E, (k + 1) * E)];
+  const col = Array.from(s.feeds.pick_col.data as BigInt64Array, Number), slot = Array.from(s.feeds.pick_slot.data as BigInt64Array, Number);
+  const last = Array.from(s.feeds.last.data as BigInt64Array, Number), n = (R + E) * 2;
+  for (let k = 0; k < 2; k++) for (let i = 0; i < 7; i++) {
+    const sl = slot[k * 7 + i];
+    assert.is(rowsOf(k)[Math.floor(sl / 2)] * s.width + col[k * n + sl], last[k * 7 + i], `batch ${k}, sample ${i}`);
+  }
 });
 
 test('training batches list each distinct item with its token count; stacking pads those lists with item 0, count 0', () => {
@@ -98,10 +120,7 @@ test('training batches list each distinct item with its token count; stacking pa
   assert.equal(Array.from(s.feeds.cp_items.data as BigInt64Array, Number).slice(7), [2, 3, 8, 9, 0, 0, 0]);
   assert.equal(Array.from(s.feeds.cp_counts.data as Float32Array).slice(7), [2, 2, 2, 2, 0, 0, 0]);
   assert.equal(s.feeds.last.dims, [2, 4]);
-  const qa = a.feeds.pick_row.dims[0], qb = b.feeds.pick_row.dims[0], q = Math.max(qa, qb);
-  assert.equal(s.feeds.pick_col.dims, [2, q, 8]);
-  assert.equal(Array.from(s.feeds.pick_col.data as BigInt64Array, Number).slice(0, qa * 8), Array.from(a.feeds.pick_col.data as BigInt64Array, Number));
-  assert.equal(Array.from(s.feeds.pick_slot.data as BigInt64Array, Number).slice(4), Array.from(b.feeds.pick_slot.data as BigInt64Array, Number));
+
 });
 
 test.run();

@@ -29,10 +29,11 @@ export interface AttentionConfig {
 
 /**
  * Query positions grouped by row of x: query row q attends over row rows[q] of the keys and values from the
- * columns cols[q, :] ([Q], [Q, P], int64); slot [N] orders the flattened [Q * P] results like `pick`'s
- * rows; mask [Q, 1, P, L] is additive, like the layer's mask for those positions.
+ * columns cols[q, :] ([Q], [Q, P], int64), where rows is 0, 1, ..., B - 1 followed by `more` (further query
+ * rows of crowded rows); slot [N] orders the flattened [Q * P] results like `pick`'s rows; mask
+ * [Q, 1, P, L] is additive, like the layer's mask for those positions.
  */
-export interface Queries { rows: Value; cols: Value; slot: Value; mask: Value }
+export interface Queries { rows: Value; more: Value; cols: Value; slot: Value; mask: Value }
 
 export interface AttentionResult {
   /** [B, L, hidden], after the output dense (before any residual / dropout / norm). */
@@ -73,15 +74,17 @@ export function selfAttention(g: Graph, name: string, x: Value, mask: Value | nu
       scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(dh));
       v = vv;
     } else if (cfg.queries && cfg.pick) {
-      const { rows, cols, slot, mask: qmask } = cfg.queries;
+      const { rows, more, cols, slot, mask: qmask } = cfg.queries;
+      // Query row b < B reads row b itself; only the extra query rows gather their row's keys and values.
+      const own = (t: Value) => op.concat([t, op.gather(t, more)], 0);
       const [q, k, vv] = projectQKV(g, x, hidden, cfg.init);
       // Query (rows[q], cols[q, p]) is row rows[q] * L + cols[q, p] of the flattened [B * L, hidden].
       const flat = op.add(op.mul(op.unsqueeze(rows, [1]), op.dimOf(x, 1)), cols);
       const qp = op.mul(op.gather(op.reshape(q, [-1, hidden]), flat), 1 / Math.sqrt(dh));
-      const sc = op.add(op.matmul(splitHeads(qp, heads, dh), op.transposeLast(splitHeads(op.gather(k, rows), heads, dh))), qmask);
+      const sc = op.add(op.matmul(splitHeads(qp, heads, dh), op.transposeLast(splitHeads(own(k), heads, dh))), qmask);
       const probs = op.softmax(sc, -1);
       const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
-      const ctx = mergeHeads(op.matmul(dropped, splitHeads(op.gather(vv, rows), heads, dh)), heads, dh);
+      const ctx = mergeHeads(op.matmul(dropped, splitHeads(own(vv), heads, dh)), heads, dh);
       return { out: lin('out', op.gather(op.reshape(ctx, [-1, hidden]), slot)), probs };
     } else {
       // The 1/sqrt(dh) scale on q ([B, L, hidden]) rather than on the scores ([B, heads, L, L]).

@@ -21,7 +21,7 @@ import { type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, us
  *   times [R, W] float32 (absolute time, or interval days for 'interval-cos'); calendar [R, W] int64;
  *   last [B] int64 (flat index row*W+col of each sample's last item); target [B] int64;
  *   pcl_mask [R, W] float32 (1 where PCL puts a time placeholder);
- *   pick_row [Q] int64, pick_col [Q, P] int64, pick_slot [B] int64 (training and evaluation: each history's
+ *   pick_more [Q - R] int64, pick_col [Q, P] int64, pick_slot [B] int64 (training and evaluation: each history's
  *   last position grouped by packed row, so the fast graph's last layer attends from those alone; see
  *   runtime/encode.ts lastLayerQueries);
  *   cp_items [U] int64, cp_counts [U] float32 (training with CP: each distinct item of the batch and how
@@ -40,7 +40,7 @@ export function batchSpec(c: Hm4srConfig, kind: 'train' | 'eval' | 'infer'): Ten
   s.push({ name: 'last', dtype: 'int64', shape: ['batch'] });
   if (kind !== 'infer') {
     s.push({ name: 'target', dtype: 'int64', shape: ['batch'] });
-    s.push({ name: 'pick_row', dtype: 'int64', shape: ['queries'] }, { name: 'pick_col', dtype: 'int64', shape: ['queries', 'picks'] }, { name: 'pick_slot', dtype: 'int64', shape: ['batch'] });
+    s.push({ name: 'pick_more', dtype: 'int64', shape: ['extra_queries'] }, { name: 'pick_col', dtype: 'int64', shape: ['queries', 'picks'] }, { name: 'pick_slot', dtype: 'int64', shape: ['batch'] });
   }
   if (kind === 'train' && usesPCL(c)) s.push({ name: 'pcl_mask', dtype: 'float32', shape: rw });
   if (kind === 'train' && usesCP(c)) s.push({ name: 'cp_items', dtype: 'int64', shape: ['distinct'] }, { name: 'cp_counts', dtype: 'float32', shape: ['distinct'] });
@@ -96,12 +96,13 @@ function segmentMask(segments: Value): Value {
 }
 
 /**
- * The last layer's read queries (batch inputs pick_row, pick_col, pick_slot) with their additive mask
- * [Q, 1, P, W]: the rule of segmentMask for query (pick_row[q], pick_col[q, p]) against every key of its row.
+ * The last layer's read queries (batch inputs pick_more, pick_col, pick_slot) with their additive mask
+ * [Q, 1, P, W]: the rule of segmentMask for each query against every key of its packed row.
  */
 function lastQueries(b: Record<string, Value>): Queries {
   const g = b.segments.graph;
-  const segK = op.gather(b.segments, b.pick_row);
+  const rows = op.concat([op.range(0, op.dimOf(b.segments, 0), 1), b.pick_more], 0);
+  const segK = op.gather(b.segments, rows);
   const segQ = op.gatherElements(segK, b.pick_col, 1);
   const sameSeg = op.equal(op.unsqueeze(segQ, [2]), op.unsqueeze(segK, [1]));
   const col = op.range(0, op.dimOf(b.segments, 1), 1);
@@ -109,7 +110,7 @@ function lastQueries(b: Record<string, Value>): Queries {
   const keyReal = op.unsqueeze(op.not(op.equal(segK, 0)), [1]);
   const allowed = op.and(op.and(sameSeg, causal), keyReal);
   const mask = op.unsqueeze(op.where(allowed, op.scalar(g, 0, 'float32'), op.scalar(g, MASKED, 'float32')), [1]);
-  return { rows: b.pick_row, cols: b.pick_col, slot: b.pick_slot, mask };
+  return { rows, more: b.pick_more, cols: b.pick_col, slot: b.pick_slot, mask };
 }
 
 interface Encoded {
@@ -195,7 +196,7 @@ export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, train
   }
 
   const mask = segmentMask(b.segments);
-  const queries = fast && b.pick_row ? lastQueries(b) : undefined;
+  const queries = fast && b.pick_more ? lastQueries(b) : undefined;
   const streams = M === 1 ? [e] : op.split(e, Array(M).fill(d), -1);
   const flatLast = (h: Value) => op.gather(op.reshape(h, [-1, d]), b.last);
   const run = (m: Modality, x: Value) => {
