@@ -54,6 +54,11 @@ test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
   assert.is(viaModel[0].items.length, 2);
   const art = JSON.parse(ok('export-artifacts', '--run', run, '--out', join(dir, 'artifacts')));
   for (const f of ['checkpoint', 'training_model.onnx', 'eval_model.onnx', 'optimizer_model.onnx']) assert.ok(existsSync(join(art.artifacts, f)), f);
+  // compare: a run against itself, given twice on one side (as seeds would be): no difference at all.
+  const cmp = JSON.parse(ok('compare', '-a', run, run, '-b', run, '--split', 'test'));
+  assert.equal(cmp.runsA, [run, run]);
+  assert.equal([cmp.diff, ...cmp.ci95, cmp.a.sd], [0, 0, 0, 0]);
+  assert.ok(Math.abs(cmp.a.runs[0] - ev.metrics['ndcg@10']) < 1e-12 && cmp.b.mean === cmp.a.mean, JSON.stringify(cmp));
   const base = JSON.parse(ok('baseline', '--data', data));
   assert.type(base.metrics['ndcg@10'], 'number');
   assert.match(hm4sr('evaluate', '--run', join(dir, 'nope')).err, /not a run directory/);
