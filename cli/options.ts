@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { ExecutionProvider, SessionOptions } from '../runtime/session.js';
-import { type RunConfig, CUDA_DEFAULTS, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
+import { type DeepPartial, type RunConfig, CUDA_DEFAULTS, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
 import type { Layout } from '../runtime/encode.js';
 import { resolveDataset } from '../train/data/builtin.js';
 
@@ -61,12 +61,17 @@ export function runConfigFrom(a: ModelArgs, training = false, ep: ExecutionProvi
     a = { ...a, epochs: quick.epochs };
   }
   if (training && ep === 'cpu' && quick?.batchSize !== undefined && a['batch-size'] === undefined && file.optim?.batchSize === undefined) a = { ...a, 'batch-size': quick.batchSize };
+  return mergeConfig(rc, flagOverrides(a, ds));
+}
+
+/** The settings given as flags (undefined ones left out), over the dataset they resolved to. */
+function flagOverrides(a: ModelArgs, ds: { dir: string; name: string } | null): DeepPartial<RunConfig> {
   const def = <V>(v: V | undefined) => (v === undefined ? {} : v);
-  return mergeConfig(rc, {
+  return {
     ...(a.preset ? { preset: a.preset } : {}),
     ...(a.ablate ? { ablations: a.ablate } : {}),
     data: {
-      dir: ds.dir, name: ds.name,
+      ...(ds ? { dir: ds.dir, name: ds.name } : {}),
       ...def(a['category-column'] && { categoryColumn: a['category-column'] }),
       ...def(a['missing-modality'] && { missingModality: a['missing-modality'] }),
     },
@@ -74,5 +79,31 @@ export function runConfigFrom(a: ModelArgs, training = false, ep: ExecutionProvi
       seed: a.seed, epochs: a.epochs, patience: a.patience, batchSize: a['batch-size'], lr: a.lr, layout: a.layout,
       lengthBucketing: a['length-bucketing'], threads: a.threads, stepsPerRun: a['steps-per-run'],
     }).filter(([, v]) => v !== undefined)),
-  });
+  };
+}
+
+/** What a resumed run may change: how long it goes on, where its data lies and how it runs, never what it computes. */
+const RESUMABLE = ['optim.epochs', 'optim.threads', 'eval.batchSize', 'data.dir', 'data.name'];
+
+const leaves = (x: unknown, at = ''): [string, string][] =>
+  x !== null && typeof x === 'object' && !Array.isArray(x)
+    ? Object.entries(x).flatMap(([k, v]) => leaves(v, at ? `${at}.${k}` : k))
+    : [[at, JSON.stringify(x)]];
+
+/**
+ * `train --resume`: the run's own settings (its config.json), with a --config file and the flags given laid
+ * over them, so `train --out RUN --resume` alone continues the run as it was started. A flag or file that
+ * would change what the run computes is an error naming each setting, never a silently different run.
+ */
+export function resumeConfigFrom(a: ModelArgs, saved: RunConfig, configFile: string): RunConfig {
+  const base = mergeConfig(DEFAULT_CONFIG, saved as DeepPartial<RunConfig>);
+  const file = a.config ? readConfigFile(a.config) : {};
+  const ds = a.data ? resolveDataset(a.data, a.name, log) : null;
+  const rc = mergeConfig(mergeConfig(base, file), flagOverrides(a, ds));
+  const was = new Map(leaves(base));
+  const changed = leaves(rc).filter(([k, v]) => was.get(k) !== v && !RESUMABLE.includes(k));
+  if (changed.length) {
+    throw new Error(`--resume: ${configFile} holds the settings the run was started with, and these would change them: ${changed.map(([k, v]) => `${k} ${v} (the run's: ${was.get(k) ?? 'unset'})`).join(', ')}. A resumed run keeps its settings; only ${RESUMABLE.join(', ')} may change. Leave those options out (or start a new run).`);
+  }
+  return rc;
 }

@@ -1,6 +1,9 @@
 import type { Argv } from 'yargs';
+import { existsSync } from 'node:fs';
+import { readJsonFile } from '../graph/input-file.js';
+import { type SavedConfig, runFiles } from '../train/run.js';
 import { train } from '../train/trainer.js';
-import { type DeviceArgs, type ModelArgs, deviceOptions, log, modelOptions, runConfigFrom, trainOptions } from './options.js';
+import { type DeviceArgs, type ModelArgs, deviceOptions, log, modelOptions, resumeConfigFrom, runConfigFrom, trainOptions } from './options.js';
 
 export function registerTrain(cli: Argv): void {
   cli.command(
@@ -11,7 +14,10 @@ export function registerTrain(cli: Argv): void {
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its last checkpoint' })
       .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar' }),
     async (a) => {
-      const rc = runConfigFrom(a as ModelArgs, true, a.ep);
+      const saved = a.resume && a.out ? runFiles(a.out).config : null;
+      const rc = saved && existsSync(saved)
+        ? resumeConfigFrom(a as ModelArgs, (readJsonFile(saved, 'a run config') as SavedConfig).run, saved)
+        : runConfigFrom(a as ModelArgs, true, a.ep);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
       const out = a.out ?? `runs/${rc.preset}-${rc.data.name}-${stamp}`;
       log(`run: ${out}`);
@@ -22,7 +28,7 @@ export function registerTrain(cli: Argv): void {
         'try next:',
         `  npm run hm4sr -- recommend --run ${out} --user ${s.exampleUser}    # top-10 items for a user of this run`,
         `  npm run hm4sr -- evaluate --run ${out}                             # test metrics again, from the saved model`,
-        onBeauty ? `  npm run hm4sr -- train --data amazon-beauty --out ${out} --resume   # continue after a stop`
+        onBeauty ? `  npm run hm4sr -- train --out ${out} --resume   # continue after a stop, with the run's own settings`
           : '  npm run hm4sr -- train --data amazon-beauty --out runs/beauty      # the paper\'s Amazon Beauty (about 100 s an epoch on 2 cores)',
         `  see ${out}/curve.png for the training curve; hm4sr --help lists every command`,
       ].join('\n'));

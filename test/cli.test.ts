@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -54,6 +54,14 @@ test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
   assert.is(viaModel[0].items.length, 2);
   const art = JSON.parse(ok('export-artifacts', '--run', run, '--out', join(dir, 'artifacts')));
   for (const f of ['checkpoint', 'training_model.onnx', 'eval_model.onnx', 'optimizer_model.onnx']) assert.ok(existsSync(join(art.artifacts, f)), f);
+  // --resume with nothing but the run: its own settings (tiny model from --config), two more epochs allowed.
+  const more = JSON.parse(ok('train', '--out', run, '--resume', '--epochs', '3'));
+  assert.is(more.epochs, 3);
+  assert.is(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).run.model.hidden, 8);
+  const changed = hm4sr('train', '--out', run, '--resume', '--lr', '0.5', '--epochs', '4');
+  assert.is(changed.code, 1);
+  assert.match(changed.err, /would change them: optim\.lr 0\.5 \(the run's: 0\.001\)\. A resumed run keeps its settings/);
+  assert.is(JSON.parse(readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').pop()!).epoch, 3, 'the refused resume trained nothing');
   // compare: a run against itself, given twice on one side (as seeds would be): no difference at all.
   const cmp = JSON.parse(ok('compare', '-a', run, run, '-b', run, '--split', 'test'));
   assert.equal(cmp.runsA, [run, run]);

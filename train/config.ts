@@ -82,7 +82,7 @@ export const DEFAULT_CONFIG: RunConfig = {
  */
 export const CUDA_DEFAULTS = { stepsPerRun: 16, evalBatchSize: 4096 } as const;
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
 export function mergeConfig(base: RunConfig, over: DeepPartial<RunConfig>): RunConfig {
   return {
