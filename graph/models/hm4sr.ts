@@ -84,15 +84,25 @@ export function catalog(g: Graph, c: Hm4srConfig): Value {
   return concatLast(catalogParts(g, c).map((p) => p.table ?? op.expand(p.bias, [n, d])));
 }
 
-/** Additive attention mask [R, 1, W, W]: causal within a segment, never across segments or onto padding. */
-function segmentMask(segments: Value): Value {
-  const g = segments.graph;
-  const sameSeg = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1]));
-  const col = op.range(0, op.dimOf(segments, 1), 1);
-  const causal = op.greaterOrEqual(op.unsqueeze(col, [1]), op.unsqueeze(col, [0]));
-  const keyReal = op.unsqueeze(op.not(op.equal(segments, 0)), [1]);
+/**
+ * The attention rule of packed rows as an additive mask: query (segQ, colQ) attends key j of its row where
+ * segK[j] is its segment (never padding, 0) and j <= colQ. segQ, colQ: [N, P] int64; segK: [N, W]. Gives
+ * [N, 1, P, W].
+ */
+function packedMask(segQ: Value, colQ: Value, segK: Value): Value {
+  const g = segK.graph;
+  const sameSeg = op.equal(op.unsqueeze(segQ, [2]), op.unsqueeze(segK, [1]));
+  const col = op.range(0, op.dimOf(segK, 1), 1);
+  const causal = op.greaterOrEqual(op.unsqueeze(colQ, [2]), op.unsqueeze(col, [0, 1]));
+  const keyReal = op.unsqueeze(op.not(op.equal(segK, 0)), [1]);
   const allowed = op.and(op.and(sameSeg, causal), keyReal);
   return op.unsqueeze(op.where(allowed, op.scalar(g, 0, 'float32'), op.scalar(g, MASKED, 'float32')), [1]);
+}
+
+/** Additive attention mask [R, 1, W, W]: causal within a segment, never across segments or onto padding. */
+function segmentMask(segments: Value): Value {
+  const col = op.unsqueeze(op.range(0, op.dimOf(segments, 1), 1), [0]);
+  return packedMask(segments, col, segments);
 }
 
 /**
@@ -100,16 +110,9 @@ function segmentMask(segments: Value): Value {
  * [Q, 1, P, W]: the rule of segmentMask for each query against every key of its packed row.
  */
 function lastQueries(b: Record<string, Value>): Queries {
-  const g = b.segments.graph;
   const rows = op.concat([op.range(0, op.dimOf(b.segments, 0), 1), b.pick_more], 0);
   const segK = op.gather(b.segments, rows);
-  const segQ = op.gatherElements(segK, b.pick_col, 1);
-  const sameSeg = op.equal(op.unsqueeze(segQ, [2]), op.unsqueeze(segK, [1]));
-  const col = op.range(0, op.dimOf(b.segments, 1), 1);
-  const causal = op.greaterOrEqual(op.unsqueeze(b.pick_col, [2]), op.unsqueeze(col, [0, 1]));
-  const keyReal = op.unsqueeze(op.not(op.equal(segK, 0)), [1]);
-  const allowed = op.and(op.and(sameSeg, causal), keyReal);
-  const mask = op.unsqueeze(op.where(allowed, op.scalar(g, 0, 'float32'), op.scalar(g, MASKED, 'float32')), [1]);
+  const mask = packedMask(op.gatherElements(segK, b.pick_col, 1), b.pick_col, segK);
   return { rows, more: b.pick_more, cols: b.pick_col, slot: b.pick_slot, mask };
 }
 
