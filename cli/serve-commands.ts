@@ -3,7 +3,8 @@ import type { Argv } from 'yargs';
 import { Recommender } from '../runtime/recommender.js';
 import { DEFAULT_TOP_K, exportInference } from '../train/export.js';
 import { prepare } from '../train/prepare.js';
-import { evaluateRun, loadRun, runDataset } from '../train/run.js';
+import { evaluateRun, loadRun, runDataset, runFiles } from '../train/run.js';
+import { type Split, writeRanks } from '../train/ranks.js';
 import { mostPopular } from '../train/baselines.js';
 import { compareRuns } from '../train/compare.js';
 import { type DeviceArgs, type ModelArgs, deviceOptions, modelOptions, runConfigFrom, sessionFrom, warn } from './options.js';
@@ -21,12 +22,19 @@ export function registerServe(cli: Argv): void {
     (y) => deviceOptions(y)
       .option('run', { type: 'string', demandOption: true, describe: 'run directory' })
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
-      .option('eval-batch-size', { type: 'number', describe: `users ranked per onnxruntime run (default: the run's, at least ${CUDA_DEFAULTS.evalBatchSize} on CUDA)` }),
+      .option('eval-batch-size', { type: 'number', describe: `users ranked per onnxruntime run (default: the run's, at least ${CUDA_DEFAULTS.evalBatchSize} on CUDA)` })
+      .option('write-ranks', { type: 'boolean', default: false, describe: 'also rank the other split and write RUN/ranks.json (what hm4sr compare reads; training writes it when it ends)' }),
     async (a) => {
       await checkExecutionProvider(a.ep);
       const run = loadRun(a.run, 'best', warn);
       const batch = a['eval-batch-size'] ?? (a.ep === 'cuda' ? Math.max(run.rc.eval.batchSize, CUDA_DEFAULTS.evalBatchSize) : run.rc.eval.batchSize);
-      const r = await evaluateRun({ ...run, rc: { ...run.rc, eval: { ...run.rc.eval, batchSize: batch } } }, a.split, sessionFrom(a as DeviceArgs, run.rc.optim.threads || undefined));
+      const evaluate = (split: Split) => evaluateRun({ ...run, rc: { ...run.rc, eval: { ...run.rc.eval, batchSize: batch } } }, split, sessionFrom(a as DeviceArgs, run.rc.optim.threads || undefined));
+      const r = await evaluate(a.split);
+      if (a['write-ranks']) {
+        const other = await evaluate(a.split === 'test' ? 'valid' : 'test');
+        const [valid, test] = a.split === 'test' ? [other, r] : [r, other];
+        writeRanks(runFiles(a.run).ranks, { fingerprint: run.p.fingerprint, bestEpoch: Number(run.ck.properties.bestEpoch), valid: valid.ranks, test: test.ranks });
+      }
       process.stdout.write(`${JSON.stringify({ split: a.split, users: r.users, seconds: +r.seconds.toFixed(2), metrics: r.metrics }, null, 2)}\n`);
     },
   );
@@ -68,15 +76,14 @@ export function registerServe(cli: Argv): void {
   );
   cli.command(
     'compare',
-    'paired comparison of two models on the same users, each given as one run or several (seeds): NDCG@k of each run, each side\'s mean and spread, the difference and its 95% bootstrap interval',
+    'paired comparison of two models on the same users, each given as one run or several (seeds): NDCG@k of each run, each side\'s mean and spread, the difference and its 95% bootstrap interval. A run is ranked from its ranks.json (written when training ends), else from its best checkpoint',
     (y) => y
       .option('a', { type: 'string', array: true, demandOption: true, describe: 'reference run directories (one per seed)' })
       .option('b', { type: 'string', array: true, demandOption: true, describe: 'run directories compared against them' })
       .option('split', { choices: ['valid', 'test'] as const, default: 'test' as const })
       .option('k', { type: 'number', default: 10 }),
     async (a) => {
-      const load = (runs: string[]) => runs.map((r) => loadRun(r, 'best', warn));
-      const c = await compareRuns(load(a.a), load(a.b), a.split, a.k);
+      const c = await compareRuns(a.a, a.b, a.split, a.k, warn);
       process.stdout.write(`${JSON.stringify({ runsA: a.a, runsB: a.b, split: a.split, ...c }, null, 2)}\n`);
     },
   );

@@ -66,7 +66,26 @@ test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
   const cmp = JSON.parse(ok('compare', '-a', run, run, '-b', run, '--split', 'test'));
   assert.equal(cmp.runsA, [run, run]);
   assert.equal([cmp.diff, ...cmp.ci95, cmp.a.sd], [0, 0, 0, 0]);
-  assert.ok(Math.abs(cmp.a.runs[0] - ev.metrics['ndcg@10']) < 1e-12 && cmp.b.mean === cmp.a.mean, JSON.stringify(cmp));
+  const ev3 = JSON.parse(ok('evaluate', '--run', run, '--split', 'test'));
+  assert.ok(Math.abs(cmp.a.runs[0] - ev3.metrics['ndcg@10']) < 1e-12 && cmp.b.mean === cmp.a.mean, JSON.stringify(cmp));
+  // The ranks training wrote when it ended are what compare read; without them it ranks best.ckpt, to the
+  // same figures, and evaluate --write-ranks writes the same file again.
+  const ranksFile = join(run, 'ranks.json');
+  const saved = JSON.parse(readFileSync(ranksFile, 'utf8'));
+  assert.equal([saved.valid.length, saved.test.length], [60, 60]);
+  assert.equal(cmp.sources, { [run]: 'ranks.json' });
+  rmSync(ranksFile);
+  const fromCkpt = JSON.parse(ok('compare', '-a', run, '-b', run));
+  assert.equal(fromCkpt.sources, { [run]: 'best.ckpt' });
+  assert.is(fromCkpt.a.mean, cmp.a.mean);
+  ok('evaluate', '--run', run, '--split', 'valid', '--write-ranks');
+  assert.equal(JSON.parse(readFileSync(ranksFile, 'utf8')), saved);
+  const original = readFileSync(ranksFile, 'utf8');
+  writeFileSync(ranksFile, JSON.stringify({ ...saved, fingerprint: 'other' }));
+  assert.match(hm4sr('compare', '-a', run, '-b', run).err, /ranks\.json: ranks of data other, but the run \(config\.json\) trained on/);
+  writeFileSync(ranksFile, JSON.stringify({ ...saved, test: [3, 0.5] }));
+  assert.match(hm4sr('compare', '-a', run, '-b', run).err, /ranks\.json: "test" rank 1 is 0\.5, not a rank/);
+  writeFileSync(ranksFile, original);
   const base = JSON.parse(ok('baseline', '--data', data));
   assert.type(base.metrics['ndcg@10'], 'number');
   assert.match(hm4sr('evaluate', '--run', join(dir, 'nope')).err, /not a run directory/);

@@ -1,5 +1,5 @@
 import { ndcgAt } from './metrics.js';
-import { type LoadedRun, evaluateRun } from './run.js';
+import { type RankedRun, type Split, runRanks } from './ranks.js';
 import { Rng } from './data/shuffle.js';
 
 /** One side of a comparison: its runs' mean NDCG@k each (seeds), their mean and sample standard deviation. */
@@ -63,10 +63,14 @@ export function comparePaired(ranksA: Int32Array[], ranksB: Int32Array[], k: num
   };
 }
 
-/** `hm4sr compare`: every run's best weights ranked on the same split of the same data, then comparePaired. */
-export async function compareRuns(a: LoadedRun[], b: LoadedRun[], split: 'valid' | 'test', k: number): Promise<PairedComparison> {
-  const all = [...a, ...b];
-  for (const r of all) if (r.p.fingerprint !== all[0].p.fingerprint) throw new Error(`${all[0].run} and ${r.run} were trained on different data`);
-  const ranks = async (rs: LoadedRun[]) => { const out: Int32Array[] = []; for (const r of rs) out.push((await evaluateRun(r, split)).ranks); return out; };
-  return comparePaired(await ranks(a), await ranks(b), k);
+/**
+ * `hm4sr compare`: every run's ranks on the same split of the same data (its ranks.json, else its best
+ * checkpoint ranked now), then comparePaired.
+ */
+export async function compareRuns(a: string[], b: string[], split: Split, k: number, warn?: (m: string) => void): Promise<PairedComparison & { sources: Record<string, RankedRun['source']> }> {
+  const ranked = async (runs: string[]) => { const out: RankedRun[] = []; for (const r of runs) out.push(await runRanks(r, split, warn)); return out; };
+  const ra = await ranked(a), rb = await ranked(b);
+  const all = [...ra, ...rb];
+  for (const r of all) if (r.fingerprint !== all[0].fingerprint) throw new Error(`${all[0].run} and ${r.run} were trained on different data`);
+  return { ...comparePaired(ra.map((r) => r.ranks), rb.map((r) => r.ranks), k), sources: Object.fromEntries(all.map((r) => [r.run, r.source])) };
 }

@@ -19,6 +19,7 @@ export const runFiles = (out: string) => ({
   best: join(out, 'best.ckpt'),
   log: join(out, 'log.jsonl'),
   metrics: join(out, 'metrics.json'),
+  ranks: join(out, 'ranks.json'),
   model: join(out, 'model.onnx'),
   curve: join(out, 'curve.png'),
 });

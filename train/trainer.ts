@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { InputError, readInputText } from '../graph/input-file.js';
+import { writeRanks } from './ranks.js';
 import { writeFileAtomic } from '../graph/atomic.js';
 import { initialValues } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
@@ -199,6 +200,7 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
   const wallSeconds = (performance.now() - t0) / 1000;
   const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds, exampleUser: p.ds.userTokens[0] };
   writeFileAtomic(files.metrics, JSON.stringify({ ...summary, exampleUser: undefined, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
+  writeRanks(files.ranks, { fingerprint: p.fingerprint, bestEpoch, valid: valid.ranks, test: test.ranks });
   exportInference(mc, bestValues, p, rc, files.model);
   await writeCurve(files.log, files.curve, rc.eval.validMetric, curveTitle(rc, opts.out));
   opts.log(`best epoch ${bestEpoch} of ${epoch}: test ${Object.entries(test.metrics).filter(([k]) => /@(10|20)$/.test(k)).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
