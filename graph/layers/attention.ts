@@ -20,6 +20,13 @@ export interface AttentionConfig {
   /** One [hidden, 3 hidden] product for q, k, v (default true); false emits the three Linears apart. */
   fuseQKV?: boolean;
   /**
+   * With the fused projection: each head as a Split slice [B, L, dh] of q, k and v, attended on its own
+   * (default false: one [B, heads, L, dh] tensor through Reshape + Transpose). The same function; the head-major
+   * Transpose moves single floats and costs more than the attention products on small heads, where a Split
+   * copies contiguous runs and k^T folds into the product. The mask must not vary by head.
+   */
+  splitHeads?: boolean;
+  /**
    * With `pick` and the fused projection: the picked positions as query rows, so attention is computed from
    * them alone (Q x P x W scores instead of B x L x L). Must select the same positions, in the same order,
    * as `pick`.
@@ -38,8 +45,8 @@ export interface Queries { rows: Value; more: Value; cols: Value; slot: Value; m
 export interface AttentionResult {
   /** [B, L, hidden], after the output dense (before any residual / dropout / norm). */
   out: Value;
-  /** Attention probabilities [B, heads, L, L] after softmax, before dropout. */
-  probs: Value;
+  /** Attention probabilities [B, heads, L, L] after softmax, before dropout (built on first read with splitHeads). */
+  readonly probs: Value;
 }
 
 /** [B, L, hidden] -> [B, heads, L, dh] (Reshape [0, 0, h, dh], then Transpose [0, 2, 1, 3]). */
@@ -50,6 +57,30 @@ function splitHeads(x: Value, heads: number, headDim: number): Value {
 /** [B, heads, L, dh] -> [B, L, heads * dh]. */
 function mergeHeads(x: Value, heads: number, headDim: number): Value {
   return op.reshape(op.transpose(x, [0, 2, 1, 3]), [0, 0, heads * headDim]);
+}
+
+/**
+ * The attention core head by head: q [N, P, heads*dh] (already scaled), k and v [N, L, heads*dh], additive
+ * mask [N, 1, P, L] (or broadcastable, not varying by head) -> context [N, P, heads*dh] and the per-head
+ * probabilities [N, P, L].
+ */
+function attendSplit(g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig): { ctx: Value; probs: Value[] } {
+  if (mask && mask.rank === 4 && mask.dim(1) !== 1) g.fail('Attention', `splitHeads: mask ${mask} varies by head`);
+  const m = mask && mask.rank === 4 ? op.squeeze(mask, [1]) : mask;
+  const slices = (x: Value) => (heads === 1 ? [x] : op.split(x, Array(heads).fill(dh), -1));
+  const qs = slices(q), ks = slices(k), vs = slices(v);
+  const probs = qs.map((qh, h) => {
+    const sc = op.matmul(qh, op.transposeLast(ks[h]));
+    return op.softmax(m ? op.add(sc, m) : sc, -1);
+  });
+  const ctx = probs.map((p, h) => op.matmul(dropout(g, p, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false }), vs[h]));
+  return { ctx: heads === 1 ? ctx[0] : op.concat(ctx, -1), probs };
+}
+
+/** [N, P, L] per head -> [N, heads, P, L], built only when a caller reads AttentionResult.probs. */
+function lazyProbs(out: Value, probs: Value[]): AttentionResult {
+  let stacked: Value | null = null;
+  return { out, get probs() { return (stacked ??= op.concat(probs.map((p) => op.unsqueeze(p, [1])), 1)); } };
 }
 
 /**
@@ -81,6 +112,11 @@ export function selfAttention(g: Graph, name: string, x: Value, mask: Value | nu
       // Query (rows[q], cols[q, p]) is row rows[q] * L + cols[q, p] of the flattened [B * L, hidden].
       const flat = op.add(op.mul(op.unsqueeze(rows, [1]), op.dimOf(x, 1)), cols);
       const qp = op.mul(op.gather(op.reshape(q, [-1, hidden]), flat), 1 / Math.sqrt(dh));
+      if (cfg.splitHeads) {
+        const qrows = op.reshape(qp, op.concat([op.shapeOf(cols), op.int64s(g, [hidden])], 0), [null, null, hidden]);
+        const a = attendSplit(g, qrows, own(k), own(vv), qmask, heads, dh, cfg);
+        return lazyProbs(lin('out', op.gather(op.reshape(a.ctx, [-1, hidden]), slot)), a.probs);
+      }
       const sc = op.add(op.matmul(splitHeads(qp, heads, dh), op.transposeLast(splitHeads(own(k), heads, dh))), qmask);
       const probs = op.softmax(sc, -1);
       const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
@@ -89,6 +125,10 @@ export function selfAttention(g: Graph, name: string, x: Value, mask: Value | nu
     } else {
       // The 1/sqrt(dh) scale on q ([B, L, hidden]) rather than on the scores ([B, heads, L, L]).
       const [q, k, vv] = projectQKV(g, x, hidden, cfg.init);
+      if (cfg.splitHeads) {
+        const a = attendSplit(g, op.mul(q, 1 / Math.sqrt(dh)), k, vv, mask, heads, dh, cfg);
+        return lazyProbs(lin('out', cfg.pick ? cfg.pick(a.ctx) : a.ctx), a.probs);
+      }
       scores = op.matmul(splitHeads(op.mul(q, 1 / Math.sqrt(dh)), heads, dh), op.transposeLast(splitHeads(k, heads, dh)));
       v = splitHeads(vv, heads, dh);
     }

@@ -30,6 +30,8 @@ export interface TransformerLayerConfig {
   init?: LinearInit;
   /** See AttentionConfig.fuseQKV (default true). */
   fuseQKV?: boolean;
+  /** See AttentionConfig.splitHeads (default false). */
+  splitHeads?: boolean;
 }
 
 export interface TransformerEncoderConfig extends TransformerLayerConfig {
@@ -54,7 +56,7 @@ export function transformerLayer(g: Graph, name: string, x: Value, mask: Value |
   const hdrop = (v: Value) => dropout(g, v, { ratio: cfg.hiddenDropout ?? 0, training });
   return g.withScope(name, () => {
     const attn = (v: Value) =>
-      selfAttention(g, 'attn', v, mask, { hidden, heads, attnDropout: cfg.attnDropout, training, init: cfg.init, pick, queries, fuseQKV: cfg.fuseQKV }).out;
+      selfAttention(g, 'attn', v, mask, { hidden, heads, attnDropout: cfg.attnDropout, training, init: cfg.init, pick, queries, fuseQKV: cfg.fuseQKV, splitHeads: cfg.splitHeads }).out;
     const ffn = (v: Value) =>
       g.withScope('ffn', () => {
         const a = activation(cfg.activation ?? 'gelu', linear(g, 'dense1', v, hidden, inner, { init: cfg.init }));

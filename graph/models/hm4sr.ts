@@ -204,7 +204,7 @@ export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, train
   const flatLast = (h: Value) => op.gather(op.reshape(h, [-1, d]), b.last);
   const run = (m: Modality, x: Value) => {
     const h = dropout(g, layerNorm(g, `emb_norm.${m}`, x, d), { ratio: c.embDropout, training });
-    const cfg = { hidden: d, heads: c.heads, inner: c.inner, layers: c.layers, hiddenDropout: c.hiddenDropout, attnDropout: c.attnDropout, training, fuseQKV: fast };
+    const cfg = { hidden: d, heads: c.heads, inner: c.inner, layers: c.layers, hiddenDropout: c.hiddenDropout, attnDropout: c.attnDropout, training, fuseQKV: fast, splitHeads: fast };
     // Only each history's last position is read, so the last layer's tail runs on those B rows alone.
     return fast ? transformerEncoderPicked(g, `encoder.${m}`, h, mask, cfg, flatLast, queries) : flatLast(transformerEncoder(g, `encoder.${m}`, h, mask, cfg));
   };
