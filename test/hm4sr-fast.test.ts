@@ -16,6 +16,8 @@ import { buildSamples } from '../train/data/samples.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import type { EncodeOptions } from '../runtime/encode.js';
 import { packBatch } from '../train/pack.js';
+import { Evaluator } from '../train/evaluate.js';
+import { DEFAULT_CONFIG } from '../train/config.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
@@ -109,6 +111,11 @@ test('evaluation ranks and inference scores, fast vs plain graph', async () => {
     const fast = await out('fast'), plain = await out('plain');
     assert.equal([...fast.rank], [...plain.rank], `${name}: ranks`);
     close(fast.scores, plain.scores, `${name}: scores`);
+    // The Evaluator's fast path: the catalog computed once in its own session, fed to every batch (of 7 users).
+    const evaluator = await Evaluator.create(c, { ...DEFAULT_CONFIG.eval, batchSize: 7 }, { threads: 1 }, 'fast');
+    const { rng: _rng, withTarget: _wt, ...pack } = packOpts;
+    const viaEvaluator = await evaluator.evaluate(ds, samples.test, vals, pack);
+    assert.equal([...viaEvaluator.ranks], [...plain.rank].map(Number), `${name}: Evaluator ranks`);
   }
 });
 

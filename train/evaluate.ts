@@ -1,7 +1,8 @@
 import { serialize } from '../graph/emit.js';
 import type { ParamValues } from '../graph/init.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
-import { type GraphForm, buildEvalGraph } from '../graph/models/hm4sr.js';
+import { type GraphForm, buildCatalogGraph, buildEvalGraph } from '../graph/models/hm4sr.js';
+import type { Graph } from '../graph/graph.js';
 import { type SessionOptions, createSession, ort, runChecked, toOrtFeeds, toOrtTensor } from '../runtime/session.js';
 import type { Dataset } from './data/dataset.js';
 import type { SampleSet } from './data/samples.js';
@@ -11,14 +12,29 @@ import { type PackOptions, packBatch } from './pack.js';
 
 export interface EvalResult { metrics: Record<string, number>; users: number; seconds: number; ranks: Int32Array }
 
+type ParamList = { name: string; dims: number[] }[];
+const paramList = (g: Graph): ParamList => [...g.params.values()].map((p) => ({ name: p.spec.name, dims: p.spec.dims }));
+
+function paramFeeds(params: ParamList, values: ParamValues): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const p of params) {
+    const v = values.get(p.name);
+    if (!v) throw new Error(`evaluation: no value for parameter ${p.name}`);
+    feeds[p.name] = toOrtTensor({ data: v, dims: p.dims });
+  }
+  return feeds;
+}
+
 /**
  * Full-catalog evaluation: the graph ranks every user's target against all items and returns only the
- * ranks, so no [batch x catalog] score matrix is copied out of the session.
+ * ranks, so no [batch x catalog] score matrix is copied out of the session. The fast form computes the
+ * catalog (item tables, feature projections) once per evaluation in a session of its own.
  */
 export class Evaluator {
   private constructor(
     private readonly session: ort.InferenceSession,
-    private readonly params: { name: string; dims: number[] }[],
+    private readonly params: ParamList,
+    private readonly catalog: { session: ort.InferenceSession; params: ParamList } | null,
     private readonly model: Hm4srConfig,
     private readonly config: EvalConfig,
   ) {}
@@ -27,20 +43,30 @@ export class Evaluator {
   static async create(model: Hm4srConfig, config: EvalConfig, opts: SessionOptions = {}, form: GraphForm = 'fast'): Promise<Evaluator> {
     metricNames(config.metrics, config.topk);
     if (!(Number.isInteger(config.batchSize) && config.batchSize >= 1)) throw new Error(`eval.batchSize must be a positive integer, got ${config.batchSize}`);
-    const g = buildEvalGraph(model, 'hm4sr', form);
+    const g = buildEvalGraph(model, 'hm4sr', form, { catalogInput: form === 'fast' });
     const session = await createSession(serialize(g, { params: 'inputs' }), { placementKey: g.name, ...opts });
-    return new Evaluator(session, [...g.params.values()].map((p) => ({ name: p.spec.name, dims: p.spec.dims })), model, config);
+    let catalog = null;
+    if (form === 'fast') {
+      const cg = buildCatalogGraph(model);
+      catalog = { session: await createSession(serialize(cg, { params: 'inputs' }), { placementKey: cg.name, ...opts, profile: undefined }), params: paramList(cg) };
+    }
+    return new Evaluator(session, paramList(g), catalog, model, config);
+  }
+
+  /** Flushes onnxruntime's profile (an evaluator created with the `profile` session option). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async evaluate(ds: Dataset, set: SampleSet, values: ParamValues, pack: PackOptions, progress?: (done: number) => void): Promise<EvalResult> {
     const t0 = performance.now();
     const acc = new MetricAccumulator(this.config.metrics, this.config.topk);
     const all = new Int32Array(set.size);
-    const feedsP: Record<string, ort.Tensor> = {};
-    for (const p of this.params) {
-      const v = values.get(p.name);
-      if (!v) throw new Error(`evaluation: no value for parameter ${p.name}`);
-      feedsP[p.name] = toOrtTensor({ data: v, dims: p.dims });
+    const feedsP = paramFeeds(this.params, values);
+    if (this.catalog) {
+      const out = await runChecked(this.catalog.session, paramFeeds(this.catalog.params, values));
+      feedsP.catalog = out.catalog;
+      feedsP.catalog_items = out.catalog_items;
     }
     const batchSize = this.config.batchSize;
     for (let start = 0; start < set.size; start += batchSize) {

@@ -62,9 +62,16 @@ export type GraphForm = 'fast' | 'plain';
 /** One modality's raw item representations: a [N+1, d] table, or a [d] bias every item shares (no features). */
 type CatalogPart = { m: Modality; table: Value; bias?: undefined } | { m: Modality; bias: Value; table?: undefined };
 
-function catalogParts(g: Graph, c: Hm4srConfig): CatalogPart[] {
+/** The modalities whose items differ (a table: IDs, or a feature table), in catalog order. */
+const varyingModalities = (c: Hm4srConfig) => c.modalities.filter((m) => m === 'id' || !c.zeroFeatures.includes(m));
+
+/** With `given` (the catalog of the varying modalities, [N+1, V*d], computed elsewhere), their tables are its slices. */
+function catalogParts(g: Graph, c: Hm4srConfig, given?: Value): CatalogPart[] {
   const n = c.numItems + 1, d = c.hidden;
+  const varying = varyingModalities(c);
+  const slices = given ? (varying.length === 1 ? [given] : op.split(given, Array(varying.length).fill(d), -1)) : [];
   return c.modalities.map((m): CatalogPart => {
+    if (given && varying.includes(m)) return { m, table: slices[varying.indexOf(m)] };
     if (m === 'id') return { m, table: g.param('item.id.embedding', [n, d], { kind: 'normal', std: 0.02 }) };
     // All-zero features (a missing modality) project to the bias alone: skip the [N, 768] x [768, d] product.
     if (c.zeroFeatures.includes(m)) return { m, bias: g.param(`item.${m}.proj.bias`, [d], { kind: 'zeros' }) };
@@ -150,18 +157,25 @@ function timeEmbedding(g: Graph, c: Hm4srConfig, b: Record<string, Value>): Valu
 }
 
 /** The encoder up to the user representations; shared by the training, evaluation and inference graphs. */
-export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean, form: GraphForm = 'fast', opts: { skipConstant?: boolean } = {}): Encoded {
+export interface EncodeOptions {
+  /** Build no encoder for a bias-only modality (its H_m only adds a row constant to the scores). */
+  skipConstant?: boolean;
+  /** The fast form's catalog of the varying modalities [N+1, V*d] as a value (an input) rather than computed here. */
+  catalog?: Value;
+}
+
+export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean, form: GraphForm = 'fast', opts: EncodeOptions = {}): Encoded {
   validateConfig(c);
   const d = c.hidden, M = c.modalities.length, md = M * d;
   const fast = form === 'fast';
   const pos = op.gather(g.param('position.embedding', [c.maxLen, d], { kind: 'normal', std: 0.02 }), b.positions);
   let e: Value, tokens: Value, cat: Value, constant: Encoded['constant'] = [], varying: Modality[] = c.modalities;
   if (fast) {
-    const parts = catalogParts(g, c);
+    const parts = catalogParts(g, c, opts.catalog);
     const tables = parts.filter((p) => p.table);
     varying = tables.map((p) => p.m);
     constant = parts.flatMap((p) => (p.bias ? [{ m: p.m, bias: p.bias }] : []));
-    cat = concatLast(tables.map((p) => p.table!));
+    cat = opts.catalog ?? concatLast(tables.map((p) => p.table!));
     tokens = op.gather(cat, b.items);
     const tok = tables.length === 1 ? [tokens] : op.split(tokens, Array(tables.length).fill(d), -1);
     // x_m + p per modality: a bias-only modality adds its bias to the positions without a per-token copy.
@@ -352,12 +366,38 @@ export function fullCatalogRank(s: Value, target: Value, numItems: number): Valu
   return rankAmongItems(op.slice(s, [1], [numItems + 1], [1]), target);
 }
 
-/** Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session. */
-export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fast'): Graph {
+/**
+ * The fast evaluation's catalog, computed once per evaluation rather than once per batch: outputs `catalog`
+ * [N+1, V*d] (the varying modalities' item tables, what the tokens read) and `catalog_items` [N, V*d]
+ * (items 1..N, what the scores read), the inputs of buildEvalGraph(..., 'fast').
+ */
+export function buildCatalogGraph(c: Hm4srConfig, name = 'hm4sr'): Graph {
+  validateConfig(c);
+  const g = new Graph(`${name}_catalog`);
+  const cat = concatLast(catalogParts(g, c).flatMap((p) => (p.table ? [p.table] : [])));
+  g.output(cat, 'catalog');
+  g.output(op.slice(cat, [1], [c.numItems + 1], [0]), 'catalog_items');
+  return g;
+}
+
+/**
+ * Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session. With `catalogInput`
+ * (fast form), the catalog is read from the inputs `catalog` and `catalog_items`, buildCatalogGraph's outputs
+ * for the same weights, so an evaluation computes it once instead of once per batch.
+ */
+export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fast', opts: { catalogInput?: boolean } = {}): Graph {
   const g = new Graph(`${name}_eval`);
   const b = declareBatch(g, batchSpec(c, 'eval'));
   if (form === 'plain') {
     g.output(fullCatalogRank(scores(c, encode(g, c, b, false, form)), b.target, c.numItems), 'rank');
+    return g;
+  }
+  if (opts.catalogInput) {
+    const vd = varyingModalities(c).length * c.hidden;
+    const catalog = g.input('catalog', 'float32', [c.numItems + 1, vd]);
+    const items = g.input('catalog_items', 'float32', [c.numItems, vd]);
+    const enc = encode(g, c, b, false, form, { skipConstant: true, catalog });
+    g.output(rankAmongItems(op.matmul(userVector(enc), op.transposeLast(items)), b.target), 'rank');
     return g;
   }
   // A row-constant score term (a bias-only modality) changes no rank, so neither it nor its encoder is built.
