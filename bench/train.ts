@@ -1,6 +1,6 @@
 // npm run bench -- [--data synth|amazon-beauty|DIR] [--name NAME] [--steps N | --full-epoch] [--preset hm4sr|sasrec]
 //                  [--layout packed|padded] [--threads N] [--batch-size N] [--profile PREFIX] [--profile-eval PREFIX]
-//                  [--graph fast|plain]
+//                  [--graph fast|plain] [--missing-modality zeros|drop]
 // Without --steps a whole epoch is timed (--full-epoch says so explicitly); --steps N gives an estimate.
 // --graph plain times the straightforward graph the fast one replaced (same function, more work).
 // --eval-repeats N (default 2): evaluations timed after the first, as every later epoch runs them.
@@ -28,7 +28,7 @@ const which = flag('data', 'synth')!;
 const data = resolveDataset(which === 'beauty' ? 'amazon-beauty' : which, flag('name'), () => {});
 const rc = mergeConfig(DEFAULT_CONFIG, {
   preset: flag('preset', 'hm4sr') as 'hm4sr' | 'sasrec',
-  data: { dir: data.dir, name: data.name },
+  data: { dir: data.dir, name: data.name, ...(has('missing-modality') ? { missingModality: flag('missing-modality') as 'zeros' | 'drop' } : {}) },
   optim: {
     threads: Number(flag('threads', '0')), layout: flag('layout', 'packed') as 'packed' | 'padded',
     batchSize: Number(flag('batch-size', '1024')), lengthBucketing: has('length-bucketing'),
@@ -73,7 +73,7 @@ if (!has('no-eval')) {
   if (flag('profile-eval')) ev.endProfiling();
 }
 process.stdout.write(JSON.stringify({
-  bench: 'train', data: data.name, preset: rc.preset, graph: form, layout: rc.optim.layout, batchSize: rc.optim.batchSize,
+  bench: 'train', data: data.name, preset: rc.preset, modalities: p.model.modalities.map((m) => (p.model.zeroFeatures.includes(m) ? `${m} (zeros)` : m)), graph: form, layout: rc.optim.layout, batchSize: rc.optim.batchSize,
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) }, threads: rc.optim.threads || cpus().length,
   trainSamples: p.samples.train.size, stepsTimed: wholeEpoch ? steps : steps - 1, sessionCreateSeconds: +(createMs / 1000).toFixed(2),
   trainSamplesPerSecond: Math.round(sps), msPerStep: +(trainMs / (wholeEpoch ? steps : steps - 1)).toFixed(1),
