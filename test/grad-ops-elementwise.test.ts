@@ -1,13 +1,15 @@
 // Finite-difference checks of the elementwise gradient rules (graph/grad-rules.ts).
 // Every check asserts the precision it ran in: float64 unless ORT's CPU EP has no float64 kernel for
 // an op in the graph (forward or gradient), in which case gradCheck falls back to float32. Float32
-// here: Erf and Softplus (no double kernels in onnxruntime 1.29) and the Cast round trip (float32 on
+// here: Erf (no double kernel in onnxruntime 1.29) and the Cast round trip (float32 on
 // purpose). Those use F32_TOL, tighter than gradCheck's float32 default (3e-2 relative), so a rule off
 // by a few percent (e.g. 1.1 for 2/sqrt(pi) in Erf's) still fails.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as op from '../graph/ops/index.js';
 import { checkGrad, rng } from './util/gradcheck.js';
+import { compile } from './util/ort.js';
+import { Graph } from '../graph/graph.js';
 
 const check = checkGrad;
 
@@ -78,8 +80,20 @@ test('Neg, Exp, Tanh, Sigmoid, Cos, Sin', async () => {
   }
 });
 
-test('Softplus (float32: ORT CPU has no double Softplus kernel)', async () => {
-  await check((_g, [x]) => op.softplus(op.mul(x, 3)), [{ name: 'x', dims: [2, 4] }], 'float32', { tol: F32_TOL });
+test('Softplus (emitted as relu(x) + log(1 + exp(-|x|)), so float64 runs too)', async () => {
+  await check((_g, [x]) => op.softplus(op.mul(x, 3)), [{ name: 'x', dims: [2, 4] }], 'float64');
+});
+
+test('Softplus values: finite and within float32 rounding of log1p(exp(x)), also where exp(x) overflows', async () => {
+  const xs = [-200, -30, -1, -1e-3, 0, 1e-3, 1, 30, 200, 1e30];
+  const g = new Graph('softplus_values');
+  g.output(op.softplus(g.input('x', 'float32', [xs.length])), 'y');
+  const y = (await (await compile(g))({ x: { data: Float32Array.from(xs), dims: [xs.length] } })).y.data as Float32Array;
+  // softplus(x) = max(x, 0) + log1p(exp(-|x|)), in double.
+  xs.forEach((x, i) => {
+    const want = Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    assert.ok(Math.abs(y[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)), `softplus(${x}) = ${y[i]}, want ${want}`);
+  });
 });
 
 test('Log and Sqrt on positive inputs', async () => {
