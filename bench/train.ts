@@ -1,8 +1,9 @@
 // npm run bench -- [--data synth|amazon-beauty|DIR] [--name NAME] [--steps N | --full-epoch] [--preset hm4sr|sasrec]
 //                  [--layout packed|padded] [--threads N] [--batch-size N] [--profile PREFIX] [--profile-eval PREFIX]
-//                  [--graph fast|plain] [--missing-modality zeros|drop]
+//                  [--graph fast|plain] [--missing-modality zeros|drop] [--mem-pattern]
 // Without --steps a whole epoch is timed (--full-epoch says so explicitly); --steps N gives an estimate.
 // --graph plain times the straightforward graph the fast one replaced (same function, more work).
+// --mem-pattern: onnxruntime's memory pattern on (off by default, see runtime/session.ts).
 // --eval-repeats N (default 2): evaluations timed after the first, as every later epoch runs them.
 // --profile writes onnxruntime's per-node profile of the training steps, --profile-eval that of the evaluation
 // (scripts/profile-table.mjs sums either).
@@ -40,7 +41,7 @@ if (form !== 'fast' && form !== 'plain') throw new Error(`--graph ${form}: expec
 const model = hm4srModel(p.model, 'hm4sr', form);
 const specs = probeParams(model);
 const values = initialValues(specs, p.frozen, 1);
-const session = { threads: rc.optim.threads || undefined, executionMode: flag('exec', 'sequential') as 'sequential' | 'parallel', interOpThreads: has('inter') ? Number(flag('inter')) : undefined };
+const session = { memoryPattern: has('mem-pattern'), threads: rc.optim.threads || undefined, executionMode: flag('exec', 'sequential') as 'sequential' | 'parallel', interOpThreads: has('inter') ? Number(flag('inter')) : undefined };
 let t = performance.now();
 const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), freshState(specs, values), { ...session, profile: flag('profile') });
 const createMs = performance.now() - t;

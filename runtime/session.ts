@@ -28,6 +28,13 @@ export interface SessionOptions {
   placementKey?: string;
   /** Write onnxruntime's per-node profile (Chrome trace JSON) to files starting with this prefix. */
   profile?: string;
+  /**
+   * onnxruntime's memory pattern on the CPU EP (default false): it plans one block for a run's tensors per
+   * distinct set of input shapes, which pays only when shapes repeat. Packed batches change shape every step,
+   * and planning each new one cost more than it saved (Beauty: 595 -> 531 ms per training step without it,
+   * first evaluation 1.80 -> 1.58 s, peak RSS 1.84 -> 1.10 GB; README, "CPU graph").
+   */
+  memoryPattern?: boolean;
 }
 
 /**
@@ -64,6 +71,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   };
   // ORT's default counts physical cores (1 on a 2-vCPU machine); use every core we are given.
   so.intraOpNumThreads = opts.threads ?? availableParallelism();
+  if (ep === 'cpu') so.enableMemPattern = opts.memoryPattern ?? false;
   if (opts.executionMode === 'parallel') {
     so.executionMode = 'parallel';
     so.interOpNumThreads = opts.interOpThreads ?? availableParallelism();

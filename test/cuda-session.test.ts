@@ -64,4 +64,13 @@ test('--allow-cpu-nodes creates the session directly and lists every CPU node; s
   assert.equal(cpu.created, [{ strict: false }]);
 });
 
+test('CPU sessions leave onnxruntime\'s memory pattern off unless asked (packed batches change shape every step); CUDA keeps ORT\'s default', async () => {
+  const seen: ort.InferenceSession.SessionOptions[] = [];
+  const h: SessionHooks = { create: async (_m, so) => { seen.push(so); return fakeSession; }, diagnose: () => null };
+  await createSession(probeModel(), { ep: 'cpu' }, h);
+  await createSession(probeModel(), { ep: 'cpu', memoryPattern: true }, h);
+  await createSession(probeModel(), { ep: 'cuda', strictDevice: false }, h);
+  assert.equal(seen.map((so) => so.enableMemPattern), [false, true, undefined]);
+});
+
 test.run();
