@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../graph/atomic.js';
 import { InputError, readJsonFile } from '../graph/input-file.js';
-import { type SavedConfig, evaluateRun, loadRun, runFiles } from './run.js';
+import { evaluateRun, loadRun, readSavedConfig, runFiles } from './run.js';
 
 export type Split = 'valid' | 'test';
 
@@ -40,8 +40,7 @@ export interface RankedRun { run: string; fingerprint: string; ranks: Int32Array
 export async function runRanks(run: string, split: Split, warn: (m: string) => void = () => {}): Promise<RankedRun> {
   const f = runFiles(run);
   if (existsSync(f.ranks)) {
-    if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
-    const saved = readJsonFile(f.config, 'a run config') as SavedConfig;
+    const saved = readSavedConfig(run);
     const r = readRanks(f.ranks);
     if (r.fingerprint !== saved.fingerprint) throw new InputError(f.ranks, `ranks of data ${r.fingerprint}, but the run (config.json) trained on ${saved.fingerprint}`);
     return { run, fingerprint: r.fingerprint, ranks: Int32Array.from(r[split]), source: 'ranks.json' };

@@ -50,12 +50,19 @@ function withEvalSection(rc: RunConfig): RunConfig {
   return { ...rc, eval: { ...DEFAULT_CONFIG.eval, validMetric: String(old.metric ?? DEFAULT_CONFIG.eval.validMetric), batchSize: Number(old.evalBatchSize ?? DEFAULT_CONFIG.eval.batchSize) } };
 }
 
+/** A run directory's config.json, checked to be one. */
+export function readSavedConfig(run: string): SavedConfig {
+  const f = runFiles(run).config;
+  if (!existsSync(f)) throw new Error(`${run}: not a run directory (no config.json)`);
+  const saved = readJsonFile(f, 'a run config') as SavedConfig;
+  if (typeof saved?.run?.data?.dir !== 'string' || typeof saved.fingerprint !== 'string') throw new InputError(f, 'not an hm4sr run config (no run.data.dir or fingerprint)');
+  return saved;
+}
+
 /** A finished (or running) run: its config, data and a checkpoint's weights, checked against each other. */
 export function loadRun(run: string, which: 'best' | 'last' = 'best', warn: (m: string) => void = () => {}): LoadedRun {
   const f = runFiles(run);
-  if (!existsSync(f.config)) throw new Error(`${run}: not a run directory (no config.json)`);
-  const saved = readJsonFile(f.config, 'a run config') as SavedConfig;
-  if (typeof saved?.run?.data?.dir !== 'string' || typeof saved.fingerprint !== 'string') throw new InputError(f.config, 'not an hm4sr run config (no run.data.dir or fingerprint)');
+  const saved = readSavedConfig(run);
   saved.run = withEvalSection(saved.run);
   const p = prepare(saved.run, warn);
   if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
@@ -74,9 +81,6 @@ export async function evaluateRun(r: LoadedRun, split: 'valid' | 'test', session
 
 /** The dataset a run was trained on, from its config.json (without loading it). */
 export function runDataset(run: string): { dir: string; name: string } {
-  const f = runFiles(run).config;
-  if (!existsSync(f)) throw new Error(`${run}: not a run directory (no config.json)`);
-  const saved = readJsonFile(f, 'a run config') as SavedConfig;
-  if (typeof saved?.run?.data?.dir !== 'string') throw new InputError(f, 'not an hm4sr run config (no run.data.dir)');
-  return { dir: saved.run.data.dir, name: saved.run.data.name };
+  const { run: rc } = readSavedConfig(run);
+  return { dir: rc.data.dir, name: rc.data.name };
 }

@@ -392,18 +392,13 @@ export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', form: GraphForm =
     g.output(fullCatalogRank(scores(c, encode(g, c, b, false, form)), b.target, c.numItems), 'rank');
     return g;
   }
-  if (opts.catalogInput) {
-    const vd = varyingModalities(c).length * c.hidden;
-    const catalog = g.input('catalog', 'float32', [c.numItems + 1, vd]);
-    const items = g.input('catalog_items', 'float32', [c.numItems, vd]);
-    const enc = encode(g, c, b, false, form, { skipConstant: true, catalog });
-    g.output(rankAmongItems(op.matmul(userVector(enc), op.transposeLast(items)), b.target), 'rank');
-    return g;
-  }
+  const vd = varyingModalities(c).length * c.hidden;
+  const catalog = opts.catalogInput ? g.input('catalog', 'float32', [c.numItems + 1, vd]) : undefined;
   // A row-constant score term (a bias-only modality) changes no rank, so neither it nor its encoder is built.
-  const enc = encode(g, c, b, false, form, { skipConstant: true });
+  const enc = encode(g, c, b, false, form, { skipConstant: true, catalog });
   // Scores of items 1..N only: the padding item's column is never computed.
-  g.output(rankAmongItems(op.matmul(userVector(enc), op.transposeLast(op.slice(enc.catalog, [1], [c.numItems + 1], [0]))), b.target), 'rank');
+  const items = opts.catalogInput ? g.input('catalog_items', 'float32', [c.numItems, vd]) : op.slice(enc.catalog, [1], [c.numItems + 1], [0]);
+  g.output(rankAmongItems(op.matmul(userVector(enc), op.transposeLast(items)), b.target), 'rank');
   return g;
 }
 
