@@ -11,6 +11,9 @@ import { rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
 import { compileWith, paramValues } from './util/params.js';
 
+/** A dropout site's random node: ONNX Dropout, or the uniform draws of the ratio-1/2 keep-mask. */
+const isRandom = (op: string) => op === 'Dropout' || op === 'RandomUniformLike';
+
 const B = 2, L = 4, D = 8, H = 2, DH = D / H, INNER = 16;
 // Right-padded item ids: lengths 4 and 2.
 const IDS = [3, 1, 4, 2, 5, 6, 0, 0];
@@ -171,7 +174,7 @@ for (const norm of ['post', 'pre'] as const) {
     const ids = g.input('ids', 'int64', ['batch', 'seq']);
     const y = transformerLayer(g, 'layer0', x, causalPaddingMask(ids), { hidden: D, heads: H, inner: INNER, norm, hiddenDropout: 0.5, attnDropout: 0.5 });
     assert.equal(y.shape, ['batch', 'seq', D]);
-    assert.not.ok(g.nodes.some((n) => n.op === 'Dropout'), 'no Dropout node at evaluation');
+    assert.not.ok(g.nodes.some((n) => isRandom(n.op)), 'no dropout node at evaluation');
     g.output(y, 'y');
     const rand = rng(norm === 'post' ? 13 : 14);
     const p = paramValues(g, rand);
@@ -212,7 +215,7 @@ test('2-layer encoder: exact dotted parameter names, shapes and inits', () => {
   const tx = t.input('x', 'float32', ['batch', 'seq', D]);
   const tids = t.input('ids', 'int64', ['batch', 'seq']);
   transformerEncoder(t, 'encoder', tx, causalPaddingMask(tids), { layers: 2, hidden: D, heads: H, inner: INNER, hiddenDropout: 0.5, attnDropout: 0.5, training: true });
-  const drops = t.nodes.filter((nd) => nd.op === 'Dropout');
+  const drops = t.nodes.filter((nd) => isRandom(nd.op));
   assert.is(drops.length, 6);
   assert.is(new Set(drops.map((nd) => (nd.attrs.seed as { v: number }).v)).size, 6);
   assert.equal([...t.params.keys()], expected.map(([nm]) => nm), 'training adds no parameters');
@@ -248,13 +251,13 @@ test('dropout layer: identity at eval and ratio 0; in training a seeded site dro
   for (const [training, ratio] of [[false, 0.5], [true, 0]] as const) {
     const { x, y, g } = build(training, ratio);
     assert.is(y, x);
-    assert.is(g.nodes.filter((n) => n.op === 'Dropout').length, 0);
+    assert.is(g.nodes.filter((n) => isRandom(n.op)).length, 0);
   }
   const { g } = build(true, 0.5);
-  const seeds = g.nodes.filter((n) => n.op === 'Dropout').map((n) => (n.attrs.seed as { v: number }).v);
+  const seeds = g.nodes.filter((n) => isRandom(n.op)).map((n) => (n.attrs.seed as { v: number }).v);
   assert.is(seeds.length, 2);
   assert.is.not(seeds[0], seeds[1]);
-  assert.equal(build(true, 0.5).g.nodes.filter((n) => n.op === 'Dropout').map((n) => (n.attrs.seed as { v: number }).v), seeds, 'same base, same seeds');
+  assert.equal(build(true, 0.5).g.nodes.filter((n) => isRandom(n.op)).map((n) => (n.attrs.seed as { v: number }).v), seeds, 'same base, same seeds');
   const single = new Graph('d1');
   const xi = single.input('x', 'float32', [4, 256]);
   single.output(dropout(single, xi, { ratio: 0.5, training: true }), 'y');

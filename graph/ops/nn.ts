@@ -38,6 +38,17 @@ export function dropout(x: Value, ratio: number, seed?: number): Value {
   return g.node('Dropout', [x, scalar(g, ratio, x.dtype), t], [{ dtype: x.dtype, shape: x.shape }, { dtype: 'bool', shape: x.shape }], { seed: attr.int(seed ?? g.nextSeed()) })[0];
 }
 
+/**
+ * RandomUniformLike: uniform [0, 1) draws in x's shape and dtype. Like Dropout, the kernel seeds its generator once
+ * from `seed` (a float attribute, so it is kept below 2^24 to stay exact) and advances it on every run.
+ */
+export function randomUniformLike(x: Value, seed: number): Value {
+  requireFloat(x.graph, 'RandomUniformLike', x);
+  return x.graph.node('RandomUniformLike', [x], [{ dtype: x.dtype, shape: x.shape }], {
+    seed: attr.float(((seed % 2 ** 24) + 2 ** 24) % 2 ** 24), low: attr.float(0), high: attr.float(1),
+  })[0];
+}
+
 /** 2-D convolution (NCHW), forward only: the ViT patch embedding. */
 export function conv2d(x: Value, w: Value, b: Value | null, stride: number[], pads: number[] = [0, 0, 0, 0]): Value {
   const g = graphOf('Conv', [x, w, b]);
