@@ -146,6 +146,72 @@ function lowerSoftplus(n: GraphNode): P.INodeProto[] {
   ];
 }
 
+/**
+ * LayerNormalization over the last axis written out: mean, centred x, variance, 1/sqrt, scale and shift, each a
+ * kernel that onnxruntime vectorizes over rows. Its LayerNormalization kernel takes 1.45 ms on [8,600 x 64] where
+ * the eight kernels take 0.65 ms (two threads; 25 such nodes in a Beauty step). The graph keeps the one node with
+ * its Mean and InvStdDev outputs, which the expansion produces under the same names for the gradient rule.
+ */
+function lowerLayerNorm(n: GraphNode): P.INodeProto[] {
+  const [x, scale, bias] = n.inputs as Value[];
+  const t = (s: string) => `${n.name}/${s}`;
+  const [y, mean = t('mean'), invStd = t('inv_std')] = n.outputs.map((v) => v.name);
+  const eps = allocate(x.dtype, 1);
+  eps[0] = n.attrs.epsilon?.t === 'float' ? n.attrs.epsilon.v : 1e-5;
+  const T = onnx.AttributeProto.AttributeType;
+  const node = (op: string, input: string[], output: string, attribute: P.IAttributeProto[] = []): P.INodeProto => ({ name: `${output}_node`, opType: op, input, output: [output], attribute });
+  const lastAxis = [{ name: 'axes', type: T.INTS, ints: [-1] }, { name: 'keepdims', type: T.INT, i: 1 }];
+  return [
+    node('Constant', [], t('eps'), [{ name: 'value', type: T.TENSOR, t: tensorProto('', { dtype: x.dtype, dims: [], data: eps }) }]),
+    node('ReduceMean', [x.name], mean, lastAxis),
+    node('Sub', [x.name, mean], t('centred')),
+    node('Mul', [t('centred'), t('centred')], t('squares')),
+    node('ReduceMean', [t('squares')], t('variance'), lastAxis),
+    node('Add', [t('variance'), t('eps')], t('variance_eps')),
+    node('Sqrt', [t('variance_eps')], t('std')),
+    node('Reciprocal', [t('std')], invStd),
+    node('Mul', [t('centred'), invStd], t('normed')),
+    node('Mul', [t('normed'), scale.name], t('scaled')),
+    node('Add', [t('scaled'), bias.name], y),
+  ];
+}
+
+/** Nodes emitted as several (same function, faster kernels); everything else is emitted as built. */
+function lowered(n: GraphNode, opts: EmitOptions): P.INodeProto[] {
+  if (n.domain) return [nodeProto(n, opts)];
+  if (n.op === 'Softplus') return lowerSoftplus(n);
+  const axis = n.attrs.axis?.t === 'int' ? n.attrs.axis.v : -1;
+  const x = n.inputs[0];
+  if (n.op === 'LayerNormalization' && x?.dtype === 'float32' && (axis === -1 || axis === x.rank - 1)) return lowerLayerNorm(n);
+  return [nodeProto(n, opts)];
+}
+
+/**
+ * The nodes that some output of g depends on, in order. A gradient rule can leave a node it built unused (a
+ * cheaper form replaced its output), and onnxruntime runs every node it is given. Values a subgraph (Loop
+ * body) reads from the enclosing scope keep their producers.
+ */
+function liveNodes(g: Graph): GraphNode[] {
+  const live = new Set(g.outputs.map((v) => v.name));
+  const keep = g.nodes.map(() => false);
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i];
+    if (!n.outputs.some((v) => live.has(v.name))) continue;
+    keep[i] = true;
+    readNames(n, live);
+  }
+  return g.nodes.filter((_, i) => keep[i]);
+}
+
+function readNames(n: GraphNode, into: Set<string>): void {
+  for (const v of n.inputs) if (v) into.add(v.name);
+  for (const a of Object.values(n.attrs)) {
+    if (a.t !== 'graph') continue;
+    for (const v of a.v.outputs) into.add(v.name);
+    for (const m of a.v.nodes) readNames(m, into);
+  }
+}
+
 function graphProto(g: Graph, opts: EmitOptions, sub = false): P.IGraphProto {
   const inputs = g.inputs.map((v) => valueInfo(v));
   const initializer: P.ITensorProto[] = [];
@@ -164,7 +230,7 @@ function graphProto(g: Graph, opts: EmitOptions, sub = false): P.IGraphProto {
   return {
     name: g.name,
     docString: g.docString || undefined,
-    node: g.nodes.flatMap((n) => (n.op === 'Softplus' && !n.domain ? lowerSoftplus(n) : [nodeProto(n, opts)])),
+    node: liveNodes(g).flatMap((n) => lowered(n, opts)),
     input: inputs,
     output: g.outputs.map((v) => valueInfo(v)),
     initializer,

@@ -42,6 +42,18 @@ function unaryRule(f: (c: GradContext, dy: Value) => Value): GradRule {
   return (c) => [c.needs(0) ? f(c, c.dy[0]!) : null];
 }
 
+/**
+ * dy * t, where dy may be a reduction's gradient Expand(s, Shape(t)): then s * t broadcasts to the same values
+ * without writing the expanded copy first (a sum of exp(x) is a log-sum-exp: on Beauty the catalog softmax's
+ * [1,024 x 12,101] backward).
+ */
+function mulExpanded(dy: Value, t: Value): Value {
+  const e = dy.producer;
+  const s = e?.op === 'Expand' ? e.inputs[1]?.producer : undefined;
+  const whole = s?.op === 'Shape' && s.inputs[0] === t && s.attrs.start === undefined && s.attrs.end === undefined;
+  return op.mul(t, whole ? e!.inputs[0]! : dy);
+}
+
 /** Gradient of the reduced value broadcast back over the reduced axes. */
 function expandReduced(c: GradContext, dy: Value, axes: number[], keepdims: boolean): Value {
   const x = xs(c)[0];
@@ -117,7 +129,7 @@ export const RULES: Record<string, GradRule> = {
   Max: (c) => minMax(c, true),
   Min: (c) => minMax(c, false),
   Neg: unaryRule((_c, dy) => op.neg(dy)),
-  Exp: unaryRule((c, dy) => op.mul(dy, c.y[0])),
+  Exp: unaryRule((c, dy) => mulExpanded(dy, c.y[0])),
   Log: unaryRule((c, dy) => op.div(dy, xs(c)[0])),
   Sqrt: unaryRule((c, dy) => op.div(op.mul(dy, 0.5), c.y[0])),
   Erf: unaryRule((c, dy) => {

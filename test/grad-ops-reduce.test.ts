@@ -5,6 +5,7 @@
 // kernel keeps its Mean/InvStdDev outputs in float32, stash_type; its rule recomputes them in float64.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { modelProto } from '../graph/emit.js';
 import { grad } from '../graph/grad.js';
 import { Graph } from '../graph/graph.js';
 import * as op from '../graph/ops/index.js';
@@ -114,6 +115,31 @@ test('LayerNormalization: gradient wrt x, scale and bias', async () => {
 
 test('LayerNormalization on x [2, 3, 5]', async () => {
   await check((_g, [x, s, b]) => op.layerNormalization(x, s, b, 1e-5), [{ name: 'x', dims: [2, 3, 5] }, { name: 'scale', dims: [5] }, { name: 'bias', dims: [5] }]);
+});
+
+test('LayerNormalization in float32 (emitted as its eight primitive kernels): y, Mean and InvStdDev against the host in double', async () => {
+  const [rows, d, eps] = [5, 64, 1e-12];
+  const r = rng(41);
+  // Rows far from 0 with a small spread: a one-pass E[x^2] - E[x]^2 would lose the variance here.
+  const x = Float32Array.from({ length: rows * d }, (_, i) => 1000 * (Math.floor(i / d) - 2) + 0.01 + r());
+  const scale = Float32Array.from({ length: d }, () => 0.5 + r()), bias = Float32Array.from({ length: d }, () => r() - 0.5);
+  const g = new Graph('ln_values');
+  const y = op.layerNormalization(g.input('x', 'float32', ['rows', d]), g.input('s', 'float32', [d]), g.input('b', 'float32', [d]), eps);
+  g.output(y, 'y'); g.output(y.producer!.outputs[1], 'mean'); g.output(y.producer!.outputs[2], 'inv_std');
+  assert.not.ok(modelProto(g, { params: 'inputs' }).graph!.node!.some((n) => n.opType === 'LayerNormalization'), 'emitted as primitives');
+  const out = await (await compile(g))({ x: { data: x, dims: [rows, d] }, s: { data: scale, dims: [d] }, b: { data: bias, dims: [d] } });
+  const [yv, mv, iv] = [out.y.data, out.mean.data, out.inv_std.data] as Float32Array[];
+  for (let i = 0; i < rows; i++) {
+    const row = Array.from(x.subarray(i * d, (i + 1) * d));
+    const mean = row.reduce((a, b) => a + b, 0) / d;
+    const inv = 1 / Math.sqrt(row.reduce((a, b) => a + (b - mean) ** 2, 0) / d + eps);
+    assert.ok(Math.abs(mv[i] - mean) <= 1e-6 * Math.abs(mean) + 1e-6, `mean of row ${i}: ${mv[i]} vs ${mean}`);
+    assert.ok(Math.abs(iv[i] - inv) <= 2e-3 * inv, `inverse std of row ${i}: ${iv[i]} vs ${inv}`);
+    for (let j = 0; j < d; j++) {
+      const want = (row[j] - mean) * inv * scale[j] + bias[j];
+      assert.ok(Math.abs(yv[i * d + j] - want) <= 2e-3 * Math.max(1, Math.abs(want)), `y[${i}, ${j}] = ${yv[i * d + j]}, want ${want}`);
+    }
+  }
 });
 
 test.run();
