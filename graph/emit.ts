@@ -25,6 +25,11 @@ export interface EmitOptions {
    * (ONNX IR >= 4 lets a graph input override a non-constant initializer).
    */
   inputDefaults?: Record<string, ConstTensor>;
+  /**
+   * Softplus and LayerNormalization as the primitive kernels they expand to, which onnxruntime runs faster
+   * (default true); false emits them as the single nodes the graph holds (tests compare the two).
+   */
+  lower?: boolean;
 }
 
 /** Collects the raw bytes of external initializers; the caller writes them to `location`. */
@@ -178,7 +183,7 @@ function lowerLayerNorm(n: GraphNode): P.INodeProto[] {
 
 /** Nodes emitted as several (same function, faster kernels); everything else is emitted as built. */
 function lowered(n: GraphNode, opts: EmitOptions): P.INodeProto[] {
-  if (n.domain) return [nodeProto(n, opts)];
+  if (n.domain || opts.lower === false) return [nodeProto(n, opts)];
   if (n.op === 'Softplus') return lowerSoftplus(n);
   const axis = n.attrs.axis?.t === 'int' ? n.attrs.axis.v : -1;
   const x = n.inputs[0];

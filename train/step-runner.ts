@@ -29,8 +29,10 @@ export class StepRunner {
     readonly state: OptimizerState,
   ) {}
 
-  static async create(tg: TrainGraph, state: OptimizerState, opts: SessionOptions = {}): Promise<StepRunner> {
-    const session = await createSession(serialize(tg.graph, { params: 'inputs' }), { placementKey: tg.graph.name, ...opts });
+  /** `lower: false` emits Softplus and LayerNormalization as single nodes (see EmitOptions.lower). */
+  static async create(tg: TrainGraph, state: OptimizerState, opts: SessionOptions & { lower?: boolean } = {}): Promise<StepRunner> {
+    const { lower, ...sessionOpts } = opts;
+    const session = await createSession(serialize(tg.graph, { params: 'inputs', lower }), { placementKey: tg.graph.name, ...sessionOpts });
     return new StepRunner(session, tg, state);
   }
 
