@@ -1,0 +1,78 @@
+// npm run bench -- paired [--data synth|beauty|DIR] [--name NAME] [--steps N] [--a SPEC] [--b SPEC] [--threads N]
+// Two training sessions in one process, fed the same batches in turn (the order alternating, a pause between
+// runs so neither session's threads still spin), so a machine whose speed drifts over minutes slows both alike.
+// SPEC is comma-separated settings of one side: graph=fast|plain, lower=true|false (Softplus and
+// LayerNormalization as primitive kernels), mem-pattern=true|false. Default: --a lower=false --b lower=true.
+// Prints one JSON line: each side's mean ms per step and the difference b - a with a 95% interval, over the
+// steps after the first two (allocator warm-up).
+import { cpus } from 'node:os';
+import { ADAM_DEFAULTS } from '../graph/adam.js';
+import { type GraphForm, hm4srModel } from '../graph/models/hm4sr.js';
+import { buildTrainStep, probeParams } from '../graph/train-step.js';
+import { initialValues } from '../graph/init.js';
+import { resolveDataset } from '../train/data/builtin.js';
+import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
+import { EpochSampler, Rng } from '../train/data/shuffle.js';
+import { packBatch, packOptions } from '../train/pack.js';
+import { prepare } from '../train/prepare.js';
+import { StepRunner, freshState } from '../train/step-runner.js';
+
+const args = process.argv.slice(2);
+const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
+
+interface Side { graph: GraphForm; lower: boolean; memoryPattern: boolean }
+
+function parseSide(spec: string, which: string): Side {
+  const side: Side = { graph: 'fast', lower: true, memoryPattern: false };
+  const bool = (k: string, v: string) => {
+    if (v !== 'true' && v !== 'false') throw new Error(`--${which} ${spec}: ${k} must be true or false, got ${v}`);
+    return v === 'true';
+  };
+  for (const kv of spec.split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    if (k === 'graph' && (v === 'fast' || v === 'plain')) side.graph = v;
+    else if (k === 'lower') side.lower = bool(k, v);
+    else if (k === 'mem-pattern') side.memoryPattern = bool(k, v);
+    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=fast|plain, lower=true|false, mem-pattern=true|false)`);
+  }
+  return side;
+}
+
+const which = flag('data', 'synth')!;
+const data = resolveDataset(which === 'beauty' ? 'amazon-beauty' : which, flag('name'), () => {});
+const rc = mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name }, optim: { threads: Number(flag('threads', '0')) } });
+const p = prepare(rc);
+const sides = [parseSide(flag('a', 'lower=false')!, 'a'), parseSide(flag('b', 'lower=true')!, 'b')];
+const runners = await Promise.all(sides.map(async (s) => {
+  const model = hm4srModel(p.model, 'hm4sr', s.graph);
+  const specs = probeParams(model);
+  return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), freshState(specs, initialValues(specs, p.frozen, 1)), {
+    threads: rc.optim.threads || undefined, memoryPattern: s.memoryPattern, lower: s.lower,
+  });
+}));
+const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, null).nextEpoch();
+const steps = Math.min(Number(flag('steps', '40')), batches.length);
+if (!(steps >= 4)) throw new Error(`--steps ${flag('steps')}: need at least 4 (the first two are warm-up)`);
+const rng = new Rng(1);
+const pack = packOptions(rc, p);
+const ms: number[][] = [[], []];
+const pause = () => new Promise((res) => setTimeout(res, 30));
+for (let i = 0; i < steps; i++) {
+  const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
+  for (const k of i % 2 ? [1, 0] : [0, 1]) {
+    await pause();
+    const t = performance.now();
+    await runners[k].run(b.feeds, 1e-3);
+    ms[k].push(performance.now() - t);
+  }
+}
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const [a, b] = ms.map((xs) => xs.slice(2));
+const d = b.map((x, i) => x - a[i]);
+const sd = Math.sqrt(d.reduce((s, x) => s + (x - mean(d)) ** 2, 0) / (d.length - 1));
+process.stdout.write(JSON.stringify({
+  bench: 'paired', data: data.name, machine: { cpu: cpus()[0]?.model, cores: cpus().length }, threads: rc.optim.threads || cpus().length,
+  a: sides[0], b: sides[1], stepsCompared: d.length,
+  msPerStepA: +mean(a).toFixed(1), msPerStepB: +mean(b).toFixed(1),
+  diffMs: +mean(d).toFixed(1), diffCi95Ms: +(1.96 * sd / Math.sqrt(d.length)).toFixed(1),
+}) + '\n');
