@@ -1,4 +1,5 @@
 // npm run bench -- paired [--data synth|beauty|DIR] [--name NAME] [--steps N] [--a SPEC] [--b SPEC] [--threads N]
+//                         [--init-from RUN_DIR] (start both sides from that run's last.ckpt, not from the init)
 // Two training sessions in one process, fed the same batches in turn (the order alternating, a pause between
 // runs so neither session's threads still spin), so a machine whose speed drifts over minutes slows both alike.
 // SPEC is comma-separated settings of one side: graph=fast|plain, lower=true|false (Softplus and
@@ -6,6 +7,8 @@
 // Prints one JSON line: each side's mean ms per step and the difference b - a with a 95% interval, over the
 // steps after the first two (allocator warm-up).
 import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { checkCheckpointMatches, readCheckpoint, stateFromCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { type GraphForm, hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
@@ -46,7 +49,15 @@ const sides = [parseSide(flag('a', 'lower=false')!, 'a'), parseSide(flag('b', 'l
 const runners = await Promise.all(sides.map(async (s) => {
   const model = hm4srModel(p.model, 'hm4sr', s.graph);
   const specs = probeParams(model);
-  return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), freshState(specs, initialValues(specs, p.frozen, 1)), {
+  const values = initialValues(specs, p.frozen, 1);
+  const from = flag('init-from');
+  // A run's last checkpoint holds the trained parameters and Adam state; the frozen tables come from the data.
+  const ckpt = from ? join(from, 'last.ckpt') : null;
+  const saved = ckpt ? readCheckpoint(ckpt) : null;
+  if (saved) checkCheckpointMatches(saved, specs, ckpt!);
+  const state = saved ? stateFromCheckpoint(saved, ckpt!) : freshState(specs, values);
+  for (const [k, v] of values) if (!state.params.has(k)) state.params.set(k, v);
+  return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), state, {
     threads: rc.optim.threads || undefined, memoryPattern: s.memoryPattern, lower: s.lower,
   });
 }));

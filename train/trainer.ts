@@ -148,13 +148,34 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
     const bar = progressBar(`epoch ${epoch}`, batches.length, opts.progress);
     const te = performance.now();
     const encode = (idx: Int32Array) => packBatch(p.ds, p.samples.train, idx, mc, { ...pack, withTarget: true, rng: pclRng });
+    // K same-size batches share one Loop run; the rest (an epoch's tail) take single steps.
+    const groups: Int32Array[][] = [];
     for (let i = 0; i < batches.length;) {
       const group = batches.slice(i, i + K);
-      // K same-size batches share one Loop run; the rest (an epoch's tail) take single steps.
       const looped = loopRunner !== null && group.length === K && group.every((b) => b.length === group[0].length);
-      const enc = looped ? group.map(encode) : [encode(batches[i])];
-      const b = looped ? stackBatches(enc) : enc[0];
-      const out = await (looped ? loopRunner : runner).run(b.feeds, rc.optim.lr);
+      groups.push(looped ? group : [batches[i]]);
+      i += groups[groups.length - 1].length;
+    }
+    const packGroup = (group: Int32Array[]) => {
+      const enc = group.map(encode);
+      return { enc, b: enc.length > 1 ? stackBatches(enc) : enc[0] };
+    };
+    let next = groups.length > 0 ? packGroup(groups[0]) : null;
+    for (let j = 0, i = 0; j < groups.length; j++) {
+      const { enc, b } = next!;
+      const running = (enc.length > 1 ? loopRunner! : runner).run(b.feeds, rc.optim.lr);
+      // The next step's batches are packed while onnxruntime runs this one (its run leaves the event loop
+      // free): packing a Beauty batch takes about 8 ms of the main thread. Same order, same PCL draws.
+      if (j + 1 < groups.length) {
+        try {
+          next = packGroup(groups[j + 1]);
+        } catch (e) {
+          await running.catch(() => {});
+          throw e;
+        }
+      }
+      const out = await running;
+      const looped = enc.length > 1;
       enc.forEach((e, k) => {
         for (const [name, v] of Object.entries(out)) sums[name] = (sums[name] ?? 0) + v[k] * e.size;
         samples += e.size;
