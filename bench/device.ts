@@ -3,6 +3,7 @@
 // The figures scripts/gpu-check.sh reports, for one execution provider: training through the trainer's own
 // path (K-step Loop runs for same-size batches, single steps for the tail), timed per epoch or over the
 // first N steps, then full-catalog evaluation of every validation user. Prints one JSON line.
+import { note } from './note.js';
 import { cpus, totalmem } from 'node:os';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
@@ -40,7 +41,7 @@ const rc = mergeConfig(DEFAULT_CONFIG, {
 });
 const session = { ep, threads: rc.optim.threads || undefined, strictDevice: !args.includes('--allow-cpu-nodes'), log };
 let t = performance.now();
-const p = prepare(rc);
+const p = prepare(rc, note);
 const prepareSeconds = (performance.now() - t) / 1000;
 log(`data ${data.dir}: ${p.ds.numUsers} users, ${p.samples.train.size} training samples (prepared in ${prepareSeconds.toFixed(1)} s)`);
 const model = hm4srModel(p.model);

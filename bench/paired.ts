@@ -6,6 +6,7 @@
 // LayerNormalization as primitive kernels), mem-pattern=true|false. Default: --a lower=false --b lower=true.
 // Prints one JSON line: each side's mean ms per step and the difference b - a with a 95% interval, over the
 // steps after the first two (allocator warm-up).
+import { note } from './note.js';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { checkCheckpointMatches, readCheckpoint, stateFromCheckpoint } from '../graph/artifacts/checkpoint.js';
@@ -44,7 +45,7 @@ function parseSide(spec: string, which: string): Side {
 const which = flag('data', 'synth')!;
 const data = resolveDataset(which === 'beauty' ? 'amazon-beauty' : which, flag('name'), () => {});
 const rc = mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name }, optim: { threads: Number(flag('threads', '0')) } });
-const p = prepare(rc);
+const p = prepare(rc, note);
 const sides = [parseSide(flag('a', 'lower=false')!, 'a'), parseSide(flag('b', 'lower=true')!, 'b')];
 const runners = await Promise.all(sides.map(async (s) => {
   const model = hm4srModel(p.model, 'hm4sr', s.graph);

@@ -2,6 +2,7 @@
 // Prints one JSON line: single-user top-10 latency through model.onnx's serving signature (p50/p99 over
 // N requests, in process, CPU, after a warm-up) and batch-scoring throughput for every user of the dataset.
 // Without --run the model has its initial weights: timing does not depend on their values.
+import { note } from './note.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,7 @@ const requests = Number(flag('requests', '1000')), batch = Number(flag('batch', 
 const tmp = mkdtempSync(join(tmpdir(), 'hm4sr-bench-serve-'));
 try {
   const rc = mergeConfig(DEFAULT_CONFIG, { data });
-  const p = prepare(rc);
+  const p = prepare(rc, note);
   const model = join(tmp, 'model.onnx');
   exportInference(p.model, initialValues(probeParams(hm4srModel(p.model)), p.frozen, 1), p, rc, model);
   let t = performance.now();

@@ -9,6 +9,7 @@
 // (scripts/profile-table.mjs sums either).
 // Prints one JSON line: training throughput and epoch time, full-catalog evaluation time for every
 // validation user, session creation time and peak RSS, with the machine it ran on.
+import { note } from './note.js';
 import { cpus, totalmem } from 'node:os';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { type GraphForm, hm4srModel } from '../graph/models/hm4sr.js';
@@ -35,7 +36,7 @@ const rc = mergeConfig(DEFAULT_CONFIG, {
     batchSize: Number(flag('batch-size', '1024')), lengthBucketing: has('length-bucketing'),
   },
 });
-const p = prepare(rc);
+const p = prepare(rc, note);
 const form = flag('graph', 'fast') as GraphForm;
 if (form !== 'fast' && form !== 'plain') throw new Error(`--graph ${form}: expected fast or plain`);
 const model = hm4srModel(p.model, 'hm4sr', form);
