@@ -50,14 +50,13 @@ const sides = [parseSide(flag('a', 'lower=false')!, 'a'), parseSide(flag('b', 'l
 const runners = await Promise.all(sides.map(async (s) => {
   const model = hm4srModel(p.model, 'hm4sr', s.graph);
   const specs = probeParams(model);
-  const values = initialValues(specs, p.frozen, 1);
+  // A run's last checkpoint holds every parameter (frozen tables included) and the Adam state. Each side reads
+  // its own copy: a runner replaces the entries of its state's maps after every step.
   const from = flag('init-from');
-  // A run's last checkpoint holds the trained parameters and Adam state; the frozen tables come from the data.
   const ckpt = from ? join(from, 'last.ckpt') : null;
   const saved = ckpt ? readCheckpoint(ckpt) : null;
   if (saved) checkCheckpointMatches(saved, specs, ckpt!);
-  const state = saved ? stateFromCheckpoint(saved, ckpt!) : freshState(specs, values);
-  for (const [k, v] of values) if (!state.params.has(k)) state.params.set(k, v);
+  const state = saved ? stateFromCheckpoint(saved, ckpt!) : freshState(specs, initialValues(specs, p.frozen, 1));
   return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), state, {
     threads: rc.optim.threads || undefined, memoryPattern: s.memoryPattern, lower: s.lower,
   });

@@ -149,21 +149,21 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
     const te = performance.now();
     const encode = (idx: Int32Array) => packBatch(p.ds, p.samples.train, idx, mc, { ...pack, withTarget: true, rng: pclRng });
     // K same-size batches share one Loop run; the rest (an epoch's tail) take single steps.
-    const groups: Int32Array[][] = [];
+    const groups: { batches: Int32Array[]; looped: boolean }[] = [];
     for (let i = 0; i < batches.length;) {
       const group = batches.slice(i, i + K);
       const looped = loopRunner !== null && group.length === K && group.every((b) => b.length === group[0].length);
-      groups.push(looped ? group : [batches[i]]);
-      i += groups[groups.length - 1].length;
+      groups.push({ batches: looped ? group : [batches[i]], looped });
+      i += looped ? K : 1;
     }
-    const packGroup = (group: Int32Array[]) => {
-      const enc = group.map(encode);
-      return { enc, b: enc.length > 1 ? stackBatches(enc) : enc[0] };
+    const packGroup = ({ batches: idx, looped }: (typeof groups)[number]) => {
+      const enc = idx.map(encode);
+      return { enc, looped, b: looped ? stackBatches(enc) : enc[0] };
     };
     let next = groups.length > 0 ? packGroup(groups[0]) : null;
     for (let j = 0, i = 0; j < groups.length; j++) {
-      const { enc, b } = next!;
-      const running = (enc.length > 1 ? loopRunner! : runner).run(b.feeds, rc.optim.lr);
+      const { enc, looped, b } = next!;
+      const running = (looped ? loopRunner! : runner).run(b.feeds, rc.optim.lr);
       // The next step's batches are packed while onnxruntime runs this one (its run leaves the event loop
       // free): packing a Beauty batch takes about 8 ms of the main thread. Same order, same PCL draws.
       if (j + 1 < groups.length) {
@@ -175,7 +175,6 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
         }
       }
       const out = await running;
-      const looped = enc.length > 1;
       enc.forEach((e, k) => {
         for (const [name, v] of Object.entries(out)) sums[name] = (sums[name] ?? 0) + v[k] * e.size;
         samples += e.size;
