@@ -1,7 +1,9 @@
 // npm run bench -- [--data synth|amazon-beauty|DIR] [--name NAME] [--steps N | --full-epoch] [--preset hm4sr|sasrec]
 //                  [--layout packed|padded] [--threads N] [--batch-size N] [--profile PREFIX] [--profile-eval PREFIX]
-//                  [--graph fast|plain] [--missing-modality zeros|drop] [--mem-pattern]
+//                  [--graph fast|plain] [--missing-modality zeros|drop] [--mem-pattern] [--epochs N]
 // Without --steps a whole epoch is timed (--full-epoch says so explicitly); --steps N gives an estimate.
+// --epochs N: N whole epochs on one session, as the trainer runs them; epochSeconds is the first (with session
+// creation), laterEpochSeconds the others.
 // --graph plain times the straightforward graph the fast one replaced (same function, more work).
 // --mem-pattern: onnxruntime's memory pattern on (off by default, see runtime/session.ts).
 // --eval-repeats N (default 2): evaluations timed after the first, as every later epoch runs them.
@@ -44,31 +46,43 @@ const specs = probeParams(model);
 const values = initialValues(specs, p.frozen, 1);
 const session = { memoryPattern: has('mem-pattern'), threads: rc.optim.threads || undefined, executionMode: flag('exec', 'sequential') as 'sequential' | 'parallel', interOpThreads: has('inter') ? Number(flag('inter')) : undefined };
 let t = performance.now();
-const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), freshState(specs, values), { ...session, profile: flag('profile') });
+// As in the trainer: one session for the run, dropout from host draws (random.draws).
+const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }), freshState(specs, values), { ...session, profile: flag('profile') });
 const createMs = performance.now() - t;
-const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, rc.optim.lengthBucketing ? p.samples.train.length : null).nextEpoch();
+const sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, rc.optim.lengthBucketing ? p.samples.train.length : null);
+let batches = sampler.nextEpoch();
 // Default: a whole epoch, timed as the trainer runs it (session creation + every batch, the first
 // included), which is what an epoch really costs. --steps N samples N batches instead (an estimate).
+// --epochs N (whole epochs only) times N epochs on the one session, as a run's later epochs cost.
 const steps = has('steps') && !has('full-epoch') ? Math.min(Number(flag('steps')), batches.length) : batches.length;
 const wholeEpoch = steps === batches.length;
-const rng = new Rng(1);
+const epochs = wholeEpoch ? Number(flag('epochs', '1')) : 1;
+if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs ${flag('epochs')}: expected a whole number >= 1`);
+const rng = new Rng(1), drawRng = Rng.keyed(1, 'dropout');
 const pack = packOptions(rc, p);
 let trainMs = 0, samples = 0, tokens = 0, cells = 0, allMs = 0;
+const laterEpochMs: number[] = [];
 // In the sampled estimate the first step (allocator warm-up) is left out of the rates. As in the trainer, the
 // next batch is packed while onnxruntime runs the current one.
-const encode = (i: number) => packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
-t = performance.now();
-let next = encode(0);
-allMs += performance.now() - t;
-for (let i = 0; i < steps; i++) {
-  t = performance.now();
-  const b = next;
-  const running = runner.run(b.feeds, 1e-3);
-  if (i + 1 < steps) next = encode(i + 1);
-  await running;
-  const ms = performance.now() - t;
-  allMs += ms;
-  if (i > 0 || wholeEpoch) { trainMs += ms; samples += b.size; tokens += b.tokens; cells += b.rows * b.width; }
+const encode = (i: number) => {
+  const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
+  return { ...b, feeds: runner.withDraws(b.feeds, drawRng) };
+};
+for (let e = 0; e < epochs; e++) {
+  if (e > 0) batches = sampler.nextEpoch();
+  const te = performance.now();
+  let next = encode(0);
+  for (let i = 0; i < steps; i++) {
+    t = performance.now();
+    const b = next;
+    const running = runner.run(b.feeds, 1e-3);
+    if (i + 1 < steps) next = encode(i + 1);
+    await running;
+    const ms = performance.now() - t;
+    if (e === 0 && (i > 0 || wholeEpoch)) { trainMs += ms; samples += b.size; tokens += b.tokens; cells += b.rows * b.width; }
+  }
+  if (e === 0) allMs = performance.now() - te;
+  else laterEpochMs.push(performance.now() - te);
 }
 if (flag('profile')) runner.endProfiling();
 const sps = samples / (trainMs / 1000);
@@ -88,6 +102,7 @@ process.stdout.write(JSON.stringify({
   trainSamplesPerSecond: Math.round(sps), msPerStep: +(trainMs / (wholeEpoch ? steps : steps - 1)).toFixed(1),
   epochTiming: wholeEpoch ? `measured: a whole epoch (${steps} batches) plus session creation` : `estimated from ${steps - 1} of ${batches.length} batches (pass no --steps to time a whole epoch)`,
   epochSeconds: +((wholeEpoch ? allMs + createMs : createMs + p.samples.train.size / sps * 1000) / 1000).toFixed(1),
+  laterEpochSeconds: laterEpochMs.map((ms) => +(ms / 1000).toFixed(1)),
   realTokensPerBatch: Math.round(tokens / (wholeEpoch ? steps : steps - 1)), paddedCellsPerBatch: Math.round(cells / (wholeEpoch ? steps : steps - 1)),
   evalUsers: p.samples.valid.size, evalSeconds: evalSeconds === null ? null : +evalSeconds.toFixed(2),
   evalSecondsLater: evalSecondsLater.map((x) => +x.toFixed(2)),

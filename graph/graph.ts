@@ -94,6 +94,24 @@ class Namer {
   }
 }
 
+/** A random site reading host-fed draws: [...lead, ceil(last / per)] uniforms (graph/random.ts). */
+export interface DrawSite {
+  scope: string;
+  lead: (number | string)[];
+  last: number | string;
+  /** Entries of the site's tensor served by one draw (16 coins of a ratio-1/2 mask; 1 for other ratios). */
+  per: number;
+}
+
+/** A graph's host-fed randomness: its sites read consecutive slices of one input (graph/random.ts). */
+export interface FedDraws {
+  readonly sites: DrawSite[];
+  /** The draws of one step, [draws] float32; declared on first use. */
+  readonly pool: () => Value;
+  /** Where the next site's slice starts (int64 [1]); null before the first site. */
+  offset: Value | null;
+}
+
 /**
  * An ONNX graph under construction. Ops append nodes (see ops/); parameters are declared by name
  * and placed at emission time, as graph inputs (training) or initializers (inference).
@@ -109,6 +127,11 @@ export class Graph {
   readonly stopped = new Set<Value>();
   /** Loop bodies bind parameter names to their loop-carried inputs instead of declaring new ones. */
   paramBinding: Map<string, Value> | null = null;
+  /**
+   * When set, random sites read host-fed draws (graph/random.ts) instead of seeded random ops: the result is
+   * then a function of the feeds alone, so one session serves every epoch and a resumed run replays them.
+   */
+  fedDraws: FedDraws | null = null;
   private readonly namer: Namer;
   private readonly seeds: { base: number; count: number };
   private scopes: string[] = [];

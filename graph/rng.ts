@@ -78,6 +78,32 @@ export class Rng {
     return result;
   }
 
+  /**
+   * Fills out with uniforms in [0, 1) of 24 random bits each (k / 2^24, exact in float32): the host-fed draws
+   * of a graph's random sites (graph/random.ts). One generator step per value, in order.
+   */
+  fillUniform24(out: Float32Array): Float32Array {
+    // nextU32 inlined on int32 locals: the uint32 fields would make V8 box every intermediate (15x slower).
+    let s0 = this.s0 | 0, s1 = this.s1 | 0, s2 = this.s2 | 0, s3 = this.s3 | 0;
+    for (let i = 0; i < out.length; i++) {
+      const m = Math.imul(s1, 5);
+      const r = Math.imul((m << 7) | (m >>> 25), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = (r >>> 8) * 5.9604644775390625e-8;
+    }
+    this.s0 = s0 >>> 0;
+    this.s1 = s1 >>> 0;
+    this.s2 = s2 >>> 0;
+    this.s3 = s3 >>> 0;
+    return out;
+  }
+
   /** Uniform in [0, 1) with 53 random bits. */
   nextFloat(): number {
     return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;

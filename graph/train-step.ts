@@ -1,8 +1,9 @@
 import { type AdamConfig, adamUpdate } from './adam.js';
 import { grad } from './grad.js';
-import { Graph, type ParamSpec, type Value } from './graph.js';
+import { type DrawSite, Graph, type ParamSpec, type Value } from './graph.js';
 import { type LossModel, declareBatch } from './model.js';
 import * as op from './ops/index.js';
+import { DRAWS_INPUT, feedDraws } from './random.js';
 
 /** Stable names of the training state around one parameter; the manifest pairs each input with its output. */
 export const stateName = {
@@ -21,6 +22,19 @@ export interface TrainGraph {
   params: ParamSpec[];
   losses: string[];
   state: StatePair[];
+  /** Random sites that read the host-fed input random.draws, in slice order; null for seeded sites. */
+  draws: DrawSite[] | null;
+}
+
+export interface TrainStepOptions {
+  adam: AdamConfig;
+  /** Base of the seeded random sites (unused with fedDraws). */
+  seed: number;
+  /**
+   * Random sites read the input random.draws (graph/random.ts) instead of seeded ops: the step is a function of
+   * its feeds, so one session serves every epoch (the trainer). Default false: self-contained seeded sites.
+   */
+  fedDraws?: boolean;
 }
 
 /** The model's parameters, found by building its forward once in a scratch graph. */
@@ -72,11 +86,12 @@ function statePairs(names: string[]): StatePair[] {
 }
 
 /** One training step: (batch, params, moments, step, lr) -> (losses, updated params, moments, step). */
-export function buildTrainStep(model: LossModel, opts: { adam: AdamConfig; seed: number }): TrainGraph {
+export function buildTrainStep(model: LossModel, opts: TrainStepOptions): TrainGraph {
   const specs = probeParams(model);
   const g = new Graph(`${model.name}_train_step`);
   g.docString = `One training step of ${model.name}: forward, loss, reverse-mode gradient and Adam (lr ${opts.adam.lr} fed as adam.lr, betas ${opts.adam.beta1}/${opts.adam.beta2}, eps ${opts.adam.eps}). Each <param>.next / adam.*.next output replaces the input of the same name.`;
   g.randomSeed = opts.seed;
+  const fed = opts.fedDraws ? feedDraws(g) : null;
   const batch = declareBatch(g, model.batch);
   const names = specs.filter((s) => s.trainable).map((s) => s.name);
   const dims = new Map(specs.map((s) => [s.name, s.dims]));
@@ -87,7 +102,7 @@ export function buildTrainStep(model: LossModel, opts: { adam: AdamConfig; seed:
   const s = appendStep(g, model, batch, m, v, step, lr, opts.adam);
   const terms = Object.keys(s.terms);
   const losses = emitOutputs(g, names, s, terms);
-  return { graph: g, params: specs, losses, state: statePairs(names) };
+  return { graph: g, params: specs, losses, state: statePairs(names), draws: fed?.sites ?? null };
 }
 
 /**
@@ -95,7 +110,7 @@ export function buildTrainStep(model: LossModel, opts: { adam: AdamConfig; seed:
  * moments are loop-carried (they stay on the device between steps), and each loss comes back as [K].
  * The final state has the same output names as buildTrainStep's, so one host loop drives both.
  */
-export function buildTrainLoop(model: LossModel, opts: { adam: AdamConfig; seed: number }): TrainGraph {
+export function buildTrainLoop(model: LossModel, opts: TrainStepOptions): TrainGraph {
   const specs = probeParams(model);
   const g = new Graph(`${model.name}_train_loop`);
   g.docString = `K training steps of ${model.name} in one Loop: batch inputs are stacked on a leading 'steps' axis; parameters and Adam moments are loop-carried; losses come back as [K].`;
@@ -109,9 +124,13 @@ export function buildTrainLoop(model: LossModel, opts: { adam: AdamConfig; seed:
   const lr = g.input(stateName.lr, 'float32', []);
   const k = op.dimOf(stacked[model.batch[0].name], 0);
   let terms: string[] = [];
+  // Fed draws are stacked like the batch inputs: [steps, draws], one row per iteration.
+  let pool: Value | null = null;
+  let sites: DrawSite[] = [];
   const carried = [...names.map((n) => outer.get(n)!), ...m, ...v, step];
   const res = op.loop(g, k, carried, (body, iter, ins) => {
     body.randomSeed = opts.seed;
+    if (opts.fedDraws) sites = feedDraws(body, () => op.gather((pool ??= g.input(DRAWS_INPUT, 'float32', ['steps', 'draws'])), iter, 0)).sites;
     const n = names.length;
     const bp = ins.slice(0, n), bm = ins.slice(n, 2 * n), bv = ins.slice(2 * n, 3 * n), bstep = ins[3 * n];
     // Frozen parameters are read from the outer graph; trainable ones are loop-carried.
@@ -127,5 +146,5 @@ export function buildTrainLoop(model: LossModel, opts: { adam: AdamConfig; seed:
     loss: res.scans[0], terms: Object.fromEntries(terms.map((t, i) => [t, res.scans[i + 1]])),
   };
   const losses = emitOutputs(g, names, s, terms);
-  return { graph: g, params: specs, losses, state: statePairs(names) };
+  return { graph: g, params: specs, losses, state: statePairs(names), draws: opts.fedDraws ? sites : null };
 }

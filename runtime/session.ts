@@ -39,7 +39,7 @@ export interface SessionOptions {
 
 /**
  * Models whose only CPU nodes on CUDA are the shape computations ORT keeps there on purpose, by graph name
- * and size: the trainer rebuilds the same graph every epoch with another dropout seed (same bytes length).
+ * and size: a process that builds the same graph again (the step graph of another run, say) asks once.
  */
 const shapeOnlyOnCpu = new Set<string>();
 

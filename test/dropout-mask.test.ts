@@ -1,4 +1,5 @@
-// Dropout at ratio 1/2 (every HM4SR site) multiplies by halfKeepMask: fair coins taken 16 to a uniform draw.
+// Dropout at ratio 1/2 (every HM4SR site) multiplies by halfKeepMask: fair coins taken 16 to a uniform draw,
+// seeded in the graph or fed by the host (graph/random.ts).
 // These tests hold it to what Dropout promises: entries 0 or 2, each kept with probability 1/2 independently of
 // its neighbours (within a draw and across draws), a new mask every run, the same sequence for the same seed,
 // and a gradient that is the mask (finite differences with the drawn mask held fixed, as for Dropout).
@@ -10,18 +11,30 @@ import { dropout } from '../graph/layers/dropout.js';
 import * as op from '../graph/ops/index.js';
 import type { Shape } from '../graph/types.js';
 import { centralDiff, rng } from './util/gradcheck.js';
-import { compile } from './util/ort.js';
+import { DRAWS_INPUT, drawCount, feedDraws } from '../graph/random.js';
+import { Rng } from '../graph/rng.js';
+import { type Feed, compile } from './util/ort.js';
 
-/** A session whose output `y` is the layer's dropout of x at ratio 1/2 with site seeds from `seed`. */
-async function maskSession(shape: Shape, seed: number) {
+/**
+ * A session whose output `y` is the layer's dropout of x at ratio 1/2: site seeds from `seed`, or (fed) draws
+ * filled from Rng(seed) on the host, a new pool every run.
+ */
+async function maskSession(shape: Shape, seed: number, source: 'seeded' | 'fed' = 'seeded') {
   const g = new Graph('half_mask');
   g.randomSeed = seed;
+  const fed = source === 'fed' ? feedDraws(g) : null;
   const x = g.input('x', 'float32', shape);
   g.output(dropout(g, x, { ratio: 0.5, training: true }), 'y');
   const run = await compile(g);
+  const host = new Rng(seed);
   return async (dims: number[]) => {
     const n = dims.reduce((a, b) => a * b, 1);
-    return Float32Array.from((await run({ x: { data: new Float32Array(n).fill(1), dims } })).y.data as Float32Array);
+    const feeds: Record<string, Feed> = { x: { data: new Float32Array(n).fill(1), dims } };
+    if (fed) {
+      const k = drawCount(fed.sites, (d) => dims[shape.indexOf(d)]);
+      feeds[DRAWS_INPUT] = { data: host.fillUniform24(new Float32Array(k)), dims: [k] };
+    }
+    return Float32Array.from((await run(feeds)).y.data as Float32Array);
   };
 }
 
@@ -31,12 +44,14 @@ const fair = (kept: number, n: number, z: number, what: string) => {
   assert.ok(Math.abs(rate - 0.5) <= z * 0.5 / Math.sqrt(n), `${what}: kept rate ${rate.toFixed(4)} over ${n} is not a fair coin`);
 };
 
-for (const [label, shape, dims] of [
-  ['static last dim, a multiple of 16', [128, 64], [128, 64]],
-  ['symbolic dims, last dim 50 (the attention probabilities)', ['rows', 'w', 'w'], [40, 50, 50]],
-] as [string, Shape, number[]][]) {
+for (const [label, shape, dims, source] of [
+  ['static last dim, a multiple of 16', [128, 64], [128, 64], 'seeded'],
+  ['symbolic dims, last dim 50 (the attention probabilities)', ['rows', 'w', 'w'], [40, 50, 50], 'seeded'],
+  ['host-fed draws, symbolic dims, last dim 50', ['rows', 'w', 'w'], [40, 50, 50], 'fed'],
+  ['host-fed draws, last dim 64', ['rows', 64], [128, 64], 'fed'],
+] as [string, Shape, number[], 'seeded' | 'fed'][]) {
   test(`half keep-mask (${label}): 0 or 2, fair, independent of neighbours`, async () => {
-    const m = await (await maskSession(shape, 7))(dims);
+    const m = await (await maskSession(shape, 7, source))(dims);
     const last = dims[dims.length - 1];
     assert.is(m.length, dims.reduce((a, b) => a * b, 1));
     assert.ok(m.every((v) => v === 0 || v === 2), 'every entry is 0 (dropped) or 2 (kept, scaled by 1 / (1 - 1/2))');
@@ -66,6 +81,9 @@ test('half keep-mask: a new mask every run, the same sequence for the same seed,
   assert.ok(!same(a1, a2), 'the second run draws a new mask');
   assert.ok(same(a1, b1) && same(a2, b2), 'a second session with the same seed replays the sequence');
   assert.ok(!same(a1, c1), 'another seed draws another mask');
+  const f = await maskSession([32, 64], 11, 'fed'), h = await maskSession([32, 64], 11, 'fed');
+  const [f1, f2, h1] = [await f(dims), await f(dims), await h(dims)];
+  assert.ok(!same(f1, f2) && same(f1, h1), 'fed: a new pool draws a new mask; the same host draws give the same mask');
 });
 
 // As for Dropout (grad-ops-misc): graph A draws the mask once and returns it with the analytic gradients; graph

@@ -1,6 +1,8 @@
 import type { ParamSpec } from '../graph/graph.js';
 import type { ParamValues } from '../graph/init.js';
 import { serialize } from '../graph/emit.js';
+import { DRAWS_INPUT, drawCount } from '../graph/random.js';
+import type { Rng } from '../graph/rng.js';
 import { type StatePair, type TrainGraph, stateName } from '../graph/train-step.js';
 import { type HostTensor, type SessionOptions, createSession, ort, runChecked, toOrtFeeds, toOrtTensor } from '../runtime/session.js';
 
@@ -65,8 +67,41 @@ export class StepRunner {
     this.session.endProfiling();
   }
 
+  /**
+   * `batch` with the input random.draws of one run added (a graph built with fedDraws): as many 24-bit uniforms
+   * as its random sites take at the batch's dims ([steps, n] for a Loop), drawn in order from rng. A fed graph
+   * without random sites (no dropout) takes none.
+   */
+  withDraws(batch: Record<string, HostTensor>, rng: Rng): Record<string, HostTensor> {
+    const g = this.graph.graph, sites = this.graph.draws;
+    if (sites === null) throw new Error(`${g.name} draws its randomness from seeded ops; it takes no ${DRAWS_INPUT} (build it with fedDraws)`);
+    if (sites.length === 0) return batch;
+    const sizes = new Map<string, { n: number; from: string }>();
+    for (const v of g.inputs) {
+      const t = batch[v.name];
+      if (!t || !v.shape) continue;
+      if (t.dims.length !== v.shape.length) throw new Error(`batch input ${v.name}: ${t.dims.length} dims given, ${g.name} declares ${v.shape.length}`);
+      v.shape.forEach((d, i) => {
+        if (typeof d !== 'string') return;
+        const seen = sizes.get(d);
+        if (seen && seen.n !== t.dims[i]) throw new Error(`batch inputs ${seen.from} and ${v.name} disagree on dim '${d}' (${seen.n} vs ${t.dims[i]})`);
+        sizes.set(d, { n: t.dims[i], from: v.name });
+      });
+    }
+    const size = (d: string) => {
+      const s = sizes.get(d);
+      if (!s) throw new Error(`${g.name}: a random site needs dim '${d}', which no batch input given has`);
+      return s.n;
+    };
+    const n = drawCount(sites, size);
+    const looped = g.inputs.find((v) => v.name === DRAWS_INPUT)!.shape!.length === 2;
+    const dims = looped ? [size('steps'), n] : [n];
+    return { ...batch, [DRAWS_INPUT]: { data: rng.fillUniform24(new Float32Array(dims.reduce((a, b) => a * b, 1))), dims } };
+  }
+
   /** Runs one step (or K steps for a Loop graph); returns each loss output (length K for a Loop). */
   async run(batch: Record<string, HostTensor>, lr: number): Promise<Record<string, Float32Array>> {
+    if (this.graph.draws?.length && !batch[DRAWS_INPUT]) throw new Error(`${this.graph.graph.name} reads its dropout draws from the input ${DRAWS_INPUT}: run it on runner.withDraws(batch, rng)`);
     const out = await runChecked(this.session, this.feeds(batch, lr));
     for (const name of this.graph.losses) {
       const d = out[name].data as Float32Array;

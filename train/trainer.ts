@@ -130,19 +130,18 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
     sampler: JSON.stringify(sampler.state()), config: JSON.stringify(mc),
   });
 
-  let listed = false;
   if (opts.ep !== 'cpu') opts.log(`${opts.ep}: ${rc.optim.stepsPerRun} steps per run (Loop graph), evaluation batches of ${rc.eval.batchSize}`);
+  const K = rc.optim.stepsPerRun;
+  // One session per graph for the whole run: dropout reads host draws (random.draws) from each epoch's own
+  // generator, so the graphs hold no random state and a resumed run replays the same masks.
+  const runner = await StepRunner.create(buildTrainStep(model, { adam, seed: 0, fedDraws: true }), state, session);
+  const loopRunner = K > 1 ? await StepRunner.create(buildTrainLoop(model, { adam, seed: 0, fedDraws: true }), state, session) : null;
   while (epoch < rc.optim.epochs && bad < rc.optim.patience) {
     epoch += 1;
     const seed = epochSeed(rc.optim.seed, epoch);
-    const K = rc.optim.stepsPerRun;
-    // --allow-cpu-nodes lists the CPU-placed nodes once, for the first epoch's sessions.
-    const epSession = listed ? { ...session, log: undefined } : session;
-    listed = true;
-    const runner = await StepRunner.create(buildTrainStep(model, { adam, seed }), state, epSession);
-    const loopRunner = K > 1 ? await StepRunner.create(buildTrainLoop(model, { adam, seed }), state, epSession) : null;
     const batches = sampler.nextEpoch();
     const pclRng = new Rng(seed >>> 0);
+    const dropRng = Rng.keyed(seed >>> 0, 'dropout');
     const sums: Record<string, number> = {};
     let samples = 0, tokens = 0, padded = 0;
     const bar = progressBar(`epoch ${epoch}`, batches.length, opts.progress);
@@ -158,12 +157,13 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
     }
     const packGroup = ({ batches: idx, looped }: (typeof groups)[number]) => {
       const enc = idx.map(encode);
-      return { enc, looped, b: looped ? stackBatches(enc) : enc[0] };
+      const b = looped ? stackBatches(enc) : enc[0];
+      return { enc, looped, b, feeds: (looped ? loopRunner! : runner).withDraws(b.feeds, dropRng) };
     };
     let next = groups.length > 0 ? packGroup(groups[0]) : null;
     for (let j = 0, i = 0; j < groups.length; j++) {
-      const { enc, looped, b } = next!;
-      const running = (looped ? loopRunner! : runner).run(b.feeds, rc.optim.lr);
+      const { enc, looped, b, feeds } = next!;
+      const running = (looped ? loopRunner! : runner).run(feeds, rc.optim.lr);
       // The next step's batches are packed while onnxruntime runs this one (its run leaves the event loop
       // free): packing a Beauty batch takes about 8 ms of the main thread. Same order, same PCL draws.
       if (j + 1 < groups.length) {

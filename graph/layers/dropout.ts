@@ -1,5 +1,6 @@
 import type { Graph, Value } from '../graph.js';
 import * as op from '../ops/index.js';
+import { uniformDraws } from '../random.js';
 
 export interface DropoutOptions {
   ratio: number;
@@ -7,14 +8,18 @@ export interface DropoutOptions {
 }
 
 /**
- * Inverted dropout in training mode; the identity at evaluation or for ratio 0 (no node, no seed drawn).
- * Each emitted site takes the next per-graph seed (g.nextSeed()), so sites are reproducible in build order.
- * Ratio 1/2 (every HM4SR dropout) multiplies by halfKeepMask; other ratios use ONNX Dropout.
+ * Inverted dropout in training mode; the identity at evaluation or for ratio 0 (no node, no draw).
+ * Draws come from the graph's random source (graph/random.ts): seeded sites take the next per-graph seed
+ * (g.nextSeed()), so they are reproducible in build order; fed sites read the host's draws. Ratio 1/2 (every
+ * HM4SR dropout) multiplies by halfKeepMask; other ratios use ONNX Dropout (seeded) or compare one draw per
+ * entry with the ratio (fed).
  */
 export function dropout(g: Graph, x: Value, opts: DropoutOptions): Value {
   if (!opts.training || opts.ratio <= 0) return x;
-  if (opts.ratio === 0.5) return op.mul(x, halfKeepMask(x, g.nextSeed()));
-  return op.dropout(x, opts.ratio, g.nextSeed());
+  if (opts.ratio === 0.5) return op.mul(x, halfKeepMask(x));
+  if (!g.fedDraws) return op.dropout(x, opts.ratio, g.nextSeed());
+  const keep = op.cast(op.greaterOrEqual(uniformDraws(x, 1), op.scalar(g, opts.ratio, x.dtype)), x.dtype);
+  return op.mul(x, op.stopGradient(op.mul(keep, 1 / (1 - opts.ratio))));
 }
 
 /** Mask entries taken from one uniform draw: its first 16 binary digits (a float32 draw carries 24). */
@@ -24,17 +29,14 @@ const BITS = 16;
  * Dropout's scaled keep-mask for ratio 1/2: 0 or 2 per entry of x, each entry an independent fair coin, constant
  * to the gradient (so d/dx of x * mask is the mask, like Dropout's). Why not Dropout itself: onnxruntime's CPU
  * kernel draws one number per entry on one thread (about 4.5 ns each, 10% of a Beauty training step), while a
- * fair coin needs one bit: digit j of u in [0, 1) is floor(u * 2^j) mod 2, so one RandomUniformLike draw per
- * 16 entries and a few elementwise kernels (which run on every thread) make the same mask distribution.
+ * fair coin needs one bit: digit j of u in [0, 1) is floor(u * 2^j) mod 2, so one uniform draw (seeded or fed,
+ * graph/random.ts) per 16 entries and a few elementwise kernels (which run on every thread) make the same mask
+ * distribution.
  */
-export function halfKeepMask(x: Value, seed: number): Value {
+export function halfKeepMask(x: Value): Value {
   const g = x.graph;
   const r = x.rank;
-  const shape = op.shapeOf(x);
-  const lead = op.slice(shape, [0], [r - 1], [0]);
-  const last = op.slice(shape, [r - 1], [r], [0]);
-  const draws = op.div(op.add(last, op.int64s(g, [BITS - 1])), op.int64s(g, [BITS]));
-  const u = op.randomUniformLike(op.constantOfShape(op.concat([lead, draws], 0), x.dtype, 0, [...x.shape!.slice(0, -1), null]), seed);
+  const u = uniformDraws(x, BITS);
   const digits = Array.from({ length: BITS }, (_, j) => 2 ** (j + 1));
   const pow2 = g.constant(x.dtype === 'float64' ? Float64Array.from(digits) : Float32Array.from(digits), x.dtype, [BITS]);
   const f = op.floor(op.mul(op.unsqueeze(u, [-1]), pow2));
@@ -44,6 +46,6 @@ export function halfKeepMask(x: Value, seed: number): Value {
   const d = x.dim(-1);
   const mask = typeof d === 'number' && d % BITS === 0
     ? op.reshape(coins, [...Array(r - 1).fill(0), d])
-    : op.sliceDynamic(coins, op.int64s(g, [0]), last, [-1], x.shape!);
+    : op.sliceDynamic(coins, op.int64s(g, [0]), op.slice(op.shapeOf(x), [r - 1], [r], [0]), [-1], x.shape!);
   return op.stopGradient(mask);
 }
