@@ -3,7 +3,9 @@
 // Two training sessions in one process, fed the same batches in turn (the order alternating, a pause between
 // runs so neither session's threads still spin), so a machine whose speed drifts over minutes slows both alike.
 // SPEC is comma-separated settings of one side: graph=fast|plain, lower=true|false (Softplus and
-// LayerNormalization as primitive kernels), mem-pattern=true|false. Default: --a lower=false --b lower=true.
+// LayerNormalization as primitive kernels), mem-pattern=true|false, distinct=true|false (false: gathers by the
+// batch inputs declared distinct scatter their gradients as if they could repeat). Default: --a lower=false
+// --b lower=true. Both sides read their dropout draws from the host (random.draws), the same draws for each.
 // Prints one JSON line: each side's mean ms per step and the difference b - a with a 95% interval, over the
 // steps after the first two (allocator warm-up).
 import { note } from './note.js';
@@ -24,10 +26,10 @@ import { StepRunner, freshState } from '../train/step-runner.js';
 const args = process.argv.slice(2);
 const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
 
-interface Side { graph: GraphForm; lower: boolean; memoryPattern: boolean }
+interface Side { graph: GraphForm; lower: boolean; memoryPattern: boolean; distinct: boolean }
 
 function parseSide(spec: string, which: string): Side {
-  const side: Side = { graph: 'fast', lower: true, memoryPattern: false };
+  const side: Side = { graph: 'fast', lower: true, memoryPattern: false, distinct: true };
   const bool = (k: string, v: string) => {
     if (v !== 'true' && v !== 'false') throw new Error(`--${which} ${spec}: ${k} must be true or false, got ${v}`);
     return v === 'true';
@@ -37,7 +39,8 @@ function parseSide(spec: string, which: string): Side {
     if (k === 'graph' && (v === 'fast' || v === 'plain')) side.graph = v;
     else if (k === 'lower') side.lower = bool(k, v);
     else if (k === 'mem-pattern') side.memoryPattern = bool(k, v);
-    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=fast|plain, lower=true|false, mem-pattern=true|false)`);
+    else if (k === 'distinct') side.distinct = bool(k, v);
+    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=fast|plain, lower=true|false, mem-pattern=true|false, distinct=true|false)`);
   }
   return side;
 }
@@ -48,7 +51,8 @@ const rc = mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name 
 const p = prepare(rc, note);
 const sides = [parseSide(flag('a', 'lower=false')!, 'a'), parseSide(flag('b', 'lower=true')!, 'b')];
 const runners = await Promise.all(sides.map(async (s) => {
-  const model = hm4srModel(p.model, 'hm4sr', s.graph);
+  const full = hm4srModel(p.model, 'hm4sr', s.graph);
+  const model = s.distinct ? full : { ...full, batch: full.batch.map(({ distinct: _, ...spec }) => spec) };
   const specs = probeParams(model);
   // A run's last checkpoint holds every parameter (frozen tables included) and the Adam state. Each side reads
   // its own copy: a runner replaces the entries of its state's maps after every step.
@@ -57,23 +61,24 @@ const runners = await Promise.all(sides.map(async (s) => {
   const saved = ckpt ? readCheckpoint(ckpt) : null;
   if (saved) checkCheckpointMatches(saved, specs, ckpt!);
   const state = saved ? stateFromCheckpoint(saved, ckpt!) : freshState(specs, initialValues(specs, p.frozen, 1));
-  return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), state, {
+  return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }), state, {
     threads: rc.optim.threads || undefined, memoryPattern: s.memoryPattern, lower: s.lower,
   });
 }));
 const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, null).nextEpoch();
 const steps = Math.min(Number(flag('steps', '40')), batches.length);
 if (!(steps >= 4)) throw new Error(`--steps ${flag('steps')}: need at least 4 (the first two are warm-up)`);
-const rng = new Rng(1);
+const rng = new Rng(1), draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
 const pack = packOptions(rc, p);
 const ms: number[][] = [[], []];
 const pause = () => new Promise((res) => setTimeout(res, 30));
 for (let i = 0; i < steps; i++) {
   const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
+  const feeds = runners.map((r, k) => r.withDraws(b.feeds, draws[k]));
   for (const k of i % 2 ? [1, 0] : [0, 1]) {
     await pause();
     const t = performance.now();
-    await runners[k].run(b.feeds, 1e-3);
+    await runners[k].run(feeds[k], 1e-3);
     ms[k].push(performance.now() - t);
   }
 }

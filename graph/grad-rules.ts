@@ -278,7 +278,9 @@ export const RULES: Record<string, GradRule> = {
     const dyT = a === 0 ? dy : op.transpose(dy, [...range(a, a + q), ...range(0, a), ...range(a + q, r - 1 + q)]);
     const rest = pd.slice(1);
     const rows = op.reshape(dyT, op.concat([op.int64s(c.g, [-1]), op.gather(op.shapeOf(data), op.int64s(c.g, rest))], 0), [null, ...rest.map((p) => data.shape![p])]);
-    const table = op.scatterAddRows(dimAt(data, a), op.reshape(idx, [-1]), rows);
+    // Distinct indices (TensorSpec.distinct) put every row of dy on its own row: no repeats to sum.
+    const flat = op.reshape(idx, [-1]);
+    const table = idx.graph.distinct.has(idx) ? op.scatterRows(dimAt(data, a), flat, rows) : op.scatterAddRows(dimAt(data, a), flat, rows);
     return [a === 0 ? shapeLike(table, data) : op.transpose(table, pd.map((_, k) => pd.indexOf(k))), null];
   },
   GatherElements: (c) => {

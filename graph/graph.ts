@@ -125,6 +125,8 @@ export class Graph {
   docString = '';
   /** Values the gradient treats as constants (op.stopGradient): no gradient flows through them. */
   readonly stopped = new Set<Value>();
+  /** Index values whose entries are distinct (batch inputs declared distinct): see the Gather gradient. */
+  readonly distinct = new Set<Value>();
   /** Loop bodies bind parameter names to their loop-carried inputs instead of declaring new ones. */
   paramBinding: Map<string, Value> | null = null;
   /**

@@ -20,5 +20,11 @@ export interface LossModel {
 }
 
 export function declareBatch(g: Graph, specs: TensorSpec[]): Record<string, Value> {
-  return Object.fromEntries(specs.map((s) => [s.name, g.input(s.name, s.dtype, s.shape)]));
+  return Object.fromEntries(specs.map((s) => [s.name, markDistinct(g.input(s.name, s.dtype, s.shape), s)]));
+}
+
+/** Records v as holding distinct indices when its spec says so (see TensorSpec.distinct). */
+export function markDistinct(v: Value, spec: TensorSpec): Value {
+  if (spec.distinct) v.graph.distinct.add(v);
+  return v;
 }

@@ -1,7 +1,7 @@
 import { type AdamConfig, adamUpdate } from './adam.js';
 import { grad } from './grad.js';
 import { type DrawSite, Graph, type ParamSpec, type Value } from './graph.js';
-import { type LossModel, declareBatch } from './model.js';
+import { type LossModel, declareBatch, markDistinct } from './model.js';
 import * as op from './ops/index.js';
 import { DRAWS_INPUT, feedDraws } from './random.js';
 
@@ -22,6 +22,8 @@ export interface TrainGraph {
   params: ParamSpec[];
   losses: string[];
   state: StatePair[];
+  /** Batch inputs declared distinct (TensorSpec.distinct): the runner checks each feed (each step's row in a Loop). */
+  distinct: string[];
   /** Random sites that read the host-fed input random.draws, in slice order; null for seeded sites. */
   draws: DrawSite[] | null;
 }
@@ -102,7 +104,7 @@ export function buildTrainStep(model: LossModel, opts: TrainStepOptions): TrainG
   const s = appendStep(g, model, batch, m, v, step, lr, opts.adam);
   const terms = Object.keys(s.terms);
   const losses = emitOutputs(g, names, s, terms);
-  return { graph: g, params: specs, losses, state: statePairs(names), draws: fed?.sites ?? null };
+  return { graph: g, params: specs, losses, state: statePairs(names), draws: fed?.sites ?? null, distinct: model.batch.filter((b) => b.distinct).map((b) => b.name) };
 }
 
 /**
@@ -135,7 +137,7 @@ export function buildTrainLoop(model: LossModel, opts: TrainStepOptions): TrainG
     const bp = ins.slice(0, n), bm = ins.slice(n, 2 * n), bv = ins.slice(2 * n, 3 * n), bstep = ins[3 * n];
     // Frozen parameters are read from the outer graph; trainable ones are loop-carried.
     body.paramBinding = new Map(specs.map((s) => [s.name, s.trainable ? bp[names.indexOf(s.name)] : outer.get(s.name)!]));
-    const batch = Object.fromEntries(model.batch.map((b) => [b.name, op.gather(stacked[b.name], iter, 0)]));
+    const batch = Object.fromEntries(model.batch.map((b) => [b.name, markDistinct(op.gather(stacked[b.name], iter, 0), b)]));
     const s = appendStep(body, model, batch, bm, bv, bstep, lr, opts.adam, bp);
     terms = Object.keys(s.terms);
     return { carried: [...s.params, ...s.m, ...s.v, s.step], scans: [s.loss, ...terms.map((t) => s.terms[t])] };
@@ -146,5 +148,5 @@ export function buildTrainLoop(model: LossModel, opts: TrainStepOptions): TrainG
     loss: res.scans[0], terms: Object.fromEntries(terms.map((t, i) => [t, res.scans[i + 1]])),
   };
   const losses = emitOutputs(g, names, s, terms);
-  return { graph: g, params: specs, losses, state: statePairs(names), draws: opts.fedDraws ? sites : null };
+  return { graph: g, params: specs, losses, state: statePairs(names), draws: opts.fedDraws ? sites : null, distinct: model.batch.filter((b) => b.distinct).map((b) => b.name) };
 }

@@ -14,7 +14,16 @@ export const ONNX_DTYPE: Record<DType, number> = {
 };
 
 /** A named tensor's type and shape: a graph input or output, a manifest entry. */
-export interface TensorSpec { name: string; dtype: DType; shape: Shape }
+export interface TensorSpec {
+  name: string;
+  dtype: DType;
+  shape: Shape;
+  /**
+   * An index input whose entries are distinct and non-negative (each history's last position, say): a Gather by
+   * it writes its gradient rows with one ScatterND instead of summing repeats. Runners check the feeds.
+   */
+  distinct?: boolean;
+}
 
 /** The TensorSpec of a graph value (an unknown shape is written as []). */
 export const tensorSpecOf = (v: { name: string; dtype: DType; shape: Shape | null }): TensorSpec => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? [] });

@@ -2,6 +2,7 @@
 // asserts the precision it ran in (see gradCheck); all run in float64 on onnxruntime's CPU EP.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { Graph } from '../graph/graph.js';
 import * as op from '../graph/ops/index.js';
 import { type CheckInput, checkGrad, gradCheck } from './util/gradcheck.js';
 
@@ -83,6 +84,20 @@ test('Gather axis 0 with 2-D repeated indices (embedding lookup)', async () => {
     { name: 'table', dims: [6, 3] }, { name: 'idx', dims: [2, 3], int: [0, 2, 2, 5, 0, 2] },
   ]);
   assert.is(r.checked, 18, 'every row of the table, used or not, is checked');
+});
+
+test('Gather by an index declared distinct (TensorSpec.distinct): one ScatterND writes the gradient rows, no sort or sums', async () => {
+  for (const [dims, int] of [[[4], [5, 0, 3, 1]], [[2, 2], [2, 4, 0, 5]]] as [number[], number[]][]) {
+    let graph: Graph | null = null;
+    const r = await check((g, [table, idx]) => {
+      g.distinct.add(idx);
+      graph = g;
+      return op.gather(table, idx, 0);
+    }, [{ name: 'table', dims: [6, 3] }, { name: 'idx', dims, int }]);
+    assert.is(r.checked, 18, 'every row of the table, gathered or not, is checked');
+    const ops = new Set(graph!.nodes.map((n) => n.op));
+    assert.ok(ops.has('ScatterND') && !ops.has('TopK') && !ops.has('CumSum'), `ops: ${[...ops].join(', ')}`);
+  }
 });
 
 test('Gather: scalar index, negative index, int32-free axis 1', async () => {

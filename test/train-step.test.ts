@@ -88,4 +88,26 @@ test('the Loop form with K steps gives the same parameters as K single steps', a
   }
 });
 
+test('a batch input declared distinct is checked on every run: a repeat or a negative entry is refused, naming it', async () => {
+  const model: LossModel = {
+    name: 'pick',
+    batch: [{ name: 'rows', dtype: 'int64', shape: ['n'], distinct: true }],
+    loss: (g, b) => ({ loss: op.reduceSum(op.gather(g.param('table', [5, 2], { kind: 'uniform', a: 1 }), b.rows)) }),
+  };
+  const tg = buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 0 });
+  assert.equal(tg.distinct, ['rows']);
+  const state = initState(tg.params, 1);
+  const runner = await StepRunner.create(tg, state, { threads: 1 });
+  const before = Float32Array.from(state.params.get('table')!);
+  await runner.run({ rows: { data: BigInt64Array.of(4n, 0n, 2n), dims: [3] } }, 0.1);
+  const after = state.params.get('table')!;
+  for (let r = 0; r < 5; r++) assert.is(after[2 * r] !== before[2 * r], [0, 2, 4].includes(r), `row ${r} moves only if gathered`);
+  let msg = '';
+  await runner.run({ rows: { data: BigInt64Array.of(1n, 3n, 1n), dims: [3] } }, 0.1).catch((e: Error) => (msg = e.message));
+  assert.match(msg, 'batch input rows: entry 2 is 1, a repeat; rows must hold distinct non-negative indices');
+  await runner.run({ rows: { data: BigInt64Array.of(-1n), dims: [1] } }, 0.1).catch((e: Error) => (msg = e.message));
+  assert.match(msg, 'entry 0 is -1, negative');
+  assert.is(state.step, 1, 'a refused batch runs nothing');
+});
+
 test.run();

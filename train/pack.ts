@@ -63,6 +63,15 @@ export function stackBatches(bs: EncodedBatch[]): EncodedBatch {
           const s = Number(src[i]);
           (out as BigInt64Array)[o + i] = BigInt(s < b.rows * P ? s : s + (R - b.rows) * P);
         }
+      } else if (name === 'cp_items') {
+        // Padded with ids this step does not hold (their cp_counts pad is 0, so they weigh nothing): cp_items
+        // stays distinct (TensorSpec.distinct), as its gradient's ScatterND needs.
+        const ids = src as BigInt64Array, held = new Set<bigint>(ids);
+        (out as BigInt64Array).set(ids, o);
+        for (let i = ids.length, id = 0n; i < n; i++, id++) {
+          while (held.has(id)) id++;
+          (out as BigInt64Array)[o + i] = id;
+        }
       } else if (per.dims.length === 2) {
         for (let r = 0; r < b.rows; r++) (out as Float32Array).set(src.subarray(r * b.width, (r + 1) * b.width) as Float32Array, o + r * W);
       } else (out as Float32Array).set(src as Float32Array, o);

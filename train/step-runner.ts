@@ -101,6 +101,7 @@ export class StepRunner {
 
   /** Runs one step (or K steps for a Loop graph); returns each loss output (length K for a Loop). */
   async run(batch: Record<string, HostTensor>, lr: number): Promise<Record<string, Float32Array>> {
+    for (const name of this.graph.distinct) if (batch[name]) checkDistinct(name, batch[name]);
     if (this.graph.draws?.length && !batch[DRAWS_INPUT]) throw new Error(`${this.graph.graph.name} reads its dropout draws from the input ${DRAWS_INPUT}: run it on runner.withDraws(batch, rng)`);
     const out = await runChecked(this.session, this.feeds(batch, lr));
     for (const name of this.graph.losses) {
@@ -109,5 +110,21 @@ export class StepRunner {
     }
     this.absorb(out, this.graph.state);
     return Object.fromEntries(this.graph.losses.map((n) => [n, out[n].data as Float32Array]));
+  }
+}
+
+/**
+ * A batch input declared distinct (TensorSpec.distinct) holds distinct non-negative indices, per step of a Loop
+ * ([steps, n]): its Gather writes gradient rows without summing, so a repeat would silently drop one.
+ */
+function checkDistinct(name: string, t: HostTensor): void {
+  const n = t.dims.length > 1 ? t.dims[t.dims.length - 1] : t.data.length;
+  for (let at = 0; at < t.data.length; at += n) {
+    const seen = new Set<number>();
+    for (let i = at; i < at + n; i++) {
+      const v = Number(t.data[i]);
+      if (v < 0 || seen.has(v)) throw new Error(`batch input ${name}: entry ${i - at}${t.dims.length > 1 ? ` of step ${at / n}` : ''} is ${v}, ${v < 0 ? 'negative' : 'a repeat'}; ${name} must hold distinct non-negative indices`);
+      seen.add(v);
+    }
   }
 }

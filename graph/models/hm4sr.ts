@@ -37,13 +37,13 @@ export function batchSpec(c: Hm4srConfig, kind: 'train' | 'eval' | 'infer'): Ten
   if (usesInterval(c)) s.push({ name: 'buckets', dtype: 'int64', shape: rw });
   if (usesTimes(c)) s.push({ name: 'times', dtype: 'float32', shape: rw });
   if (usesCalendar(c)) s.push({ name: 'calendar', dtype: 'int64', shape: rw });
-  s.push({ name: 'last', dtype: 'int64', shape: ['batch'] });
+  s.push({ name: 'last', dtype: 'int64', shape: ['batch'], distinct: true });
   if (kind !== 'infer') {
     s.push({ name: 'target', dtype: 'int64', shape: ['batch'] });
-    s.push({ name: 'pick_more', dtype: 'int64', shape: ['extra_queries'] }, { name: 'pick_col', dtype: 'int64', shape: ['queries', 'picks'] }, { name: 'pick_slot', dtype: 'int64', shape: ['batch'] });
+    s.push({ name: 'pick_more', dtype: 'int64', shape: ['extra_queries'] }, { name: 'pick_col', dtype: 'int64', shape: ['queries', 'picks'] }, { name: 'pick_slot', dtype: 'int64', shape: ['batch'], distinct: true });
   }
   if (kind === 'train' && usesPCL(c)) s.push({ name: 'pcl_mask', dtype: 'float32', shape: rw });
-  if (kind === 'train' && usesCP(c)) s.push({ name: 'cp_items', dtype: 'int64', shape: ['distinct'] }, { name: 'cp_counts', dtype: 'float32', shape: ['distinct'] });
+  if (kind === 'train' && usesCP(c)) s.push({ name: 'cp_items', dtype: 'int64', shape: ['distinct'], distinct: true }, { name: 'cp_counts', dtype: 'float32', shape: ['distinct'] });
   return s;
 }
 

@@ -5,6 +5,17 @@ import { cumsum, topK } from './reduce.js';
 import { concat, constantOfShape, dimOf, gather, scatterND, shapeOf, slice, squeeze, unsqueeze } from './shape-ops.js';
 
 /**
+ * Rows written at distinct indices: out = zeros [rows, ...] with out[idx[i]] = upd[i]. No two updates share a
+ * row, so one ScatterND (disjoint writes, any thread count) is the scatter-add; idx must be distinct (a batch
+ * input declared distinct, whose feeds the runners check) and in [0, rows).
+ */
+export function scatterRows(rows: Value, idx: Value, upd: Value): Value {
+  const restDims = slice(shapeOf(upd), [1], [Infinity], [0]);
+  const zeros = constantOfShape(concat([rows, restDims], 0), upd.dtype, 0, [null, ...upd.shape!.slice(1)]);
+  return scatterND(zeros, unsqueeze(cast(idx, 'int64'), [-1]), upd);
+}
+
+/**
  * Row-wise scatter-add in a fixed order: out = zeros [rows, ...] with out[idx[i]] += upd[i] for every i,
  * bit-identical at any thread count.
  *
