@@ -4,8 +4,9 @@
 // runs so neither session's threads still spin), so a machine whose speed drifts over minutes slows both alike.
 // SPEC is comma-separated settings of one side: graph=fast|plain, lower=true|false (Softplus and
 // LayerNormalization as primitive kernels), mem-pattern=true|false, distinct=true|false (false: gathers by the
-// batch inputs declared distinct scatter their gradients as if they could repeat). Default: --a lower=false
-// --b lower=true. Both sides read their dropout draws from the host (random.draws), the same draws for each.
+// batch inputs declared distinct scatter their gradients as if they could repeat), draws=fed|seeded (dropout
+// from host draws, random.draws, as the trainer runs it; or seeded RandomUniformLike). Default: --a lower=false
+// --b lower=true. Fed sides read the same host draws.
 // Prints one JSON line: each side's mean ms per step and the difference b - a with a 95% interval, over the
 // steps after the first two (allocator warm-up).
 import { note } from './note.js';
@@ -26,10 +27,10 @@ import { StepRunner, freshState } from '../train/step-runner.js';
 const args = process.argv.slice(2);
 const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
 
-interface Side { graph: GraphForm; lower: boolean; memoryPattern: boolean; distinct: boolean }
+interface Side { graph: GraphForm; lower: boolean; memoryPattern: boolean; distinct: boolean; fed: boolean }
 
 function parseSide(spec: string, which: string): Side {
-  const side: Side = { graph: 'fast', lower: true, memoryPattern: false, distinct: true };
+  const side: Side = { graph: 'fast', lower: true, memoryPattern: false, distinct: true, fed: true };
   const bool = (k: string, v: string) => {
     if (v !== 'true' && v !== 'false') throw new Error(`--${which} ${spec}: ${k} must be true or false, got ${v}`);
     return v === 'true';
@@ -40,7 +41,8 @@ function parseSide(spec: string, which: string): Side {
     else if (k === 'lower') side.lower = bool(k, v);
     else if (k === 'mem-pattern') side.memoryPattern = bool(k, v);
     else if (k === 'distinct') side.distinct = bool(k, v);
-    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=fast|plain, lower=true|false, mem-pattern=true|false, distinct=true|false)`);
+    else if (k === 'draws' && (v === 'fed' || v === 'seeded')) side.fed = v === 'fed';
+    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=fast|plain, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
   }
   return side;
 }
@@ -61,7 +63,7 @@ const runners = await Promise.all(sides.map(async (s) => {
   const saved = ckpt ? readCheckpoint(ckpt) : null;
   if (saved) checkCheckpointMatches(saved, specs, ckpt!);
   const state = saved ? stateFromCheckpoint(saved, ckpt!) : freshState(specs, initialValues(specs, p.frozen, 1));
-  return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }), state, {
+  return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: s.fed }), state, {
     threads: rc.optim.threads || undefined, memoryPattern: s.memoryPattern, lower: s.lower,
   });
 }));
@@ -74,7 +76,7 @@ const ms: number[][] = [[], []];
 const pause = () => new Promise((res) => setTimeout(res, 30));
 for (let i = 0; i < steps; i++) {
   const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
-  const feeds = runners.map((r, k) => r.withDraws(b.feeds, draws[k]));
+  const feeds = runners.map((r, k) => (sides[k].fed ? r.withDraws(b.feeds, draws[k]) : b.feeds));
   for (const k of i % 2 ? [1, 0] : [0, 1]) {
     await pause();
     const t = performance.now();
