@@ -49,13 +49,14 @@ const specs = probeParams(model);
 const values = initialValues(specs, p.frozen, 1);
 const state = freshState(specs, values);
 t = performance.now();
-const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1 }), state, session);
-const loopRunner = K > 1 ? await StepRunner.create(buildTrainLoop(model, { adam: ADAM_DEFAULTS, seed: 1 }), state, session) : null;
+// As the trainer builds them: dropout from host draws (random.draws), one session per graph for every epoch.
+const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }), state, session);
+const loopRunner = K > 1 ? await StepRunner.create(buildTrainLoop(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }), state, session) : null;
 const sessionCreateSeconds = (performance.now() - t) / 1000;
 log(`sessions created in ${sessionCreateSeconds.toFixed(1)} s (${K > 1 ? `Loop of ${K} steps + single step` : 'single step'})`);
 
 const sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, null);
-const rng = new Rng(1);
+const rng = new Rng(1), drawRng = Rng.keyed(1, 'dropout');
 const pack = packOptions(rc, p);
 const encode = (idx: Int32Array) => packBatch(p.ds, p.samples.train, idx, p.model, { ...pack, withTarget: true, rng });
 let fullEpoch = false;
@@ -71,7 +72,8 @@ for (let e = 0; e < epochs; e++) {
     const group = batches.slice(i, Math.min(i + K, n));
     const looped = loopRunner !== null && group.length === K && group.every((b) => b.length === group[0].length);
     const enc = looped ? group.map(encode) : [encode(batches[i])];
-    const out = await (looped ? loopRunner : runner).run((looped ? stackBatches(enc) : enc[0]).feeds, rc.optim.lr);
+    const r = looped ? loopRunner! : runner;
+    const out = await r.run(r.withDraws((looped ? stackBatches(enc) : enc[0]).feeds, drawRng), rc.optim.lr);
     enc.forEach((b, k) => { samples += b.size; lossSum += out.loss[k] * b.size; });
     i += enc.length;
     runs += 1;

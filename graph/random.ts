@@ -37,7 +37,9 @@ export function uniformDraws(x: Value, per: number): Value {
   if (!x.shape!.every(named)) g.fail('random draws', `fed draws need every dim of ${x} to be a size or a named dim`);
   fed.sites.push({ scope: g.scope, lead: x.shape!.slice(0, -1) as (number | string)[], last: x.shape![r - 1] as number | string, per });
   const start = fed.offset ?? op.int64s(g, [0]);
-  const end = op.add(start, op.reduceProd(dims, [0], true));
+  // The count as a product of the dims, not ReduceProd: the CUDA EP has integer Mul (its ReduceProd is float only).
+  const count = Array.from({ length: r }, (_, i) => op.slice(dims, [i], [i + 1], [0])).reduce((a, b) => op.mul(a, b));
+  const end = op.add(start, count);
   fed.offset = end;
   const u = op.sliceDynamic(fed.pool(), start, end, [0], [null]);
   return op.reshape(x.dtype === 'float32' ? u : op.cast(u, x.dtype), dims, outShape);

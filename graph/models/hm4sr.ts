@@ -261,16 +261,44 @@ function l2normalize(x: Value): Value {
 }
 
 /** InfoNCE over the batch with positives on the diagonal; same-target rows are false negatives. */
-function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: number): Value {
+/**
+ * InfoNCE across the batch with the reference's false-negative handling: another sample with the same target is
+ * not a negative ('exclude': its logit set to MASKED / tau; 'reference': to 0). The fast form adds a [B, B]
+ * bias shared by every InfoNCE of the step with this tau instead of a Where per call (a logit under the bias
+ * keeps a softmax weight of exactly 0, as when overwritten, for tau < 96), and reads each row's own
+ * log-probability with GatherElements instead of a Where over [B, B]: the same loss without three of its
+ * [B, B] passes and their gradients.
+ */
+function infoNCE(c: Hm4srConfig, q: Value, k: Value, neg: FalseNegatives, tau: number, form: GraphForm): Value {
   const g = q.graph;
   const logits = op.mul(op.matmul(l2normalize(q), op.transposeLast(l2normalize(k))), 1 / tau);
+  if (form === 'fast') {
+    const masked = c.falseNegatives === 'exclude' ? op.add(logits, neg.bias(tau)) : op.where(neg.mask, op.scalar(g, 0, 'float32'), logits);
+    const own = op.gatherElements(op.logSoftmax(masked, 1), op.unsqueeze(neg.idx, [1]), 1);
+    return op.neg(op.reduceMean(own));
+  }
+  const eye = op.equal(op.unsqueeze(neg.idx, [1]), op.unsqueeze(neg.idx, [0]));
+  const masked = op.where(neg.mask, op.scalar(g, c.falseNegatives === 'exclude' ? MASKED / tau : 0, 'float32'), logits);
+  const lsm = op.logSoftmax(masked, 1);
+  return op.neg(op.reduceMean(op.reduceSum(op.where(eye, lsm, 0), [1])));
+}
+
+/** A step's false negatives [B, B] (same target, another sample), built once for all its InfoNCE terms. */
+interface FalseNegatives { idx: Value; mask: Value; bias: (tau: number) => Value }
+
+function falseNegatives(target: Value): FalseNegatives {
+  const g = target.graph;
   const idx = op.range(0, op.dimOf(target, 0), 1);
   const eye = op.equal(op.unsqueeze(idx, [1]), op.unsqueeze(idx, [0]));
   const same = op.equal(op.unsqueeze(target, [1]), op.unsqueeze(target, [0]));
-  const falseNeg = op.and(same, op.not(eye));
-  const masked = op.where(falseNeg, op.scalar(g, c.falseNegatives === 'exclude' ? MASKED / tau : 0, 'float32'), logits);
-  const lsm = op.logSoftmax(masked, 1);
-  return op.neg(op.reduceMean(op.reduceSum(op.where(eye, lsm, 0), [1])));
+  const mask = op.and(same, op.not(eye));
+  const biases = new Map<number, Value>();
+  const bias = (tau: number) => {
+    let b = biases.get(tau);
+    if (!b) biases.set(tau, (b = op.where(mask, op.scalar(g, MASKED / tau, 'float32'), op.scalar(g, 0, 'float32'))));
+    return b;
+  };
+  return { idx, mask, bias };
 }
 
 /**
@@ -335,13 +363,14 @@ export function hm4srModel(c: Hm4srConfig, name = 'hm4sr', form: GraphForm = 'fa
         terms.cp = g.withScope('cp', () => categoryLoss(g, c, enc, b, form));
         total = op.add(total, op.mul(terms.cp, c.lambdaCP));
       }
+      const neg = c.lambdaIDCL > 0 || enc.Hpcl.size > 0 ? falseNegatives(b.target) : null;
       if (c.lambdaIDCL > 0) {
         const xid = op.gather(g.param('item.id.embedding', [c.numItems + 1, c.hidden], { kind: 'normal', std: 0.02 }), b.target);
-        terms.idcl = g.withScope('idcl', () => infoNCE(c, enc.H.get('id')!, xid, b.target, c.tau));
+        terms.idcl = g.withScope('idcl', () => infoNCE(c, enc.H.get('id')!, xid, neg!, c.tau, form));
         total = op.add(total, op.mul(terms.idcl, c.lambdaIDCL));
       }
       if (enc.Hpcl.size > 0) {
-        const parts = [...enc.Hpcl].map(([m, h]) => g.withScope(`pcl.${m}`, () => infoNCE(c, enc.H.get(m)!, h, b.target, c.pclTau)));
+        const parts = [...enc.Hpcl].map(([m, h]) => g.withScope(`pcl.${m}`, () => infoNCE(c, enc.H.get(m)!, h, neg!, c.pclTau, form)));
         terms.pcl = parts.length === 1 ? parts[0] : op.div(op.add(parts[0], parts[1]), 2);
         total = op.add(total, op.mul(terms.pcl, c.lambdaPCL));
       }
