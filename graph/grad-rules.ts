@@ -94,6 +94,9 @@ function constInts(c: GradContext, i: number): number[] {
 }
 
 /** Runtime size of axis a of x as an int64 [1]. */
+/** Tables of at most this many (static) rows take their Gather gradient as a one-hot GEMM (scatterAddSmall). */
+const SMALL_TABLE = 256;
+
 function dimAt(x: Value, a: number): Value {
   return op.gather(op.shapeOf(x), op.int64s(x.graph, [a]));
 }
@@ -280,7 +283,10 @@ export const RULES: Record<string, GradRule> = {
     const rows = op.reshape(dyT, op.concat([op.int64s(c.g, [-1]), op.gather(op.shapeOf(data), op.int64s(c.g, rest))], 0), [null, ...rest.map((p) => data.shape![p])]);
     // Distinct indices (TensorSpec.distinct) put every row of dy on its own row: no repeats to sum.
     const flat = op.reshape(idx, [-1]);
-    const table = idx.graph.distinct.has(idx) ? op.scatterRows(dimAt(data, a), flat, rows) : op.scatterAddRows(dimAt(data, a), flat, rows);
+    const n = data.shape![a];
+    const table = idx.graph.distinct.has(idx) ? op.scatterRows(dimAt(data, a), flat, rows)
+      : typeof n === 'number' && n <= SMALL_TABLE ? op.scatterAddSmall(n, flat, rows)
+      : op.scatterAddRows(dimAt(data, a), flat, rows);
     return [a === 0 ? shapeLike(table, data) : op.transpose(table, pd.map((_, k) => pd.indexOf(k))), null];
   },
   GatherElements: (c) => {

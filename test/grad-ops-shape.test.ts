@@ -100,6 +100,19 @@ test('Gather by an index declared distinct (TensorSpec.distinct): one ScatterND 
   }
 });
 
+test('Gather gradient: a small static table takes a one-hot GEMM, a larger one the sort-and-sum scatter-add', async () => {
+  for (const [rows, want, not] of [[6, 'MatMul', 'TopK'], [300, 'TopK', 'MatMul']] as const) {
+    let graph: Graph | null = null;
+    const r = await check((g, [table, idx]) => {
+      graph = g;
+      return op.gather(table, idx, 0);
+    }, [{ name: 'table', dims: [rows, 2] }, { name: 'idx', dims: [2, 3], int: [0, 2, 2, rows - 1, -1, 2] }]);
+    assert.ok(r.checked > 0);
+    const ops = graph!.nodes.map((n) => n.op);
+    assert.ok(ops.includes(want) && !ops.includes(not), `${rows} rows: ${want} and no ${not} in ${[...new Set(ops)].join(', ')}`);
+  }
+});
+
 test('Gather: scalar index, negative index, int32-free axis 1', async () => {
   await check((_g, [x, i]) => op.gather(x, i, 0), [{ name: 'x', dims: [4, 3] }, { name: 'i', dims: [], int: [2] }]);
   await check((_g, [x, i]) => op.gather(x, i, 0), [{ name: 'x', dims: [4, 3] }, { name: 'i', dims: [3], int: [-1, 0, -1] }]);

@@ -2,7 +2,26 @@ import type { Value } from '../graph.js';
 import { int64s } from './core.js';
 import { add, cast, equal, less, not, sub, where } from './elementwise.js';
 import { cumsum, topK } from './reduce.js';
-import { concat, constantOfShape, dimOf, gather, scatterND, shapeOf, slice, squeeze, unsqueeze } from './shape-ops.js';
+import { matmul } from './nn.js';
+import { concat, constantOfShape, dimOf, gather, reshape, scatterND, shapeOf, slice, squeeze, transposeLast, unsqueeze } from './shape-ops.js';
+
+/**
+ * Scatter-add into a table of `n` rows, n a small static size (a position table, say): onehot(idx)^T @ upd,
+ * one GEMM in a fixed order, where the sort-and-sum of scatterAddRows costs a TopK, a float64 CumSum and
+ * their copies over every update row (about 3 ms for 8,600 rows of 64 on two cores; this, 0.5 ms for 50 rows).
+ * idx is [m] (negative entries count from the end), upd [m, ...rest]; the result is [n, ...rest].
+ */
+export function scatterAddSmall(n: number, idx: Value, upd: Value): Value {
+  const g = upd.graph;
+  const i64 = cast(idx, 'int64');
+  const norm = where(less(i64, 0), add(i64, int64s(g, [n])), i64);
+  const ids = g.constant(BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), 'int64', [n]);
+  const onehot = cast(equal(unsqueeze(norm, [1]), ids), upd.dtype);
+  const rest = upd.shape!.slice(1);
+  if (rest.length === 1) return matmul(transposeLast(onehot), upd);
+  const flat = reshape(upd, [0, -1]);
+  return reshape(matmul(transposeLast(onehot), flat), concat([int64s(g, [n]), slice(shapeOf(upd), [1], [Infinity], [0])], 0), [n, ...rest]);
+}
 
 /**
  * Rows written at distinct indices: out = zeros [rows, ...] with out[idx[i]] = upd[i]. No two updates share a
