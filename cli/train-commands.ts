@@ -29,7 +29,7 @@ export function registerTrain(cli: Argv): void {
         `  npm run hm4sr -- recommend --run ${out} --user ${s.exampleUser}    # top-10 items for a user of this run`,
         `  npm run hm4sr -- evaluate --run ${out}                             # test metrics again, from the saved model`,
         onBeauty ? `  npm run hm4sr -- train --out ${out} --resume   # continue after a stop, with the run's own settings`
-          : '  npm run hm4sr -- train --data amazon-beauty --out runs/beauty      # the paper\'s Amazon Beauty (about 60 s an epoch on 2 cores)',
+          : '  npm run hm4sr -- train --data amazon-beauty --out runs/beauty      # the paper\'s Amazon Beauty (about 56-60 s an epoch on 2 cores)',
         `  see ${out}/curve.png for the training curve; hm4sr --help lists every command`,
       ].join('\n'));
     },
