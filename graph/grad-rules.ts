@@ -93,10 +93,10 @@ function constInts(c: GradContext, i: number): number[] {
   return maybeConstInts(c, i) ?? c.g.fail(c.node.op, `gradient needs constant input ${i} (node ${c.node.name})`);
 }
 
-/** Runtime size of axis a of x as an int64 [1]. */
 /** Tables of at most this many (static) rows take their Gather gradient as a one-hot GEMM (scatterAddSmall). */
 const SMALL_TABLE = 256;
 
+/** Runtime size of axis a of x as an int64 [1]. */
 function dimAt(x: Value, a: number): Value {
   return op.gather(op.shapeOf(x), op.int64s(x.graph, [a]));
 }

@@ -96,7 +96,6 @@ class Namer {
 
 /** A random site reading host-fed draws: [...lead, ceil(last / per)] uniforms (graph/random.ts). */
 export interface DrawSite {
-  scope: string;
   lead: (number | string)[];
   last: number | string;
   /** Entries of the site's tensor served by one draw (16 coins of a ratio-1/2 mask; 1 for other ratios). */

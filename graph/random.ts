@@ -35,7 +35,7 @@ export function uniformDraws(x: Value, per: number): Value {
   if (!fed) return op.randomUniformLike(op.constantOfShape(dims, x.dtype, 0, outShape), g.nextSeed());
   const named = (d: Dim): d is number | string => d !== null;
   if (!x.shape!.every(named)) g.fail('random draws', `fed draws need every dim of ${x} to be a size or a named dim`);
-  fed.sites.push({ scope: g.scope, lead: x.shape!.slice(0, -1) as (number | string)[], last: x.shape![r - 1] as number | string, per });
+  fed.sites.push({ lead: x.shape!.slice(0, -1) as (number | string)[], last: x.shape![r - 1] as number | string, per });
   const start = fed.offset ?? op.int64s(g, [0]);
   // The count as a product of the dims, not ReduceProd: the CUDA EP has integer Mul (its ReduceProd is float only).
   const count = Array.from({ length: r }, (_, i) => op.slice(dims, [i], [i + 1], [0])).reduce((a, b) => op.mul(a, b));

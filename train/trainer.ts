@@ -158,12 +158,13 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
     const packGroup = ({ batches: idx, looped }: (typeof groups)[number]) => {
       const enc = idx.map(encode);
       const b = looped ? stackBatches(enc) : enc[0];
-      return { enc, looped, b, feeds: (looped ? loopRunner! : runner).withDraws(b.feeds, dropRng) };
+      const by = looped ? loopRunner! : runner;
+      return { enc, looped, b, by, feeds: by.withDraws(b.feeds, dropRng) };
     };
     let next = groups.length > 0 ? packGroup(groups[0]) : null;
     for (let j = 0, i = 0; j < groups.length; j++) {
-      const { enc, looped, b, feeds } = next!;
-      const running = (looped ? loopRunner! : runner).run(feeds, rc.optim.lr);
+      const { enc, looped, b, by, feeds } = next!;
+      const running = by.run(feeds, rc.optim.lr);
       // The next step's batches are packed while onnxruntime runs this one (its run leaves the event loop
       // free): packing a Beauty batch takes about 8 ms of the main thread. Same order, same PCL draws.
       if (j + 1 < groups.length) {

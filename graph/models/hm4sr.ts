@@ -260,7 +260,6 @@ function l2normalize(x: Value): Value {
   return op.div(x, op.sqrt(op.add(op.reduceSum(op.mul(x, x), [-1], true), 1e-12)));
 }
 
-/** InfoNCE over the batch with positives on the diagonal; same-target rows are false negatives. */
 /**
  * InfoNCE across the batch with the reference's false-negative handling: another sample with the same target is
  * not a negative ('exclude': its logit set to MASKED / tau; 'reference': to 0). The fast form adds a [B, B]
@@ -277,14 +276,13 @@ function infoNCE(c: Hm4srConfig, q: Value, k: Value, neg: FalseNegatives, tau: n
     const own = op.gatherElements(op.logSoftmax(masked, 1), op.unsqueeze(neg.idx, [1]), 1);
     return op.neg(op.reduceMean(own));
   }
-  const eye = op.equal(op.unsqueeze(neg.idx, [1]), op.unsqueeze(neg.idx, [0]));
   const masked = op.where(neg.mask, op.scalar(g, c.falseNegatives === 'exclude' ? MASKED / tau : 0, 'float32'), logits);
   const lsm = op.logSoftmax(masked, 1);
-  return op.neg(op.reduceMean(op.reduceSum(op.where(eye, lsm, 0), [1])));
+  return op.neg(op.reduceMean(op.reduceSum(op.where(neg.eye, lsm, 0), [1])));
 }
 
 /** A step's false negatives [B, B] (same target, another sample), built once for all its InfoNCE terms. */
-interface FalseNegatives { idx: Value; mask: Value; bias: (tau: number) => Value }
+interface FalseNegatives { idx: Value; eye: Value; mask: Value; bias: (tau: number) => Value }
 
 function falseNegatives(target: Value): FalseNegatives {
   const g = target.graph;
@@ -298,7 +296,7 @@ function falseNegatives(target: Value): FalseNegatives {
     if (!b) biases.set(tau, (b = op.where(mask, op.scalar(g, MASKED / tau, 'float32'), op.scalar(g, 0, 'float32'))));
     return b;
   };
-  return { idx, mask, bias };
+  return { idx, eye, mask, bias };
 }
 
 /**

@@ -13,8 +13,7 @@ import { concat, constantOfShape, dimOf, gather, reshape, scatterND, shapeOf, sl
  */
 export function scatterAddSmall(n: number, idx: Value, upd: Value): Value {
   const g = upd.graph;
-  const i64 = cast(idx, 'int64');
-  const norm = where(less(i64, 0), add(i64, int64s(g, [n])), i64);
+  const norm = nonNegative(idx, int64s(g, [n]));
   const ids = g.constant(BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), 'int64', [n]);
   const onehot = cast(equal(unsqueeze(norm, [1]), ids), upd.dtype);
   const rest = upd.shape!.slice(1);
@@ -53,8 +52,7 @@ export function scatterRows(rows: Value, idx: Value, upd: Value): Value {
 export function scatterAddRows(rows: Value, idx: Value, upd: Value): Value {
   const g = upd.graph;
   const rest = upd.shape!.slice(1);
-  const i64 = cast(idx, 'int64');
-  const norm = where(less(i64, 0), add(i64, rows), i64);
+  const norm = nonNegative(idx, rows);
   const n = unsqueeze(dimOf(norm, 0), [0]);
   const [sorted, perm] = topK(norm, n, 0, false);
   const wide = upd.dtype === 'float32' ? 'float64' : upd.dtype;
@@ -67,6 +65,12 @@ export function scatterAddRows(rows: Value, idx: Value, upd: Value): Value {
   const zeroRow = constantOfShape(concat([int64s(g, [1]), restDims], 0), wide, 0, [1, ...rest]);
   const before = concat([zeroRow, slice(atEnd, [0], [-1], [0])], 0);
   const sums = cast(sub(atEnd, before), upd.dtype);
-  const zeros = constantOfShape(concat([rows, restDims], 0), upd.dtype, 0, [null, ...rest]);
-  return scatterND(zeros, unsqueeze(gather(sorted, ends, 0), [-1]), sums);
+  // One row per distinct index now: disjoint writes.
+  return scatterRows(rows, gather(sorted, ends, 0), sums);
+}
+
+/** idx as int64 with negative entries counted from the end of a table of `rows` rows (as Gather reads them). */
+function nonNegative(idx: Value, rows: Value): Value {
+  const i64 = cast(idx, 'int64');
+  return where(less(i64, 0), add(i64, rows), i64);
 }
