@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import type { ExecutionProvider, SessionOptions } from '../runtime/session.js';
 import { type DeepPartial, type RunConfig, CUDA_DEFAULTS, DEFAULT_CONFIG, mergeConfig, readConfigFile } from '../train/config.js';
-import type { Layout } from '../runtime/encode.js';
+import type { Layout } from '../train/batch-layout.js';
 import { resolveDataset } from '../train/data/builtin.js';
 
 export const log = (m: string) => process.stderr.write(`${m}\n`);

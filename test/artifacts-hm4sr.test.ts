@@ -8,7 +8,8 @@ import { ARTIFACT_FILES, writeArtifacts } from '../graph/artifacts/write.js';
 import { type OrtWebTensor, evalStep, loadOrtWebTraining, openTrainingSession, trainStep } from '../runtime/ort-web-training.js';
 import { Graph } from '../graph/graph.js';
 import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
-import { batchSpec, buildInferenceGraph, encode, hm4srModel, scores } from '../graph/models/hm4sr.js';
+import { buildInferenceGraph, encode, hm4srModel, scores } from '../graph/models/hm4sr.js';
+import { batchSpec } from '../graph/models/hm4sr-batch.js';
 import { declareBatch } from '../graph/model.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
@@ -17,7 +18,7 @@ import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { packBatch } from '../train/pack.js';
-import type { EncodeOptions } from '../runtime/encode.js';
+import type { BatchOptions } from '../train/batch.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import type { HostTensor } from '../runtime/session.js';
 import { checkModels } from './util/checker.js';
@@ -50,7 +51,7 @@ const tiny: Hm4srConfig = {
 const model = hm4srModel(tiny);
 const specs = probeParams(model);
 
-const packOpts = (seed: number): EncodeOptions => ({
+const packOpts = (seed: number): BatchOptions => ({
   layout: 'packed', mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(seed), withTarget: true,
 });
 

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import type { InterColumns } from '../train/data/atomic.js';
 import { buildDataset, type Dataset } from '../train/data/dataset.js';
 import { HM4SR_DEFAULTS, type Hm4srConfig } from '../graph/models/hm4sr-config.js';
-import { type EncodeOptions, type EncodedBatch, intervalBucket } from '../runtime/encode.js';
+import { type BatchOptions, type PackedBatch, intervalBucket } from '../train/batch.js';
 import { buildSamples, maxIntervalBucket, type SampleSet } from '../train/data/samples.js';
 import { packBatch } from '../train/pack.js';
 
@@ -69,9 +69,9 @@ test('interval buckets: floor(mu * log2(a + 1)), negative and zero gaps are 0', 
 
 // The trainer's encoding: packBatch over the samples, one row per history in the padded layout.
 const c: Hm4srConfig = { ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: 0, maxLen: 3, intervalBuckets: 3000, calendarSize: 1 };
-const enc: EncodeOptions = { layout: 'padded', mu: 100, maxBucket: 2999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0, withTarget: true };
-const ints = (b: EncodedBatch, name: string) => Array.from(b.feeds[name].data as BigInt64Array, Number);
-const floats = (b: EncodedBatch, name: string) => Array.from(b.feeds[name].data as Float32Array);
+const enc: BatchOptions = { layout: 'padded', mu: 100, maxBucket: 2999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0, withTarget: true };
+const ints = (b: PackedBatch, name: string) => Array.from(b.feeds[name].data as BigInt64Array, Number);
+const floats = (b: PackedBatch, name: string) => Array.from(b.feeds[name].data as Float32Array);
 
 test('batch: histories of the samples, left-aligned and trimmed to the longest, with their targets', () => {
   const b = packBatch(ds, split.test, [2, 0, 1], c, enc);

@@ -16,7 +16,7 @@ import { Rng as HostRng } from '../train/data/shuffle.js';
 import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
 import { generateSynthetic } from '../train/data/synth.js';
-import type { EncodeOptions } from '../runtime/encode.js';
+import type { BatchOptions } from '../train/batch.js';
 import { packBatch } from '../train/pack.js';
 import { Evaluator } from '../train/evaluate.js';
 import { DEFAULT_CONFIG } from '../train/config.js';
@@ -42,7 +42,7 @@ const variants: [string, Hm4srConfig][] = [
   ['one layer, pre-existing reference flags', { ...base, layers: 1, falseNegatives: 'reference', frozenTemporalExperts: true }],
 ];
 
-const packOpts: EncodeOptions = { layout: 'packed', mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(9), withTarget: true };
+const packOpts: BatchOptions = { layout: 'packed', mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(9), withTarget: true };
 const idx = Array.from({ length: 12 }, (_, i) => (i * 5) % samples.train.size);
 
 function values(c: Hm4srConfig) {

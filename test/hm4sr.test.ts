@@ -15,7 +15,7 @@ import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { packBatch } from '../train/pack.js';
-import type { EncodeOptions } from '../runtime/encode.js';
+import type { BatchOptions } from '../train/batch.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import { checkModels } from './util/checker.js';
 import { centralDiff, rng } from './util/gradcheck.js';
@@ -31,7 +31,7 @@ const tiny: Hm4srConfig = {
   hiddenDropout: 0, attnDropout: 0, embDropout: 0, k1: 2, k2: 2, textDim: 6, imageDim: 4, intervalBuckets: 2000, calendarSize: 1,
 };
 
-const packOpts = (layout: 'packed' | 'padded'): EncodeOptions => ({
+const packOpts = (layout: 'packed' | 'padded'): BatchOptions => ({
   layout, mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(9), withTarget: true,
 });
 

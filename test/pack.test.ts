@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeHistories } from '../runtime/encode.js';
+import { packHistories } from '../train/batch.js';
 import { stackBatches } from '../train/pack.js';
 import { Rng } from '../train/data/shuffle.js';
 import { HM4SR_DEFAULTS, type Hm4srConfig } from '../graph/models/hm4sr-config.js';
@@ -16,7 +16,7 @@ const hs = [
 ];
 
 test('packing puts histories back to back, restarts positions and points last at each history end', () => {
-  const b = encodeHistories(hs, c, opts);
+  const b = packHistories(hs, c, opts);
   assert.is(b.width, 4);
   assert.is(b.rows, 3, '9 tokens in rows of 4: the two 2-item histories share a row');
   assert.is(b.tokens, 9);
@@ -44,17 +44,17 @@ test('packing puts histories back to back, restarts positions and points last at
 });
 
 test('padded layout gives one row per history; bad histories are refused', () => {
-  const b = encodeHistories(hs, c, { ...opts, layout: 'padded' });
+  const b = packHistories(hs, c, { ...opts, layout: 'padded' });
   assert.is(b.rows, 4);
   assert.equal(Array.from(b.feeds.last.data as BigInt64Array, Number), [3, 4, 9, 13]);
-  assert.throws(() => encodeHistories([{ items: [1, 2, 3, 4, 5], times: [0, 1, 2, 3, 4], target: 1 }], c, opts), /at most 4/);
-  assert.throws(() => encodeHistories([{ items: [10], times: [0], target: 1 }], c, opts), /item id 10 is outside 1\.\.9/);
-  assert.throws(() => encodeHistories([], c, opts), /empty batch/);
+  assert.throws(() => packHistories([{ items: [1, 2, 3, 4, 5], times: [0, 1, 2, 3, 4], target: 1 }], c, opts), /at most 4/);
+  assert.throws(() => packHistories([{ items: [10], times: [0], target: 1 }], c, opts), /item id 10 is outside 1\.\.9/);
+  assert.throws(() => packHistories([], c, opts), /empty batch/);
 });
 
 test('PCL masks floor(beta * len) distinct positions of histories with at least 4 items', () => {
   const rng = { s: 1, nextInt(n: number) { this.s = (this.s * 48271) % 2147483647; return this.s % n; } };
-  const b = encodeHistories(hs, { ...c, lambdaPCL: 1, modalities: ['id', 'txt'] }, { ...opts, rng });
+  const b = packHistories(hs, { ...c, lambdaPCL: 1, modalities: ['id', 'txt'] }, { ...opts, rng });
   const m = Array.from(b.feeds.pcl_mask.data as Float32Array);
   const last = Array.from(b.feeds.last.data as BigInt64Array, Number);
   const s0 = last[0] - 3;
@@ -67,7 +67,7 @@ test('the last layer reads each history end once: one query row per packed row, 
   const singles = Array.from({ length: 12 }, (_, i) => ({ items: [1 + (i % 9)], times: [0], target: 2 }));
   const c12 = { ...c, maxLen: 12 };
   for (const P of [8, 5, 1, 12]) {
-    const b = encodeHistories([long, ...singles], c12, { ...opts, queriesPerRow: P });
+    const b = packHistories([long, ...singles], c12, { ...opts, queriesPerRow: P });
     const more = Array.from(b.feeds.pick_more.data as BigInt64Array, Number), col = Array.from(b.feeds.pick_col.data as BigInt64Array, Number);
     const slot = Array.from(b.feeds.pick_slot.data as BigInt64Array, Number), last = Array.from(b.feeds.last.data as BigInt64Array, Number);
     assert.is(b.rows, 2, 'the 12 singles share one row');
@@ -82,8 +82,8 @@ test('the last layer reads each history end once: one query row per packed row, 
     // A slot past a row's last history repeats the query row's first column.
     for (let q = 0; q < rows.length; q++) for (let j = 0; j < P; j++) if (!slot.includes(q * P + j)) assert.is(col[q * P + j], col[q * P]);
   }
-  assert.not.ok('pick_col' in encodeHistories(hs, c, { ...opts, withTarget: false }).feeds, 'inference batches have none');
-  assert.throws(() => encodeHistories(hs, c, { ...opts, queriesPerRow: 0 }), /queriesPerRow must be a positive integer, got 0/);
+  assert.not.ok('pick_col' in packHistories(hs, c, { ...opts, withTarget: false }).feeds, 'inference batches have none');
+  assert.throws(() => packHistories(hs, c, { ...opts, queriesPerRow: 0 }), /queriesPerRow must be a positive integer, got 0/);
 });
 
 test('stacking keeps the query-row layout: padding after the per-row part and after the extra part', () => {
@@ -91,8 +91,8 @@ test('stacking keeps the query-row layout: padding after the per-row part and af
   const single = (i: number) => ({ items: [1 + i], times: [0], target: 2 });
   const c6 = { ...c, maxLen: 6 };
   // a: 2 packed rows, the singles' row crowded (6 reads, P 2: 2 extra query rows); b: 4 rows, one extra.
-  const a = encodeHistories([long, ...[0, 1, 2, 3, 4, 5].map(single)], c6, { ...opts, queriesPerRow: 2 });
-  const b = encodeHistories([long, long, long, single(0), single(1), single(2), single(3)], c6, { ...opts, queriesPerRow: 2 });
+  const a = packHistories([long, ...[0, 1, 2, 3, 4, 5].map(single)], c6, { ...opts, queriesPerRow: 2 });
+  const b = packHistories([long, long, long, single(0), single(1), single(2), single(3)], c6, { ...opts, queriesPerRow: 2 });
   const s = stackBatches([a, b]);
   assert.equal([a.rows, b.rows, s.rows], [2, 4, 4]);
   const E = a.feeds.pick_more.dims[0], R = s.rows;
@@ -109,12 +109,12 @@ test('stacking keeps the query-row layout: padding after the per-row part and af
 
 test('training batches list each distinct item with its token count; stacking pads those lists with unheld items, count 0', () => {
   const cp: Hm4srConfig = { ...c, numCategories: 3 };
-  const a = encodeHistories(hs, cp, { ...opts, rng: new Rng(1) });
+  const a = packHistories(hs, cp, { ...opts, rng: new Rng(1) });
   assert.equal(Array.from(a.feeds.cp_items.data as BigInt64Array, Number), [1, 2, 3, 4, 6, 8, 9]);
   assert.equal(Array.from(a.feeds.cp_counts.data as Float32Array), [1, 2, 2, 1, 1, 1, 1], 'items 2 and 3 occur in two histories');
-  assert.not.ok('cp_items' in encodeHistories(hs, cp, opts).feeds, 'evaluation batches (no PCL generator) have none');
-  assert.not.ok('cp_items' in encodeHistories(hs, c, { ...opts, rng: new Rng(1) }).feeds, 'nor models without categories');
-  const b = encodeHistories(hs.slice(2).concat(hs.slice(2)), cp, { ...opts, rng: new Rng(1) });
+  assert.not.ok('cp_items' in packHistories(hs, cp, opts).feeds, 'evaluation batches (no PCL generator) have none');
+  assert.not.ok('cp_items' in packHistories(hs, c, { ...opts, rng: new Rng(1) }).feeds, 'nor models without categories');
+  const b = packHistories(hs.slice(2).concat(hs.slice(2)), cp, { ...opts, rng: new Rng(1) });
   const s = stackBatches([a, b]);
   assert.equal(s.feeds.cp_items.dims, [2, 7]);
   // The pads are the smallest ids that step does not hold, so each step's list stays distinct.

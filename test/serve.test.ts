@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { Graph } from '../graph/graph.js';
 import { onnx } from '../graph/onnx-proto.js';
 import { saveModel } from '../graph/manifest.js';
-import { type History, encodeHistories, intervalBucket } from '../runtime/encode.js';
+import { type History, packHistories, intervalBucket } from '../train/batch.js';
 import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
 import { buildServingGraph, bucketThresholds } from '../graph/models/hm4sr-serve.js';
 import { buildEvalGraph, buildInferenceGraph, hm4srModel } from '../graph/models/hm4sr.js';
@@ -91,7 +91,7 @@ async function serving(c: Hm4srConfig, vals: Map<string, Float32Array>, absTime:
 /** The training pipeline's encoding (padded or packed) and inference graph over the last maxLen items. */
 async function reference(c: Hm4srConfig, vals: Map<string, Float32Array>, hs: History[], layout: 'padded' | 'packed', absTime: 'days' | 'seconds' = 'days') {
   const cut = hs.map((h) => ({ items: Array.from(h.items).slice(-c.maxLen), times: Array.from(h.times).slice(-c.maxLen) }));
-  const b = encodeHistories(cut, c, { layout, ...enc(c), absTime, pclBeta: 0, withTarget: false });
+  const b = packHistories(cut, c, { layout, ...enc(c), absTime, pclBeta: 0, withTarget: false });
   const run = await compile(buildInferenceGraph(c, K), { params: 'initializers', values: vals });
   return run(b.feeds);
 }
@@ -153,7 +153,7 @@ test('exported model passes the checker; the packed evaluation path ranks its to
     const cut = { items: Array.from(h.items).slice(-tiny.maxLen), times: Array.from(h.times).slice(-tiny.maxLen) };
     for (let j = 0; j < K; j++) samples.push({ ...cut, target: Number(top[u * K + j]) });
   });
-  const b = encodeHistories(samples, tiny, { layout: 'packed', ...enc(tiny), pclBeta: 0, withTarget: true });
+  const b = packHistories(samples, tiny, { layout: 'packed', ...enc(tiny), pclBeta: 0, withTarget: true });
   assert.ok(b.rows < samples.length, 'histories were packed several to a row');
   const ranks = (await (await compile(buildEvalGraph(tiny), { params: 'initializers', values: vals }))(b.feeds)).rank.data as BigInt64Array;
   assert.equal(Array.from(ranks, Number), samples.map((_, i) => (i % K) + 1));

@@ -1,7 +1,7 @@
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { InputError, readJsonFile } from '../graph/input-file.js';
 import { ABLATIONS, HM4SR_DEFAULTS, type Hm4srConfig, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
-import type { Layout } from '../runtime/encode.js';
+import type { Layout } from './batch-layout.js';
 import type { MetricKind } from './metrics.js';
 
 export interface DataConfig {

@@ -8,7 +8,8 @@ import type { Dataset } from './data/dataset.js';
 import type { SampleSet } from './data/samples.js';
 import type { EvalConfig } from './config.js';
 import { MetricAccumulator, metricNames } from './metrics.js';
-import { type PackOptions, packBatch } from './pack.js';
+import type { PackOptions } from './batch.js';
+import { packBatch } from './pack.js';
 
 export interface EvalResult { metrics: Record<string, number>; users: number; seconds: number; ranks: Int32Array }
 

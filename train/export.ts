@@ -1,5 +1,5 @@
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
-import { intervalBucket } from '../runtime/encode.js';
+import { intervalBucket } from './batch.js';
 import { type ServeEncoding, buildServingGraph } from '../graph/models/hm4sr-serve.js';
 import { type Manifest, saveModel } from '../graph/manifest.js';
 import { SERVING_FORMAT, type ServingMeta } from '../runtime/recommender.js';

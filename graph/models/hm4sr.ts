@@ -5,47 +5,10 @@ import { layerNorm } from '../layers/norm.js';
 import type { Queries } from '../layers/attention.js';
 import { MASKED, transformerEncoder, transformerEncoderPicked } from '../layers/transformer.js';
 import type { LossModel } from '../model.js';
-import type { TensorSpec } from '../types.js';
 import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
 import { type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, usesPCL, usesTimes, validateConfig } from './hm4sr-config.js';
-
-/**
- * HM4SR (WWW 2025) over PACKED batches: each row of width W holds one or more user histories back to
- * back (segments 1, 2, ... ; 0 = padding), so short histories do not pay for padding. Positions restart
- * per segment and attention never crosses a segment, which makes a packed batch compute exactly what
- * the padded one would. A padded batch is the special case of one segment per row.
- *
- * Batch inputs (R rows, W width, B samples):
- *   items, positions, segments [R, W] int64; buckets [R, W] int64 (interval buckets);
- *   times [R, W] float32 (absolute time, or interval days for 'interval-cos'); calendar [R, W] int64;
- *   last [B] int64 (flat index row*W+col of each sample's last item); target [B] int64;
- *   pcl_mask [R, W] float32 (1 where PCL puts a time placeholder);
- *   pick_more [Q - R] int64, pick_col [Q, P] int64, pick_slot [B] int64 (training and evaluation: each history's
- *   last position grouped by packed row, so the fast graph's last layer attends from those alone; see
- *   runtime/encode.ts lastLayerQueries);
- *   cp_items [U] int64, cp_counts [U] float32 (training with CP: each distinct item of the batch and how
- *   many tokens hold it; the fast graph's category loss runs once per distinct item).
- */
-export function batchSpec(c: Hm4srConfig, kind: 'train' | 'eval' | 'infer'): TensorSpec[] {
-  const rw = ['rows', 'width'];
-  const s: TensorSpec[] = [
-    { name: 'items', dtype: 'int64', shape: rw },
-    { name: 'positions', dtype: 'int64', shape: rw },
-    { name: 'segments', dtype: 'int64', shape: rw },
-  ];
-  if (usesInterval(c)) s.push({ name: 'buckets', dtype: 'int64', shape: rw });
-  if (usesTimes(c)) s.push({ name: 'times', dtype: 'float32', shape: rw });
-  if (usesCalendar(c)) s.push({ name: 'calendar', dtype: 'int64', shape: rw });
-  s.push({ name: 'last', dtype: 'int64', shape: ['batch'], distinct: true });
-  if (kind !== 'infer') {
-    s.push({ name: 'target', dtype: 'int64', shape: ['batch'] });
-    s.push({ name: 'pick_more', dtype: 'int64', shape: ['extra_queries'] }, { name: 'pick_col', dtype: 'int64', shape: ['queries', 'picks'] }, { name: 'pick_slot', dtype: 'int64', shape: ['batch'], distinct: true });
-  }
-  if (kind === 'train' && usesPCL(c)) s.push({ name: 'pcl_mask', dtype: 'float32', shape: rw });
-  if (kind === 'train' && usesCP(c)) s.push({ name: 'cp_items', dtype: 'int64', shape: ['distinct'], distinct: true }, { name: 'cp_counts', dtype: 'float32', shape: ['distinct'] });
-  return s;
-}
+import { batchSpec } from './hm4sr-batch.js';
 
 const featureDim = (c: Hm4srConfig, m: Modality) => (m === 'txt' ? c.textDim : c.imageDim);
 /** Names of the frozen tensors the data supplies; train/prepare.ts binds its tables to exactly these. */

@@ -1,6 +1,6 @@
 // Prefix-augmented samples with the leave-one-out split. A sample is (user, target position, history
 // length) into the dataset's CSR arrays: histories are never copied (train/pack.ts encodes batches from them).
-import { intervalBucket } from '../../runtime/encode.js';
+import { intervalBucket } from '../batch.js';
 import type { Dataset } from './dataset.js';
 
 export interface SampleSet {
