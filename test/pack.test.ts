@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { packHistories } from '../train/batch.js';
-import { stackBatches } from '../train/pack.js';
+import { stackBatches, stepGroups } from '../train/pack.js';
+import { batchSpec, inputDecl } from '../graph/models/hm4sr-batch.js';
 import { Rng } from '../train/data/shuffle.js';
 import { HM4SR_DEFAULTS, type Hm4srConfig } from '../graph/models/hm4sr-config.js';
 
@@ -122,6 +123,42 @@ test('training batches list each distinct item with its token count; stacking pa
   assert.equal(Array.from(s.feeds.cp_counts.data as Float32Array).slice(7), [2, 2, 2, 2, 0, 0, 0]);
   assert.equal(s.feeds.last.dims, [2, 4]);
 
+});
+
+test('each batch holds exactly the inputs its graph declares, with their dtypes and ranks', () => {
+  const configs: Hm4srConfig[] = [
+    c, { ...c, numCategories: 3, lambdaPCL: 1, modalities: ['id', 'txt'] }, { ...c, timeEmbedding: 'day-of-year', calendarSize: 366 },
+    { ...c, timeEmbedding: 'interval-cos' }, { ...c, tmoe: false, numCategories: 3 },
+  ];
+  for (const cc of configs) {
+    const train = { ...opts, rng: new Rng(3) }, infer = { ...opts, withTarget: false };
+    const kinds = [['train', train], ['eval', opts], ['infer', infer]] as const;
+    for (const [kind, o] of kinds) {
+      const b = packHistories(hs, cc, o);
+      const spec = batchSpec(cc, kind);
+      assert.equal(Object.keys(b.feeds), spec.map((s) => s.name), `${kind}, ${cc.timeEmbedding}, tmoe ${cc.tmoe}`);
+      for (const s of spec) {
+        const t = b.feeds[s.name];
+        assert.is(t.data instanceof Float32Array ? 'float32' : 'int64', s.dtype, s.name);
+        assert.is(t.dims.length, s.shape.length, s.name);
+      }
+    }
+  }
+  const trained = batchSpec(configs[1], 'train').map((s) => s.name);
+  assert.ok(trained.includes('pcl_mask') && trained.includes('cp_items'), 'the PCL and CP inputs were among those checked');
+  const untargeted = { ...opts, withTarget: false, rng: new Rng(1) };
+  assert.throws(() => packHistories(hs, c, untargeted), /training batch .* needs targets/);
+  assert.throws(() => inputDecl('item'), /"item" is not an HM4SR batch input/);
+});
+
+test('step groups: K same-size batches run as one Loop, the rest alone', () => {
+  const b = (n: number) => new Int32Array(n);
+  const sizes = (gs: ReturnType<typeof stepGroups>) =>
+    gs.map((g) => `${g.looped ? 'L' : 'S'}${g.batches.map((x) => x.length).join(',')}`);
+  assert.equal(sizes(stepGroups([b(4), b(4), b(4), b(4), b(4), b(2)], 2)), ['L4,4', 'L4,4', 'S4', 'S2']);
+  assert.equal(sizes(stepGroups([b(4), b(3), b(3), b(4)], 2)), ['S4', 'L3,3', 'S4']);
+  assert.equal(sizes(stepGroups([b(4), b(4)], 1)), ['S4', 'S4']);
+  assert.equal(stepGroups([], 4), []);
 });
 
 test.run();

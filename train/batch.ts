@@ -1,7 +1,8 @@
 import { type BatchKind, HM4SR_INPUTS, type Hm4srInput, batchInputs } from '../graph/models/hm4sr-batch.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import type { HostTensor } from '../runtime/session.js';
-import { type LastLayerQueries, type Layout, QUERIES_PER_ROW, type RowLayout, lastLayerQueries, packRows } from './batch-layout.js';
+import { type LastLayerQueries, type Layout, type RowLayout, QUERIES_PER_ROW } from './batch-layout.js';
+import { lastLayerQueries, packRows } from './batch-layout.js';
 
 /** One user history: item ids and Unix-second timestamps (float64), oldest first. */
 export interface History { items: ArrayLike<number>; times: ArrayLike<number>; target?: number }
@@ -37,7 +38,9 @@ export interface PackedBatch {
 
 /** Training batches carry a PCL generator and targets, evaluation batches targets, inference ones neither. */
 export function batchKind(o: BatchOptions): BatchKind {
-  if (o.rng && !o.withTarget) throw new Error('packHistories: a training batch (one given a PCL generator) needs targets');
+  if (o.rng && !o.withTarget) {
+    throw new Error('packHistories: a training batch (one given a PCL generator) needs targets');
+  }
   return o.rng ? 'train' : o.withTarget ? 'eval' : 'infer';
 }
 
@@ -89,14 +92,17 @@ export const INPUT_RULES: { [K in Hm4srInput]: InputRule } = {
     fill: {
       token: (h, _i, j, p) => {
         const item = h.items[j];
-        if (!(item >= 1 && item <= p.c.numItems)) throw new Error(`packHistories: item id ${item} is outside 1..${p.c.numItems}`);
+        const n = p.c.numItems;
+        if (!(item >= 1 && item <= n)) throw new Error(`packHistories: item id ${item} is outside 1..${n}`);
         return item;
       },
     },
   },
   positions: { fill: { token: (_h, _i, j) => j } },
   segments: { fill: { token: (_h, i, _j, p) => p.at.segOf[i] } },
-  buckets: { fill: { token: (h, _i, j, p) => (j > 0 ? Math.min(intervalBucket(gapBefore(h, j), p.o.mu), p.o.maxBucket) : 0) } },
+  buckets: {
+    fill: { token: (h, _i, j, { o }) => (j > 0 ? Math.min(intervalBucket(gapBefore(h, j), o.mu), o.maxBucket) : 0) },
+  },
   times: {
     fill: {
       token: (h, _i, j, { c, o }) => {
@@ -145,7 +151,9 @@ export function packHistories(hs: History[], c: Hm4srConfig, o: BatchOptions): P
   const lengths = hs.map((h) => h.items.length);
   for (const len of lengths) {
     if (len === 0) throw new Error('packHistories: a history is empty');
-    if (len > c.maxLen) throw new Error(`packHistories: a history has ${len} items, the model takes at most ${c.maxLen}`);
+    if (len > c.maxLen) {
+      throw new Error(`packHistories: a history has ${len} items, the model takes at most ${c.maxLen}`);
+    }
   }
   const at = packRows(lengths, o.layout);
   const base = Int32Array.from(lengths, (_, i) => at.rowOf[i] * at.width + at.colOf[i]);

@@ -1,18 +1,22 @@
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { inputDecl } from '../graph/models/hm4sr-batch.js';
 import type { HostTensor } from '../runtime/session.js';
-import { type BatchOptions, INPUT_RULES, type History, type PackOptions, type PackedBatch, packHistories } from './batch.js';
+import { type BatchOptions, type History, type PackOptions, type PackedBatch } from './batch.js';
+import { INPUT_RULES, packHistories } from './batch.js';
 import type { RunConfig } from './config.js';
 import type { Dataset } from './data/dataset.js';
 import type { SampleSet } from './data/samples.js';
 import type { Prepared } from './prepare.js';
 
 export function packOptions(rc: RunConfig, p: Prepared): PackOptions {
-  return { layout: rc.optim.layout, mu: rc.optim.mu, maxBucket: p.model.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp, pclBeta: rc.optim.pclBeta };
+  const { layout, mu, absTime, pclBeta } = rc.optim;
+  return { layout, mu, maxBucket: p.model.intervalBuckets - 1, absTime, timeOrigin: p.ds.firstTimestamp, pclBeta };
 }
 
 /** Packs samples (views into the dataset's arrays, never copies of the histories) as a batch of graph inputs. */
-export function packBatch(ds: Dataset, set: SampleSet, indices: ArrayLike<number>, c: Hm4srConfig, o: BatchOptions): PackedBatch {
+export function packBatch(
+  ds: Dataset, set: SampleSet, indices: ArrayLike<number>, c: Hm4srConfig, o: BatchOptions,
+): PackedBatch {
   const hs: History[] = new Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const s = indices[i];
@@ -65,7 +69,8 @@ function stackInput(name: string, bs: PackedBatch[], to: { rows: number; width: 
   const axis = inputDecl(name).shape[0], rule = INPUT_RULES[name as keyof typeof INPUT_RULES];
   const first = bs[0].feeds[name];
   const P = axis === 'queries' ? first.dims[1] : 1;
-  const n = axis === 'rows' ? R * W : axis === 'queries' ? (R + extra) * P : axis === 'batch' ? bs[0].size : Math.max(...bs.map((b) => b.feeds[name].dims[0]));
+  const longest = () => Math.max(...bs.map((b) => b.feeds[name].dims[0]));
+  const n = axis === 'rows' ? R * W : axis === 'queries' ? (R + extra) * P : axis === 'batch' ? bs[0].size : longest();
   const out = first.data instanceof Float32Array ? new Float32Array(K * n) : new BigInt64Array(K * n);
   bs.forEach((b, k) => {
     let src = b.feeds[name].data as Flat;

@@ -59,7 +59,9 @@ export type Hm4srInput = keyof typeof HM4SR_INPUTS;
 
 /** The declaration of a batch input by name; an unknown name is an error. */
 export function inputDecl(name: string): InputDecl {
-  if (!Object.hasOwn(HM4SR_INPUTS, name)) throw new Error(`"${name}" is not an HM4SR batch input (${Object.keys(HM4SR_INPUTS).join(', ')})`);
+  if (!Object.hasOwn(HM4SR_INPUTS, name)) {
+    throw new Error(`"${name}" is not an HM4SR batch input (${Object.keys(HM4SR_INPUTS).join(', ')})`);
+  }
   return HM4SR_INPUTS[name as Hm4srInput];
 }
 
