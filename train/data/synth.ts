@@ -167,20 +167,25 @@ function seasonalCategory(rng: Rng, phase: Float64Array, t: number): number {
 
 const lognormal = (rng: Rng, sigma: number): number => Math.exp(sigma * rng.nextGaussian());
 
-export function generateSynthetic(opts: SynthOptions): SynthResult {
-  const name = opts.name ?? 'synth';
-  const nUsers = opts.users ?? 2000, nItems = opts.items ?? 1000;
-  const nCat = opts.categories ?? 20, nSub = opts.subcategories ?? 3;
-  const minLen = opts.minLen ?? 12, maxLen = opts.maxLen ?? 28;
-  const dim = opts.textDim ?? 64, r = opts.latentDim ?? 16;
-  const noise = opts.textNoise ?? 0.5;
-  const start = opts.startTime ?? 1420070400;
-  if (nItems < nCat) throw new Error(`need at least one item per category (${nItems} items, ${nCat} categories)`);
-  if (!(minLen >= 1 && maxLen >= minLen)) throw new Error(`bad length range ${minLen}..${maxLen}`);
-  const rng = new Rng(opts.seed ?? 0);
+/** The options with their defaults, checked. */
+function settings(opts: SynthOptions) {
+  const s = {
+    name: opts.name ?? 'synth', users: opts.users ?? 2000, items: opts.items ?? 1000,
+    categories: opts.categories ?? 20, subcategories: opts.subcategories ?? 3,
+    minLen: opts.minLen ?? 12, maxLen: opts.maxLen ?? 28, textDim: opts.textDim ?? 64, latentDim: opts.latentDim ?? 16,
+    textNoise: opts.textNoise ?? 0.5, startTime: opts.startTime ?? 1420070400, seed: opts.seed ?? 0,
+  };
+  if (s.items < s.categories) throw new Error(`need at least one item per category (${s.items} items, ${s.categories} categories)`);
+  if (!(s.minLen >= 1 && s.maxLen >= s.minLen)) throw new Error(`bad length range ${s.minLen}..${s.maxLen}`);
+  return s;
+}
 
-  const cat = makeCatalog(rng, nItems, nCat, nSub, r);
-  const text = textFeatures(rng, cat, nCat, r, dim, noise);
+type Settings = ReturnType<typeof settings>;
+
+/** How users move between categories: return periods, the early and late transitions, seasonal phases. */
+interface Dynamics { period: Float64Array; early: Int32Array; late: Int32Array; phase: Float64Array }
+
+function categoryDynamics(rng: Rng, nCat: number): Dynamics {
   // Return periods from 1 to 8 days, log-spaced, in shuffled order over categories.
   const period = Float64Array.from({ length: nCat }, (_, c) => DAY * Math.pow(8, c / Math.max(1, nCat - 1)));
   const cycle = Int32Array.from({ length: nCat }, (_, c) => c);
@@ -199,76 +204,106 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
     late[cycle[j]] = cycle[(j + hop) % nCat];
   }
   const phase = Float64Array.from({ length: nCat }, () => 2 * Math.PI * rng.nextFloat());
+  return { period, early, late, phase };
+}
 
+/** One user's interactions (series of visits, see the file's head), appended to `inter` as .inter lines. */
+function userHistory(
+  rng: Rng, s: Settings, cat: Catalog, dyn: Dynamics, user: string, itemTok: (i: number) => string, inter: string[],
+): number {
+  const r = s.latentDim, { period, early, late, phase } = dyn;
+  const n = s.minLen + rng.nextInt(s.maxLen - s.minLen + 1);
+  let t = s.startTime + Math.floor(rng.nextFloat() * 2 * YEAR);
+  const taste = new Float64Array(r);
+  const anchor = rng.nextInt(s.items);
+  for (let k = 0; k < r; k++) taste[k] = cat.latent[anchor * r + k] + 0.5 * rng.nextGaussian();
+  const lastItem = new Map<number, number>();
+  let c = seasonalCategory(rng, phase, t);
+  let lapsed = rng.nextFloat() < 0.5;
+  let emitted = 0;
+  while (emitted < n) {
+    for (let v = 0; emitted < n && (v === 0 || (v < 4 && rng.nextFloat() < 0.5)); v++) {
+      if (v > 0) t += 30 + Math.round(300 * -Math.log(1 - rng.nextFloat()));
+      const prev = lastItem.get(c);
+      const follows = prev !== undefined && rng.nextFloat() < (v > 0 ? 0.7 : 0.5);
+      const item = follows ? cat.successor[prev!] : pickItem(rng, cat, c, taste, r);
+      lastItem.set(c, item);
+      inter.push(`${user}\t${itemTok(item)}\t${t}`);
+      emitted += 1;
+    }
+    const gap = Math.max(2 * 3600, Math.round(period[c] * lognormal(rng, 0.6)));
+    const x = rng.nextFloat();
+    const next = x < 0.1 ? seasonalCategory(rng, phase, t) : x < 0.3 ? c : lapsed ? late[c] : early[c];
+    lapsed = gap > period[c];
+    t += gap;
+    c = next;
+  }
+  return n;
+}
+
+/** The .item file's lines: a made-up title, the category and sub-category tokens, a brand. */
+function itemLines(rng: Rng, s: Settings, cat: Catalog, itemTok: (i: number) => string): string[] {
+  const catTok = (i: number): string => `c${pad(cat.category[i], 2)} c${pad(cat.category[i], 2)}s${cat.sub[i]}`;
+  const catWords = Array.from({ length: s.categories }, () => word(rng, 2));
+  const brands = Array.from({ length: Math.max(5, Math.floor(s.items / 20)) }, () => word(rng, 2));
+  const item: string[] = ['item_id:token\ttitle:token_seq\tcategories:token_seq\tbrand:token'];
+  for (let i = 0; i < s.items; i++) {
+    const brand = brands[rng.nextInt(brands.length)];
+    item.push(`${itemTok(i)}\t${brand} ${catWords[cat.category[i]]} ${word(rng, 3)} ${i}\t${catTok(i)}\t${brand}`);
+  }
+  return item;
+}
+
+export function generateSynthetic(opts: SynthOptions): SynthResult {
+  const s = settings(opts);
+  const { name, users: nUsers, items: nItems, categories: nCat, textDim: dim, latentDim: r } = s;
+  const rng = new Rng(s.seed);
+  const cat = makeCatalog(rng, nItems, nCat, s.subcategories, r);
+  const text = textFeatures(rng, cat, nCat, r, dim, s.textNoise);
+  const dyn = categoryDynamics(rng, nCat);
   const itemTok = (i: number): string => `i${pad(i, String(nItems).length)}`;
   const userTok = (u: number): string => `u${pad(u, String(nUsers).length)}`;
   const inter: string[] = ['user_id:token\titem_id:token\ttimestamp:float'];
   let interactions = 0;
-  for (let u = 0; u < nUsers; u++) {
-    const n = minLen + rng.nextInt(maxLen - minLen + 1);
-    let t = start + Math.floor(rng.nextFloat() * 2 * YEAR);
-    const taste = new Float64Array(r);
-    const anchor = rng.nextInt(nItems);
-    for (let k = 0; k < r; k++) taste[k] = cat.latent[anchor * r + k] + 0.5 * rng.nextGaussian();
-    const lastItem = new Map<number, number>();
-    let c = seasonalCategory(rng, phase, t);
-    let lapsed = rng.nextFloat() < 0.5;
-    let emitted = 0;
-    while (emitted < n) {
-      for (let s = 0; emitted < n && (s === 0 || (s < 4 && rng.nextFloat() < 0.5)); s++) {
-        if (s > 0) t += 30 + Math.round(300 * -Math.log(1 - rng.nextFloat()));
-        const prev = lastItem.get(c);
-        const item = prev !== undefined && rng.nextFloat() < (s > 0 ? 0.7 : 0.5) ? cat.successor[prev] : pickItem(rng, cat, c, taste, r);
-        lastItem.set(c, item);
-        inter.push(`${userTok(u)}\t${itemTok(item)}\t${t}`);
-        emitted += 1;
-      }
-      const gap = Math.max(2 * 3600, Math.round(period[c] * lognormal(rng, 0.6)));
-      const x = rng.nextFloat();
-      const next = x < 0.1 ? seasonalCategory(rng, phase, t) : x < 0.3 ? c : lapsed ? late[c] : early[c];
-      lapsed = gap > period[c];
-      t += gap;
-      c = next;
-    }
-    interactions += n;
-  }
-
-  const catTok = (i: number): string => `c${pad(cat.category[i], 2)} c${pad(cat.category[i], 2)}s${cat.sub[i]}`;
-  const catWords = Array.from({ length: nCat }, () => word(rng, 2));
-  const brands = Array.from({ length: Math.max(5, Math.floor(nItems / 20)) }, () => word(rng, 2));
-  const item: string[] = ['item_id:token\ttitle:token_seq\tcategories:token_seq\tbrand:token'];
-  for (let i = 0; i < nItems; i++) {
-    const brand = brands[rng.nextInt(brands.length)];
-    item.push(`${itemTok(i)}\t${brand} ${catWords[cat.category[i]]} ${word(rng, 3)} ${i}\t${catTok(i)}\t${brand}`);
-  }
+  for (let u = 0; u < nUsers; u++) interactions += userHistory(rng, s, cat, dyn, userTok(u), itemTok, inter);
+  const item = itemLines(rng, s, cat, itemTok);
 
   const files = {
-    inter: `${name}.inter`,
-    item: `${name}.item`,
-    text: `${name}.text.f32`,
-    image: `${name}.image.f32`,
-    meta: `${name}.synth.json`,
+    inter: `${name}.inter`, item: `${name}.item`, text: `${name}.text.f32`,
+    image: `${name}.image.f32`, meta: `${name}.synth.json`,
   };
   const meta = {
     generator: 'hm4sr synth v2',
-    options: { ...opts, dir: undefined, name, users: nUsers, items: nItems, categories: nCat, subcategories: nSub, minLen, maxLen, textDim: dim, latentDim: r, textNoise: noise, startTime: start, seed: opts.seed ?? 0 },
-    categoryPeriodSeconds: Array.from(period, Math.round),
-    transitions: { early: Array.from(early), late: Array.from(late), stay: 0.2, seasonal: 0.1 },
+    options: { ...opts, dir: undefined, ...s },
+    categoryPeriodSeconds: Array.from(dyn.period, Math.round),
+    transitions: { early: Array.from(dyn.early), late: Array.from(dyn.late), stay: 0.2, seasonal: 0.1 },
     interactions,
   };
+  const tokens = Array.from({ length: nItems }, (_, i) => itemTok(i));
+  const dir = writeAtomically(resolve(opts.dir), (tmp) => {
+    writeFileSync(join(tmp, files.inter), inter.join('\n') + '\n');
+    writeFileSync(join(tmp, files.item), item.join('\n') + '\n');
+    writeFeatureTable(join(tmp, files.text), tokens, text, dim);
+    const image = imageFeatures(s.seed, cat, nCat, s.subcategories, r, dim, s.textNoise);
+    writeFeatureTable(join(tmp, files.image), tokens, image, dim);
+    writeFileSync(join(tmp, files.meta), JSON.stringify(meta, null, 2) + '\n');
+  });
+  const at = (f: string) => join(dir, f);
+  return {
+    dir, name,
+    files: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, at(f)])) as typeof files,
+    users: nUsers, items: nItems, interactions, categories: nCat,
+  };
+}
 
-  const dir = resolve(opts.dir);
+/** Writes files into a fresh folder beside dir, then renames them into dir, so readers never see half a file. */
+function writeAtomically(dir: string, write: (tmp: string) => void): string {
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   mkdirSync(tmp);
   try {
-    writeFileSync(join(tmp, files.inter), inter.join('\n') + '\n');
-    writeFileSync(join(tmp, files.item), item.join('\n') + '\n');
-    writeFeatureTable(join(tmp, files.text), Array.from({ length: nItems }, (_, i) => itemTok(i)), text, dim);
-    const image = imageFeatures(opts.seed ?? 0, cat, nCat, nSub, r, dim, noise);
-    writeFeatureTable(join(tmp, files.image), Array.from({ length: nItems }, (_, i) => itemTok(i)), image, dim);
-    writeFileSync(join(tmp, files.meta), JSON.stringify(meta, null, 2) + '\n');
+    write(tmp);
     if (!existsSync(dir)) {
       renameSync(tmp, dir);
     } else {
@@ -280,13 +315,5 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return {
-    dir,
-    name,
-    files: { inter: join(dir, files.inter), item: join(dir, files.item), text: join(dir, files.text), image: join(dir, files.image), meta: join(dir, files.meta) },
-    users: nUsers,
-    items: nItems,
-    interactions,
-    categories: nCat,
-  };
+  return dir;
 }
