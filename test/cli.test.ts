@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { cliRunner } from './util/cli.js';
 import { rejects } from './util/rejects.js';
 import { UsageError, buildParser } from '../cli/parser.js';
 
+const benchScript = new URL('../../scripts/bench.mjs', import.meta.url).pathname;
 const cudaStarts = () => checkExecutionProvider('cuda').then(() => true, () => false);
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-cli-'));
@@ -144,6 +146,15 @@ test('one strict parser: a misspelt flag, a value out of its setting\'s range an
   for (const flag of ['--steps', '--full-epoch', '--epochs', '--batch-size', '--eval-repeats']) assert.match(help.out, new RegExp(`${flag} `), flag);
   assert.match(help.out, /--graph .*\[choices: "fast", "plain"\]/);
   assert.match(ok('bench', '--help'), /hm4sr bench paired/);
+  // npm run bench -- NAME ... is hm4sr bench NAME ...; without a name, hm4sr bench suite (train and serve, then featurize).
+  const npmBench = (...args: string[]) => spawnSync(process.execPath, [benchScript, ...args], { encoding: 'utf8' });
+  const named = npmBench('featurize', '--help');
+  assert.is(named.status, 0);
+  assert.match(named.stdout, /^hm4sr bench featurize\n[\s\S]*--size/);
+  const suite = npmBench('--data', 'synth', '--stepz', '2');
+  assert.is(suite.status, 1);
+  assert.match(suite.stderr, /hm4sr bench suite[\s\S]*hm4sr: Unknown argument: stepz\n$/);
+  assert.match(npmBench('--help').stdout, /--requests[\s\S]*--full-epoch|--full-epoch[\s\S]*--requests/, 'the suite takes train\'s and serve\'s flags');
 });
 
 test('buildParser({ dryRun: true }) validates a line (flags, choices, demanded options, checks) and runs nothing', async () => {

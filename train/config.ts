@@ -2,7 +2,8 @@ import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { InputError, readJsonFile } from '../graph/input-file.js';
 import { ABLATIONS, HM4SR_DEFAULTS, type Hm4srConfig, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
 import {
-  type DataConfig, type EvalConfig, type ModelOverrides, type OptimConfig, type RunConfig, type Setting, SECTIONS, SETTINGS, allSettings,
+  type DataConfig, type EvalConfig, type ModelOverrides, type OptimConfig, type RunConfig, type Setting,
+  SECTIONS, SETTINGS, allSettings,
 } from './settings.js';
 
 export type { DataConfig, EvalConfig, ModelOverrides, OptimConfig, RunConfig } from './settings.js';
@@ -25,7 +26,10 @@ export const DEFAULT_CONFIG: RunConfig = {
  * Defaults that differ on the CUDA EP (a config file or flag still wins): K steps per run keep parameters
  * and Adam moments on the device; evaluation ranks users in large batches, one copy in and out per batch.
  */
-export const CUDA_DEFAULTS = { stepsPerRun: SETTINGS.optim.stepsPerRun.cuda!, evalBatchSize: SETTINGS.eval.batchSize.cuda! } as const;
+export const CUDA_DEFAULTS = {
+  stepsPerRun: SETTINGS.optim.stepsPerRun.cuda!,
+  evalBatchSize: SETTINGS.eval.batchSize.cuda!,
+} as const;
 
 /** The settings whose CUDA default differs, as a partial config to lay over the defaults. */
 export function cudaDefaults(): DeepPartial<RunConfig> {
@@ -55,18 +59,21 @@ const MOVED: Record<string, string> = { 'optim.metric': 'eval.validMetric', 'opt
 
 export function readConfigFile(path: string): DeepPartial<RunConfig> {
   const raw = readJsonFile(path, 'a JSON config');
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(path, 'a config must be a JSON object');
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(raw)) throw new InputError(path, 'a config must be a JSON object');
   const known = ['preset', 'ablations', ...SECTIONS];
-  for (const k of Object.keys(raw)) if (!known.includes(k)) throw new InputError(path, `unknown config section "${k}" (known: ${known.join(', ')})`);
+  for (const k of Object.keys(raw as object)) {
+    if (!known.includes(k)) throw new InputError(path, `unknown config section "${k}" (known: ${known.join(', ')})`);
+  }
   // A misspelt or moved field would otherwise leave its setting at the default without a word.
   for (const section of SECTIONS) {
     const v = (raw as Record<string, unknown>)[section];
     if (v === undefined) continue;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InputError(path, `"${section}" must be a JSON object`);
+    if (!isObject(v)) throw new InputError(path, `"${section}" must be a JSON object`);
     const names = Object.keys(SETTINGS[section]);
-    for (const k of Object.keys(v)) {
-      const moved = MOVED[`${section}.${k}`];
-      if (!names.includes(k)) throw new InputError(path, `unknown field ${section}.${k}${moved ? ` (now ${moved})` : ''} (known: ${names.join(', ')})`);
+    for (const k of Object.keys(v as object).filter((f) => !names.includes(f))) {
+      const moved = MOVED[`${section}.${k}`] ? ` (now ${MOVED[`${section}.${k}`]})` : '';
+      throw new InputError(path, `unknown field ${section}.${k}${moved} (known: ${names.join(', ')})`);
     }
   }
   return raw as DeepPartial<RunConfig>;
@@ -89,13 +96,17 @@ export function refusal(s: Pick<Setting, 'kind' | 'range' | 'choices' | 'of'>, v
   const isInt = s.kind === 'int';
   switch (s.kind) {
     case 'int': case 'number': {
-      if (typeof v !== 'number' || Number.isNaN(v)) return `must be a number, got ${shown(v)}${Number.isNaN(v) ? ' (not a number)' : ''}`;
+      if (typeof v !== 'number' || Number.isNaN(v)) {
+        return `must be a number, got ${shown(v)}${Number.isNaN(v) ? ' (not a number)' : ''}`;
+      }
       const [min, max] = s.range!;
-      return !(v >= min && v <= max) || (isInt && !Number.isInteger(v)) ? `must be ${isInt ? 'an integer' : 'a number'} from ${min} to ${max}, got ${v}` : null;
+      const inside = v >= min && v <= max && (!isInt || Number.isInteger(v));
+      return inside ? null : `must be ${isInt ? 'an integer' : 'a number'} from ${min} to ${max}, got ${v}`;
     }
     case 'boolean': return typeof v === 'boolean' ? null : `must be true or false, got ${shown(v)}`;
     case 'string': return typeof v === 'string' ? null : `must be a string, got ${shown(v)}`;
-    case 'choice': return s.choices!.includes(v as string) ? null : `must be one of ${s.choices!.join(', ')}, got ${shown(v)}`;
+    case 'choice':
+      return s.choices!.includes(v as string) ? null : `must be one of ${s.choices!.join(', ')}, got ${shown(v)}`;
     case 'list': {
       if (!Array.isArray(v)) return `must be a list, got ${shown(v)}`;
       const bad = v.map((x) => refusal({ ...s, kind: s.of! }, x));
@@ -121,7 +132,7 @@ export function checkRunConfig(rc: RunConfig): void {
   }
 }
 
-/** What a resumed run may change (SETTINGS' resumable ones): how long it goes on, where its data lies and how it runs. */
+/** What a resumed run may change (the resumable settings): how long it goes on, where its data lies, how it runs. */
 export const RESUMABLE: readonly string[] = allSettings().filter(([, s]) => s.resumable).map(([p]) => p);
 
 const leaves = (x: unknown, at = ''): [string, string][] =>
@@ -138,7 +149,8 @@ export function checkResume(started: RunConfig, resumed: RunConfig, configFile: 
   const changed = leaves(resumed).filter(([k, v]) => was.get(k) !== v && !RESUMABLE.includes(k));
   if (changed.length === 0) return;
   const list = changed.map(([k, v]) => `${k} ${v} (the run's: ${was.get(k) ?? 'unset'})`).join(', ');
-  throw new Error(`--resume: ${configFile} holds the settings the run was started with, and these would change them: ${list}. A resumed run keeps its settings; only ${RESUMABLE.join(', ')} may change. Leave those options out (or start a new run).`);
+  throw new Error(`--resume: ${configFile} holds the settings the run was started with, and these would change them: ${list}. `
+    + `A resumed run keeps its settings; only ${RESUMABLE.join(', ')} may change. Leave those options out (or start a new run).`);
 }
 
 /** The model config for a dataset: defaults, preset, ablations, then explicit overrides. */

@@ -19,7 +19,8 @@ type Flagged = [path: string, s: Setting & { flag: string }];
 /** The settings with a flag: all, those the commands of a scope take, or those at the given paths. */
 export function flagged(which?: FlagScope | readonly string[]): Flagged[] {
   const all = allSettings().filter((e): e is Flagged => e[1].flag !== undefined);
-  return which === undefined ? all : typeof which === 'string' ? all.filter(([, s]) => (s.scope ?? 'train') === which) : all.filter(([p]) => which.includes(p));
+  if (which === undefined) return all;
+  return typeof which === 'string' ? all.filter(([, s]) => (s.scope ?? 'train') === which) : all.filter(([p]) => which.includes(p));
 }
 
 const plain = (v: unknown): string =>
@@ -39,7 +40,10 @@ function option(s: Setting): FlagOption {
     case 'boolean': return { type: 'boolean', describe };
     case 'string': return { type: 'string', describe };
     case 'choice': return { type: 'string', choices: s.choices, describe };
-    case 'list': return { type: 'array', ...(s.of === 'int' ? { number: true } : { string: true }), ...(s.of === 'choice' ? { choices: s.choices } : {}), describe };
+    case 'list': {
+      const elements = s.of === 'int' ? { number: true } : { string: true };
+      return { type: 'array', ...elements, ...(s.of === 'choice' ? { choices: s.choices } : {}), describe };
+    }
   }
 }
 
@@ -49,7 +53,9 @@ export function flagOptions(which: FlagScope | readonly string[]): Record<string
 }
 
 /** The settings the given flags set (absent flags left out), as a partial config to lay over another. */
-export function flagOverrides(args: Record<string, unknown>, which?: FlagScope | readonly string[]): DeepPartial<RunConfig> {
+type Which = FlagScope | readonly string[];
+
+export function flagOverrides(args: Record<string, unknown>, which?: Which): DeepPartial<RunConfig> {
   const over: Record<string, unknown> = {};
   for (const [path, s] of flagged(which)) {
     const v = args[s.flag];
