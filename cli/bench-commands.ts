@@ -19,7 +19,9 @@ function add<O extends Record<string, Options>>(y: Argv, b: Bench<O>): Argv {
     b.name,
     b.about,
     (z) => z.options(b.options).check((a) => {
-      for (const [k, o] of Object.entries(b.options)) if (o.type === 'number' && Number.isNaN(a[k])) throw new Error(`--${k}: not a number`);
+      for (const [k, o] of Object.entries(b.options)) {
+        if (o.type === 'number' && Number.isNaN(a[k])) throw new Error(`--${k}: not a number`);
+      }
       return checkFlags(a, b.settings ?? []);
     }),
     (a) => b.run(a as never),
@@ -39,10 +41,13 @@ function forward(a: Record<string, unknown>, options: Record<string, Options>): 
 const SUITE_OPTIONS = {
   ...trainBench.options,
   ...serveBench.options,
-  data: { type: 'string', describe: 'one dataset (synth, beauty or DIR) for bench train and bench serve; default: synth and beauty, then bench featurize' },
+  data: {
+    type: 'string',
+    describe: 'one dataset (synth, beauty or DIR) for bench train and bench serve; default: synth and beauty, then bench featurize',
+  },
 } as const;
 
-/** `npm run bench` with no subcommand: train and serve per dataset, then featurize, each in its own process (peak RSS per run). */
+/** `npm run bench` without a name: train and serve per dataset, then featurize, each in its own process (peak RSS per run). */
 function suite(y: Argv): Argv {
   return y.command(
     'suite',
@@ -63,8 +68,9 @@ function suite(y: Argv): Argv {
 }
 
 export function registerBench(cli: Argv): void {
-  cli.command('bench', 'benchmarks that print JSON: train, serve, paired, featurize, device, scatter-add, suite', (y) => {
-    for (const b of [trainBench, serveBench, pairedBench, featurizeBench, deviceBench, scatterAddBench] as Bench<Record<string, Options>>[]) add(y, b);
+  const benches = [trainBench, serveBench, pairedBench, featurizeBench, deviceBench, scatterAddBench] as Bench<Record<string, Options>>[];
+  cli.command('bench', `benchmarks that print JSON: ${benches.map((b) => b.name).join(', ')}, suite`, (y) => {
+    for (const b of benches) add(y, b);
     return suite(y).demandCommand(1, 'name a benchmark (see hm4sr bench --help)');
   });
 }

@@ -45,7 +45,10 @@ export function buildParser(opts: { dryRun?: boolean } = {}): Argv {
     (cli as unknown as { command: (...a: unknown[]) => Argv }).command = (...a: unknown[]) =>
       command(...a.map((x, i) => (i === 3 && typeof x === 'function' ? () => {} : x)));
   }
-  const groups = [registerTrain, registerEvaluate, registerRecommend, registerExport, registerData, registerFeaturize, registerSystem, registerInspect, registerBench];
+  const groups = [
+    registerTrain, registerEvaluate, registerRecommend, registerExport, registerData, registerFeaturize, registerSystem,
+    registerInspect, registerBench,
+  ];
   for (const register of groups) register(cli);
   // yargs validates synchronously where it can, so a refused line would throw out of parseAsync itself:
   // as a rejected promise it reaches callers that only await.

@@ -8,7 +8,8 @@ import { type DeviceArgs, type ModelArgs, deviceOptions, log, modelOptions, resu
 
 /** What --help says a resumed run may change: the flags of the table's resumable settings, and the data's place. */
 function resumableFlags(): string {
-  return `${flagged().filter(([, s]) => s.resumable).map(([, s]) => `--${s.flag}`).join(', ')} and where the data lies (--data, --name)`;
+  const flags = flagged().filter(([, s]) => s.resumable).map(([, s]) => `--${s.flag}`);
+  return `${flags.join(', ')} and where the data lies (--data, --name)`;
 }
 
 export function registerTrain(cli: Argv): void {
@@ -17,7 +18,10 @@ export function registerTrain(cli: Argv): void {
     'train HM4SR (or SASRec) with the training-step graph; evaluate every epoch, early-stop, report test metrics',
     (y) => deviceOptions(trainOptions(modelOptions(y)))
       .option('out', { type: 'string', describe: 'run directory (default runs/<preset>-<data>-<time>)' })
-      .option('resume', { type: 'boolean', default: false, describe: `continue the run in --out from its last checkpoint, with its own settings (only ${resumableFlags()} may change)` })
+      .option('resume', {
+        type: 'boolean', default: false,
+        describe: `continue the run in --out from its last checkpoint, with its own settings (only ${resumableFlags()} may change)`,
+      })
       .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar (off a terminal: a line per epoch)' }),
     async (a) => {
       const saved = a.resume && a.out ? runFiles(a.out).config : null;

@@ -13,7 +13,8 @@ export interface ProgressStream { isTTY?: boolean; write(s: string): unknown }
  * would be a line per redraw: there each bar gives way to one line when it stops (one per epoch, one per
  * evaluation), with its count, last figures and time.
  */
-export function progressBar(label: string, total: number, enabled: boolean, stream: ProgressStream = process.stderr): Progress {
+export function progressBar(label: string, total: number, enabled: boolean, stream: ProgressStream = process.stderr)
+  : Progress {
   if (!enabled) return { update: () => {}, stop: () => {} };
   if (!stream.isTTY) return lineWhenDone(label, total, stream);
   const bar = new cliProgress.SingleBar({
@@ -39,7 +40,8 @@ function lineWhenDone(label: string, total: number, stream: ProgressStream): Pro
     update(d, info = {}) { done = d; last = info; },
     stop() {
       const info = describe(last);
-      stream.write(`${label}: ${done}/${total}${info ? ` | ${info}` : ''} | ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+      stream.write(`${label}: ${done}/${total}${info ? ` | ${info}` : ''} | ${seconds} s\n`);
     },
   };
 }
