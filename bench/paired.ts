@@ -1,5 +1,5 @@
-// npm run bench -- paired [--data synth|beauty|DIR] [--name NAME] [--steps N] [--a SPEC] [--b SPEC] [--threads N]
-//                         [--init-from RUN_DIR] (start both sides from that run's last.ckpt, not from the init)
+// hm4sr bench paired [--data synth|beauty|DIR] [--name NAME] [--steps N] [--a SPEC] [--b SPEC] [--threads N]
+//                    [--init-from RUN_DIR] (start both sides from that run's last.ckpt, not from the init)
 // Two training sessions in one process, fed the same batches in turn (the order alternating, a pause between
 // runs so neither session's threads still spin), so a machine whose speed drifts over minutes slows both alike.
 // SPEC is comma-separated settings of one side: graph=fast|plain, lower=true|false (Softplus and
@@ -14,83 +14,99 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { checkCheckpointMatches, readCheckpoint, stateFromCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { type GraphForm, hm4srModel } from '../graph/models/hm4sr.js';
+import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { initialValues } from '../graph/init.js';
-import { resolveDataset } from '../train/data/builtin.js';
-import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
+import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
 import { EpochSampler, Rng } from '../train/data/shuffle.js';
 import { packBatch, packOptions } from '../train/pack.js';
-import { prepare } from '../train/prepare.js';
+import { type Prepared, prepare } from '../train/prepare.js';
+import { DATA_OPTIONS, bench, benchData } from './bench.js';
+import { GRAPHS } from './train.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 
-const args = process.argv.slice(2);
-const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
-
-interface Side { graph: GraphForm; lower: boolean; memoryPattern: boolean; distinct: boolean; fed: boolean }
+interface Side { graph: (typeof GRAPHS)[number]; lower: boolean; memoryPattern: boolean; distinct: boolean; fed: boolean }
 
 function parseSide(spec: string, which: string): Side {
-  const side: Side = { graph: 'fast', lower: true, memoryPattern: false, distinct: true, fed: true };
+  const side: Side = { graph: GRAPHS[0], lower: true, memoryPattern: false, distinct: true, fed: true };
   const bool = (k: string, v: string) => {
     if (v !== 'true' && v !== 'false') throw new Error(`--${which} ${spec}: ${k} must be true or false, got ${v}`);
     return v === 'true';
   };
   for (const kv of spec.split(',').filter(Boolean)) {
     const [k, v] = kv.split('=');
-    if (k === 'graph' && (v === 'fast' || v === 'plain')) side.graph = v;
+    if (k === 'graph' && (GRAPHS as readonly string[]).includes(v)) side.graph = v as Side['graph'];
     else if (k === 'lower') side.lower = bool(k, v);
     else if (k === 'mem-pattern') side.memoryPattern = bool(k, v);
     else if (k === 'distinct') side.distinct = bool(k, v);
     else if (k === 'draws' && (v === 'fed' || v === 'seeded')) side.fed = v === 'fed';
-    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=fast|plain, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
+    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=${GRAPHS.join('|')}, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
   }
   return side;
 }
 
-const which = flag('data', 'synth')!;
-const data = resolveDataset(which === 'beauty' ? 'amazon-beauty' : which, flag('name'), () => {});
-const rc = mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name }, optim: { threads: Number(flag('threads', '0')) } });
-const p = prepare(rc, note);
-const sides = [parseSide(flag('a', 'lower=false')!, 'a'), parseSide(flag('b', 'lower=true')!, 'b')];
-const runners = await Promise.all(sides.map(async (s) => {
+export const pairedBench = bench({
+  name: 'paired',
+  about: 'two training-graph settings timed step by step on the same batches: each side\'s ms per step and the difference (one JSON line)',
+  options: {
+    ...DATA_OPTIONS,
+    steps: { type: 'number', default: 40, describe: 'steps compared (the first two warm up)' },
+    a: { type: 'string', default: 'lower=false', describe: `SPEC of side a: comma-separated graph=${GRAPHS.join('|')}, lower=, mem-pattern=, distinct= (true|false), draws=fed|seeded` },
+    b: { type: 'string', default: 'lower=true', describe: 'SPEC of side b' },
+    threads: { type: 'number', default: 0, describe: 'onnxruntime intra-op threads (0: all cores)' },
+    'init-from': { type: 'string', describe: 'start both sides from RUN_DIR/last.ckpt, not from the init' },
+  },
+  async run(a) {
+    const data = benchData(a.data, a.name);
+    const rc = mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name }, optim: { threads: a.threads } });
+    const p = prepare(rc, note);
+    const sides = [parseSide(a.a, 'a'), parseSide(a.b, 'b')];
+    const runners = await Promise.all(sides.map((s) => sideRunner(s, rc, p, a['init-from'])));
+    const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, null).nextEpoch();
+    const steps = Math.min(a.steps, batches.length);
+    if (!(steps >= 4)) throw new Error(`--steps ${a.steps}: need at least 4 (the first two are warm-up)`);
+    const rng = new Rng(1), draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
+    const pack = packOptions(rc, p);
+    const ms: number[][] = [[], []];
+    const pause = () => new Promise((res) => setTimeout(res, 30));
+    for (let i = 0; i < steps; i++) {
+      const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
+      const feeds = runners.map((r, k) => (sides[k].fed ? r.withDraws(b.feeds, draws[k]) : b.feeds));
+      for (const k of i % 2 ? [1, 0] : [0, 1]) {
+        await pause();
+        const t = performance.now();
+        await runners[k].run(feeds[k], 1e-3);
+        ms[k].push(performance.now() - t);
+      }
+    }
+    report(data.name, rc, sides, ms);
+  },
+});
+
+async function sideRunner(s: Side, rc: RunConfig, p: Prepared, initFrom: string | undefined): Promise<StepRunner> {
   const full = hm4srModel(p.model, 'hm4sr', s.graph);
   const model = s.distinct ? full : { ...full, batch: full.batch.map(({ distinct: _, ...spec }) => spec) };
   const specs = probeParams(model);
   // A run's last checkpoint holds every parameter (frozen tables included) and the Adam state. Each side reads
   // its own copy: a runner replaces the entries of its state's maps after every step.
-  const from = flag('init-from');
-  const ckpt = from ? join(from, 'last.ckpt') : null;
+  const ckpt = initFrom ? join(initFrom, 'last.ckpt') : null;
   const saved = ckpt ? readCheckpoint(ckpt) : null;
   if (saved) checkCheckpointMatches(saved, specs, ckpt!);
   const state = saved ? stateFromCheckpoint(saved, ckpt!) : freshState(specs, initialValues(specs, p.frozen, 1));
   return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: s.fed }), state, {
     threads: rc.optim.threads || undefined, memoryPattern: s.memoryPattern, lower: s.lower,
   });
-}));
-const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, null).nextEpoch();
-const steps = Math.min(Number(flag('steps', '40')), batches.length);
-if (!(steps >= 4)) throw new Error(`--steps ${flag('steps')}: need at least 4 (the first two are warm-up)`);
-const rng = new Rng(1), draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
-const pack = packOptions(rc, p);
-const ms: number[][] = [[], []];
-const pause = () => new Promise((res) => setTimeout(res, 30));
-for (let i = 0; i < steps; i++) {
-  const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
-  const feeds = runners.map((r, k) => (sides[k].fed ? r.withDraws(b.feeds, draws[k]) : b.feeds));
-  for (const k of i % 2 ? [1, 0] : [0, 1]) {
-    await pause();
-    const t = performance.now();
-    await runners[k].run(feeds[k], 1e-3);
-    ms[k].push(performance.now() - t);
-  }
 }
-const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-const [a, b] = ms.map((xs) => xs.slice(2));
-const d = b.map((x, i) => x - a[i]);
-const sd = Math.sqrt(d.reduce((s, x) => s + (x - mean(d)) ** 2, 0) / (d.length - 1));
-process.stdout.write(JSON.stringify({
-  bench: 'paired', data: data.name, machine: { cpu: cpus()[0]?.model, cores: cpus().length }, threads: rc.optim.threads || cpus().length,
-  a: sides[0], b: sides[1], stepsCompared: d.length,
-  msPerStepA: +mean(a).toFixed(1), msPerStepB: +mean(b).toFixed(1),
-  diffMs: +mean(d).toFixed(1), diffCi95Ms: +(1.96 * sd / Math.sqrt(d.length)).toFixed(1),
-}) + '\n');
+
+function report(data: string, rc: RunConfig, sides: Side[], ms: number[][]): void {
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const [a, b] = ms.map((xs) => xs.slice(2));
+  const d = b.map((x, i) => x - a[i]);
+  const sd = Math.sqrt(d.reduce((s, x) => s + (x - mean(d)) ** 2, 0) / (d.length - 1));
+  process.stdout.write(JSON.stringify({
+    bench: 'paired', data, machine: { cpu: cpus()[0]?.model, cores: cpus().length }, threads: rc.optim.threads || cpus().length,
+    a: sides[0], b: sides[1], stepsCompared: d.length,
+    msPerStepA: +mean(a).toFixed(1), msPerStepB: +mean(b).toFixed(1),
+    diffMs: +mean(d).toFixed(1), diffCi95Ms: +(1.96 * sd / Math.sqrt(d.length)).toFixed(1),
+  }) + '\n');
+}

@@ -2,8 +2,15 @@ import type { Argv } from 'yargs';
 import { existsSync } from 'node:fs';
 import { readJsonFile } from '../graph/input-file.js';
 import { type SavedConfig, runFiles } from '../train/run.js';
+import { flagged } from '../train/setting-flags.js';
 import { train } from '../train/trainer.js';
 import { type DeviceArgs, type ModelArgs, deviceOptions, log, modelOptions, resumeConfigFrom, runConfigFrom, trainOptions } from './options.js';
+
+/** What --help says a resumed run may change: the flags of the table's resumable settings, and the data's place. */
+function resumableFlags(): string {
+  const flags = flagged().filter(([, s]) => s.resumable).map(([, s]) => `--${s.flag}`);
+  return `${flags.join(', ')} and where the data lies (--data, --name)`;
+}
 
 export function registerTrain(cli: Argv): void {
   cli.command(
@@ -11,8 +18,11 @@ export function registerTrain(cli: Argv): void {
     'train HM4SR (or SASRec) with the training-step graph; evaluate every epoch, early-stop, report test metrics',
     (y) => deviceOptions(trainOptions(modelOptions(y)))
       .option('out', { type: 'string', describe: 'run directory (default runs/<preset>-<data>-<time>)' })
-      .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its last checkpoint' })
-      .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar' }),
+      .option('resume', {
+        type: 'boolean', default: false,
+        describe: `continue the run in --out from its last checkpoint, with its own settings (only ${resumableFlags()} may change)`,
+      })
+      .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar (off a terminal: a line per epoch)' }),
     async (a) => {
       const saved = a.resume && a.out ? runFiles(a.out).config : null;
       const rc = saved && existsSync(saved)

@@ -1,16 +1,10 @@
 #!/usr/bin/env node
-// npm run bench -- [options]: runs the compiled benchmarks in a fresh process each (so peak RSS is per
-// run): training and serving on the built-in synthetic data and Beauty unless --data names one, then
-// featurize (dist/bench/featurize.js). `npm run bench -- featurize [--size tiny|base]` runs only featurize;
-// `npm run bench -- paired [...]` compares two training-graph settings step by step (dist/bench/paired.js).
+// npm run bench -- [NAME] [options]: `hm4sr bench NAME ...` (train, serve, paired, featurize, device,
+// scatter-add; `hm4sr bench --help` lists them). Without a name, `hm4sr bench suite ...`: train and serve
+// on the built-in synthetic data and Beauty (or on --data alone), then featurize, each in a fresh process.
 import { spawnSync } from 'node:child_process';
 const args = process.argv.slice(2);
-const bench = (name) => new URL(`../dist/bench/${name}.js`, import.meta.url).pathname;
-const perData = (a) => [[bench('train'), ...a], [bench('serve'), ...a]];
-const runs = args[0] === 'featurize' ? [[bench('featurize'), ...args.slice(1)]]
-  : args[0] === 'paired' ? [[bench('paired'), ...args.slice(1)]]
-  : args.includes('--data') ? perData(args)
-  : [...perData(['--data', 'synth', ...args]), ...perData(['--data', 'beauty', ...args]), [bench('featurize')]];
-let status = 0;
-for (const a of runs) status ||= spawnSync(process.execPath, a, { stdio: 'inherit' }).status ?? 1;
-process.exit(status);
+const main = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const named = args.length > 0 && !args[0].startsWith('-');
+const r = spawnSync(process.execPath, [main, 'bench', ...(named ? args : ['suite', ...args])], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -85,16 +85,16 @@ if command -v nvidia-smi > /dev/null; then
   MEM_PID=$!
 fi
 CUDA_EPOCHS=${GPU_CHECK_CUDA_EPOCHS:-2}
-if ! run_step bench-cuda 330 node dist/bench/device.js --data "$DATA" --ep cuda --epochs "$CUDA_EPOCHS" --eval-runs 2; then
+if ! run_step bench-cuda 330 node dist/cli/main.js bench device --data "$DATA" --ep cuda --epochs "$CUDA_EPOCHS" --eval-runs 2; then
   if grep -q 'Nodes that would run on the CPU' "$WORK/bench-cuda.log"; then
     say "   strict placement refused some nodes (listed above); measuring again with --allow-cpu-nodes"
-    run_step bench-cuda-allow-cpu-nodes 300 node dist/bench/device.js --data "$DATA" --ep cuda --epochs 1 --eval-runs 2 --allow-cpu-nodes
+    run_step bench-cuda-allow-cpu-nodes 300 node dist/cli/main.js bench device --data "$DATA" --ep cuda --epochs 1 --eval-runs 2 --allow-cpu-nodes
   fi
 fi
 [ -n "$MEM_PID" ] && kill "$MEM_PID" 2>/dev/null
 
 # 8. the same on the CPU, first steps only
-run_step bench-cpu 240 node dist/bench/device.js --data "$DATA" --ep cpu --steps "${GPU_CHECK_CPU_STEPS:-20}" --steps-per-run 1 --eval-runs "${GPU_CHECK_CPU_EVAL_RUNS:-1}"
+run_step bench-cpu 240 node dist/cli/main.js bench device --data "$DATA" --ep cpu --steps "${GPU_CHECK_CPU_STEPS:-20}" --steps-per-run 1 --eval-runs "${GPU_CHECK_CPU_EVAL_RUNS:-1}"
 
 # 9. one JSON object from what was measured
 RESULT="$WORK/gpu-check.json"

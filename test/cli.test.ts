@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,10 @@ import * as assert from 'uvu/assert';
 import { checkModels } from './util/checker.js';
 import { checkExecutionProvider } from '../runtime/session.js';
 import { cliRunner } from './util/cli.js';
+import { rejects } from './util/rejects.js';
+import { UsageError, buildParser } from '../cli/parser.js';
 
+const benchScript = new URL('../../scripts/bench.mjs', import.meta.url).pathname;
 const cudaStarts = () => checkExecutionProvider('cuda').then(() => true, () => false);
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-cli-'));
@@ -120,6 +124,60 @@ test('build-graph writes checked graphs, manifests and artifacts', () => {
   assert.equal(listed.map((l) => l.kind), ['train-step', 'train-loop', 'eval', 'inference', 'ort-training-artifacts']);
   for (const f of ['train_step.json', 'train_loop.json', 'eval.json', 'inference.json']) assert.ok(existsSync(join(out, f)), f);
   checkModels(listed.filter((l) => l.file.endsWith('.onnx')).map((l) => l.file));
+});
+
+test('one strict parser: a misspelt flag, a value out of its setting\'s range and bench flags are refused before anything runs', () => {
+  const typo = hm4sr('train', '--epoch', '3', '--out', join(dir, 'typo'));
+  assert.is(typo.code, 1);
+  assert.match(typo.err, /\n\nhm4sr: Unknown argument: epoch\n$/);
+  assert.match(typo.err, /--epochs +maximum epochs/, 'the command\'s help comes with it');
+  const range = hm4sr('train', '--epochs', '0', '--out', join(dir, 'range'));
+  assert.is(range.code, 1);
+  assert.is(range.err, 'hm4sr: optim.epochs (--epochs) must be an integer from 1 to 1000000, got 0\n', 'refused as parsed: no run started');
+  for (const d of ['typo', 'range']) assert.not.ok(existsSync(join(dir, d)), d);
+  const benchTypo = hm4sr('bench', 'train', '--stepz', '3');
+  assert.is(benchTypo.code, 1);
+  assert.match(benchTypo.err, /hm4sr: Unknown argument: stepz\n$/);
+  assert.is(benchTypo.out, '', 'no benchmark ran');
+  const nan = hm4sr('bench', 'serve', '--requests', 'many');
+  assert.match(nan.err, /hm4sr: --requests: not a number/);
+  const help = hm4sr('bench', 'train', '--help');
+  assert.is(help.code, 0);
+  for (const flag of ['--steps', '--full-epoch', '--epochs', '--batch-size', '--eval-repeats']) assert.match(help.out, new RegExp(`${flag} `), flag);
+  assert.match(help.out, /--graph .*\[choices: "fast", "plain"\]/);
+  assert.match(ok('bench', '--help'), /hm4sr bench paired/);
+  // npm run bench -- NAME ... is hm4sr bench NAME ...; without a name, hm4sr bench suite (train and serve, then featurize).
+  const npmBench = (...args: string[]) => spawnSync(process.execPath, [benchScript, ...args], { encoding: 'utf8' });
+  const named = npmBench('featurize', '--help');
+  assert.is(named.status, 0);
+  assert.match(named.stdout, /^hm4sr bench featurize\n[\s\S]*--size/);
+  const suite = npmBench('--data', 'synth', '--stepz', '2');
+  assert.is(suite.status, 1);
+  assert.match(suite.stderr, /hm4sr bench suite[\s\S]*hm4sr: Unknown argument: stepz\n$/);
+  assert.match(npmBench('--help').stdout, /--requests[\s\S]*--full-epoch|--full-epoch[\s\S]*--requests/, 'the suite takes train\'s and serve\'s flags');
+});
+
+test('buildParser({ dryRun: true }) validates a line (flags, choices, demanded options, checks) and runs nothing', async () => {
+  const dry = (...args: string[]) => buildParser({ dryRun: true }).parseAsync(args);
+  const out = join(dir, 'dry-run');
+  await dry('train', '--out', out, '--epochs', '2', '--preset', 'sasrec', '--ablate', 'TMoE');
+  await dry('bench', 'paired', '--steps', '8', '--a', 'lower=false');
+  await dry('data', 'stats', '--data', join(dir, 'none'));
+  assert.not.ok(existsSync(out), 'no handler ran');
+  await rejects(dry('train', '--epoch', '2'), /^Unknown argument: epoch$/);
+  await rejects(dry('train', '--preset', 'bert4rec'), /Invalid values:[\s\S]*preset/);
+  await rejects(dry('train', '--lr', '20'), /^optim\.lr \(--lr\) must be a number from 1e-12 to 10, got 20$/);
+  await rejects(dry('evaluate'), /Missing required argument: run/);
+  await rejects(dry('recommend', '--run', 'r'), /pass either --items \(with --times\) or --user/);
+  await rejects(dry('bench', 'device', '--steps-per-run', '0'), /^optim\.stepsPerRun \(--steps-per-run\) must be an integer from 1/);
+  await rejects(dry('bench', 'train', '--stepz'), /^Unknown argument: stepz$/);
+  await rejects(dry('nonsense'), /Unknown argument: nonsense/);
+  try {
+    await dry('train', '--bogus');
+    assert.unreachable('refused');
+  } catch (e) {
+    assert.instance(e, UsageError);
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

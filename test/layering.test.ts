@@ -12,8 +12,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   train: ['graph', 'runtime'],
   // featurize reads datasets and writes the feature tables train/data reads: it sits above train.
   featurize: ['graph', 'runtime', 'train'],
-  cli: ['graph', 'runtime', 'featurize', 'train'],
+  // bench/ holds the benchmarks, cli/ registers them as `hm4sr bench ...`: cli sits above bench.
   bench: ['graph', 'runtime', 'featurize', 'train'],
+  cli: ['graph', 'runtime', 'featurize', 'train', 'bench'],
   test: ['graph', 'runtime', 'featurize', 'train', 'cli', 'bench'],
 };
 
@@ -81,8 +82,10 @@ test('the checks find a layering breach and a cycle when there is one', () => {
     ['graph/a.ts', ['graph/b.ts', 'train/t.ts']],
     ['graph/b.ts', ['graph/a.ts']],
     ['train/t.ts', ['graph/a.ts']],
+    ['cli/c.ts', ['bench/b.ts']],
+    ['bench/b.ts', ['train/t.ts', 'cli/o.ts']],
   ]);
-  assert.equal(layerViolations(sample), ['graph/a.ts -> train/t.ts']);
+  assert.equal(layerViolations(sample), ['graph/a.ts -> train/t.ts', 'bench/b.ts -> cli/o.ts']);
   assert.equal(cycles(sample), [['graph/a.ts', 'graph/b.ts', 'graph/a.ts'], ['graph/a.ts', 'train/t.ts', 'graph/a.ts']]);
 });
 

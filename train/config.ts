@@ -1,86 +1,45 @@
 import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { InputError, readJsonFile } from '../graph/input-file.js';
 import { ABLATIONS, HM4SR_DEFAULTS, type Hm4srConfig, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
-import type { Layout } from './batch-layout.js';
-import type { MetricKind } from './metrics.js';
+import {
+  type DataConfig, type EvalConfig, type ModelOverrides, type OptimConfig, type RunConfig, type Setting,
+  SECTIONS, SETTINGS, allSettings,
+} from './settings.js';
 
-export interface DataConfig {
-  /** Directory with NAME.inter (+ NAME.item, NAME.text.f32, NAME.image.f32). */
-  dir: string;
-  name: string;
-  /** token_seq column of NAME.item holding category labels (Beauty: attr_ids); 'auto' detects it. */
-  categoryColumn: string;
-  kCore: number;
-  dedupe: boolean;
-  /** What to do when a modality's feature table is absent: zero features (with a warning) or drop it. */
-  missingModality: 'zeros' | 'drop';
-}
+export type { DataConfig, EvalConfig, ModelOverrides, OptimConfig, RunConfig } from './settings.js';
 
-export interface OptimConfig {
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  weightDecay: number;
-  seed: number;
-  /** Epochs without validation improvement (in eval.validMetric) before stopping. */
-  patience: number;
-  layout: Layout;
-  /** Group similar lengths into batches (not the reference's random batches). */
-  lengthBucketing: boolean;
-  mu: number;
-  pclBeta: number;
-  absTime: 'days' | 'seconds';
-  threads: number;
-  /**
-   * Training steps per onnxruntime run: above 1, K same-size batches go through the K-step Loop graph, so
-   * parameters and moments stay inside the session between steps (what keeps them on a GPU).
-   */
-  stepsPerRun: number;
-}
+type Defaults<T> = { [K in keyof T]: T[K] extends Setting<infer V> ? V : never };
+const defaultsOf = <T extends Record<string, Setting>>(section: T): Defaults<T> =>
+  Object.fromEntries(Object.entries(section).map(([k, s]) => [k, s.default])) as Defaults<T>;
 
-/**
- * The evaluator's settings, in one place as RecBole keeps them (metrics, topk, valid_metric). The eval
- * graph ranks each target against the whole catalog (graph/models/hm4sr.ts, fullCatalogRank); train/metrics.ts
- * turns the ranks into these metrics at these cut-offs.
- */
-export interface EvalConfig {
-  metrics: MetricKind[];
-  /** Cut-offs K: every metric is reported as metric@K. */
-  topk: number[];
-  /** Model selection and early stopping on the validation split: one of metrics@topk, e.g. ndcg@20. */
-  validMetric: string;
-  /** Users per evaluation batch. */
-  batchSize: number;
-}
-
-export type ModelOverrides = Partial<Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'intervalBuckets' | 'calendarSize'>>;
-
-export interface RunConfig {
-  preset: 'hm4sr' | 'sasrec';
-  ablations: string[];
-  data: DataConfig;
-  model: ModelOverrides;
-  optim: OptimConfig;
-  eval: EvalConfig;
-}
-
+/** The table's defaults, in its order (config.json lists a run's settings in this order). */
 export const DEFAULT_CONFIG: RunConfig = {
-  preset: 'hm4sr',
-  ablations: [],
-  data: { dir: '', name: '', categoryColumn: 'auto', kCore: 5, dedupe: true, missingModality: 'zeros' },
+  preset: SETTINGS.preset.default,
+  ablations: SETTINGS.ablations.default,
+  data: defaultsOf(SETTINGS.data),
   model: {},
-  optim: {
-    epochs: 200, batchSize: 1024, lr: 1e-3, weightDecay: 0, seed: 2025, patience: 10,
-    layout: 'packed', lengthBucketing: false, mu: 100, pclBeta: 0.3, absTime: 'days', threads: 0, stepsPerRun: 1,
-  },
-  eval: { metrics: ['ndcg', 'mrr', 'hr'], topk: [5, 10, 20], validMetric: 'ndcg@20', batchSize: 1024 },
+  optim: defaultsOf(SETTINGS.optim),
+  eval: defaultsOf(SETTINGS.eval),
 };
 
 /**
  * Defaults that differ on the CUDA EP (a config file or flag still wins): K steps per run keep parameters
  * and Adam moments on the device; evaluation ranks users in large batches, one copy in and out per batch.
  */
-export const CUDA_DEFAULTS = { stepsPerRun: 16, evalBatchSize: 4096 } as const;
+export const CUDA_DEFAULTS = {
+  stepsPerRun: SETTINGS.optim.stepsPerRun.cuda!,
+  evalBatchSize: SETTINGS.eval.batchSize.cuda!,
+} as const;
+
+/** The settings whose CUDA default differs, as a partial config to lay over the defaults. */
+export function cudaDefaults(): DeepPartial<RunConfig> {
+  const over: Record<string, Record<string, unknown>> = {};
+  for (const [path, s] of allSettings()) {
+    const [sec, key] = path.split('.');
+    if (s.cuda !== undefined) (over[sec] ??= {})[key] = s.cuda;
+  }
+  return over as DeepPartial<RunConfig>;
+}
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
@@ -100,22 +59,21 @@ const MOVED: Record<string, string> = { 'optim.metric': 'eval.validMetric', 'opt
 
 export function readConfigFile(path: string): DeepPartial<RunConfig> {
   const raw = readJsonFile(path, 'a JSON config');
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(path, 'a config must be a JSON object');
-  const known = new Set(['preset', 'ablations', 'data', 'model', 'optim', 'eval']);
-  for (const k of Object.keys(raw)) if (!known.has(k)) throw new InputError(path, `unknown config section "${k}" (known: ${[...known].join(', ')})`);
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(raw)) throw new InputError(path, 'a config must be a JSON object');
+  const known = ['preset', 'ablations', ...SECTIONS];
+  for (const k of Object.keys(raw as object)) {
+    if (!known.includes(k)) throw new InputError(path, `unknown config section "${k}" (known: ${known.join(', ')})`);
+  }
   // A misspelt or moved field would otherwise leave its setting at the default without a word.
-  const fields: Record<string, readonly string[]> = {
-    data: Object.keys(DEFAULT_CONFIG.data),
-    optim: Object.keys(DEFAULT_CONFIG.optim),
-    eval: Object.keys(DEFAULT_CONFIG.eval),
-    model: Object.keys(HM4SR_DEFAULTS),
-  };
-  for (const [section, names] of Object.entries(fields)) {
+  for (const section of SECTIONS) {
     const v = (raw as Record<string, unknown>)[section];
     if (v === undefined) continue;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InputError(path, `"${section}" must be a JSON object`);
-    for (const k of Object.keys(v)) {
-      if (!names.includes(k)) throw new InputError(path, `unknown field ${section}.${k}${MOVED[`${section}.${k}`] ? ` (now ${MOVED[`${section}.${k}`]})` : ''} (known: ${names.join(', ')})`);
+    if (!isObject(v)) throw new InputError(path, `"${section}" must be a JSON object`);
+    const names = Object.keys(SETTINGS[section]);
+    for (const k of Object.keys(v as object).filter((f) => !names.includes(f))) {
+      const moved = MOVED[`${section}.${k}`] ? ` (now ${MOVED[`${section}.${k}`]})` : '';
+      throw new InputError(path, `unknown field ${section}.${k}${moved} (known: ${names.join(', ')})`);
     }
   }
   return raw as DeepPartial<RunConfig>;
@@ -126,45 +84,73 @@ export function adamConfig(rc: RunConfig, lr = rc.optim.lr): AdamConfig {
   return { ...ADAM_DEFAULTS, lr, weightDecay: rc.optim.weightDecay };
 }
 
-type Range = [min: number, max: number, integer: boolean];
-/**
- * Accepted ranges of the numeric settings. Finite values beyond them are rejected by name before any
- * work starts, so a value is refused alike by train, build-graph and baseline (and never reaches an
- * allocation or a Date as an unreadable runtime error).
- */
-const RANGES: Record<string, Record<string, Range>> = {
-  data: { kCore: [0, 1e6, true] },
-  eval: { batchSize: [1, 1 << 20, true] },
-  optim: {
-    epochs: [1, 1e6, true], batchSize: [1, 1 << 20, true], lr: [1e-12, 10, false], weightDecay: [0, 10, false],
-    seed: [-(2 ** 31), 2 ** 32 - 1, true], patience: [1, 1e6, true], mu: [1e-6, 1e6, false],
-    pclBeta: [0, 1, false], threads: [0, 1024, true], stepsPerRun: [1, 1e4, true],
-  },
-  model: {
-    maxLen: [2, 4096, true], hidden: [1, 4096, true], heads: [1, 256, true], layers: [1, 64, true], inner: [1, 65536, true],
-    hiddenDropout: [0, 0.999, false], attnDropout: [0, 0.999, false], embDropout: [0, 0.999, false], k1: [1, 64, true], k2: [1, 64, true],
-    lambdaCP: [0, 1e6, false], lambdaIDCL: [0, 1e6, false], lambdaPCL: [0, 1e6, false], tau: [1e-6, 1e6, false], pclTau: [1e-6, 1e6, false],
-  },
-};
+/** The value at a setting's path (preset, optim.epochs, ...); undefined where a config leaves it unset. */
+export function valueAt(rc: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], rc);
+}
 
-/** Command-line flags of the settings, so an error names what the user typed. */
-const FLAGS: Record<string, string> = {
-  'optim.epochs': '--epochs', 'optim.batchSize': '--batch-size', 'optim.lr': '--lr', 'optim.seed': '--seed', 'optim.patience': '--patience',
-  'optim.threads': '--threads', 'optim.stepsPerRun': '--steps-per-run',
-};
+const shown = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v));
 
-/** Throws naming the first setting that is not a number in its range (see RANGES). */
-export function checkRunConfig(rc: RunConfig): void {
-  for (const [section, ranges] of Object.entries(RANGES)) {
-    const values = rc[section as 'data' | 'optim' | 'model' | 'eval'] as Record<string, unknown>;
-    for (const [k, [min, max, integer]] of Object.entries(ranges)) {
-      const v = values[k];
-      if (v === undefined) continue;
-      const name = `${section}.${k}${FLAGS[`${section}.${k}`] ? ` (${FLAGS[`${section}.${k}`]})` : ''}`;
-      if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${name} must be a number, got ${typeof v === 'number' ? v : JSON.stringify(v) ?? String(v)}${Number.isNaN(v) ? ' (not a number)' : ''}`);
-      if (!(v >= min && v <= max) || (integer && !Number.isInteger(v))) throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${v}`);
+/** Why v is not a value of setting s (each entry of a list is checked as its element kind), or null. */
+export function refusal(s: Pick<Setting, 'kind' | 'range' | 'choices' | 'of'>, v: unknown): string | null {
+  const isInt = s.kind === 'int';
+  switch (s.kind) {
+    case 'int': case 'number': {
+      if (typeof v !== 'number' || Number.isNaN(v)) {
+        return `must be a number, got ${shown(v)}${Number.isNaN(v) ? ' (not a number)' : ''}`;
+      }
+      const [min, max] = s.range!;
+      const inside = v >= min && v <= max && (!isInt || Number.isInteger(v));
+      return inside ? null : `must be ${isInt ? 'an integer' : 'a number'} from ${min} to ${max}, got ${v}`;
+    }
+    case 'boolean': return typeof v === 'boolean' ? null : `must be true or false, got ${shown(v)}`;
+    case 'string': return typeof v === 'string' ? null : `must be a string, got ${shown(v)}`;
+    case 'choice':
+      return s.choices!.includes(v as string) ? null : `must be one of ${s.choices!.join(', ')}, got ${shown(v)}`;
+    case 'list': {
+      if (!Array.isArray(v)) return `must be a list, got ${shown(v)}`;
+      const bad = v.map((x) => refusal({ ...s, kind: s.of! }, x));
+      const i = bad.findIndex((r) => r !== null);
+      return i < 0 ? null : `entry ${i + 1} ${bad[i]}`;
     }
   }
+}
+
+/** The name of a setting in an error: its path, and the flag the user may have typed. */
+export const settingName = (path: string, s: Setting) => `${path}${s.flag ? ` (--${s.flag})` : ''}`;
+
+/**
+ * Throws naming the first setting that is not a value it accepts (see SETTINGS), so a value is refused
+ * alike by train, build-graph and baseline before any work starts (and never reaches an allocation or a
+ * Date as an unreadable runtime error).
+ */
+export function checkRunConfig(rc: RunConfig): void {
+  for (const [path, s] of allSettings()) {
+    const v = valueAt(rc, path);
+    const why = v === undefined ? null : refusal(s, v);
+    if (why) throw new Error(`${settingName(path, s)} ${why}`);
+  }
+}
+
+/** What a resumed run may change (the resumable settings): how long it goes on, where its data lies, how it runs. */
+export const RESUMABLE: readonly string[] = allSettings().filter(([, s]) => s.resumable).map(([p]) => p);
+
+const leaves = (x: unknown, at = ''): [string, string][] =>
+  x !== null && typeof x === 'object' && !Array.isArray(x)
+    ? Object.entries(x).flatMap(([k, v]) => leaves(v, at ? `${at}.${k}` : k))
+    : [[at, JSON.stringify(x)]];
+
+/**
+ * A resumed run's settings against those it was started with: an error naming each setting that would
+ * change what the run computes, never a silently different run.
+ */
+export function checkResume(started: RunConfig, resumed: RunConfig, configFile: string): void {
+  const was = new Map(leaves(started));
+  const changed = leaves(resumed).filter(([k, v]) => was.get(k) !== v && !RESUMABLE.includes(k));
+  if (changed.length === 0) return;
+  const list = changed.map(([k, v]) => `${k} ${v} (the run's: ${was.get(k) ?? 'unset'})`).join(', ');
+  throw new Error(`--resume: ${configFile} holds the settings the run was started with, and these would change them: ${list}. `
+    + `A resumed run keeps its settings; only ${RESUMABLE.join(', ')} may change. Leave those options out (or start a new run).`);
 }
 
 /** The model config for a dataset: defaults, preset, ablations, then explicit overrides. */

@@ -3,7 +3,7 @@
 // counts, so ties never help and a constant model ranks last. Which metrics, at which cut-offs, and
 // which one selects the model: the run config's `eval` section (train/config.ts, EvalConfig).
 
-const METRIC_KINDS = ['ndcg', 'mrr', 'hr'] as const;
+export const METRIC_KINDS = ['ndcg', 'mrr', 'hr'] as const;
 export type MetricKind = (typeof METRIC_KINDS)[number];
 export type MetricName = `${MetricKind}@${number}`;
 
