@@ -11,6 +11,7 @@
 #   HM4SR_PREBUILT=1  use the dist/ and node_modules/ that are there (the GPU kit, scripts/gpu-kit.sh): no install, no build
 #   HM4SR_CUDA_TGZ  the provider package tarball (npm pack com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9),
 #                   for machines that cannot reach the npm registry
+#   GPU_CHECK_DEADLINE  seconds after which no step may still run (the kit sets it under the device's 10 minutes)
 #   GPU_CHECK_CUDA_EPOCHS (default 2), GPU_CHECK_CPU_STEPS (default 20), GPU_CHECK_CPU_EVAL_RUNS (default 1)
 set -u
 cd "$(dirname "$0")/.."
@@ -22,8 +23,19 @@ STEPS="$WORK/steps.jsonl"
 say() { printf '[gpu-check %3ss] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
 
 # run_step NAME TIMEOUT_S CMD...: runs CMD with a time limit, output to $WORK/NAME.log (shown as it comes).
+# GPU_CHECK_DEADLINE (seconds after the start) caps every limit, keeping 20 s to write the JSON: the device tool
+# kills a command after 10 minutes, and a killed check would report nothing.
 run_step() {
   local name=$1 limit=$2; shift 2
+  if [ -n "${GPU_CHECK_DEADLINE:-}" ]; then
+    local left=$(( GPU_CHECK_DEADLINE - ($(date +%s) - START) - 20 ))
+    if [ "$left" -lt 10 ]; then
+      say "== $name: SKIPPED (no time left before the ${GPU_CHECK_DEADLINE} s deadline)"
+      printf '{"step":"%s","ok":false,"exit":124,"seconds":0,"error":"skipped: no time left before the deadline"}\n' "$name" >> "$STEPS"
+      return 124
+    fi
+    [ "$left" -lt "$limit" ] && limit=$left
+  fi
   say "== $name: $*"
   local t0=$(date +%s)
   timeout --kill-after=10 "$limit" "$@" > >(tee "$WORK/$name.out" >&2) 2> >(tee "$WORK/$name.log" >&2)

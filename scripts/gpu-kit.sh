@@ -36,6 +36,7 @@ json_line() {
   if [ -n "${OUT:-}" ]; then mkdir -p "$OUT" && printf '%s\n' "$line" > "$OUT/gpu-kit.json"; fi
 }
 STAGE=${1:-help}
+T0=$(date +%s)
 
 # --- build (needs node and npm) ----------------------------------------------------------------------------
 # Runtime packages of the check: the dependencies the CLI, the tests and bench/device.js load, with everything
@@ -177,7 +178,9 @@ check() {
   say "node $("$dest/hm4sr-kit/node/bin/node" --version) from the kit; running scripts/gpu-check.sh"
   cd "$dest/hm4sr-kit/app" || exit 1
   local data=${HM4SR_BEAUTY:-$ROOT/data/amazon-beauty}
-  PATH="$dest/hm4sr-kit/node/bin:$PATH" HM4SR_PREBUILT=1 HM4SR_BEAUTY=$data bash scripts/gpu-check.sh
+  # The device tool's 10 minutes per command, less what receiving and unpacking took and a margin.
+  local deadline=${GPU_CHECK_DEADLINE:-$(( 570 - ($(date +%s) - T0) ))}
+  PATH="$dest/hm4sr-kit/node/bin:$PATH" HM4SR_PREBUILT=1 HM4SR_BEAUTY=$data GPU_CHECK_DEADLINE=$deadline bash scripts/gpu-check.sh
 }
 
 case "$STAGE" in
