@@ -67,14 +67,18 @@ const sigFits = (sig: KernelSignature, row: KernelRow, ins: (string | null)[], o
 };
 
 /** Null when the table has a kernel for this node; else why not. */
-export function kernelProblem(op: string, domain: string, opset: number, ins: (string | null)[], outs: string[], table = cudaKernelTable()): string | null {
+export function kernelProblem(
+  op: string, domain: string, opset: number, ins: (string | null)[], outs: string[], table = cudaKernelTable(),
+): string | null {
   const rows = table.filter((r) => r.op === op && r.domain === domain);
   if (rows.length === 0) return `the CUDA EP has no ${op} kernel at all`;
   const inRange = rows.filter((r) => r.since <= opset && (r.until === null || opset <= r.until));
-  if (inRange.length === 0) return `no CUDA ${op} kernel for opset ${opset} (it has ${rows.map((r) => `${r.since}${r.until === null ? '+' : r.until === r.since ? '' : `-${r.until}`}`).join(', ')})`;
+  const range = (r: KernelRow) => `${r.since}${r.until === null ? '+' : r.until === r.since ? '' : `-${r.until}`}`;
+  if (inRange.length === 0) return `no CUDA ${op} kernel for opset ${opset} (it has ${rows.map(range).join(', ')})`;
   if (inRange.some((r) => r.signatures.some((s) => sigFits(s, r, ins, outs)))) return null;
   const r = inRange[0];
-  return `no CUDA ${op}-${r.since} kernel for these types (${Object.entries(r.types).map(([k, v]) => `${k}: ${v.join(' ')}`).join('; ')})`;
+  const types = Object.entries(r.types).map(([k, v]) => `${k}: ${v.join(' ')}`).join('; ');
+  return `no CUDA ${op}-${r.since} kernel for these types (${types})`;
 }
 
 interface Found { node: P.INodeProto; checked: CheckedNode; ok: boolean }
@@ -104,9 +108,11 @@ function walk(g: P.IGraphProto, outer: Map<string, string>, where: Where, table:
     const opset = where.opset(n.domain ?? '');
     const why = kernelProblem(n.opType!, domain, opset, ins, outs, table);
     const sig = table.find((r) => r.op === n.opType && r.domain === domain)?.signatures[0];
-    const labels = ins.map((t, i) => (t === null ? null : `${sig?.inputs[Math.min(i, sig.inputs.length - 1)]?.name ?? `#${i}`}: ${t}`));
+    const param = (i: number) => sig?.inputs[Math.min(i, sig.inputs.length - 1)]?.name ?? `#${i}`;
+    const labels = ins.flatMap((t, i) => (t === null ? [] : [`${param(i)}: ${t}`]));
     const scope = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '(top level)';
-    found.push({ node: n, ok: why === null, checked: { node: name, op: n.opType!, opset, inputs: labels.filter((l): l is string => l !== null), scope, graph: where.graph, why: why ?? '' } });
+    const checked = { node: name, op: n.opType!, opset, inputs: labels, scope, graph: where.graph, why: why ?? '' };
+    found.push({ node: n, ok: why === null, checked });
     for (const a of n.attribute ?? []) {
       if (a.g) walk(a.g, types, { ...where, graph: `${where.graph} > ${name}.${a.name}` }, table, found);
     }
@@ -130,7 +136,9 @@ function shapeOnly(found: Found[], allow: Record<string, string>): Set<Found> {
 }
 
 /** Checks every node of a model (and of its Loop bodies) against the CUDA kernel table. */
-export function cudaCoverage(name: string, model: Uint8Array | P.IModelProto, table = cudaKernelTable(), allow = SHAPE_ALLOW): GraphCoverage {
+export function cudaCoverage(
+  name: string, model: Uint8Array | P.IModelProto, table = cudaKernelTable(), allow = SHAPE_ALLOW,
+): GraphCoverage {
   const m = model instanceof Uint8Array ? onnx.ModelProto.decode(model) : model;
   const opsets = new Map((m.opsetImport ?? []).map((o) => [o.domain || '', Number(o.version)]));
   const opset = (domain: string) => {

@@ -97,7 +97,8 @@ provider_libs() {
     fi
   fi
   [ -f "$tgz" ] || { say "no such file: $tgz"; return 1; }
-  tar -xzf "$tgz" -C "$KIT/cache" package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so package/Plugins/Linux/x64/libonnxruntime_providers_shared.so || return 1
+  local x64=package/Plugins/Linux/x64
+  tar -xzf "$tgz" -C "$KIT/cache" $x64/libonnxruntime_providers_cuda.so $x64/libonnxruntime_providers_shared.so || return 1
   mv "$KIT"/cache/package/Plugins/Linux/x64/libonnxruntime_providers_*.so "$to/" && rm -rf "$KIT/cache/package"
 }
 
@@ -118,7 +119,8 @@ build() {
   provider_libs "$app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64" || die "the CUDA provider could not be had"
   say "packing ($(du -sm "$KIT/stage" | cut -f1) MiB uncompressed)"
   tar -C "$KIT/stage" -cf - hm4sr-kit | gzip -6 > "$KIT/$ARCHIVE" || die "tar failed"
-  (cd "$KIT" && split -b "${PART_MIB}M" -d -a 2 "$ARCHIVE" hm4sr-gpu-kit.part- && sha256sum hm4sr-gpu-kit.part-* "$ARCHIVE" > MANIFEST.sha256) || die "split failed"
+  (cd "$KIT" && split -b "${PART_MIB}M" -d -a 2 "$ARCHIVE" hm4sr-gpu-kit.part- \
+    && sha256sum hm4sr-gpu-kit.part-* "$ARCHIVE" > MANIFEST.sha256) || die "split failed"
   local parts; parts=$(cd "$KIT" && ls hm4sr-gpu-kit.part-* | wc -l)
   printf '{"node":"%s","onnxruntime":"%s","commit":"%s","built":"%s","parts":%d,"partMiB":%d,"archiveBytes":%d}\n' \
     "$(node --version)" "$(node -p 'require("./node_modules/onnxruntime-node/package.json").version')" \
@@ -157,7 +159,9 @@ unpack() {
   [ -e "$dest/hm4sr-kit" ] && die "$dest/hm4sr-kit already exists: unpack into a fresh directory"
   mkdir -p "$dest" || die "cannot create $dest"
   local p
-  for p in $(expected_parts); do [ -f "$RECV/$p" ] || die "part $p has not been received (the machine went cold? start again from part 00)"; done
+  for p in $(expected_parts); do
+    [ -f "$RECV/$p" ] || die "part $p has not been received (the machine went cold? start again from part 00)"
+  done
   (cd "$RECV" && sha256sum -c --quiet MANIFEST.sha256 --ignore-missing) || die "a received part does not match the manifest"
   # shellcheck disable=SC2046
   (cd "$RECV" && cat $(expected_parts) > "$ARCHIVE.tmp" && mv "$ARCHIVE.tmp" "$ARCHIVE") || die "cannot join the parts"

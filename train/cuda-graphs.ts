@@ -16,10 +16,13 @@ import { DEFAULT_TOP_K } from './export.js';
  * The model the families are built for: the default HM4SR (every modality, both MoEs, CP, IDCL and PCL, both
  * time embeddings), the superset of what the presets and ablations emit. Sizes are small (they change no op).
  */
-export const COVERAGE_MODEL: Hm4srConfig = { ...HM4SR_DEFAULTS, numItems: 40, numCategories: 5, intervalBuckets: 12, calendarSize: 366, textDim: 16, imageDim: 16 };
+export const COVERAGE_MODEL: Hm4srConfig = {
+  ...HM4SR_DEFAULTS, numItems: 40, numCategories: 5, intervalBuckets: 12, calendarSize: 366, textDim: 16, imageDim: 16,
+};
 
 /** Zeros for every parameter: the families that carry their weights inline need values, whose contents change no op. */
-const zeros = (g: Graph) => new Map([...g.params.values()].map(({ spec }) => [spec.name, allocate(spec.dtype, spec.dims.reduce((a, b) => a * b, 1))]));
+const zeros = (g: Graph) =>
+  new Map([...g.params.values()].map(({ spec }) => [spec.name, allocate(spec.dtype, spec.dims.reduce((a, b) => a * b, 1))]));
 
 /**
  * Every graph the product runs on CUDA, built the way the product builds it: the training step and the K-step
@@ -39,7 +42,10 @@ export function cudaGraphFamilies(c: Hm4srConfig = COVERAGE_MODEL): { name: stri
     { name: 'train-loop', bytes: serialize(loop.graph, { params: 'inputs' }) },
     { name: 'eval', bytes: serialize(buildEvalGraph(c, 'hm4sr', 'fast', { catalogInput: true }), { params: 'inputs' }) },
     { name: 'catalog', bytes: serialize(buildCatalogGraph(c), { params: 'inputs' }) },
-    { name: 'serving', bytes: serialize(serving.graph, { params: 'initializers', values: zeros(serving.graph), inputDefaults: serving.defaults }) },
+    {
+      name: 'serving',
+      bytes: serialize(serving.graph, { params: 'initializers', values: zeros(serving.graph), inputDefaults: serving.defaults }),
+    },
     { name: 'bert', bytes: serialize(bert, { params: 'initializers', values: zeros(bert) }) },
     { name: 'vit', bytes: serialize(vit, { params: 'initializers', values: zeros(vit) }) },
   ];
