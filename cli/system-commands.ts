@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { setupCuda } from '../runtime/cuda-setup.js';
-import { doctor, formatDoctor } from '../runtime/doctor.js';
+import { doctor, formatDoctor, realDoctorDeps } from '../runtime/doctor.js';
 import { cacheDir } from '../train/data/builtin.js';
+import { cudaGraphCoverage } from '../train/cuda-graphs.js';
 import { log } from './options.js';
 
 export function registerSystem(cli: Argv): void {
@@ -28,10 +29,10 @@ export function registerSystem(cli: Argv): void {
   );
   cli.command(
     'doctor',
-    'what this machine offers: Node and onnxruntime versions, execution providers that start a session, GPU, threads, cache folder, onnx checker',
+    'what this machine offers: Node and onnxruntime versions, execution providers that start a session, GPU, threads, cache folder, onnx checker, CUDA kernel coverage of every graph run on CUDA',
     (y) => y.option('json', { type: 'boolean', default: false }),
     async (a) => {
-      const r = await doctor(cacheDir());
+      const r = await doctor(cacheDir(), realDoctorDeps, () => cudaGraphCoverage());
       process.stdout.write(a.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatDoctor(r)}\n`);
     },
   );

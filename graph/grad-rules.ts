@@ -187,8 +187,9 @@ export const RULES: Record<string, GradRule> = {
     const sizes = axes.map((a) => x.shape![a]);
     let count: Value | number;
     if (sizes.every((s) => typeof s === 'number')) count = (sizes as number[]).reduce((p, q) => p * q, 1);
-    // The count of reduced elements is the product of the reduced dims (not their sum).
-    else count = op.cast(op.reduceProd(op.gather(op.shapeOf(x), op.int64s(c.g, axes)), [0]), x.dtype);
+    // The count of reduced elements is the product of the reduced dims (not their sum), taken in x's type: the
+    // CUDA EP's ReduceProd has no int64 kernel (exact below 2^24 elements in float32, as the cast was before).
+    else count = op.reduceProd(op.cast(op.gather(op.shapeOf(x), op.int64s(c.g, axes)), x.dtype), [0]);
     return [op.div(expandReduced(c, c.dy[0]!, axes, keepdims), count)];
   },
   ReduceMax: (c) => {

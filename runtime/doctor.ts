@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { type ExecutionProvider, checkExecutionProvider, ort } from './session.js';
 import { ortNativeDir, providerFilesIn } from './cuda-provider.js';
+import { type GraphCoverage, describeFailure } from './cuda-coverage.js';
 
 export interface GpuInfo { name: string; memoryMiB: number; memoryUsedMiB: number; driver: string }
 
@@ -15,6 +16,11 @@ export interface DoctorReport {
   cacheDir: string;
   onnxChecker: { present: boolean; version?: string; error?: string };
   ldLibraryPath: string;
+  /**
+   * Static CUDA placement per graph family (runtime/cuda-coverage.ts against ORT's CUDA kernel table): nodes,
+   * nodes with a CUDA kernel, nodes the shape-only allow list takes, and each failing node in one line.
+   */
+  cudaCoverage: { graph: string; nodes: number; covered: number; allowed: number; failing: string[] }[] | { error: string } | null;
 }
 
 /** The machine-facing boundaries doctor reads: running a probe session per EP, and external programs. */
@@ -41,7 +47,7 @@ export function parseNvidiaSmi(csv: string): GpuInfo[] {
 }
 
 /** What a user (or a bug report) needs to know about the machine: each item measured, not assumed. */
-export async function doctor(cacheDir: string, deps: DoctorDeps = realDoctorDeps): Promise<DoctorReport> {
+export async function doctor(cacheDir: string, deps: DoctorDeps = realDoctorDeps, coverage?: () => GraphCoverage[]): Promise<DoctorReport> {
   const eps = {} as DoctorReport['executionProviders'];
   for (const ep of ['cpu', 'cuda'] as const) {
     try {
@@ -68,7 +74,24 @@ export async function doctor(cacheDir: string, deps: DoctorDeps = realDoctorDeps
     cacheDir,
     onnxChecker,
     ldLibraryPath: process.env.LD_LIBRARY_PATH ?? '',
+    cudaCoverage: coverage ? summarizeCoverage(coverage) : null,
   };
+}
+
+function summarizeCoverage(coverage: () => GraphCoverage[]): DoctorReport['cudaCoverage'] {
+  try {
+    return coverage().map((c) => ({ graph: c.graph, nodes: c.nodes, covered: c.covered, allowed: c.allowed.length, failing: c.failing.map(describeFailure) }));
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] };
+  }
+}
+
+function formatCoverage(c: DoctorReport['cudaCoverage']): string {
+  if (c === null) return 'not checked';
+  if ('error' in c) return `could not be checked: ${c.error}`;
+  const bad = c.flatMap((g) => g.failing);
+  const per = c.map((g) => `${g.graph} ${g.covered}/${g.nodes}${g.allowed ? ` (+${g.allowed} allowed)` : ''}`).join(', ');
+  return `${bad.length === 0 ? 'every node has a CUDA kernel' : `${bad.length} nodes without a CUDA kernel`}: ${per}${bad.map((l) => `\n                  ${l}`).join('')}`;
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -85,5 +108,6 @@ export function formatDoctor(r: DoctorReport): string {
     `cache folder    ${r.cacheDir}`,
     `onnx checker    ${r.onnxChecker.present ? `python3 onnx ${r.onnxChecker.version}` : `absent (${r.onnxChecker.error}; Debian: apt-get install python3-onnx)`}`,
     `LD_LIBRARY_PATH ${r.ldLibraryPath || '(unset)'}`,
+    `CUDA kernels    ${formatCoverage(r.cudaCoverage)}`,
   ].join('\n');
 }

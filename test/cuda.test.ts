@@ -1,5 +1,5 @@
 // CUDA execution provider end to end: runs only where the CUDA EP starts (scripts/gpu-check.sh on a GPU
-// machine); elsewhere it says so in one line and runs nothing.
+// machine); elsewhere it says so in one line and runs nothing, unless HM4SR_REQUIRE_CUDA=1 makes that a failure.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,12 @@ import { checkpointValues } from '../graph/artifacts/checkpoint.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
 
 const unavailable = await checkExecutionProvider('cuda').then(() => null, (e: Error) => e.message.split('\n')[0]);
-if (unavailable) {
+if (unavailable && process.env.HM4SR_REQUIRE_CUDA === '1') {
+  // scripts/gpu-check.sh on a GPU machine: a skip there would hide that the CUDA path never ran.
+  test('the CUDA execution provider starts (HM4SR_REQUIRE_CUDA=1)', () => {
+    assert.unreachable(`no CUDA execution provider: ${unavailable}`);
+  });
+} else if (unavailable) {
   process.stdout.write(`SKIP test/cuda.test.ts: no CUDA execution provider here (${unavailable})\n`);
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'hm4sr-cuda-'));

@@ -49,6 +49,22 @@ test('doctor without a GPU: the CUDA EP error, no GPU, the missing checker, each
   assert.match(text, /onnx checker +absent .*python3-onnx/);
 });
 
+test('doctor reports CUDA kernel coverage per graph, each failing node in one line, and a check that could not run', async () => {
+  const failing = { node: 'g/ReduceProd_0', op: 'ReduceProd', opset: 17, inputs: ['data: tensor(int64)'], scope: 'g', graph: 'train-step', why: 'no CUDA ReduceProd-1 kernel for these types' };
+  const r = await doctor('/c', deps({ cuda: false, smi: null, onnx: null }), () => [
+    { graph: 'train-step', nodes: 10, constants: 2, covered: 9, allowed: [], failing: [failing] },
+    { graph: 'eval', nodes: 5, constants: 0, covered: 5, allowed: [], failing: [] },
+  ]);
+  assert.equal(r.cudaCoverage, [
+    { graph: 'train-step', nodes: 10, covered: 9, allowed: 0, failing: ['train-step: node g/ReduceProd_0 (ReduceProd, opset 17; data: tensor(int64)) built in scope g: no CUDA ReduceProd-1 kernel for these types'] },
+    { graph: 'eval', nodes: 5, covered: 5, allowed: 0, failing: [] },
+  ]);
+  assert.match(formatDoctor(r), /CUDA kernels +1 nodes without a CUDA kernel: train-step 9\/10, eval 5\/5\n +train-step: node g\/ReduceProd_0/);
+  const broken = await doctor('/c', deps({ cuda: false, smi: null, onnx: null }), () => { throw new Error('no type rule for Foo\nmore'); });
+  assert.equal(broken.cudaCoverage, { error: 'no type rule for Foo' });
+  assert.match(formatDoctor(broken), /CUDA kernels +could not be checked: no type rule for Foo/);
+});
+
 test('nvidia-smi output it cannot read is an error, several GPUs are listed', () => {
   assert.is(parseNvidiaSmi('A100, 81920, 0, 550\nA100, 81920, 3, 550\n').length, 2);
   assert.throws(() => parseNvidiaSmi('No devices were found'), /nvidia-smi: unexpected line "No devices were found"/);
@@ -62,6 +78,8 @@ test('hm4sr doctor --json runs on this machine: the CPU EP starts, the cache fol
   assert.type(j.executionProviders.cuda.ok, 'boolean');
   assert.is(j.cacheDir, dir);
   assert.is(j.node, process.version);
+  assert.equal(j.cudaCoverage.map((c: { graph: string }) => c.graph), ['train-step', 'train-loop', 'eval', 'catalog', 'serving', 'bert', 'vit']);
+  for (const c of j.cudaCoverage) assert.equal(c.failing, [], c.graph);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

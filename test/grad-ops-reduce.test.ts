@@ -56,6 +56,12 @@ test('ReduceMean: several axes, keepdims both ways', async () => {
   }
 });
 
+test('ReduceMean over symbolic dims: the count comes from the runtime shape (a float ReduceProd, as CUDA has)', async () => {
+  for (const [axes, keep] of REDUCTIONS) {
+    await check((_g, [x]) => op.reduceMean(x, axes, keep), [{ name: 'x', dims: [2, 3, 4], shape: ['a', 'b', 4] }]);
+  }
+});
+
 test('ReduceMax: distinct values, several axes, keepdims both ways', async () => {
   for (const [axes, keep] of REDUCTIONS) {
     await check((_g, [x]) => op.reduceMax(x, axes, keep), [{ name: 'x', dims: [2, 3, 4], values: distinct(24) }]);
