@@ -18,7 +18,7 @@ import { exportInference } from './export.js';
 import { type OptimizerState, StepRunner, freshState } from './step-runner.js';
 import { packBatch, packOptions, stackBatches } from './pack.js';
 import { writeCurve } from './plot.js';
-import { type EpochLog, type SavedConfig, runFiles } from './run.js';
+import { type EpochLog, type SavedConfig, recordedRunConfig, runFiles } from './run.js';
 
 export interface TrainOptions {
   out: string;
@@ -91,7 +91,7 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
   const adam = adamConfig(rc);
   const fresh = opts.resume ? null : initialValues(specs, p.frozen, rc.optim.seed);
   mkdirSync(opts.out, { recursive: true });
-  const saved: SavedConfig = { run: rc, model: mc, fingerprint: p.fingerprint };
+  const saved: SavedConfig = { run: recordedRunConfig(rc), model: mc, fingerprint: p.fingerprint };
   writeFileAtomic(files.config, JSON.stringify(saved, null, 2) + '\n');
   opts.log(`data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; samples train ${p.samples.train.size} / valid ${p.samples.valid.size} / test ${p.samples.test.size}`);
   opts.log(`model: ${rc.preset}${rc.ablations.length ? ` ${rc.ablations.join(' ')}` : ''}, modalities ${mc.modalities.join('+')}, ${specs.filter((s) => s.trainable).reduce((a, s) => a + s.dims.reduce((x, y) => x * y, 1), 0).toLocaleString('en')} trainable parameters`);
@@ -220,7 +220,7 @@ async function trainIn(rc: RunConfig, opts: TrainOptions, files: ReturnType<type
   const test = await evaluator.evaluate(p.ds, p.samples.test, bestValues, pack);
   const wallSeconds = (performance.now() - t0) / 1000;
   const summary: TrainSummary = { bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds, exampleUser: p.ds.userTokens[0] };
-  writeFileAtomic(files.metrics, JSON.stringify({ ...summary, exampleUser: undefined, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}` }, null, 2) + '\n');
+  writeFileAtomic(files.metrics, JSON.stringify({ ...summary, exampleUser: undefined, testEvalSeconds: test.seconds, users: test.users, preset: rc.preset, ablations: rc.ablations, data: `${recordedRunConfig(rc).data.dir}/${rc.data.name}` }, null, 2) + '\n');
   writeRanks(files.ranks, { fingerprint: p.fingerprint, bestEpoch, valid: valid.ranks, test: test.ranks });
   exportInference(mc, bestValues, p, rc, files.model);
   await writeCurve(files.log, files.curve, rc.eval.validMetric, curveTitle(rc, opts.out));
