@@ -1,0 +1,157 @@
+// Every hm4sr command line the user docs show (README.md, docs/*.md) is parsed by the CLI's own parser in dry-run
+// mode, so a renamed or removed command, flag or choice fails the suite naming the file and line. A command line
+// in a sh block is an example and must parse whole; one in inline prose code (`hm4sr featurize --text-model
+// tfidf`) is a mention, held to its command, flags and choices but not to the options it leaves out. Benchmark
+// lines (`npm run bench -- ...`) are held to the flags their bench script reads.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DryRunStop, buildParser } from '../cli/parser.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+/** A command line found in a doc: where it is, which program it runs, and its arguments. */
+interface DocCommand { where: string; program: 'hm4sr' | 'bench'; args: string[]; text: string; inline: boolean }
+
+const PREFIX = /(?:^|[\s(;&|`])(npm run hm4sr --|node dist\/cli\/main\.js|npm run bench --|hm4sr)(?=\s|$)/g;
+
+/** Splits shell words (quotes and backslashes as sh reads them) up to the end of the simple command. */
+function shellWords(s: string): string[] {
+  const words: string[] = [];
+  let cur = '', has = false, i = 0;
+  for (; i < s.length; i++) {
+    const ch = s[i];
+    if (ch === "'") { const j = s.indexOf("'", i + 1); if (j < 0) throw new Error(`unclosed ' in: ${s}`); cur += s.slice(i + 1, j); i = j; has = true; }
+    else if (ch === '"') { const j = s.indexOf('"', i + 1); if (j < 0) throw new Error(`unclosed " in: ${s}`); cur += s.slice(i + 1, j); i = j; has = true; }
+    else if (ch === '\\' && i + 1 < s.length) { cur += s[++i]; has = true; }
+    else if (/\s/.test(ch)) { if (has) words.push(cur); cur = ''; has = false; }
+    else if (ch === '#' && !has) break;
+    else if (';&|)><'.includes(ch)) break;
+    else { cur += ch; has = true; }
+  }
+  if (has) words.push(cur);
+  return words;
+}
+
+/** The command lines of one file: in ```sh / ```bash blocks (continuations joined) and in inline `hm4sr ...` code. */
+function commandsOf(file: string): DocCommand[] {
+  const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+  const found: DocCommand[] = [];
+  const scan = (text: string, line: number, inline: boolean) => {
+    for (const m of text.matchAll(PREFIX)) {
+      const start = m.index! + m[0].length;
+      const args = shellWords(text.slice(start));
+      const program = m[1] === 'npm run bench --' ? 'bench' : 'hm4sr';
+      // Inline code may be a synopsis (`hm4sr train [--data DIR]`) or a bare name in prose: only whole examples count.
+      if (inline && (args.length === 0 || /[[\]|<>]|\.\.\./.test(text))) continue;
+      found.push({ where: `${file}:${line}`, program, args, text: `${m[1]} ${text.slice(start).trim()}`, inline });
+    }
+  };
+  let fence: string | null = null;
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^\s*```(\w*)/.exec(lines[i]);
+    if (open) { fence = fence === null ? open[1] : null; continue; }
+    if (fence === null) {
+      for (const m of lines[i].matchAll(/`([^`]+)`/g)) if (/^(hm4sr|npm run hm4sr --|node dist\/cli\/main\.js) /.test(m[1])) scan(m[1], i + 1, true);
+      continue;
+    }
+    if (!['sh', 'bash', 'shell'].includes(fence)) continue;
+    let text = lines[i], at = i + 1;
+    while (text.endsWith('\\') && i + 1 < lines.length) text = `${text.slice(0, -1)} ${lines[++i]}`;
+    scan(text, at, false);
+  }
+  return found;
+}
+
+const commands = DOCS.flatMap(commandsOf);
+
+/** The parser's complaints about a name: an unknown command or flag, a value outside a flag's choices. */
+const WRONG_NAME = /Unknown argument|Unknown command|Invalid values|Did you mean/;
+
+/** Parses a command line in dry-run mode: the argv it parsed to, or the parser's complaint. */
+async function dryRun(args: string[]): Promise<{ argv?: Record<string, unknown>; error?: string }> {
+  try {
+    await buildParser({ dryRun: true }).parseAsync(args);
+    return { error: 'the parser returned without reaching the dry-run stop (no command ran?)' };
+  } catch (e) {
+    if (e instanceof DryRunStop) return { argv: e.argv };
+    return { error: (e as Error).message ?? String(e) };
+  }
+}
+
+/**
+ * A mention parsed with placeholders for the demanded options it leaves out: yargs reports missing options
+ * before unknown ones, which would otherwise hide a renamed flag behind the omission.
+ */
+async function dryRunMention(args: string[]): ReturnType<typeof dryRun> {
+  let r = await dryRun(args);
+  for (let i = 0; i < 3 && r.error; i++) {
+    const missing = /^Missing required arguments?: (.*)$/.exec(r.error);
+    if (!missing) break;
+    args = [...args, ...missing[1].split(', ').flatMap((k) => [k.length === 1 ? `-${k}` : `--${k}`, 'X'])];
+    r = await dryRun(args);
+  }
+  return r;
+}
+
+test('the docs show hm4sr command lines to check', () => {
+  assert.ok(commands.filter((c) => c.program === 'hm4sr' && !c.inline).length >= 20, `only ${commands.length} command lines found in ${DOCS.join(', ')}`);
+});
+
+test('every documented hm4sr command line parses with the CLI\'s own parser', async () => {
+  const bad: string[] = [];
+  for (const c of commands.filter((x) => x.program === 'hm4sr')) {
+    const r = c.inline ? await dryRunMention(c.args) : await dryRun(c.args);
+    // A mention may fail a command's own checks (it leaves options out); a wrong name never passes.
+    if (r.error && c.inline && !WRONG_NAME.test(r.error)) continue;
+    if (r.error) bad.push(`${c.where}: ${c.text}\n    ${r.error.replace(/\n/g, ' ')}`);
+  }
+  assert.ok(bad.length === 0, `documented command lines the CLI rejects:\n  ${bad.join('\n  ')}`);
+});
+
+test('every hm4sr command has a documented example', async () => {
+  const shown = new Set<string>();
+  for (const c of commands.filter((x) => x.program === 'hm4sr' && !x.inline)) {
+    const r = await dryRun(c.args);
+    if (r.argv) shown.add(String((r.argv._ as unknown[])[0]));
+  }
+  // yargs keeps its command list behind getInternalMethods(), which its types leave out.
+  const parser = buildParser({ dryRun: true }) as unknown as { getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } } };
+  const all = parser.getInternalMethods().getCommandInstance().getCommands();
+  const missing = all.filter((name) => !shown.has(name));
+  assert.equal(missing, [], `commands without an example in ${DOCS.join(', ')}: ${missing.join(', ')}`);
+});
+
+test('the dry run rejects what the CLI rejects, and names it', async () => {
+  assert.match((await dryRun(['train', '--no-such-flag'])).error ?? '', /Unknown argument/);
+  assert.match((await dryRun(['train', '--preset', 'bert4rec'])).error ?? '', /Choices/);
+  assert.match((await dryRun(['evaluate'])).error ?? '', /run/);
+  assert.match((await dryRun(['no-such-command'])).error ?? '', /Unknown argument/);
+  assert.match((await dryRun(['recommend', '--model', 'm.onnx'])).error ?? '', /--items|--user/);
+  assert.ok((await dryRun(['train', '--data', 'amazon-beauty', '--out', 'RUN'])).argv);
+});
+
+test('the extraction reads shell words, continuations and $(...) as sh does', () => {
+  assert.equal(shellWords(`train --out "runs/a b" --lr 0.5   # comment`), ['train', '--out', 'runs/a b', '--lr', '0.5']);
+  assert.equal(shellWords(`setup-cuda)" && echo x`), ['setup-cuda']);
+  assert.equal(shellWords(`score --model m.onnx > recs.txt`), ['score', '--model', 'm.onnx']);
+});
+
+/** The bench script(s) a `npm run bench --` line runs (scripts/bench.mjs dispatches on the first word). */
+const benchScripts = (args: string[]) => (args[0] === 'featurize' || args[0] === 'paired' ? [args[0]] : ['train', 'serve']);
+
+test('every documented bench flag is one its bench script reads', () => {
+  const bad: string[] = [];
+  for (const c of commands.filter((x) => x.program === 'bench')) {
+    const sources = benchScripts(c.args).map((s) => readFileSync(join(ROOT, 'dist', 'bench', `${s}.js`), 'utf8')).join('\n');
+    for (const a of c.args.filter((x) => x.startsWith('--'))) {
+      const name = a.slice(2).replace(/=.*/, '');
+      if (!sources.includes(`'${name}'`) && !sources.includes(`"${name}"`)) bad.push(`${c.where}: ${c.text}: ${a} is read by none of ${benchScripts(c.args).join(', ')}`);
+    }
+  }
+  assert.ok(bad.length === 0, bad.join('\n'));
+});
+
+test.run();
