@@ -42,7 +42,9 @@ function dryRunCommand(args: unknown[]): unknown[] {
   const stop = (argv: Record<string, unknown>) => { throw new DryRunStop(argv); };
   if (typeof args[3] === 'function') return [...args.slice(0, 3), stop, ...args.slice(4)];
   const module = args[0];
-  if (typeof module === 'object' && module !== null && 'handler' in module) return [{ ...module, handler: stop }, ...args.slice(1)];
+  if (typeof module === 'object' && module !== null && 'handler' in module) {
+    return [{ ...module, handler: stop }, ...args.slice(1)];
+  }
   return args; // a group such as `data`, whose subcommands carry the handlers
 }
 
@@ -50,7 +52,8 @@ function dryRunCommand(args: unknown[]): unknown[] {
 export function buildParser(opts: ParserOptions = {}): Argv {
   const cli = yargs()
     .scriptName('hm4sr')
-    .usage('$0 <command> [options]\n\nHM4SR multi-modal, time-aware sequential recommendation, trained and served through ONNX.')
+    .usage('$0 <command> [options]\n\n'
+      + 'HM4SR multi-modal, time-aware sequential recommendation, trained and served through ONNX.')
     .strict()
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
@@ -75,6 +78,8 @@ export function buildParser(opts: ParserOptions = {}): Argv {
       process.exit(1);
     });
   }
-  for (const register of [registerTrain, registerServe, registerServing, registerGraphs, registerData, registerFeaturize, registerSystem, registerInspect]) register(cli);
+  const commands = [registerTrain, registerServe, registerServing, registerGraphs, registerData, registerFeaturize,
+    registerSystem, registerInspect];
+  for (const register of commands) register(cli);
   return cli;
 }

@@ -17,15 +17,21 @@ interface DocCommand { where: string; program: 'hm4sr' | 'bench'; args: string[]
 
 const PREFIX = /(?:^|[\s(;&|`])(npm run hm4sr --|node dist\/cli\/main\.js|npm run bench --|hm4sr)(?=\s|$)/g;
 
+const MENTION = /^(hm4sr|npm run hm4sr --|node dist\/cli\/main\.js) /;
+
 /** Splits shell words (quotes and backslashes as sh reads them) up to the end of the simple command. */
 function shellWords(s: string): string[] {
   const words: string[] = [];
   let cur = '', has = false, i = 0;
   for (; i < s.length; i++) {
     const ch = s[i];
-    if (ch === "'") { const j = s.indexOf("'", i + 1); if (j < 0) throw new Error(`unclosed ' in: ${s}`); cur += s.slice(i + 1, j); i = j; has = true; }
-    else if (ch === '"') { const j = s.indexOf('"', i + 1); if (j < 0) throw new Error(`unclosed " in: ${s}`); cur += s.slice(i + 1, j); i = j; has = true; }
-    else if (ch === '\\' && i + 1 < s.length) { cur += s[++i]; has = true; }
+    if (ch === "'" || ch === '"') {
+      const j = s.indexOf(ch, i + 1);
+      if (j < 0) throw new Error(`unclosed ${ch} in: ${s}`);
+      cur += s.slice(i + 1, j);
+      i = j;
+      has = true;
+    } else if (ch === '\\' && i + 1 < s.length) { cur += s[++i]; has = true; }
     else if (/\s/.test(ch)) { if (has) words.push(cur); cur = ''; has = false; }
     else if (ch === '#' && !has) break;
     else if (';&|)><'.includes(ch)) break;
@@ -54,7 +60,8 @@ function commandsOf(file: string): DocCommand[] {
     const open = /^\s*```(\w*)/.exec(lines[i]);
     if (open) { fence = fence === null ? open[1] : null; continue; }
     if (fence === null) {
-      for (const m of lines[i].matchAll(/`([^`]+)`/g)) if (/^(hm4sr|npm run hm4sr --|node dist\/cli\/main\.js) /.test(m[1])) scan(m[1], i + 1, true);
+      const spans = [...lines[i].matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+      for (const span of spans) if (MENTION.test(span)) scan(span, i + 1, true);
       continue;
     }
     if (!['sh', 'bash', 'shell'].includes(fence)) continue;
@@ -97,7 +104,8 @@ async function dryRunMention(args: string[]): ReturnType<typeof dryRun> {
 }
 
 test('the docs show hm4sr command lines to check', () => {
-  assert.ok(commands.filter((c) => c.program === 'hm4sr' && !c.inline).length >= 20, `only ${commands.length} command lines found in ${DOCS.join(', ')}`);
+  const examples = commands.filter((c) => c.program === 'hm4sr' && !c.inline).length;
+  assert.ok(examples >= 20, `only ${examples} example command lines found in ${DOCS.join(', ')}`);
 });
 
 test('every documented hm4sr command line parses with the CLI\'s own parser', async () => {
@@ -118,7 +126,8 @@ test('every hm4sr command has a documented example', async () => {
     if (r.argv) shown.add(String((r.argv._ as unknown[])[0]));
   }
   // yargs keeps its command list behind getInternalMethods(), which its types leave out.
-  const parser = buildParser({ dryRun: true }) as unknown as { getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } } };
+  type Internal = { getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } } };
+  const parser = buildParser({ dryRun: true }) as unknown as Internal;
   const all = parser.getInternalMethods().getCommandInstance().getCommands();
   const missing = all.filter((name) => !shown.has(name));
   assert.equal(missing, [], `commands without an example in ${DOCS.join(', ')}: ${missing.join(', ')}`);
@@ -134,21 +143,24 @@ test('the dry run rejects what the CLI rejects, and names it', async () => {
 });
 
 test('the extraction reads shell words, continuations and $(...) as sh does', () => {
-  assert.equal(shellWords(`train --out "runs/a b" --lr 0.5   # comment`), ['train', '--out', 'runs/a b', '--lr', '0.5']);
+  assert.equal(shellWords(`train --out "runs/a b" --lr 0.5  # note`), ['train', '--out', 'runs/a b', '--lr', '0.5']);
   assert.equal(shellWords(`setup-cuda)" && echo x`), ['setup-cuda']);
   assert.equal(shellWords(`score --model m.onnx > recs.txt`), ['score', '--model', 'm.onnx']);
 });
 
 /** The bench script(s) a `npm run bench --` line runs (scripts/bench.mjs dispatches on the first word). */
-const benchScripts = (args: string[]) => (args[0] === 'featurize' || args[0] === 'paired' ? [args[0]] : ['train', 'serve']);
+const benchScripts = (args: string[]) =>
+  (args[0] === 'featurize' || args[0] === 'paired' ? [args[0]] : ['train', 'serve']);
 
 test('every documented bench flag is one its bench script reads', () => {
   const bad: string[] = [];
   for (const c of commands.filter((x) => x.program === 'bench')) {
-    const sources = benchScripts(c.args).map((s) => readFileSync(join(ROOT, 'dist', 'bench', `${s}.js`), 'utf8')).join('\n');
+    const scripts = benchScripts(c.args);
+    const sources = scripts.map((s) => readFileSync(join(ROOT, 'dist', 'bench', `${s}.js`), 'utf8')).join('\n');
     for (const a of c.args.filter((x) => x.startsWith('--'))) {
       const name = a.slice(2).replace(/=.*/, '');
-      if (!sources.includes(`'${name}'`) && !sources.includes(`"${name}"`)) bad.push(`${c.where}: ${c.text}: ${a} is read by none of ${benchScripts(c.args).join(', ')}`);
+      if (sources.includes(`'${name}'`) || sources.includes(`"${name}"`)) continue;
+      bad.push(`${c.where}: ${c.text}: ${a} is read by none of ${scripts.join(', ')}`);
     }
   }
   assert.ok(bad.length === 0, bad.join('\n'));

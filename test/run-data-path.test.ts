@@ -29,7 +29,8 @@ test('built-in datasets are recorded by name and found again', () => {
 test('a directory inside the repository is recorded by its relative path; one outside keeps its own', () => {
   assert.is(recordedDataDir(join(ROOT, 'runs', 'my-data')), 'runs/my-data');
   assert.is(recordedDataDirPath('runs/my-data', quiet), join(ROOT, 'runs', 'my-data'));
-  assert.is(recordedDataDir(join(ROOT, 'synth')), './synth', 'a relative path that reads like a built-in name is marked');
+  const like = recordedDataDir(join(ROOT, 'synth'));
+  assert.is(like, './synth', 'a relative path that reads like a built-in name is marked');
   assert.is(recordedDataDirPath('./synth', quiet), join(ROOT, 'synth'));
   const outside = resolve(ROOT, '..', 'elsewhere', 'data');
   assert.is(recordedDataDir(outside), outside);
