@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
 import { existsSync } from 'node:fs';
-import { readJsonFile } from '../graph/input-file.js';
-import { type SavedConfig, runFiles } from '../train/run.js';
+import { readSavedConfig, runFiles } from '../train/run.js';
 import { flagged } from '../train/setting-flags.js';
 import { train } from '../train/trainer.js';
 import { type DeviceArgs, type ModelArgs, deviceOptions, log, modelOptions, resumeConfigFrom, runConfigFrom, trainOptions } from './options.js';
@@ -26,7 +25,7 @@ export function registerTrain(cli: Argv): void {
     async (a) => {
       const saved = a.resume && a.out ? runFiles(a.out).config : null;
       const rc = saved && existsSync(saved)
-        ? resumeConfigFrom(a as ModelArgs, (readJsonFile(saved, 'a run config') as SavedConfig).run, saved)
+        ? resumeConfigFrom(a as ModelArgs, readSavedConfig(a.out!).run, saved)
         : runConfigFrom(a as ModelArgs, true, a.ep);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
       const out = a.out ?? `runs/${rc.preset}-${rc.data.name}-${stamp}`;

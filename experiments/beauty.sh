@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One command per Beauty run of the README's tables:
-#   bash experiments/beauty.sh CONFIG SEED     e.g. bash experiments/beauty.sh hm4sr-text 2025
-# CONFIG is a file in experiments/beauty/ (without .json). The run goes to runs/beauty/CONFIG-sSEED and is
+#   bash experiments/beauty.sh CONFIG SEED     e.g. bash experiments/beauty.sh hm4sr-tfidf-noimage 2025
+# CONFIG is a file in experiments/beauty/ (without .json), named for what it removes from HM4SR (noX: the
+# modality or part X is left out; zeroimage: the image modality runs on all-zero features). The run goes to runs/beauty/CONFIG-sSEED and is
 # resumed from its last checkpoint when that exists. HM4SR configs that use text get the offline TF-IDF
 # features first (hm4sr featurize --text-model tfidf; a no-op once they exist). Data: the built-in
-# amazon-beauty set; Beauty has no images, so the image modality is left out (data.missingModality).
-# THREADS=1 runs it on one onnxruntime thread: two such runs side by side on two cores do 1.27x the work of
-# one two-thread run after another (README, "CPU graph"); the thread count changes only float rounding.
+# amazon-beauty set; Beauty has no images, so the image modality is left out (data.missingModality "drop")
+# or given zero features ("zeros"). THREADS=1 runs it on one onnxruntime thread: two such runs side by side on
+# two cores do 1.27x the work of one two-thread run after another; the thread count changes only float rounding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:?usage: bash experiments/beauty.sh CONFIG SEED (configs: $(ls experiments/beauty | sed 's/\.json$//' | tr '\n' ' '))}

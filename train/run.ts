@@ -12,6 +12,7 @@ import { type Prepared, prepare } from './prepare.js';
 import type { SessionOptions } from '../runtime/session.js';
 import { type EvalResult, Evaluator } from './evaluate.js';
 import { packOptions } from './pack.js';
+import { recordedDataDir, recordedDataDirPath } from './data/builtin.js';
 
 export const runFiles = (out: string) => ({
   config: join(out, 'config.json'),
@@ -50,12 +51,16 @@ function withEvalSection(rc: RunConfig): RunConfig {
   return { ...rc, eval: { ...DEFAULT_CONFIG.eval, validMetric: String(old.metric ?? DEFAULT_CONFIG.eval.validMetric), batchSize: Number(old.evalBatchSize ?? DEFAULT_CONFIG.eval.batchSize) } };
 }
 
-/** A run directory's config.json, checked to be one. */
+/** The settings as config.json and metrics.json record them: the dataset by recordedDataDir. */
+export const recordedRunConfig = (rc: RunConfig): RunConfig => ({ ...rc, data: { ...rc.data, dir: recordedDataDir(rc.data.dir) } });
+
+/** A run directory's config.json, checked to be one, with its dataset as a directory of this machine. */
 export function readSavedConfig(run: string): SavedConfig {
   const f = runFiles(run).config;
   if (!existsSync(f)) throw new Error(`${run}: not a run directory (no config.json)`);
   const saved = readJsonFile(f, 'a run config') as SavedConfig;
   if (typeof saved?.run?.data?.dir !== 'string' || typeof saved.fingerprint !== 'string') throw new InputError(f, 'not an hm4sr run config (no run.data.dir or fingerprint)');
+  saved.run.data.dir = recordedDataDirPath(saved.run.data.dir, () => {});
   return saved;
 }
 

@@ -20,7 +20,7 @@ import { type OptimizerState, StepRunner, freshState } from './step-runner.js';
 import type { PackOptions, PackedBatch } from './batch.js';
 import { type StepGroup, packBatch, packOptions, stackBatches, stepGroups } from './pack.js';
 import { writeCurve } from './plot.js';
-import { type EpochLog, type SavedConfig, runFiles } from './run.js';
+import { type EpochLog, type SavedConfig, recordedRunConfig, runFiles } from './run.js';
 
 export interface TrainOptions {
   out: string;
@@ -139,7 +139,7 @@ async function startOrResume(rc: RunConfig, opts: TrainOptions, files: RunFiles)
   const adam = adamConfig(rc);
   const fresh = opts.resume ? null : initialValues(specs, p.frozen, rc.optim.seed);
   mkdirSync(opts.out, { recursive: true });
-  const saved: SavedConfig = { run: rc, model: mc, fingerprint: p.fingerprint };
+  const saved: SavedConfig = { run: recordedRunConfig(rc), model: mc, fingerprint: p.fingerprint };
   writeFileAtomic(files.config, JSON.stringify(saved, null, 2) + '\n');
   const { samples } = p;
   const trainable = specs.filter((s) => s.trainable).reduce((a, s) => a + s.dims.reduce((x, y) => x * y, 1), 0);
@@ -304,7 +304,7 @@ async function finish(run: Run, t0: number): Promise<TrainSummary> {
   };
   const metrics = {
     ...summary, exampleUser: undefined, testEvalSeconds: test.seconds, users: test.users,
-    preset: rc.preset, ablations: rc.ablations, data: `${rc.data.dir}/${rc.data.name}`,
+    preset: rc.preset, ablations: rc.ablations, data: `${recordedRunConfig(rc).data.dir}/${rc.data.name}`,
   };
   writeFileAtomic(files.metrics, JSON.stringify(metrics, null, 2) + '\n');
   writeRanks(files.ranks, { fingerprint: p.fingerprint, bestEpoch, valid: valid.ranks, test: test.ranks });

@@ -3,7 +3,7 @@
 // Beauty set, shipped gzip-compressed in the repository's data/ folder).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, describeSystemError } from '../../graph/input-file.js';
 import { generateSynthetic } from './synth.js';
@@ -32,8 +32,11 @@ export function cacheDir(): string {
 /** The repository's data/ folder (this file runs from dist/train/data/). */
 export const REPO_DATA = fileURLToPath(new URL('../../../data/', import.meta.url));
 
+const synthDir = () => join(cacheDir(), `synth-v2-${SYNTH_DEFAULT.users}x${SYNTH_DEFAULT.items}-${SYNTH_DEFAULT.seed}`);
+const BEAUTY_DIR = join(REPO_DATA, 'amazon-beauty');
+
 export function defaultDataset(log: (m: string) => void): { dir: string; name: string } {
-  const dir = join(cacheDir(), `synth-v2-${SYNTH_DEFAULT.users}x${SYNTH_DEFAULT.items}-${SYNTH_DEFAULT.seed}`);
+  const dir = synthDir();
   if (!existsSync(join(dir, `${SYNTH_DEFAULT.name}.inter`))) {
     log(`generating the built-in synthetic dataset in ${dir}`);
     generateSynthetic({ dir, ...SYNTH_DEFAULT });
@@ -51,7 +54,7 @@ export const BUILT_IN: readonly BuiltInDataset[] = [
   {
     id: 'amazon-beauty',
     about: 'Amazon Beauty 5-core (Amazon Reviews 2014), the HM4SR paper\'s dataset; attribute labels, no features',
-    locate: () => ({ dir: join(REPO_DATA, 'amazon-beauty'), name: 'Beauty' }),
+    locate: () => ({ dir: BEAUTY_DIR, name: 'Beauty' }),
   },
 ];
 
@@ -85,4 +88,28 @@ function readdirNames(dir: string): string[] {
   } catch (e) {
     throw new InputError(dir, `cannot list the directory: ${describeSystemError(e) ?? (e as Error).message}`);
   }
+}
+
+const REPO_ROOT = resolve(REPO_DATA, '..');
+
+/**
+ * A dataset directory as a run's config.json records it: a built-in set by its name, a directory inside the
+ * repository by its path from the repository root (`./` before one that reads like a built-in name), so a
+ * committed run names no path of the machine it ran on. Other directories keep their absolute path.
+ */
+export function recordedDataDir(dir: string): string {
+  const abs = resolve(dir);
+  const builtIn = Object.entries({ synth: synthDir(), 'amazon-beauty': BEAUTY_DIR }).find(([, d]) => resolve(d) === abs);
+  if (builtIn) return builtIn[0];
+  const rel = relative(REPO_ROOT, abs);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return abs;
+  const posix = rel.split(sep).join('/');
+  return builtInDataset(posix) ? `./${posix}` : posix;
+}
+
+/** The directory a recorded dataset names (recordedDataDir's inverse); an absolute path is itself. */
+export function recordedDataDirPath(recorded: string, log: (m: string) => void): string {
+  const b = builtInDataset(recorded);
+  if (b) return b.locate(log).dir;
+  return isAbsolute(recorded) ? recorded : resolve(REPO_ROOT, recorded);
 }
