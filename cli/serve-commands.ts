@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { lockDirectory, withLock } from '../runtime/output-lock.js';
 import type { Argv } from 'yargs';
 import { Recommender } from '../runtime/recommender.js';
 import { DEFAULT_TOP_K, exportInference } from '../train/export.js';
@@ -111,9 +112,12 @@ export function registerServe(cli: Argv): void {
       await checkExecutionProvider(a.ep);
       const { rc, p, values } = loadRun(a.run, 'best', warn);
       const out = a.out ?? join(a.run, 'model.onnx');
-      const m = exportInference(p.model, values, p, rc, out, a['top-k']);
-      if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));
-      const triton = a.triton ? writeTritonRepository(out, a.triton, { name: a['triton-name'] }) : null;
+      // The directory the model goes to is locked as train locks its run: by default that is the run itself.
+      const { m, triton } = await withLock(lockDirectory(dirname(out), 'export', warn), async () => {
+        const m = exportInference(p.model, values, p, rc, out, a['top-k']);
+        if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));
+        return { m, triton: a.triton ? writeTritonRepository(out, a.triton, { name: a['triton-name'] }) : null };
+      });
       process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(a.ep !== 'cpu' ? { loadsOn: a.ep } : {}), ...(triton ? { triton: { config: triton.config, model: triton.model } } : {}) })}\n`);
     },
   );
