@@ -74,7 +74,7 @@ function assertSameRun(out: string): void {
   assert.not.ok(existsSync(join(out, DIR_LOCK)), 'the lock is released when training ends');
 }
 
-test('a second train on a directory being trained is refused naming the first, and changes nothing of it', async () => {
+test('a second train or an export into a run being trained is refused naming it, changing nothing', async () => {
   const out = join(dir, 'shared');
   const first = background(out);
   await until('its first epoch', () => existsSync(runFiles(out).last), first.child);
@@ -83,6 +83,10 @@ test('a second train on a directory being trained is refused naming the first, a
   try {
     const before = snapshot(out);
     assert.ok(DIR_LOCK in before);
+    const exported = hm4sr('export', '--run', out);
+    assert.is(exported.code, 1, `export into the run was let in:\n${exported.err}`);
+    const holder = `hm4sr: ${out} is being written by hm4sr train .*\\(pid ${first.child.pid} on `;
+    assert.match(exported.err, new RegExp(holder));
     for (const extra of [['--resume'], []]) {
       const r = hm4sr(...trainArgs(out), ...extra);
       assert.is(r.code, 1, `train ${extra.join(' ')} was let in:\n${r.err}`);
