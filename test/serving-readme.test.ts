@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Recommender } from '../runtime/recommender.js';
 import { tinyServingModel } from './util/serving-model.js';
+import { tempDir } from './util/tmp.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 // Inside dist/, so the example's bare imports resolve from the project's node_modules.
@@ -17,7 +17,7 @@ test('the README\'s Node example runs against an exported model and prints the r
   mkdirSync(OUTPUT, { recursive: true });
   const script = join(OUTPUT, 'readme-node-example.mjs');
   writeFileSync(script, m![1]);
-  const t = tinyServingModel(mkdtempSync(join(tmpdir(), 'hm4sr-readme-')));
+  const t = tinyServingModel(tempDir('hm4sr-readme-'));
   const r = spawnSync(process.execPath, [script, t.model], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const got = JSON.parse(r.stdout.trim().split('\n').pop()!);
