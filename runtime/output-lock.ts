@@ -208,6 +208,8 @@ export function acquireLock(file: string, target: string, command: string, warn:
   };
   const text = `${JSON.stringify(holder)}\n`;
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  // Warned once this process has the lock: racers that judged the same stale lock and lost say nothing.
+  let takenOver: string | null = null;
   for (let attempt = 0; attempt < 50; attempt++) {
     mkdirSync(dirname(file), { recursive: true });
     try {
@@ -226,7 +228,7 @@ export function acquireLock(file: string, target: string, command: string, warn:
       const other = parseHolder(file, current);
       const why = staleReason(other);
       if (why === null) throw new LockedError(target, file, other);
-      warn(`${target}: taking over the lock of ${describeHolder(other)}: ${why}`);
+      takenOver = `${target}: taking over the lock of ${describeHolder(other)}: ${why}`;
       removeStale(file, current, text);
       continue;
     } finally {
@@ -240,6 +242,7 @@ export function acquireLock(file: string, target: string, command: string, warn:
       if (readOr(file, '') === text.trim()) tryUnlink(file);
     };
     track(release);
+    if (takenOver !== null) warn(takenOver);
     return { file, release };
   }
   throw new Error(`${file}: could not take the lock (other processes keep taking and releasing it)`);
