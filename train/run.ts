@@ -28,7 +28,7 @@ export const runFiles = (out: string) => ({
 type RunFiles = ReturnType<typeof runFiles>;
 
 /**
- * Runs a command that writes run directory OUT (train, and tune's trials), holding OUT's lock: a second
+ * Runs a command that writes run directory OUT (train; tune's trials when it lands) holding OUT's lock: a second
  * writer is refused naming this one, and a lock left by a process that has gone is taken over with a
  * warning. A new run whose first epoch never finished leaves nothing behind: its directory (when this
  * call created it) is removed on failure, so a failed command does not look like a run.
