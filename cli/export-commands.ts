@@ -1,9 +1,10 @@
 // Commands that write ONNX files: export (a run's inference model, optionally as a Triton repository),
 // export-artifacts (ONNX Runtime training artifacts of a run) and build-graph (every graph of a dataset's model).
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { exportArtifacts } from '../graph/artifacts/write.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
+import { lockDirectory, withLock } from '../runtime/output-lock.js';
 import { checkExecutionProvider } from '../runtime/session.js';
 import { Recommender } from '../runtime/recommender.js';
 import { writeTritonRepository } from '../runtime/triton.js';
@@ -29,9 +30,12 @@ export function registerExport(cli: Argv): void {
       await checkExecutionProvider(a.ep);
       const { rc, p, values } = loadRun(a.run, 'best', warn);
       const out = a.out ?? join(a.run, 'model.onnx');
-      const m = exportInference(p.model, values, p, rc, out, a['top-k']);
-      if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));
-      const triton = a.triton ? writeTritonRepository(out, a.triton, { name: a['triton-name'] }) : null;
+      // The directory the model goes to is locked as train locks its run: by default that is the run itself.
+      const { m, triton } = await withLock(lockDirectory(dirname(out), 'export', warn), async () => {
+        const m = exportInference(p.model, values, p, rc, out, a['top-k']);
+        if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));
+        return { m, triton: a.triton ? writeTritonRepository(out, a.triton, { name: a['triton-name'] }) : null };
+      });
       process.stdout.write(`${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(a.ep !== 'cpu' ? { loadsOn: a.ep } : {}), ...(triton ? { triton: { config: triton.config, model: triton.model } } : {}) })}\n`);
     },
   );

@@ -4,13 +4,14 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../graph/atomic.js';
+import { lockDirectory, withLock } from '../runtime/output-lock.js';
 import { findAtomicFile, readInter } from '../train/data/atomic.js';
 import { writeFeatureTable } from '../train/data/features.js';
 import { progressBar } from '../train/progress.js';
 import { dropCache, runChunked } from './chunk-cache.js';
 import { type Ep, type ImageEncoder, type TextEncoder, type TextForm, loadImageEncoder, loadTextEncoder } from './encoders.js';
 import { indexImages } from './images.js';
-import { readItemTexts } from './item-text.js';
+import { type ItemTexts, readItemTexts } from './item-text.js';
 import { type ModelKind, type ModelSource, REQUIRED_FILES, resolveModel } from './model-source.js';
 import { TFIDF_DEFAULTS, tfidfFeatures } from './tfidf.js';
 
@@ -46,9 +47,17 @@ const cap = (xs: string[]) => xs.slice(0, LIST_CAP);
 /** DIR/NAME.EXT or its .gz (the built-in datasets ship compressed); the plain name when neither exists, for the error. */
 const atomicPath = (o: { dir: string; name: string }, ext: string) => findAtomicFile(o.dir, o.name, ext) ?? join(o.dir, `${o.name}.${ext}`);
 
+/** The lock on a featurize output directory (its tables, reports and chunk caches): one writer at a time. */
+const lockOut = (o: { out: string; log: (m: string) => void }) =>
+  lockDirectory(o.out, 'featurize', (m) => o.log(`warning: ${m}`));
+
 export function featurizeTextTfidf(o: TfidfRunOptions): TextReport {
   const t0 = performance.now();
   const items = readItemTexts(atomicPath(o, 'inter'), atomicPath(o, 'item'));
+  return withLock(lockOut(o), () => tfidfTable(o, items, t0));
+}
+
+function tfidfTable(o: TfidfRunOptions, items: ItemTexts, t0: number): TextReport {
   o.log(`tfidf: ${items.tokens.length} items from ${o.name}.item (fields: ${items.fields.join(', ')})`);
   const r = tfidfFeatures(items.texts, { seed: o.seed ?? TFIDF_DEFAULTS.seed, dim: o.dim ?? TFIDF_DEFAULTS.dim });
   const file = join(o.out, `${o.name}.text.f32`);
@@ -201,6 +210,12 @@ export async function featurizeWithModel(kind: ModelKind, o: ModelRunOptions): P
   // Everything that can fail on bad input or a missing model fails here, before anything is written.
   const src = preflight(kind, o);
   const inp = gatherInputs(kind, o);
+  return withLock(lockOut(o), () => featurizeLocked(kind, o, src, inp, t0, chunk));
+}
+
+async function featurizeLocked(
+  kind: ModelKind, o: ModelRunOptions, src: ModelSource, inp: Inputs, t0: number, chunk: number,
+): Promise<ModelReport> {
   const file = join(o.out, `${o.name}.${tableName(kind)}.f32`);
   const reportPath = join(o.out, `${o.name}.${tableName(kind)}.report.json`);
   const cacheDir = join(o.out, `.${o.name}.${tableName(kind)}.cache`);

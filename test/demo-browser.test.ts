@@ -1,6 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,6 +7,7 @@ import { writeDemo } from '../runtime/demo.js';
 import { readTitles } from '../train/serve/histories.js';
 import { Recommender } from '../runtime/recommender.js';
 import { tinyServingModel } from './util/serving-model.js';
+import { tempDir } from './util/tmp.js';
 
 /** Debian's chromium (installed by .ci/run); Playwright drives it and downloads nothing. */
 const CHROMIUM = process.env.HM4SR_CHROMIUM ?? '/usr/bin/chromium';
@@ -32,7 +32,7 @@ if (!existsSync(CHROMIUM)) {
   test.skip('the demo page recommends in headless Chromium', () => {});
 } else {
   test('the demo page loads model.onnx in onnxruntime-web and recommends, with titles, after clicked items', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hm4sr-demo-'));
+    const dir = tempDir('hm4sr-demo-');
     const t = tinyServingModel(dir);
     const titles = readTitles(join(t.data, `${t.name}.item`))!;
     assert.ok(titles.size > 0, 'the synthetic data has titles');
@@ -40,7 +40,7 @@ if (!existsSync(CHROMIUM)) {
     writeDemo(t.model, site, titles);
     const { server, url } = await serve(site);
     const { chromium } = await import('playwright-core');
-    const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'hm4sr-chromium-')), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    const ctx = await chromium.launchPersistentContext(tempDir('hm4sr-chromium-'), { executablePath: CHROMIUM, headless: true, args: FLAGS });
     try {
       const page = await ctx.newPage();
       const errors: string[] = [];

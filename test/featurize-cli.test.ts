@@ -1,14 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFeatureTable } from '../train/data/features.js';
 import { writeTinyModels } from './util/featurize-fixtures.js';
+import { tempDir } from './util/tmp.js';
 
 const main = new URL('../cli/main.js', import.meta.url).pathname;
-const root = mkdtempSync(join(tmpdir(), 'hm4sr-featurize-cli-'));
+const root = tempDir('hm4sr-featurize-cli-');
 const models = writeTinyModels(join(root, 'models'));
 const data = join(root, 'data');
 const N = 80;
@@ -32,6 +32,7 @@ test('a run killed with SIGKILL resumes from its cache and ends with the table o
   const left = chunks();
   const r = cli('featurize', '--data', data, '--text-model', models.bert, '--batch', '1', '--chunk', '1', '--out', out);
   assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`warning: ${out}: taking over the lock of hm4sr featurize .*\\(pid ${child.pid} on `));
   const report = JSON.parse(r.stdout).text;
   assert.ok(report.computed <= N - left && report.computed > 0, `computed ${report.computed} with ${left} chunks cached`);
   // Batches of one item give the same rows whatever the chunking, so the reference run need not crawl.

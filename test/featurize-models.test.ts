@@ -1,7 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { featurizeWithModel, type ModelRunOptions } from '../featurize/featurize.js';
@@ -11,8 +10,9 @@ import { readFeatureTable } from '../train/data/features.js';
 import { checkExecutionProvider } from '../runtime/session.js';
 import { checkModels } from './util/checker.js';
 import { ITEMS, TINY_BERT, TINY_VIT, writeDataset, writeImages, writeTinyModels } from './util/featurize-fixtures.js';
+import { tempDir } from './util/tmp.js';
 
-const root = mkdtempSync(join(tmpdir(), 'hm4sr-featurize-'));
+const root = tempDir('hm4sr-featurize-');
 const models = writeTinyModels(join(root, 'models'));
 const data = join(root, 'data');
 writeDataset(data);

@@ -1,13 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { featurizeTextTfidf } from '../featurize/featurize.js';
 import { cleanField, itemText, MAX_FIELD_CHARS } from '../featurize/item-text.js';
 import { tfidfFeatures } from '../featurize/tfidf.js';
 import { readFeatureTable } from '../train/data/features.js';
+import { tempDir } from './util/tmp.js';
 
 const TITLES = [
   'OPI Nail Lacquer, Simmer and Shimmer, 0.5-Fluid Ounce',
@@ -75,7 +75,7 @@ test('item text: the reference cleaning (entities, quotes, newlines, tabs, one t
 });
 
 test('featurizeTextTfidf: writes a table keyed by item token; empty titles, missing rows and unknown items are reported', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hm4sr-tfidf-'));
+  const dir = tempDir('hm4sr-tfidf-');
   const inter = ['user_id:token\titem_id:token\ttimestamp:float'];
   const items = ['i0', 'i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8', 'noitem'];
   items.forEach((it, k) => inter.push(`u${k % 3}\t${it}\t${1000 + k}`));

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,8 +18,9 @@ import { generateSynthetic } from '../train/data/synth.js';
 import { checkModels } from './util/checker.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
+import { tempDir } from './util/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'hm4sr-serve-'));
+const dir = tempDir('hm4sr-serve-');
 generateSynthetic({ dir, name: 'tiny', users: 12, items: 20, categories: 4, textDim: 6, minLen: 5, maxLen: 9, seed: 3 });
 const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
 const MU = 100, K = 8;

@@ -1,5 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,8 +13,9 @@ import { modelConfigType, writeTritonRepository } from '../runtime/triton.js';
 import { checkModels } from './util/checker.js';
 import { tinyServingModel } from './util/serving-model.js';
 import { cliRunner } from './util/cli.js';
+import { tempDir } from './util/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'hm4sr-serving-cli-'));
+const dir = tempDir('hm4sr-serving-cli-');
 const t = tinyServingModel(dir);
 
 const { hm4sr, ok } = cliRunner(dir);

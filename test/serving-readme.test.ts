@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Recommender } from '../runtime/recommender.js';
 import { tinyServingModel } from './util/serving-model.js';
+import { tempDir } from './util/tmp.js';
 
 // The serving guide (docs/serving.md) holds the example a user copies; it must run as written.
 const readme = readFileSync(new URL('../../docs/serving.md', import.meta.url), 'utf8');
@@ -18,21 +18,15 @@ test('docs/serving.md\'s Node example runs against an exported model and prints 
   mkdirSync(OUTPUT, { recursive: true });
   const script = join(OUTPUT, 'readme-node-example.mjs');
   writeFileSync(script, m![1]);
-  const dir = mkdtempSync(join(tmpdir(), 'hm4sr-readme-'));
-  try {
-    const t = tinyServingModel(dir);
-    const r = spawnSync(process.execPath, [script, t.model], { encoding: 'utf8' });
-    assert.is(r.status, 0, r.stderr);
-    const got = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    const tok = t.ds.itemTokens;
-    const rec = await Recommender.load(t.model);
-    const history = { items: [tok[1], tok[2], tok[3]], times: [1700000000, 1700003600, 1700090000] };
-    const [want] = await rec.recommend([history], 10);
-    assert.equal(got.top, want.items);
-    got.scores.forEach((s: number, i: number) => assert.is(s, want.scores[i]));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const t = tinyServingModel(tempDir('hm4sr-readme-'));
+  const r = spawnSync(process.execPath, [script, t.model], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  const tok = t.ds.itemTokens;
+  const rec = await Recommender.load(t.model);
+  const [want] = await rec.recommend([{ items: [tok[1], tok[2], tok[3]], times: [1700000000, 1700003600, 1700090000] }], 10);
+  assert.equal(got.top, want.items);
+  got.scores.forEach((s: number, i: number) => assert.is(s, want.scores[i]));
 });
 
 test('docs/serving.md\'s Python example uses the signature\'s names', () => {

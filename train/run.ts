@@ -1,7 +1,8 @@
 // A run directory: the files a training run writes, the per-epoch log line, and loading a run back with
 // its config, data and weights checked against each other.
 import { InputError, readJsonFile } from '../graph/input-file.js';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { lockDirectory } from '../runtime/output-lock.js';
 import { join } from 'node:path';
 import { type CheckpointData, checkCheckpointMatches, checkpointValues, readCheckpoint } from '../graph/artifacts/checkpoint.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
@@ -24,6 +25,34 @@ export const runFiles = (out: string) => ({
   model: join(out, 'model.onnx'),
   curve: join(out, 'curve.png'),
 });
+
+type RunFiles = ReturnType<typeof runFiles>;
+
+/**
+ * Runs a command that writes run directory OUT (train; tune's trials when it lands) holding OUT's lock: a second
+ * writer is refused naming this one, and a lock left by a process that has gone is taken over with a
+ * warning. A new run whose first epoch never finished leaves nothing behind: its directory (when this
+ * call created it) is removed on failure, so a failed command does not look like a run.
+ */
+export async function inRunDirectory<T>(
+  out: string, command: string, log: (m: string) => void, fn: (files: RunFiles) => Promise<T>,
+): Promise<T> {
+  const files = runFiles(out);
+  if (existsSync(out) && !statSync(out).isDirectory()) {
+    throw new InputError(out, 'is a file; --out takes a run directory');
+  }
+  const created = !existsSync(out);
+  // Taken before the try: a refused second writer must not clean up the directory the first one writes.
+  const lock = lockDirectory(out, command, (m) => log(`warning: ${m}`));
+  try {
+    return await fn(files);
+  } catch (e) {
+    if (created && !existsSync(files.last)) rmSync(out, { recursive: true, force: true });
+    throw e;
+  } finally {
+    lock.release();
+  }
+}
 
 /** config.json: the run's settings, the model config they gave on its data, and the data's fingerprint. */
 export interface SavedConfig { run: RunConfig; model: Hm4srConfig; fingerprint: string }

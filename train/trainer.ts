@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { InputError, readInputText } from '../graph/input-file.js';
 import { writeRanks } from './ranks.js';
@@ -20,7 +20,7 @@ import { type OptimizerState, StepRunner, freshState } from './step-runner.js';
 import type { PackOptions, PackedBatch } from './batch.js';
 import { type StepGroup, packBatch, packOptions, stackBatches, stepGroups } from './pack.js';
 import { writeCurve } from './plot.js';
-import { type EpochLog, type SavedConfig, recordedRunConfig, runFiles } from './run.js';
+import { type EpochLog, type SavedConfig, inRunDirectory, recordedRunConfig, type runFiles } from './run.js';
 
 export interface TrainOptions {
   out: string;
@@ -62,20 +62,9 @@ function epochOfLine(file: string, line: number, text: string): number {
 /** Seed of the in-graph dropout streams for an epoch: resuming at an epoch boundary replays them. */
 const epochSeed = (seed: number, epoch: number) => (Math.imul(seed | 0, 2654435761) ^ Math.imul(epoch, 40503)) | 0;
 
-/**
- * Trains a run. A new run whose first epoch never finished leaves nothing behind: its directory (when
- * this call created it) is removed on failure, so a failed command does not look like a run.
- */
+/** Trains a run in its directory, holding the directory's lock (see inRunDirectory). */
 export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSummary> {
-  const files = runFiles(opts.out);
-  if (existsSync(opts.out) && !statSync(opts.out).isDirectory()) throw new InputError(opts.out, 'is a file; --out takes a run directory');
-  const created = !existsSync(opts.out);
-  try {
-    return await trainIn(rc, opts, files);
-  } catch (e) {
-    if (created && !opts.resume && !existsSync(files.last)) rmSync(opts.out, { recursive: true, force: true });
-    throw e;
-  }
+  return inRunDirectory(opts.out, 'train', opts.log, (files) => trainIn(rc, opts, files));
 }
 
 /** What a run's checkpoints record beside the weights: epochs done and the early-stopping state. */

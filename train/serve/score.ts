@@ -2,6 +2,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, r
 import { writeFileAtomic } from '../../graph/atomic.js';
 import type { ServingData } from './histories.js';
 import type { Recommender } from '../../runtime/recommender.js';
+import { lockFile, withLock } from '../../runtime/output-lock.js';
 
 export interface ScoreOptions {
   k: number;
@@ -9,6 +10,8 @@ export interface ScoreOptions {
   /** Users per onnxruntime run: memory is bounded by one chunk, whatever the number of users. */
   chunk: number;
   progress?: (done: number, total: number) => void;
+  /** Warnings (a stale lock taken over); default: stderr. */
+  warn?: (m: string) => void;
 }
 
 export interface ScoreResult { users: number; resumedAt: number; seconds: number; out: string }
@@ -24,6 +27,14 @@ interface Resume { model: string; modelBytes: number; data: string; users: numbe
 export async function scoreUsers(rec: Recommender, data: ServingData, dataLabel: string, out: string, o: ScoreOptions): Promise<ScoreResult> {
   rec.checkK(o.k);
   if (!Number.isInteger(o.chunk) || o.chunk < 1) throw new Error(`--batch ${o.chunk}: must be a positive integer`);
+  // One writer per OUT: two at once would append to the same OUT.partial.
+  const warn = o.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  return withLock(lockFile(out, 'score', warn), () => scoreLocked(rec, data, dataLabel, out, o));
+}
+
+async function scoreLocked(
+  rec: Recommender, data: ServingData, dataLabel: string, out: string, o: ScoreOptions,
+): Promise<ScoreResult> {
   const t0 = performance.now();
   const partial = `${out}.partial`, stateFile = `${out}.partial.json`;
   const total = data.ds.numUsers;
