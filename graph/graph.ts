@@ -124,8 +124,10 @@ export class Graph {
   docString = '';
   /** Values the gradient treats as constants (op.stopGradient): no gradient flows through them. */
   readonly stopped = new Set<Value>();
-  /** Index values whose entries are distinct (batch inputs declared distinct): see the Gather gradient. */
+  /** Index values whose entries are distinct (batch inputs declared distinct): see graph/lower/scatter-add.ts. */
   readonly distinct = new Set<Value>();
+  /** Nodes grad() appended: the lowering pass's gradient rewrites apply to these only (graph/lower/). */
+  readonly gradient = new Set<Node>();
   /** Loop bodies bind parameter names to their loop-carried inputs instead of declaring new ones. */
   paramBinding: Map<string, Value> | null = null;
   /**
@@ -236,6 +238,30 @@ export class Graph {
     });
     this.nodes.push(node);
     return node.outputs;
+  }
+
+  /**
+   * Runs build and takes back the nodes it appended, for the lowering pass to place (graph/lower/pass.ts): the
+   * graph (and those enclosing it) are left as they were but for the names their namer handed out. Scalar
+   * constants built meanwhile are not cached, since their nodes leave with the rest.
+   */
+  capture<T>(build: () => T): { result: T; nodes: Node[] } {
+    const chain: Graph[] = [];
+    for (let h: Graph | null = this; h; h = h.parent) chain.push(h);
+    const lengths = chain.map((h) => h.nodes.length);
+    const caches = chain.map((h) => h.constCache);
+    for (const h of chain) h.constCache = new Map();
+    try {
+      const result = build();
+      const strays = chain.slice(1).find((h, i) => h.nodes.length !== lengths[i + 1]);
+      if (strays) this.fail('capture', `nodes built for ${this.name} landed in the enclosing graph ${strays.name}`);
+      return { result, nodes: this.nodes.slice(lengths[0]) };
+    } finally {
+      chain.forEach((h, i) => {
+        h.nodes.splice(lengths[i]);
+        h.constCache = caches[i];
+      });
+    }
   }
 
   /** A constant tensor (emitted as a Constant node); scalars are cached per graph. */
