@@ -139,6 +139,8 @@ export class Graph {
   private readonly seeds: { base: number; count: number };
   private scopes: string[] = [];
   private constCache = new Map<string, Value>();
+  /** Where node() appends while capture() runs (shared by the graphs it spans), else null: this.nodes. */
+  private sink: Node[] | null = null;
 
   constructor(readonly name: string, readonly parent: Graph | null = null, readonly prefix = '') {
     this.namer = parent ? parent.namer : new Namer();
@@ -236,31 +238,29 @@ export class Graph {
       v.producer = node;
       return v;
     });
-    this.nodes.push(node);
+    (this.sink ?? this.nodes).push(node);
     return node.outputs;
   }
 
   /**
-   * Runs build and takes back the nodes it appended, for the lowering pass to place (graph/lower/pass.ts): the
-   * graph (and those enclosing it) are left as they were but for the names their namer handed out. Scalar
-   * constants built meanwhile are not cached, since their nodes leave with the rest.
+   * Runs build and returns the nodes it made, in order, instead of appending them: the lowering pass places them
+   * (graph/lower/pass.ts), and the graph is left as built but for the names its namer handed out. Nodes made on
+   * values of enclosing graphs alone are taken too, as a Loop body may compute from outer values. Scalar
+   * constants made meanwhile are not cached, since their nodes are not in the graph.
    */
   capture<T>(build: () => T): { result: T; nodes: Node[] } {
     const chain: Graph[] = [];
     for (let h: Graph | null = this; h; h = h.parent) chain.push(h);
-    const lengths = chain.map((h) => h.nodes.length);
-    const caches = chain.map((h) => h.constCache);
-    for (const h of chain) h.constCache = new Map();
+    const saved = chain.map((h) => [h.sink, h.constCache] as const);
+    const nodes: Node[] = [];
+    for (const h of chain) {
+      h.sink = nodes;
+      h.constCache = new Map();
+    }
     try {
-      const result = build();
-      const strays = chain.slice(1).find((h, i) => h.nodes.length !== lengths[i + 1]);
-      if (strays) this.fail('capture', `nodes built for ${this.name} landed in the enclosing graph ${strays.name}`);
-      return { result, nodes: this.nodes.slice(lengths[0]) };
+      return { result: build(), nodes };
     } finally {
-      chain.forEach((h, i) => {
-        h.nodes.splice(lengths[i]);
-        h.constCache = caches[i];
-      });
+      chain.forEach((h, i) => ([h.sink, h.constCache] = saved[i]));
     }
   }
 
