@@ -118,6 +118,7 @@ export const RULES: Record<string, GradRule> = {
   Max: (c) => minMax(c, true),
   Min: (c) => minMax(c, false),
   Neg: unaryRule((_c, dy) => op.neg(dy)),
+  // dy is often a sum's Expand: graph/lower/expanded-mul.ts multiplies by the sum's adjoint instead.
   Exp: unaryRule((c, dy) => op.mul(c.y[0], dy)),
   Log: unaryRule((c, dy) => op.div(dy, xs(c)[0])),
   Sqrt: unaryRule((c, dy) => op.div(op.mul(dy, 0.5), c.y[0])),
@@ -151,6 +152,7 @@ export const RULES: Record<string, GradRule> = {
     const [a, b] = xs(c), dy = c.dy[0]!;
     return [
       c.needs(0) ? sumTo(op.matmul(dy, op.transposeLast(b)), a.shape) : null,
+      // For a Linear (b 2-D, a batched) one GEMM over a's flattened rows: graph/lower/weight-grad.ts.
       c.needs(1) ? sumTo(op.matmul(op.transposeLast(a), dy), b.shape) : null,
     ];
   },

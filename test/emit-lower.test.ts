@@ -168,4 +168,26 @@ test('a Loop body is lowered too: an MLP\'s K-step training Loop takes the same 
   }
 });
 
+test('a rewrite in a Loop body may compute on the enclosing graph\'s values (a LayerNorm of an outer x)', async () => {
+  const g = new Graph('outer');
+  const x = g.input('x', 'float32', [3, 5]);
+  const s0 = g.input('s', 'float32', [5]);
+  const { scans } = op.loop(g, op.int64s(g, [2]), [s0], (_body, _iter, [s]) => {
+    const y = op.layerNormalization(x, s, s, 1e-5);
+    return { carried: [op.mul(s, 2)], scans: [y] };
+  });
+  g.output(scans[0], 'y');
+  const feeds = {
+    x: { data: Float32Array.from({ length: 15 }, (_, i) => Math.sin(i)), dims: [3, 5] },
+    s: { data: Float32Array.of(1, 2, 3, 4, 5), dims: [5] },
+  };
+  const a = (await (await compile(g))(feeds)).y.data as Float32Array;
+  const b = (await (await compile(g, { params: 'inputs', lower: false }))(feeds)).y.data as Float32Array;
+  assert.is(a.length, 30);
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= 1e-5 * Math.max(1, Math.abs(b[i])), `y[${i}]: ${v} vs ${b[i]}`));
+  const loop = modelProto(g, { params: 'inputs' }).graph!.node!.find((n) => n.opType === 'Loop')!;
+  const body = loop.attribute!.find((a) => a.name === 'body')!.g!.node!.map((n) => n.opType!);
+  assert.ok(!body.includes('LayerNormalization') && body.includes('Reciprocal'), body.join());
+});
+
 test.run();

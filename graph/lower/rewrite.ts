@@ -6,12 +6,13 @@ import type { Node, Value } from '../graph.js';
  * the same function on faster onnxruntime kernels. The gradient rules state the math; rewrites choose kernels.
  */
 export interface Rewrite {
+  /** Names the rewrite in errors and tests. */
   name: string;
   /** Whether only nodes grad() built qualify: a forward sum keeps its ReduceSum, say, and so its rounding. */
   gradientOnly: boolean;
   /**
    * The replacement of n when the rewrite applies to it, else null without building anything: a builder that
-   * appends nodes (with the ops of graph/ops/) and returns one value per output of n.
+   * makes nodes (with the ops of graph/ops/) and returns one value per output of n.
    */
   match: (n: Node) => (() => Value[]) | null;
 }
