@@ -1,7 +1,8 @@
 import { onnx } from './onnx-proto.js';
 import type { onnx as P } from 'onnx-proto';
-import type { Attr, ConstTensor, Graph, ParamSpec, Value } from './graph.js';
-import { type DType, ONNX_DTYPE, type Shape, type TypedData, allocate } from './types.js';
+import type { Attr, ConstTensor, Graph, Node as GraphNode, ParamSpec, Value } from './graph.js';
+import { lower } from './lower/index.js';
+import { type DType, ONNX_DTYPE, type Shape, type TypedData } from './types.js';
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
@@ -26,8 +27,8 @@ export interface EmitOptions {
    */
   inputDefaults?: Record<string, ConstTensor>;
   /**
-   * Softplus and LayerNormalization as the primitive kernels they expand to, which onnxruntime runs faster
-   * (default true); false emits them as the single nodes the graph holds (tests compare the two).
+   * Applies the lowering pass (graph/lower/): the nodes written as the kernels onnxruntime runs fastest, the same
+   * function (default true); false emits the graph as built (tests compare the two).
    */
   lower?: boolean;
 }
@@ -81,7 +82,12 @@ function tensorProto(name: string, t: ConstTensor, ext?: EmitOptions['externalDa
   return proto;
 }
 
-function attrProto(name: string, a: Attr, opts: EmitOptions): P.IAttributeProto {
+/** Emission state: the options, and each graph's nodes as emitted (lowered once per graph, see emission). */
+interface Emission extends EmitOptions {
+  nodesOf: (g: Graph) => GraphNode[];
+}
+
+function attrProto(name: string, a: Attr, opts: Emission): P.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.t) {
     case 'int': return { name, type: T.INT, i: a.v };
@@ -114,9 +120,7 @@ export function orderedParams(g: Graph, order?: string[]): { spec: ParamSpec; va
   });
 }
 
-type GraphNode = Graph['nodes'][number];
-
-function nodeProto(n: GraphNode, opts: EmitOptions): P.INodeProto {
+function nodeProto(n: GraphNode, opts: Emission): P.INodeProto {
   return {
     name: n.name,
     opType: n.op,
@@ -128,96 +132,34 @@ function nodeProto(n: GraphNode, opts: EmitOptions): P.INodeProto {
 }
 
 /**
- * Softplus written as relu(x) + log(1 + exp(-|x|)): the same function (exact, no overflow), six kernels that
- * onnxruntime vectorizes and parallelizes, where its Softplus kernel takes 8 ns per element (the CP loss's
- * [items x 637] logits: 22 ms of a Beauty step). Only the emitted file changes: the graph keeps one Softplus
- * node, whose gradient rule (sigmoid) is cheaper than differentiating the expansion.
+ * The nodes that some output of g depends on, in order. onnxruntime runs every node it is given, and a graph
+ * holds nodes nothing reads: forward values no output needs, and the nodes a lowering rewrite replaced the use
+ * of (the pattern it matched). Pruning belongs to emission, lowered or not, as it depends on nothing but which
+ * outputs are emitted. Values a subgraph (Loop body) reads from the enclosing scope keep their producers.
  */
-function lowerSoftplus(n: GraphNode): P.INodeProto[] {
-  const x = n.inputs[0]!, y = n.outputs[0].name, t = (s: string) => `${n.name}/${s}`;
-  const one = allocate(x.dtype, 1);
-  one[0] = 1;
-  const T = onnx.AttributeProto.AttributeType;
-  const node = (op: string, input: string[], output: string, attribute: P.IAttributeProto[] = []): P.INodeProto => ({ name: `${output}_node`, opType: op, input, output: [output], attribute });
-  return [
-    node('Constant', [], t('one'), [{ name: 'value', type: T.TENSOR, t: tensorProto('', { dtype: x.dtype, dims: [], data: one }) }]),
-    node('Abs', [x.name], t('abs')),
-    node('Neg', [t('abs')], t('neg')),
-    node('Exp', [t('neg')], t('exp')),
-    node('Add', [t('exp'), t('one')], t('1p')),
-    node('Log', [t('1p')], t('log1p')),
-    node('Relu', [x.name], t('relu')),
-    node('Add', [t('relu'), t('log1p')], y),
-  ];
-}
-
-/**
- * LayerNormalization over the last axis written out: mean, centred x, variance, 1/sqrt, scale and shift, each a
- * kernel that onnxruntime vectorizes over rows. Its LayerNormalization kernel takes 1.45 ms on [8,600 x 64] where
- * the eight kernels take 0.65 ms (two threads; 25 such nodes in a Beauty step). The graph keeps the one node with
- * its Mean and InvStdDev outputs, which the expansion produces under the same names for the gradient rule.
- */
-function lowerLayerNorm(n: GraphNode): P.INodeProto[] {
-  const [x, scale, bias] = n.inputs as Value[];
-  const t = (s: string) => `${n.name}/${s}`;
-  const [y, mean = t('mean'), invStd = t('inv_std')] = n.outputs.map((v) => v.name);
-  const eps = allocate(x.dtype, 1);
-  eps[0] = n.attrs.epsilon?.t === 'float' ? n.attrs.epsilon.v : 1e-5;
-  const T = onnx.AttributeProto.AttributeType;
-  const node = (op: string, input: string[], output: string, attribute: P.IAttributeProto[] = []): P.INodeProto => ({ name: `${output}_node`, opType: op, input, output: [output], attribute });
-  const lastAxis = [{ name: 'axes', type: T.INTS, ints: [-1] }, { name: 'keepdims', type: T.INT, i: 1 }];
-  return [
-    node('Constant', [], t('eps'), [{ name: 'value', type: T.TENSOR, t: tensorProto('', { dtype: x.dtype, dims: [], data: eps }) }]),
-    node('ReduceMean', [x.name], mean, lastAxis),
-    node('Sub', [x.name, mean], t('centred')),
-    node('Mul', [t('centred'), t('centred')], t('squares')),
-    node('ReduceMean', [t('squares')], t('variance'), lastAxis),
-    node('Add', [t('variance'), t('eps')], t('variance_eps')),
-    node('Sqrt', [t('variance_eps')], t('std')),
-    node('Reciprocal', [t('std')], invStd),
-    node('Mul', [t('centred'), invStd], t('normed')),
-    node('Mul', [t('normed'), scale.name], t('scaled')),
-    node('Add', [t('scaled'), bias.name], y),
-  ];
-}
-
-/** Nodes emitted as several (same function, faster kernels); everything else is emitted as built. */
-function lowered(n: GraphNode, opts: EmitOptions): P.INodeProto[] {
-  if (n.domain || opts.lower === false) return [nodeProto(n, opts)];
-  if (n.op === 'Softplus') return lowerSoftplus(n);
-  const axis = n.attrs.axis?.t === 'int' ? n.attrs.axis.v : -1;
-  const x = n.inputs[0];
-  if (n.op === 'LayerNormalization' && x?.dtype === 'float32' && (axis === -1 || axis === x.rank - 1)) return lowerLayerNorm(n);
-  return [nodeProto(n, opts)];
-}
-
-/**
- * The nodes that some output of g depends on, in order. A gradient rule can leave a node it built unused (a
- * cheaper form replaced its output), and onnxruntime runs every node it is given. Values a subgraph (Loop
- * body) reads from the enclosing scope keep their producers.
- */
-function liveNodes(g: Graph): GraphNode[] {
+function liveNodes(g: Graph, opts: Emission): GraphNode[] {
   const live = new Set(g.outputs.map((v) => v.name));
-  const keep = g.nodes.map(() => false);
-  for (let i = g.nodes.length - 1; i >= 0; i--) {
-    const n = g.nodes[i];
+  const nodes = opts.nodesOf(g);
+  const keep = nodes.map(() => false);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
     if (!n.outputs.some((v) => live.has(v.name))) continue;
     keep[i] = true;
-    readNames(n, live);
+    readNames(n, live, opts);
   }
-  return g.nodes.filter((_, i) => keep[i]);
+  return nodes.filter((_, i) => keep[i]);
 }
 
-function readNames(n: GraphNode, into: Set<string>): void {
+function readNames(n: GraphNode, into: Set<string>, opts: Emission): void {
   for (const v of n.inputs) if (v) into.add(v.name);
   for (const a of Object.values(n.attrs)) {
     if (a.t !== 'graph') continue;
     for (const v of a.v.outputs) into.add(v.name);
-    for (const m of a.v.nodes) readNames(m, into);
+    for (const m of opts.nodesOf(a.v)) readNames(m, into, opts);
   }
 }
 
-function graphProto(g: Graph, opts: EmitOptions, sub = false): P.IGraphProto {
+function graphProto(g: Graph, opts: Emission, sub = false): P.IGraphProto {
   const inputs = g.inputs.map((v) => valueInfo(v));
   const initializer: P.ITensorProto[] = [];
   if (!sub || !g.paramBinding) {
@@ -235,7 +177,7 @@ function graphProto(g: Graph, opts: EmitOptions, sub = false): P.IGraphProto {
   return {
     name: g.name,
     docString: g.docString || undefined,
-    node: liveNodes(g).flatMap((n) => lowered(n, opts)),
+    node: liveNodes(g, opts).map((n) => nodeProto(n, opts)),
     input: inputs,
     output: g.outputs.map((v) => valueInfo(v)),
     initializer,
@@ -253,9 +195,17 @@ export function modelProto(g: Graph, opts: EmitOptions): P.ModelProto {
     producerVersion: PRODUCER_VERSION,
     docString: opts.docString ?? g.docString ?? undefined,
     opsetImport: opsets,
-    graph: graphProto(g, opts),
+    graph: graphProto(g, emission(opts)),
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
+}
+
+function emission(opts: EmitOptions): Emission {
+  if (opts.lower === false) return { ...opts, nodesOf: (g) => g.nodes };
+  // Each lowering makes new values, so a Loop body is lowered once: its emission and the liveness of the values
+  // it reads from the enclosing graph see the same nodes.
+  const lowered = new Map<Graph, GraphNode[]>();
+  return { ...opts, nodesOf: (g) => lowered.get(g) ?? lowered.set(g, lower(g)).get(g)! };
 }
 
 export function serialize(g: Graph, opts: EmitOptions): Uint8Array {

@@ -1,4 +1,5 @@
-// The gradient table: one rule per primitive op, and the context grad() (grad.ts) hands each rule.
+// The gradient table: one rule per primitive op, stating the math (graph/lower/ picks the kernels at emission),
+// and the context grad() (grad.ts) hands each rule.
 import type { Graph, Node, Value } from './graph.js';
 import * as op from './ops/index.js';
 import type { Shape } from './types.js';
@@ -18,7 +19,8 @@ export type GradRule = (c: GradContext) => (Value | null)[];
 
 /**
  * Sums a broadcast gradient back to the shape of the operand it flowed from: over the leading axes the
- * operand lacks and over its size-1 axes. Symbolic dims never broadcast (see shape.ts).
+ * operand lacks and over its size-1 axes. Symbolic dims never broadcast (see shape.ts). A bias gradient is
+ * the sum over leading axes alone (graph/lower/bias-grad.ts picks its kernel).
  */
 function sumTo(d: Value, shape: Shape | null): Value {
   if (shape === null || d.shape === null) throw new Error(`cannot unbroadcast ${d} to an unknown shape`);
@@ -29,14 +31,7 @@ function sumTo(d: Value, shape: Shape | null): Value {
     if (j < 0 || (shape[j] === 1 && d.shape[i] !== 1)) axes.push(i);
   }
   if (axes.length === 0) return d;
-  const kept = d.shape.slice(lead);
-  if (axes.length === lead && kept.every((k) => typeof k === 'number') && (d.dtype === 'float32' || d.dtype === 'float64')) {
-    // A bias gradient: the sum over leading axes as ones[1, rows] @ d[rows, cols], which reads d once at GEMM
-    // speed where onnxruntime's ReduceSum over leading axes takes twice as long ([8,600 x 192]: 0.10 vs 0.23 ms).
-    const flat = op.reshape(d, [-1, (kept as number[]).reduce((a, b) => a * b, 1)]);
-    const ones = op.constantOfShape(op.slice(op.shapeOf(flat), [0], [1], [0]), d.dtype, 1, [flat.dim(0)]);
-    return op.reshape(op.matmul(op.unsqueeze(ones, [0]), flat), kept as number[]);
-  }
+  if (axes.length === lead) return op.reduceSum(d, axes, false);
   let r = op.reduceSum(d, axes, true);
   if (lead > 0) r = op.squeeze(r, [...Array(lead).keys()]);
   return r;
@@ -48,18 +43,6 @@ const xs = (c: GradContext) => c.x as Value[];
 
 function unaryRule(f: (c: GradContext, dy: Value) => Value): GradRule {
   return (c) => [c.needs(0) ? f(c, c.dy[0]!) : null];
-}
-
-/**
- * dy * t, where dy may be a reduction's gradient Expand(s, Shape(t)): then s * t broadcasts to the same values
- * without writing the expanded copy first (a sum of exp(x) is a log-sum-exp: on Beauty the catalog softmax's
- * [1,024 x 12,101] backward).
- */
-function mulExpanded(dy: Value, t: Value): Value {
-  const e = dy.producer;
-  const s = e?.op === 'Expand' ? e.inputs[1]?.producer : undefined;
-  const whole = s?.op === 'Shape' && s.inputs[0] === t && s.attrs.start === undefined && s.attrs.end === undefined;
-  return op.mul(t, whole ? e!.inputs[0]! : dy);
 }
 
 /** Gradient of the reduced value broadcast back over the reduced axes. */
@@ -93,9 +76,6 @@ function constInts(c: GradContext, i: number): number[] {
   return maybeConstInts(c, i) ?? c.g.fail(c.node.op, `gradient needs constant input ${i} (node ${c.node.name})`);
 }
 
-/** Tables of at most this many (static) rows take their Gather gradient as a one-hot GEMM (scatterAddSmall). */
-const SMALL_TABLE = 256;
-
 /** Runtime size of axis a of x as an int64 [1]. */
 function dimAt(x: Value, a: number): Value {
   return op.gather(op.shapeOf(x), op.int64s(x.graph, [a]));
@@ -106,8 +86,6 @@ function constScalar(c: GradContext, i: number): number {
   if (!a || a.t !== 'tensor') return c.g.fail(c.node.op, `gradient needs a constant input ${i} (node ${c.node.name})`);
   return Number(a.v.data[0]);
 }
-
-
 
 /** One rule per primitive op. Composites (GELU, attention, losses) are built from these and need none. */
 export const RULES: Record<string, GradRule> = {
@@ -140,7 +118,8 @@ export const RULES: Record<string, GradRule> = {
   Max: (c) => minMax(c, true),
   Min: (c) => minMax(c, false),
   Neg: unaryRule((_c, dy) => op.neg(dy)),
-  Exp: unaryRule((c, dy) => mulExpanded(dy, c.y[0])),
+  // dy is often a sum's Expand: graph/lower/expanded-mul.ts multiplies by the sum's adjoint instead.
+  Exp: unaryRule((c, dy) => op.mul(c.y[0], dy)),
   Log: unaryRule((c, dy) => op.div(dy, xs(c)[0])),
   Sqrt: unaryRule((c, dy) => op.div(op.mul(dy, 0.5), c.y[0])),
   Erf: unaryRule((c, dy) => {
@@ -173,7 +152,8 @@ export const RULES: Record<string, GradRule> = {
     const [a, b] = xs(c), dy = c.dy[0]!;
     return [
       c.needs(0) ? sumTo(op.matmul(dy, op.transposeLast(b)), a.shape) : null,
-      c.needs(1) ? matmulWeightGrad(a, b, dy) : null,
+      // For a Linear (b 2-D, a batched) one GEMM over a's flattened rows: graph/lower/weight-grad.ts.
+      c.needs(1) ? sumTo(op.matmul(op.transposeLast(a), dy), b.shape) : null,
     ];
   },
   ReduceSum: (c) => {
@@ -273,21 +253,15 @@ export const RULES: Record<string, GradRule> = {
     if (!c.needs(0)) return [null, null];
     const [data, idx] = xs(c), dy = c.dy[0]!;
     const a = (c.node.attrs.axis as { v: number }).v;
-    // Scatter-add rows in a fixed order (scatter-add.ts), never a dense one-hot over the (large) table.
-    // Other axes: move the gathered axis to the front of data (and the index dims to the front of dy),
-    // scatter-add there, and move it back.
+    // A scatter-add of dy's rows into zeros (graph/lower/scatter-add.ts picks its kernel). Other axes: move the
+    // gathered axis to the front of data (and the index dims to the front of dy), scatter-add there, move it back.
     const r = data.rank, q = idx.rank;
     const range = (lo: number, hi: number) => Array.from({ length: Math.max(hi - lo, 0) }, (_, k) => lo + k);
     const pd = [a, ...range(0, a), ...range(a + 1, r)];
     const dyT = a === 0 ? dy : op.transpose(dy, [...range(a, a + q), ...range(0, a), ...range(a + q, r - 1 + q)]);
     const rest = pd.slice(1);
     const rows = op.reshape(dyT, op.concat([op.int64s(c.g, [-1]), op.gather(op.shapeOf(data), op.int64s(c.g, rest))], 0), [null, ...rest.map((p) => data.shape![p])]);
-    // Distinct indices (TensorSpec.distinct) put every row of dy on its own row: no repeats to sum.
-    const flat = op.reshape(idx, [-1]);
-    const n = data.shape![a];
-    const table = idx.graph.distinct.has(idx) ? op.scatterRows(dimAt(data, a), flat, rows)
-      : typeof n === 'number' && n <= SMALL_TABLE ? op.scatterAddSmall(n, flat, rows)
-      : op.scatterAddRows(dimAt(data, a), flat, rows);
+    const table = op.scatterAdd(dimAt(data, a), op.reshape(idx, [-1]), rows, data.shape![a]);
     return [a === 0 ? shapeLike(table, data) : op.transpose(table, pd.map((_, k) => pd.indexOf(k))), null];
   },
   GatherElements: (c) => {
@@ -308,7 +282,10 @@ export const RULES: Record<string, GradRule> = {
     const restShape = op.slice(op.shapeOf(data), [k], [Infinity], [0]);
     const rows = op.reshape(dy, op.concat([op.int64s(c.g, [-1]), restShape], 0), [null, ...data.shape!.slice(k)]);
     const cells = dims.reduce((p, d) => op.mul(p, d));
-    return [shapeLike(op.scatterAddRows(cells, flat, rows), data), null];
+    const cellDims = data.shape!.slice(0, k);
+    const known = cellDims.every((d) => typeof d === 'number');
+    const size = known ? (cellDims as number[]).reduce((p, d) => p * d, 1) : null;
+    return [shapeLike(op.scatterAdd(cells, flat, rows, size), data), null];
   },
   ScatterND: (c) => {
     const [, idx, upd] = xs(c), dy = c.dy[0]!;
@@ -360,18 +337,6 @@ export const RULES: Record<string, GradRule> = {
     return [op.mul(op.mul(c.dy[0]!, op.cast(c.y[1], xs(c)[0].dtype)), 1 / (1 - ratio)), null, null];
   },
 };
-
-/**
- * dB of x[..., k] @ W[k, n] (a Linear): one [k, rows] @ [rows, n] GEMM over the flattened leading dims,
- * rather than a batched matmul per leading index followed by a ReduceSum over them.
- */
-function matmulWeightGrad(a: Value, b: Value, dy: Value): Value {
-  if (b.rank === 2 && a.rank > 2) {
-    const k = a.dim(-1), n = dy.dim(-1);
-    if (typeof k === 'number' && typeof n === 'number') return op.matmul(op.transposeLast(op.reshape(a, [-1, k])), op.reshape(dy, [-1, n]));
-  }
-  return sumTo(op.matmul(op.transposeLast(a), dy), b.shape);
-}
 
 function minMax(c: GradContext, isMax: boolean): (Value | null)[] {
   const [a, b] = xs(c), dy = c.dy[0]!;

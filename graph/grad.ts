@@ -9,6 +9,7 @@ import { isFloat } from './types.js';
  */
 export function grad(loss: Value, wrt: Value[], seed?: Value): Value[] {
   const g = loss.graph;
+  const first = g.nodes.length;
   const depends = new Set<Value>(wrt);
   const active = new Set<Node>();
   for (const n of g.nodes) {
@@ -42,7 +43,9 @@ export function grad(loss: Value, wrt: Value[], seed?: Value): Value[] {
       if (d && v && needs(i)) accumulate(v, d);
     });
   }
-  return wrt.map((w) => adj.get(w) ?? op.zerosLike(w));
+  const grads = wrt.map((w) => adj.get(w) ?? op.zerosLike(w));
+  for (const n of g.nodes.slice(first)) g.gradient.add(n);
+  return grads;
 }
 
 function withNodeScope<T>(g: Graph, node: Node, fn: () => T): T {

@@ -124,8 +124,10 @@ export class Graph {
   docString = '';
   /** Values the gradient treats as constants (op.stopGradient): no gradient flows through them. */
   readonly stopped = new Set<Value>();
-  /** Index values whose entries are distinct (batch inputs declared distinct): see the Gather gradient. */
+  /** Index values whose entries are distinct (batch inputs declared distinct): see graph/lower/scatter-add.ts. */
   readonly distinct = new Set<Value>();
+  /** Nodes grad() appended: the lowering pass's gradient rewrites apply to these only (graph/lower/). */
+  readonly gradient = new Set<Node>();
   /** Loop bodies bind parameter names to their loop-carried inputs instead of declaring new ones. */
   paramBinding: Map<string, Value> | null = null;
   /**
@@ -137,6 +139,8 @@ export class Graph {
   private readonly seeds: { base: number; count: number };
   private scopes: string[] = [];
   private constCache = new Map<string, Value>();
+  /** Where node() appends while capture() runs (shared by the graphs it spans), else null: this.nodes. */
+  private sink: Node[] | null = null;
 
   constructor(readonly name: string, readonly parent: Graph | null = null, readonly prefix = '') {
     this.namer = parent ? parent.namer : new Namer();
@@ -234,8 +238,30 @@ export class Graph {
       v.producer = node;
       return v;
     });
-    this.nodes.push(node);
+    (this.sink ?? this.nodes).push(node);
     return node.outputs;
+  }
+
+  /**
+   * Runs build and returns the nodes it made, in order, instead of appending them: the lowering pass places them
+   * (graph/lower/pass.ts), and the graph is left as built but for the names its namer handed out. Nodes made on
+   * values of enclosing graphs alone are taken too, as a Loop body may compute from outer values. Scalar
+   * constants made meanwhile are not cached, since their nodes are not in the graph.
+   */
+  capture<T>(build: () => T): { result: T; nodes: Node[] } {
+    const chain: Graph[] = [];
+    for (let h: Graph | null = this; h; h = h.parent) chain.push(h);
+    const saved = chain.map((h) => [h.sink, h.constCache] as const);
+    const nodes: Node[] = [];
+    for (const h of chain) {
+      h.sink = nodes;
+      h.constCache = new Map();
+    }
+    try {
+      return { result: build(), nodes };
+    } finally {
+      chain.forEach((h, i) => ([h.sink, h.constCache] = saved[i]));
+    }
   }
 
   /** A constant tensor (emitted as a Constant node); scalars are cached per graph. */

@@ -17,14 +17,15 @@ import { mlpModel } from './util/toy-models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-emit-'));
 
-test('training-step and Loop graphs pass onnx.checker full_check, with manifests', () => {
+test('training-step and Loop graphs (and the step unlowered) pass onnx.checker full_check, with manifests', () => {
   const adam = ADAM_DEFAULTS;
   const step = buildTrainStep(mlpModel(), { adam, seed: 1 });
   const loop = buildTrainLoop(mlpModel(), { adam, seed: 1 });
-  const a = join(dir, 'mlp_step.onnx'), b = join(dir, 'mlp_loop.onnx');
+  const a = join(dir, 'mlp_step.onnx'), b = join(dir, 'mlp_loop.onnx'), c = join(dir, 'mlp_step_built.onnx');
   saveModel(step.graph, a, 'train-step', { params: 'inputs' }, { state: step.state, losses: step.losses });
   saveModel(loop.graph, b, 'train-loop', { params: 'inputs' }, { state: loop.state, losses: loop.losses });
-  checkModels([a, b]);
+  saveModel(step.graph, c, 'train-step', { params: 'inputs', lower: false }, { losses: step.losses });
+  checkModels([a, b, c]);
   const m = JSON.parse(readFileSync(manifestPath(a), 'utf8')) as Manifest;
   assert.is(m.format, 'hm4sr.graph/1');
   assert.ok(m.inputs.some((i) => i.name === 'fc1.weight' && i.shape.join() === '2,16'));

@@ -1,4 +1,5 @@
 import type { Value } from '../graph.js';
+import type { Dim } from '../types.js';
 import { int64s } from './core.js';
 import { add, cast, equal, less, not, sub, where } from './elementwise.js';
 import { cumsum, topK } from './reduce.js';
@@ -23,14 +24,28 @@ export function scatterAddSmall(n: number, idx: Value, upd: Value): Value {
 }
 
 /**
+ * zeros [rows, ...rest] with upd[i] added to row idx[i] for every i: a row lookup's gradient, stated as one ScatterND
+ * with reduction 'add'. onnxruntime's threads race on the repeated rows of that kernel, so the lowering pass
+ * (graph/lower/scatter-add.ts) writes it as one of the kernels below. `rows` is the table's first dim as an int64
+ * [1], `size` the same when known at build time; idx is [n] (negative entries count from the end), upd [n, ...rest].
+ */
+export function scatterAdd(rows: Value, idx: Value, upd: Value, size: Dim = null): Value {
+  return scatterInto(rows, idx, upd, 'add', size);
+}
+
+/**
  * Rows written at distinct indices: out = zeros [rows, ...] with out[idx[i]] = upd[i]. No two updates share a
  * row, so one ScatterND (disjoint writes, any thread count) is the scatter-add; idx must be distinct (a batch
  * input declared distinct, whose feeds the runners check) and in [0, rows).
  */
 export function scatterRows(rows: Value, idx: Value, upd: Value): Value {
+  return scatterInto(rows, idx, upd, 'none', null);
+}
+
+function scatterInto(rows: Value, idx: Value, upd: Value, reduction: 'none' | 'add', size: Dim): Value {
   const restDims = slice(shapeOf(upd), [1], [Infinity], [0]);
-  const zeros = constantOfShape(concat([rows, restDims], 0), upd.dtype, 0, [null, ...upd.shape!.slice(1)]);
-  return scatterND(zeros, unsqueeze(cast(idx, 'int64'), [-1]), upd);
+  const zeros = constantOfShape(concat([rows, restDims], 0), upd.dtype, 0, [size, ...upd.shape!.slice(1)]);
+  return scatterND(zeros, unsqueeze(cast(idx, 'int64'), [-1]), upd, reduction);
 }
 
 /**
