@@ -2,7 +2,7 @@
 //                         [--init-from RUN_DIR] (start both sides from that run's last.ckpt, not from the init)
 // Two training sessions in one process, fed the same batches in turn (the order alternating, a pause between
 // runs so neither session's threads still spin), so a machine whose speed drifts over minutes slows both alike.
-// SPEC is comma-separated settings of one side: graph=fast|plain, lower=true|false (Softplus and
+// SPEC is comma-separated settings of one side: graph=production|reference (the reference reads padded rows), lower=true|false (Softplus and
 // LayerNormalization as primitive kernels), mem-pattern=true|false, distinct=true|false (false: gathers by the
 // batch inputs declared distinct scatter their gradients as if they could repeat), draws=fed|seeded (dropout
 // from host draws, random.draws, as the trainer runs it; or seeded RandomUniformLike). Default: --a lower=false
@@ -10,11 +10,11 @@
 // Prints one JSON line: each side's mean ms per step and the difference b - a with a 95% interval, over the
 // steps after the first two (allocator warm-up).
 import { note } from './note.js';
+import { type ModelForm, modelFeeds, parseModelForm, trainingModel } from './model-form.js';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { checkCheckpointMatches, readCheckpoint, stateFromCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { type GraphForm, hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { initialValues } from '../graph/init.js';
 import { resolveDataset } from '../train/data/builtin.js';
@@ -27,22 +27,22 @@ import { StepRunner, freshState } from '../train/step-runner.js';
 const args = process.argv.slice(2);
 const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
 
-interface Side { graph: GraphForm; lower: boolean; memoryPattern: boolean; distinct: boolean; fed: boolean }
+interface Side { graph: ModelForm; lower: boolean; memoryPattern: boolean; distinct: boolean; fed: boolean }
 
 function parseSide(spec: string, which: string): Side {
-  const side: Side = { graph: 'fast', lower: true, memoryPattern: false, distinct: true, fed: true };
+  const side: Side = { graph: 'production', lower: true, memoryPattern: false, distinct: true, fed: true };
   const bool = (k: string, v: string) => {
     if (v !== 'true' && v !== 'false') throw new Error(`--${which} ${spec}: ${k} must be true or false, got ${v}`);
     return v === 'true';
   };
   for (const kv of spec.split(',').filter(Boolean)) {
     const [k, v] = kv.split('=');
-    if (k === 'graph' && (v === 'fast' || v === 'plain')) side.graph = v;
+    if (k === 'graph') side.graph = parseModelForm(v, `--${which} ${spec}: graph`);
     else if (k === 'lower') side.lower = bool(k, v);
     else if (k === 'mem-pattern') side.memoryPattern = bool(k, v);
     else if (k === 'distinct') side.distinct = bool(k, v);
     else if (k === 'draws' && (v === 'fed' || v === 'seeded')) side.fed = v === 'fed';
-    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=fast|plain, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
+    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=production|reference, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
   }
   return side;
 }
@@ -52,9 +52,12 @@ const data = resolveDataset(which === 'beauty' ? 'amazon-beauty' : which, flag('
 const rc = mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name }, optim: { threads: Number(flag('threads', '0')) } });
 const p = prepare(rc, note);
 const sides = [parseSide(flag('a', 'lower=false')!, 'a'), parseSide(flag('b', 'lower=true')!, 'b')];
-const runners = await Promise.all(sides.map(async (s) => {
-  const full = hm4srModel(p.model, 'hm4sr', s.graph);
-  const model = s.distinct ? full : { ...full, batch: full.batch.map(({ distinct: _, ...spec }) => spec) };
+const models = sides.map((s) => {
+  const full = trainingModel(p.model, s.graph);
+  return s.distinct ? full : { ...full, batch: full.batch.map(({ distinct: _, ...spec }) => spec) };
+});
+const runners = await Promise.all(sides.map(async (s, k) => {
+  const model = models[k];
   const specs = probeParams(model);
   // A run's last checkpoint holds every parameter (frozen tables included) and the Adam state. Each side reads
   // its own copy: a runner replaces the entries of its state's maps after every step.
@@ -70,13 +73,16 @@ const runners = await Promise.all(sides.map(async (s) => {
 const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, null).nextEpoch();
 const steps = Math.min(Number(flag('steps', '40')), batches.length);
 if (!(steps >= 4)) throw new Error(`--steps ${flag('steps')}: need at least 4 (the first two are warm-up)`);
-const rng = new Rng(1), draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
+const rngs = [new Rng(1), new Rng(1)], draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
 const pack = packOptions(rc, p);
 const ms: number[][] = [[], []];
 const pause = () => new Promise((res) => setTimeout(res, 30));
 for (let i = 0; i < steps; i++) {
-  const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
-  const feeds = runners.map((r, k) => (sides[k].fed ? r.withDraws(b.feeds, draws[k]) : b.feeds));
+  const feeds = runners.map((r, k) => {
+    const layout = sides[k].graph === 'reference' ? 'padded' : pack.layout;
+    const b = modelFeeds(models[k], packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, layout, withTarget: true, rng: rngs[k] }).feeds);
+    return sides[k].fed ? r.withDraws(b, draws[k]) : b;
+  });
   for (const k of i % 2 ? [1, 0] : [0, 1]) {
     await pause();
     const t = performance.now();

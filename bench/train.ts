@@ -1,10 +1,11 @@
 // npm run bench -- [--data synth|amazon-beauty|DIR] [--name NAME] [--steps N | --full-epoch] [--preset hm4sr|sasrec]
 //                  [--layout packed|padded] [--threads N] [--batch-size N] [--profile PREFIX] [--profile-eval PREFIX]
-//                  [--graph fast|plain] [--missing-modality zeros|drop] [--mem-pattern] [--epochs N]
+//                  [--graph production|reference] [--missing-modality zeros|drop] [--mem-pattern] [--epochs N]
 // Without --steps a whole epoch is timed (--full-epoch says so explicitly); --steps N gives an estimate.
 // --epochs N: N whole epochs on one session, as the trainer runs them; epochSeconds is the first (with session
 // creation), laterEpochSeconds the others.
-// --graph plain times the straightforward graph the fast one replaced (same function, more work).
+// --graph reference times the reference model (graph/models/hm4sr-reference.ts: the paper read top to bottom,
+// padded rows, no speed-ups; same function, more work); it implies --layout padded and skips the evaluation.
 // --mem-pattern: onnxruntime's memory pattern on (off by default, see runtime/session.ts).
 // --eval-repeats N (default 2): evaluations timed after the first, as every later epoch runs them.
 // --profile writes onnxruntime's per-node profile of the training steps, --profile-eval that of the evaluation
@@ -12,9 +13,9 @@
 // Prints one JSON line: training throughput and epoch time, full-catalog evaluation time for every
 // validation user, session creation time and peak RSS, with the machine it ran on.
 import { note } from './note.js';
+import { modelFeeds, parseModelForm, trainingModel } from './model-form.js';
 import { cpus, totalmem } from 'node:os';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { type GraphForm, hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { resolveDataset } from '../train/data/builtin.js';
 import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
@@ -28,20 +29,20 @@ import { initialValues } from '../graph/init.js';
 const args = process.argv.slice(2);
 const flag = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
 const has = (k: string) => args.includes(`--${k}`);
+const form = parseModelForm(flag('graph', 'production'), '--graph');
 const which = flag('data', 'synth')!;
 const data = resolveDataset(which === 'beauty' ? 'amazon-beauty' : which, flag('name'), () => {});
 const rc = mergeConfig(DEFAULT_CONFIG, {
   preset: flag('preset', 'hm4sr') as 'hm4sr' | 'sasrec',
   data: { dir: data.dir, name: data.name, ...(has('missing-modality') ? { missingModality: flag('missing-modality') as 'zeros' | 'drop' } : {}) },
   optim: {
-    threads: Number(flag('threads', '0')), layout: flag('layout', 'packed') as 'packed' | 'padded',
+    threads: Number(flag('threads', '0')), layout: flag('layout', form === 'reference' ? 'padded' : 'packed') as 'packed' | 'padded',
     batchSize: Number(flag('batch-size', '1024')), lengthBucketing: has('length-bucketing'),
   },
 });
+if (form === 'reference' && rc.optim.layout !== 'padded') throw new Error('--graph reference reads padded rows: drop --layout packed');
 const p = prepare(rc, note);
-const form = flag('graph', 'fast') as GraphForm;
-if (form !== 'fast' && form !== 'plain') throw new Error(`--graph ${form}: expected fast or plain`);
-const model = hm4srModel(p.model, 'hm4sr', form);
+const model = trainingModel(p.model, form);
 const specs = probeParams(model);
 const values = initialValues(specs, p.frozen, 1);
 const session = { memoryPattern: has('mem-pattern'), threads: rc.optim.threads || undefined, executionMode: flag('exec', 'sequential') as 'sequential' | 'parallel', interOpThreads: has('inter') ? Number(flag('inter')) : undefined };
@@ -66,7 +67,7 @@ const laterEpochMs: number[] = [];
 // next batch is packed while onnxruntime runs the current one.
 const encode = (i: number) => {
   const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
-  return { ...b, feeds: runner.withDraws(b.feeds, drawRng) };
+  return { ...b, feeds: runner.withDraws(modelFeeds(model, b.feeds), drawRng) };
 };
 for (let e = 0; e < epochs; e++) {
   if (e > 0) batches = sampler.nextEpoch();
@@ -89,8 +90,8 @@ const sps = samples / (trainMs / 1000);
 // The trainer evaluates with one evaluator every epoch, and onnxruntime plans memory per new input shape:
 // the first evaluation pays for planning, later ones (same users, same batches) reuse it. Both are reported.
 let evalSeconds: number | null = null, evalSecondsLater: number[] = [];
-if (!has('no-eval')) {
-  const ev = await Evaluator.create(p.model, rc.eval, { ...session, profile: flag('profile-eval') }, form);
+if (!has('no-eval') && form === 'production') {
+  const ev = await Evaluator.create(p.model, rc.eval, { ...session, profile: flag('profile-eval') });
   evalSeconds = (await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds;
   for (let i = 0; i < Number(flag('eval-repeats', '2')); i++) evalSecondsLater.push((await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds);
   if (flag('profile-eval')) ev.endProfiling();

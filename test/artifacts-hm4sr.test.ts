@@ -8,7 +8,8 @@ import { ARTIFACT_FILES, writeArtifacts } from '../graph/artifacts/write.js';
 import { type OrtWebTensor, evalStep, loadOrtWebTraining, openTrainingSession, trainStep } from '../runtime/ort-web-training.js';
 import { Graph } from '../graph/graph.js';
 import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
-import { batchSpec, buildInferenceGraph, encode, hm4srModel, scores } from '../graph/models/hm4sr.js';
+import { batchSpec, encode, hm4srModel, scores } from '../graph/models/hm4sr.js';
+import { scoresGraph } from './util/scores-graph.js';
 import { declareBatch } from '../graph/model.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
@@ -154,7 +155,7 @@ test('an eval model with scores instead of the loss matches hm4sr\'s inference g
   const { target, pcl_mask, cp_items, cp_counts, pick_more, pick_col, pick_slot, ...infer } = batches[1];
   void target, void pcl_mask, void cp_items, void cp_counts, void pick_more, void pick_col, void pick_slot;
   const theirs = (await evalStep(s, toOrt(infer))).scores.data as Float32Array;
-  const inf = await compile(buildInferenceGraph(tiny, 3), { params: 'initializers', values: vals });
+  const inf = await compile(scoresGraph(tiny, 3), { params: 'initializers', values: vals });
   const ours = (await inf(infer)).scores.data as Float32Array;
   assertClose(theirs, ours, 'scores');
   await s.release();
