@@ -12,6 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { Graph } from '../graph/graph.js';
+import { saveModel } from '../graph/manifest.js';
 import type { LossModel } from '../graph/model.js';
 import { FALSE_NEGATIVE_RULES, type Hm4srConfig, HM4SR_DEFAULTS, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
 import { buildEvalGraph, contrastiveLoss, hm4srModel } from '../graph/models/hm4sr.js';
@@ -31,6 +32,7 @@ import { packBatch, stackBatches } from '../train/pack.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
+import { checkModels } from './util/checker.js';
 import { scoresGraph } from './util/scores-graph.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-equivalence-'));
@@ -134,6 +136,14 @@ for (const [name, c] of configs) {
     assert.equal([...prod.losses.keys()], ['loss', ...terms.map((t) => `loss.${t}`)]);
   });
 }
+
+test('the reference training step and evaluation graph pass onnx.checker (full check)', () => {
+  const c = withDropout(base);
+  const files = [join(dir, 'reference-train.onnx'), join(dir, 'reference-eval.onnx')];
+  saveModel(buildTrainStep(hm4srReferenceModel(c), { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }).graph, files[0], 'train-step', { params: 'inputs' });
+  saveModel(buildReferenceEvalGraph(c), files[1], 'eval', { params: 'inputs' });
+  checkModels(files);
+});
 
 test('reference vs production with dropout on, from fixed draws (padded rows, so the columns agree)', async () => {
   for (const [name, c0] of [configs[0], configs[3]]) {
