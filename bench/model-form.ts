@@ -13,7 +13,8 @@ export function parseModelForm(v: string | undefined, where: string): ModelForm 
   throw new Error(`${where} ${v}: expected production or reference`);
 }
 
-export const trainingModel = (c: Hm4srConfig, form: ModelForm): LossModel => (form === 'production' ? hm4srModel(c) : hm4srReferenceModel(c));
+export const trainingModel = (c: Hm4srConfig, form: ModelForm): LossModel =>
+  form === 'production' ? hm4srModel(c) : hm4srReferenceModel(c);
 
 /** The reference reads a padded batch's items, times, target and PCL mask, not the production's packing lists. */
 export function modelFeeds(model: LossModel, feeds: Record<string, HostTensor>): Record<string, HostTensor> {

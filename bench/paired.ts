@@ -2,11 +2,11 @@
 //                         [--init-from RUN_DIR] (start both sides from that run's last.ckpt, not from the init)
 // Two training sessions in one process, fed the same batches in turn (the order alternating, a pause between
 // runs so neither session's threads still spin), so a machine whose speed drifts over minutes slows both alike.
-// SPEC is comma-separated settings of one side: graph=production|reference (the reference reads padded rows), lower=true|false (Softplus and
-// LayerNormalization as primitive kernels), mem-pattern=true|false, distinct=true|false (false: gathers by the
-// batch inputs declared distinct scatter their gradients as if they could repeat), draws=fed|seeded (dropout
-// from host draws, random.draws, as the trainer runs it; or seeded RandomUniformLike). Default: --a lower=false
-// --b lower=true. Fed sides read the same host draws.
+// SPEC is comma-separated settings of one side: graph=production|reference (the reference reads padded
+// rows), lower=true|false (Softplus and LayerNormalization as primitive kernels), mem-pattern=true|false,
+// distinct=true|false (false: gathers by the batch inputs declared distinct scatter their gradients as if they
+// could repeat), draws=fed|seeded (dropout from host draws, random.draws, as the trainer runs it; or seeded
+// RandomUniformLike). Default: --a lower=false --b lower=true. Fed sides read the same host draws.
 // Prints one JSON line: each side's mean ms per step and the difference b - a with a 95% interval, over the
 // steps after the first two (allocator warm-up).
 import { note } from './note.js';
@@ -42,7 +42,11 @@ function parseSide(spec: string, which: string): Side {
     else if (k === 'mem-pattern') side.memoryPattern = bool(k, v);
     else if (k === 'distinct') side.distinct = bool(k, v);
     else if (k === 'draws' && (v === 'fed' || v === 'seeded')) side.fed = v === 'fed';
-    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=production|reference, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
+    else {
+      const known = 'graph=production|reference, lower=true|false, mem-pattern=true|false, distinct=true|false, '
+        + 'draws=fed|seeded';
+      throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected ${known})`);
+    }
   }
   return side;
 }
@@ -80,7 +84,9 @@ const pause = () => new Promise((res) => setTimeout(res, 30));
 for (let i = 0; i < steps; i++) {
   const feeds = runners.map((r, k) => {
     const layout = sides[k].graph === 'reference' ? 'padded' : pack.layout;
-    const b = modelFeeds(models[k], packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, layout, withTarget: true, rng: rngs[k] }).feeds);
+    const opts = { ...pack, layout, withTarget: true, rng: rngs[k] };
+    const packed = packBatch(p.ds, p.samples.train, batches[i], p.model, opts);
+    const b = modelFeeds(models[k], packed.feeds);
     return sides[k].fed ? r.withDraws(b, draws[k]) : b;
   });
   for (const k of i % 2 ? [1, 0] : [0, 1]) {

@@ -36,11 +36,14 @@ const rc = mergeConfig(DEFAULT_CONFIG, {
   preset: flag('preset', 'hm4sr') as 'hm4sr' | 'sasrec',
   data: { dir: data.dir, name: data.name, ...(has('missing-modality') ? { missingModality: flag('missing-modality') as 'zeros' | 'drop' } : {}) },
   optim: {
-    threads: Number(flag('threads', '0')), layout: flag('layout', form === 'reference' ? 'padded' : 'packed') as 'packed' | 'padded',
+    threads: Number(flag('threads', '0')),
+    layout: flag('layout', form === 'reference' ? 'padded' : 'packed') as 'packed' | 'padded',
     batchSize: Number(flag('batch-size', '1024')), lengthBucketing: has('length-bucketing'),
   },
 });
-if (form === 'reference' && rc.optim.layout !== 'padded') throw new Error('--graph reference reads padded rows: drop --layout packed');
+if (form === 'reference' && rc.optim.layout !== 'padded') {
+  throw new Error('--graph reference reads padded rows: drop --layout packed');
+}
 const p = prepare(rc, note);
 const model = trainingModel(p.model, form);
 const specs = probeParams(model);

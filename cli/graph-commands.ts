@@ -11,7 +11,8 @@ import { type ModelArgs, modelOptions, runConfigFrom, warn } from './options.js'
 export function registerGraphs(cli: Argv): void {
   cli.command(
     'build-graph',
-    'write the training-step, K-step Loop and evaluation graphs of a dataset\'s model and the serving model.onnx (untrained weights), with manifests',
+    'write the training-step, K-step Loop and evaluation graphs of a dataset\'s model and the serving model.onnx '
+      + '(untrained weights), with manifests',
     (y) => modelOptions(y)
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
       .option('lr', { type: 'number' })

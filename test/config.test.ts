@@ -35,7 +35,7 @@ test('config files: the eval section merges over the defaults; unknown and moved
     assert.throws(() => readConfigFile(file({ evaluation: {} })), /unknown config section "evaluation"/);
     // The contrastive terms' false-negative rule is a model setting a config file may set.
     const fn = mergeConfig(DEFAULT_CONFIG, readConfigFile(file({ model: { falseNegatives: 'none' } })));
-    assert.is(modelConfig(fn, { numItems: 10, numCategories: 2, intervalBuckets: 5, calendarSize: 1, textDim: 4, imageDim: 4 }).falseNegatives, 'none');
+    assert.is(modelConfig(fn, dims).falseNegatives, 'none');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,9 +14,13 @@ import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { Graph } from '../graph/graph.js';
 import { saveModel } from '../graph/manifest.js';
 import type { LossModel } from '../graph/model.js';
-import { FALSE_NEGATIVE_RULES, type Hm4srConfig, HM4SR_DEFAULTS, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
+import {
+  FALSE_NEGATIVE_RULES, type Hm4srConfig, HM4SR_DEFAULTS, SASREC_OVERRIDES,
+} from '../graph/models/hm4sr-config.js';
 import { buildEvalGraph, contrastiveLoss, hm4srModel } from '../graph/models/hm4sr.js';
-import { buildReferenceEvalGraph, hm4srReferenceModel, infoNCE, referenceBatchSpec } from '../graph/models/hm4sr-reference.js';
+import {
+  buildReferenceEvalGraph, hm4srReferenceModel, infoNCE, referenceBatchSpec,
+} from '../graph/models/hm4sr-reference.js';
 import type { Rng } from '../graph/rng.js';
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
 import type { HostTensor } from '../runtime/session.js';
@@ -36,23 +40,28 @@ import { checkModels } from './util/checker.js';
 import { scoresGraph } from './util/scores-graph.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-equivalence-'));
-generateSynthetic({ dir, name: 'tiny', users: 16, items: 24, categories: 4, textDim: 6, minLen: 5, maxLen: 12, seed: 5 });
+generateSynthetic({
+  dir, name: 'tiny', users: 16, items: 24, categories: 4, textDim: 6, minLen: 5, maxLen: 12, seed: 5,
+});
 const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
 const samples = buildSamples(ds, 8);
 
 // Two layers, so the picked last layer reads keys and values from a full first layer; dropout off unless a
 // test turns it on.
 const base: Hm4srConfig = {
-  ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: ds.categories!.names.length, maxLen: 8, hidden: 8, heads: 2, layers: 2, inner: 16,
-  hiddenDropout: 0, attnDropout: 0, embDropout: 0, k1: 2, k2: 2, textDim: 6, imageDim: 4, intervalBuckets: 2000, calendarSize: 1,
+  ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: ds.categories!.names.length,
+  maxLen: 8, hidden: 8, heads: 2, layers: 2, inner: 16, hiddenDropout: 0, attnDropout: 0, embDropout: 0,
+  k1: 2, k2: 2, textDim: 6, imageDim: 4, intervalBuckets: 2000, calendarSize: 1,
 };
 const configs: [string, Hm4srConfig][] = [
   ['ids + text + image', base],
   ['ids + text', { ...base, modalities: ['id', 'txt'] }],
   ['ids only with the temporal MoE', { ...base, modalities: ['id'] }],
   ['SASRec (the sasrec preset)', { ...base, ...SASREC_OVERRIDES }],
-  ['images without features, item 0 in the softmax, the authors\' false-negative rule', { ...base, zeroFeatures: ['img'], includePadInSoftmax: true, falseNegatives: 'zero' }],
-  ['no features, frozen temporal experts, the paper\'s false-negative rule, one layer', { ...base, zeroFeatures: ['txt', 'img'], frozenTemporalExperts: true, falseNegatives: 'none', layers: 1 }],
+  ['images without features, item 0 in the softmax, the authors\' false-negative rule',
+    { ...base, zeroFeatures: ['img'], includePadInSoftmax: true, falseNegatives: 'zero' }],
+  ['no features, frozen temporal experts, the paper\'s false-negative rule, one layer',
+    { ...base, zeroFeatures: ['txt', 'img'], frozenTemporalExperts: true, falseNegatives: 'none', layers: 1 }],
 ];
 const withDropout = (c: Hm4srConfig): Hm4srConfig => ({ ...c, hiddenDropout: 0.5, attnDropout: 0.5, embDropout: 0.5 });
 
@@ -68,12 +77,15 @@ function collidingBatch(offset: number): number[] {
   throw new Error('no two training samples share a target');
 }
 const idx = collidingBatch(0);
-const packOpts: Omit<EncodeOptions, 'layout'> = { mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, withTarget: true };
-/** The production's packed batch (two read positions per query row, so some rows take extra query rows) or a padded one. */
+const packOpts: Omit<EncodeOptions, 'layout'> = {
+  mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, withTarget: true,
+};
+/** A packed batch (two read positions per query row: some rows take extra query rows) or a padded one. */
 const batch = (c: Hm4srConfig, layout: 'packed' | 'padded', indices = idx) =>
   packBatch(ds, samples.train, indices, c, { ...packOpts, layout, rng: new HostRng(9), queriesPerRow: 2 });
 /** The inputs a graph declares, out of a batch's feeds (the reference reads a padded batch's subset). */
-const feedsOf = (specs: TensorSpec[], feeds: Record<string, HostTensor>) => Object.fromEntries(specs.map((s) => [s.name, feeds[s.name]]));
+const feedsOf = (specs: TensorSpec[], feeds: Record<string, HostTensor>) =>
+  Object.fromEntries(specs.map((s) => [s.name, feeds[s.name]]));
 
 /**
  * Every draw the same number: halfKeepMask then gives each entry the coin of its column (mod 16), whatever the
@@ -94,7 +106,9 @@ function values(c: Hm4srConfig): Map<string, Float32Array> {
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string, abs = 1e-5, rel = 1e-4): void {
   assert.is(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= abs + rel * Math.abs(b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i] - b[i]) <= abs + rel * Math.abs(b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  }
 }
 
 /**
@@ -102,7 +116,8 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string, abs = 1
  * 0.1 g). `lower: false` emits onnxruntime's own LayerNormalization and Softplus kernels, so the expansions the
  * emitter writes instead are held to them too.
  */
-async function step(model: LossModel, vals: Map<string, Float32Array>, feeds: Record<string, HostTensor>, lower = true) {
+type Feeds = Record<string, HostTensor>;
+async function step(model: LossModel, vals: Map<string, Float32Array>, feeds: Feeds, lower = true) {
   const tg = buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true });
   const state = freshState(tg.params, new Map([...vals].map(([k, v]) => [k, v.slice()])));
   const runner = await StepRunner.create(tg, state, { threads: 1, lower });
@@ -112,9 +127,10 @@ async function step(model: LossModel, vals: Map<string, Float32Array>, feeds: Re
 }
 
 /** Reference vs production on every loss output and every trainable parameter's gradient. */
-async function compareStep(c: Hm4srConfig, prodFeeds: Record<string, HostTensor>, refFeeds: Record<string, HostTensor>) {
+async function compareStep(c: Hm4srConfig, prodFeeds: Feeds, refFeeds: Feeds) {
   const vals = values(c);
-  const prod = await step(hm4srModel(c), vals, prodFeeds), ref = await step(hm4srReferenceModel(c), vals, refFeeds, false);
+  const prod = await step(hm4srModel(c), vals, prodFeeds);
+  const ref = await step(hm4srReferenceModel(c), vals, refFeeds, false);
   assert.equal(ref.params, prod.params, 'the same parameters');
   assert.equal([...ref.losses.keys()], [...prod.losses.keys()], 'the same loss terms');
   for (const [n, v] of prod.losses) close([v], [ref.losses.get(n)!], `loss ${n}`);
@@ -130,9 +146,11 @@ for (const [name, c] of configs) {
     assert.ok(t.some((x, i) => t.indexOf(x) !== i), 'two samples of the batch share a target');
     assert.ok(packed.rows < packed.size, 'the batch packs several histories in a row');
     assert.ok(packed.feeds.pick_more.dims[0] > 0, 'some packed rows take extra query rows');
-    if (packed.feeds.pcl_mask) assert.ok((packed.feeds.pcl_mask.data as Float32Array).some((x) => x === 1), 'PCL replaces some positions');
+    const pcl = packed.feeds.pcl_mask?.data as Float32Array | undefined;
+    if (pcl) assert.ok(pcl.some((x) => x === 1), 'PCL replaces some positions');
     const { prod } = await compareStep(c, packed.feeds, padded.feeds);
-    const terms = ['main', ...(c.lambdaCP > 0 ? ['cp'] : []), ...(c.lambdaIDCL > 0 ? ['idcl'] : []), ...(packed.feeds.pcl_mask ? ['pcl'] : [])];
+    const on = { cp: c.lambdaCP > 0, idcl: c.lambdaIDCL > 0, pcl: pcl !== undefined };
+    const terms = ['main', ...Object.entries(on).filter(([, v]) => v).map(([k]) => k)];
     assert.equal([...prod.losses.keys()], ['loss', ...terms.map((t) => `loss.${t}`)]);
   });
 }
@@ -140,7 +158,8 @@ for (const [name, c] of configs) {
 test('the reference training step and evaluation graph pass onnx.checker (full check)', () => {
   const c = withDropout(base);
   const files = [join(dir, 'reference-train.onnx'), join(dir, 'reference-eval.onnx')];
-  saveModel(buildTrainStep(hm4srReferenceModel(c), { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }).graph, files[0], 'train-step', { params: 'inputs' });
+  const tg = buildTrainStep(hm4srReferenceModel(c), { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true });
+  saveModel(tg.graph, files[0], 'train-step', { params: 'inputs' });
   saveModel(buildReferenceEvalGraph(c), files[1], 'eval', { params: 'inputs' });
   checkModels(files);
 });
@@ -160,7 +179,8 @@ test('the production K-step Loop equals K single steps (dropout on, fixed draws)
   const c = withDropout(base), K = 2;
   const model = hm4srModel(c), vals = values(c);
   const batches = [batch(c, 'packed'), batch(c, 'packed', collidingBatch(3))];
-  assert.ok(batches[0].width !== batches[1].width || batches[0].rows !== batches[1].rows, 'the stacked batches are padded to a common shape');
+  const sameShape = batches[0].width === batches[1].width && batches[0].rows === batches[1].rows;
+  assert.not.ok(sameShape, 'the stacked batches are padded to a common shape');
   const run = async (loop: boolean) => {
     const tg = (loop ? buildTrainLoop : buildTrainStep)(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true });
     const state = freshState(tg.params, new Map([...vals].map(([k, v]) => [k, v.slice()])));
@@ -184,18 +204,19 @@ test('the production K-step Loop equals K single steps (dropout on, fixed draws)
   }
 });
 
-test('evaluation ranks and scores: reference vs production (eval graph, Evaluator, scores of the serving encoder)', async () => {
+test('evaluation ranks and scores: reference vs production (eval graph, Evaluator, scores)', async () => {
   for (const [name, c] of configs) {
     const vals = values(c);
     const all = Array.from({ length: samples.test.size }, (_, i) => i);
     const packed = packBatch(ds, samples.test, all, c, { ...packOpts, layout: 'packed', queriesPerRow: 3 });
     const padded = packBatch(ds, samples.test, all, c, { ...packOpts, layout: 'padded' });
-    const ref = await (await compile(buildReferenceEvalGraph(c), { params: 'initializers', values: vals }))(feedsOf(referenceBatchSpec(c, 'eval'), padded.feeds));
+    const run = async (g: Graph, feeds: Feeds) => (await compile(g, { params: 'initializers', values: vals }))(feeds);
+    const ref = await run(buildReferenceEvalGraph(c), feedsOf(referenceBatchSpec(c, 'eval'), padded.feeds));
     const refRank = [...(ref.rank.data as BigInt64Array)];
-    const rank = (await (await compile(buildEvalGraph(c), { params: 'initializers', values: vals }))(packed.feeds)).rank.data as BigInt64Array;
+    const rank = (await run(buildEvalGraph(c), packed.feeds)).rank.data as BigInt64Array;
     assert.equal([...rank], refRank, `${name}: ranks`);
     const { target: _t, pick_more: _m, pick_col: _c, pick_slot: _s, ...infer } = packed.feeds;
-    const s = (await (await compile(scoresGraph(c, 5), { params: 'initializers', values: vals }))(infer)).scores.data as Float32Array;
+    const s = (await run(scoresGraph(c, 5), infer)).scores.data as Float32Array;
     close(s, ref.scores.data as Float32Array, `${name}: scores`);
     if (c !== base) continue;
     // The Evaluator: the catalog computed once in its own session, fed to every batch (of 7 users).
@@ -206,10 +227,14 @@ test('evaluation ranks and scores: reference vs production (eval graph, Evaluato
   }
 });
 
-/** InfoNCE on the host: row i's positive is column i; a same-target j != i is kept ('none'), 0 ('zero') or dropped ('exclude'). */
+/** InfoNCE on the host: row i's positive is column i; a same-target j != i is kept ('none'), 0 ('zero') or left out. */
 function hostInfoNCE(q: Float32Array, k: Float32Array, target: number[], d: number, tau: number, rule: string): number {
   const B = target.length;
-  const unit = (x: Float32Array, i: number) => { const v = x.subarray(i * d, (i + 1) * d); const n = Math.sqrt(v.reduce((a, y) => a + y * y, 0) + 1e-12); return Array.from(v, (y) => y / n); };
+  const unit = (x: Float32Array, i: number) => {
+    const v = x.subarray(i * d, (i + 1) * d);
+    const n = Math.sqrt(v.reduce((a, y) => a + y * y, 0) + 1e-12);
+    return Array.from(v, (y) => y / n);
+  };
   let total = 0;
   for (let i = 0; i < B; i++) {
     const qi = unit(q, i);
@@ -225,31 +250,38 @@ function hostInfoNCE(q: Float32Array, k: Float32Array, target: number[], d: numb
   return total / B;
 }
 
-test('each false-negative rule of both InfoNCE forms matches the host on a batch with same-target samples', async () => {
+test('each false-negative rule of both InfoNCE forms matches the host on a batch with same-target rows', async () => {
   const B = 6, d = 5, target = [3, 1, 3, 2, 1, 3];
   const r = rng(4);
-  const q = Float32Array.from({ length: B * d }, () => r() * 2 - 1), k = Float32Array.from({ length: B * d }, () => r() * 2 - 1);
+  const q = Float32Array.from({ length: B * d }, () => r() * 2 - 1);
+  const k = Float32Array.from({ length: B * d }, () => r() * 2 - 1);
   for (const tau of [0.2, 1]) {
     const host = FALSE_NEGATIVE_RULES.map((rule) => hostInfoNCE(q, k, target, d, tau, rule));
-    assert.ok(new Set(host.map((x) => x.toFixed(4))).size === 3, `tau ${tau}: the three rules differ on this batch (${host})`);
+    assert.is(new Set(host.map((x) => x.toFixed(4))).size, 3, `tau ${tau}: the three rules differ here (${host})`);
     const g = new Graph('infonce');
-    const qv = g.input('q', 'float32', [B, d]), kv = g.input('k', 'float32', [B, d]), tv = g.input('target', 'int64', [B]);
+    const qv = g.input('q', 'float32', [B, d]), kv = g.input('k', 'float32', [B, d]);
+    const tv = g.input('target', 'int64', [B]);
     for (const rule of FALSE_NEGATIVE_RULES) {
       const c = { ...base, falseNegatives: rule };
       g.output(contrastiveLoss(c, qv, kv, tv, tau), `production_${rule}`);
       g.output(infoNCE(c, qv, kv, tv, tau), `reference_${rule}`);
     }
-    const out = await (await compile(g))({ q: { data: q, dims: [B, d] }, k: { data: k, dims: [B, d] }, target: { data: BigInt64Array.from(target, BigInt), dims: [B] } });
+    const tt = { data: BigInt64Array.from(target, BigInt), dims: [B] };
+    const out = await (await compile(g))({ q: { data: q, dims: [B, d] }, k: { data: k, dims: [B, d] }, target: tt });
     FALSE_NEGATIVE_RULES.forEach((rule, i) => {
-      for (const form of ['production', 'reference']) close(out[`${form}_${rule}`].data as Float32Array, [host[i]], `tau ${tau}, ${form}, ${rule}`, 1e-5, 1e-5);
+      for (const form of ['production', 'reference']) {
+        close(out[`${form}_${rule}`].data as Float32Array, [host[i]], `tau ${tau}, ${form}, ${rule}`, 1e-5, 1e-5);
+      }
     });
   }
 });
 
 test('an unknown false-negative rule is refused by name, and the old "reference" points to "zero"', () => {
   const c = { ...base, falseNegatives: 'reference' } as unknown as Hm4srConfig;
-  assert.throws(() => probeParams(hm4srModel(c)), /falseNegatives must be one of "exclude", "zero", "none", got "reference" \("reference" is now "zero"/);
-  assert.throws(() => probeParams(hm4srReferenceModel({ ...base, falseNegatives: 'all' } as unknown as Hm4srConfig)), /falseNegatives must be one of/);
+  const renamed = /falseNegatives must be one of "exclude", "zero", "none", got "reference" \("reference" is now/;
+  assert.throws(() => probeParams(hm4srModel(c)), renamed);
+  const unknown = { ...base, falseNegatives: 'all' } as unknown as Hm4srConfig;
+  assert.throws(() => probeParams(hm4srReferenceModel(unknown)), /falseNegatives must be one of/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

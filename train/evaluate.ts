@@ -46,7 +46,9 @@ export class Evaluator {
     const g = buildEvalGraph(model, 'hm4sr', { catalogInput: true });
     const session = await createSession(serialize(g, { params: 'inputs' }), { placementKey: g.name, ...opts });
     const cg = buildCatalogGraph(model);
-    const catalog = { session: await createSession(serialize(cg, { params: 'inputs' }), { placementKey: cg.name, ...opts, profile: undefined }), params: paramList(cg) };
+    const catalogOpts = { placementKey: cg.name, ...opts, profile: undefined };
+    const catalogSession = await createSession(serialize(cg, { params: 'inputs' }), catalogOpts);
+    const catalog = { session: catalogSession, params: paramList(cg) };
     return new Evaluator(session, paramList(g), catalog, model, config);
   }
 

@@ -65,7 +65,9 @@ type Attended = { ctx: Value; probs: Value[] | Value };
  * [N, L, heads*dh] -> [N, heads, P, dh] through Reshape + Transpose; mask additive, broadcastable to
  * [N, heads, P, L]. Gives the context [N, P, heads*dh] and the probabilities [N, heads, P, L].
  */
-function attendHeadMajor(g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig): Attended {
+function attendHeadMajor(
+  g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig,
+): Attended {
   const sc = op.matmul(splitHeads(q, heads, dh), op.transposeLast(splitHeads(k, heads, dh)));
   const probs = op.softmax(mask ? op.add(sc, mask) : sc, -1);
   const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
@@ -77,7 +79,9 @@ function attendHeadMajor(g: Graph, q: Value, k: Value, v: Value, mask: Value | n
  * [N, L, heads*dh], additive mask [N, 1, P, L] (or broadcastable, not varying by head) -> context
  * [N, P, heads*dh] and the per-head probabilities [N, P, L].
  */
-function attendHeadByHead(g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig): Attended {
+function attendHeadByHead(
+  g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig,
+): Attended {
   if (mask && mask.rank === 4 && mask.dim(1) !== 1) g.fail('Attention', `splitHeads: mask ${mask} varies by head`);
   const m = mask && mask.rank === 4 ? op.squeeze(mask, [1]) : mask;
   const slices = (x: Value) => (heads === 1 ? [x] : op.split(x, Array(heads).fill(dh), -1));
@@ -116,7 +120,8 @@ export function selfAttention(g: Graph, name: string, x: Value, mask: Value | nu
   const attend = cfg.splitHeads ? attendHeadByHead : attendHeadMajor;
   return g.withScope(name, () => {
     const lin = (n: string, v: Value) => linear(g, n, v, hidden, hidden, { init: cfg.init });
-    const [q, k, v] = cfg.fuseQKV === false ? ['q', 'k', 'v'].map((n) => lin(n, x)) : projectQKV(g, x, hidden, cfg.init);
+    const apart = () => ['q', 'k', 'v'].map((n) => lin(n, x));
+    const [q, k, v] = cfg.fuseQKV === false ? apart() : projectQKV(g, x, hidden, cfg.init);
     if (!cfg.queries) {
       // The 1/sqrt(dh) scale on q ([B, L, hidden]) rather than on the scores ([B, heads, L, L]).
       const a = attend(g, op.mul(q, 1 / Math.sqrt(dh)), k, v, mask, heads, dh, cfg);

@@ -19,7 +19,10 @@ export function dropout(g: Graph, x: Value, opts: DropoutOptions): Value {
   return op.mul(x, opts.ratio === 0.5 ? halfKeepMask(x) : thresholdKeepMask(g, x, opts.ratio));
 }
 
-/** Dropout's scaled keep-mask for any ratio: 1 / (1 - ratio) where a draw is >= ratio, else 0; constant to the gradient. */
+/**
+ * Dropout's scaled keep-mask for any ratio: 1 / (1 - ratio) where a draw is >= ratio, else 0; constant to
+ * the gradient.
+ */
 function thresholdKeepMask(g: Graph, x: Value, ratio: number): Value {
   const keep = op.cast(op.greaterOrEqual(uniformDraws(x, 1), op.scalar(g, ratio, x.dtype)), x.dtype);
   return op.stopGradient(op.mul(keep, 1 / (1 - ratio)));

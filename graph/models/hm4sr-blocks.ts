@@ -1,5 +1,5 @@
 // The blocks of HM4SR that the production model (hm4sr.ts) and the reference model (hm4sr-reference.ts)
-// share, each under the equation of the paper (/work/shared/paper, section 4) it computes. A block declares
+// share, each under the equation of the paper (HM4SR, WWW 2025, section 4) it computes. A block declares
 // its parameters, so both forms hold the same parameters under the same names and one set of values runs
 // either graph.
 import type { Graph, Value } from '../graph.js';
@@ -26,7 +26,8 @@ export function idTable(g: Graph, c: Hm4srConfig): Value {
 /** Eqs. 4-5: x_m = W_m f_m + b_m for every item, [N+1, d], from the frozen feature table f_m. */
 export function projectedFeatures(g: Graph, c: Hm4srConfig, m: 'txt' | 'img'): Value {
   const what = `the ${m === 'txt' ? 'text' : 'image'} feature table`;
-  const f = g.param(DATA_PARAMS[m], [c.numItems + 1, featureDim(c, m)], { kind: 'external', what }, { trainable: false });
+  const dims = [c.numItems + 1, featureDim(c, m)];
+  const f = g.param(DATA_PARAMS[m], dims, { kind: 'external', what }, { trainable: false });
   return linear(g, `item.${m}.proj`, f, featureDim(c, m), c.hidden);
 }
 
@@ -53,7 +54,10 @@ export function interactiveMoE(g: Graph, c: Hm4srConfig, e: Value): Value {
   return g.withScope('imoe', () => {
     const experts = op.reshape(linear(g, 'experts', e, md, c.k1 * md, { init: 'torch' }), [0, 0, c.k1, M, d]);
     const slices = M === 1 ? [e] : op.split(e, Array(M).fill(d), -1);
-    const gates = c.modalities.map((m, i) => op.unsqueeze(op.softmax(linear(g, `gate.${m}`, slices[i], d, c.k1, { init: 'torch' }), -1), [3]));
+    const gates = c.modalities.map((m, i) => {
+      const logits = linear(g, `gate.${m}`, slices[i], d, c.k1, { init: 'torch' });
+      return op.unsqueeze(op.softmax(logits, -1), [3]);
+    });
     const gate = op.unsqueeze(M === 1 ? gates[0] : op.concat(gates, 3), [4]);
     const mixed = op.reduceSum(op.mul(experts, gate), [2]);
     const init = Float32Array.from(c.modalities, (m) => (m === 'id' ? 0 : 1));
@@ -71,10 +75,13 @@ export function timeEmbedding(g: Graph, c: Hm4srConfig, b: Record<string, Value>
   const d = c.hidden;
   return g.withScope('tmoe', () => {
     const parts: Value[] = [];
-    if (usesInterval(c)) parts.push(op.gather(g.param('interval.embedding', [c.intervalBuckets, d], normal002), b.buckets));
-    if (usesCalendar(c)) parts.push(op.gather(g.param('calendar.embedding', [c.calendarSize, d], normal002), b.calendar));
+    const table = (name: string, rows: number) => g.param(name, [rows, d], normal002);
+    if (usesInterval(c)) parts.push(op.gather(table('interval.embedding', c.intervalBuckets), b.buckets));
+    if (usesCalendar(c)) parts.push(op.gather(table('calendar.embedding', c.calendarSize), b.calendar));
     if (usesTimes(c)) {
-      // r2_j = cos((w_j t + b_j) / 10000^(j/d)): a learned Linear(1 -> d) under sinusoidal frequencies.
+      // r2_j = cos((w_j t + b_j) / 10000^(j/d)), as the authors' code computes eq. 13 (the paper writes
+      // cos(l_j t / freq^(d/4) + z_j): its phase z_j outside the frequency division). The 'interval-cos'
+      // variant feeds the interval in days through the same form.
       const w = g.param('time.weight', [1, d], normal002);
       const bias = g.param('time.bias', [d], { kind: 'zeros' });
       const inv = Float32Array.from({ length: d }, (_, j) => 1 / 10000 ** (j / d));
@@ -93,7 +100,8 @@ export function temporalMoE(g: Graph, c: Hm4srConfig, e: Value, tvec: Value): Va
   const md = c.modalities.length * c.hidden;
   return g.withScope('tmoe', () => {
     const gate = op.softmax(linear(g, 'gate', tvec, tvec.dim(-1) as number, c.k2), -1);
-    const experts = g.param('experts', [c.k2, md], { kind: 'normal', std: 0.1 }, { trainable: !c.frozenTemporalExperts });
+    const trainable = !c.frozenTemporalExperts;
+    const experts = g.param('experts', [c.k2, md], { kind: 'normal', std: 0.1 }, { trainable });
     return op.mul(e, op.matmul(gate, experts));
   });
 }
@@ -128,7 +136,9 @@ export function categoryHead(g: Graph, c: Hm4srConfig): { weight: Value; bias: V
 
 /** Eq. 22's y^CP: the multi-hot category labels of `items` (any shape) -> [..., |C|]. */
 export function categoryLabels(g: Graph, c: Hm4srConfig, items: Value): Value {
-  const table = g.param(DATA_PARAMS.categories, [c.numItems + 1, c.numCategories], { kind: 'external', what: 'the multi-hot category labels' }, { trainable: false, absolute: true });
+  const init = { kind: 'external', what: 'the multi-hot category labels' } as const;
+  const dims = [c.numItems + 1, c.numCategories];
+  const table = g.param(DATA_PARAMS.categories, dims, init, { trainable: false, absolute: true });
   return op.gather(table, items);
 }
 

@@ -114,7 +114,8 @@ export function validateConfig(c: Hm4srConfig): void {
   if (c.tmoe && usesInterval(c) && c.intervalBuckets < 1) bad('intervalBuckets must be >= 1');
   if (!FALSE_NEGATIVE_RULES.includes(c.falseNegatives)) {
     const was = (c.falseNegatives as string) === 'reference' ? ' ("reference" is now "zero", the authors\' rule)' : '';
-    bad(`falseNegatives must be one of ${FALSE_NEGATIVE_RULES.map((r) => `"${r}"`).join(', ')}, got ${JSON.stringify(c.falseNegatives)}${was}`);
+    const rules = FALSE_NEGATIVE_RULES.map((r) => `"${r}"`).join(', ');
+    bad(`falseNegatives must be one of ${rules}, got ${JSON.stringify(c.falseNegatives)}${was}`);
   }
   for (const k of ['hiddenDropout', 'attnDropout', 'embDropout'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1)`);
 }

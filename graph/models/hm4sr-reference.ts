@@ -3,17 +3,20 @@
 // speed-ups. It is the oracle the production model (hm4sr.ts) is tested against (test/hm4sr-equivalence) and
 // `bench --graph reference`. Both import the shared blocks (hm4sr-blocks.ts), so they hold the same parameters
 // under the same names. Where the code follows the authors' code or this project's contract rather than the
-// paper's letter, the block says so (see /work/shared/notes/model-spec.md).
+// paper's letter, the block says so (the model contract lists every such place).
 import { Graph, type Value } from '../graph.js';
 import { causalPaddingMask, transformerEncoder } from '../layers/transformer.js';
 import type { LossModel } from '../model.js';
 import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
 import type { TensorSpec } from '../types.js';
-import { type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, usesPCL, usesTimes, validateConfig } from './hm4sr-config.js';
 import {
-  binaryCrossEntropy, categoryHead, categoryLabels, concatLast, contrastiveLogits, encoderConfig, encoderInput, excludedLogit, featurelessBias,
-  fullCatalogRank, idTable, interactiveMoE, placeholder, positionEmbedding, projectedFeatures, sameTarget, temporalMoE, timeEmbedding,
+  type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, usesPCL, usesTimes, validateConfig,
+} from './hm4sr-config.js';
+import {
+  binaryCrossEntropy, categoryHead, categoryLabels, concatLast, contrastiveLogits, encoderConfig, encoderInput,
+  excludedLogit, featurelessBias, fullCatalogRank, idTable, interactiveMoE, placeholder, positionEmbedding,
+  projectedFeatures, sameTarget, temporalMoE, timeEmbedding,
 } from './hm4sr-blocks.js';
 
 /**
@@ -74,8 +77,11 @@ function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: bo
   const S = M === 1 ? [e] : op.split(e, Array(M).fill(d), -1);
   // Eqs. 17-18 with RecBole's causal + key-padding mask.
   const mask = causalPaddingMask(b.items);
-  const transformer = (m: Modality, s: Value) =>
-    lastPosition(transformerEncoder(g, `encoder.${m}`, encoderInput(g, c, m, s, training), mask, encoderConfig(c, training)), b.items, d);
+  const transformer = (m: Modality, s: Value) => {
+    const input = encoderInput(g, c, m, s, training);
+    const h = transformerEncoder(g, `encoder.${m}`, input, mask, encoderConfig(c, training));
+    return lastPosition(h, b.items, d);
+  };
   const H = new Map(c.modalities.map((m, i): [Modality, Value] => [m, transformer(m, S[i])]));
   const Hpcl = new Map<Modality, Value>();
   if (training && usesPCL(c) && tvec) {
@@ -90,7 +96,8 @@ function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: bo
 
 /** Eq. 19: y_v = sum_m H^m . x_m(v) for every item v, [B, N+1]. */
 function scores(c: Hm4srConfig, enc: ReferenceEncoded): Value {
-  return c.modalities.map((m) => op.matmul(enc.H.get(m)!, op.transposeLast(enc.x.get(m)!))).reduce((a, s) => op.add(a, s));
+  const perModality = c.modalities.map((m) => op.matmul(enc.H.get(m)!, op.transposeLast(enc.x.get(m)!)));
+  return perModality.reduce((a, s) => op.add(a, s));
 }
 
 /** -mean_i log_softmax(logits)[i, col_i], the cross-entropy of each row's column col [B]. */
@@ -128,7 +135,8 @@ export function infoNCE(c: Hm4srConfig, q: Value, k: Value, target: Value, tau: 
   const logits = contrastiveLogits(q, k, tau);
   const { idx, mask } = sameTarget(target);
   const rule = c.falseNegatives;
-  const masked = rule === 'none' ? logits : op.where(mask, op.scalar(g, rule === 'zero' ? 0 : excludedLogit(tau), 'float32'), logits);
+  const falseNegative = op.scalar(g, rule === 'zero' ? 0 : excludedLogit(tau), 'float32');
+  const masked = rule === 'none' ? logits : op.where(mask, falseNegative, logits);
   return crossEntropy(masked, idx);
 }
 
@@ -142,10 +150,15 @@ export function hm4srReferenceModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
       const terms: Record<string, Value> = { main: mainLoss(c, scores(c, enc), b.target) };
       if (usesCP(c)) terms.cp = g.withScope('cp', () => categoryLoss(g, c, enc, b.items));
       // Eq. 23 against the ID representations of the batch's targets.
-      if (c.lambdaIDCL > 0) terms.idcl = g.withScope('idcl', () => infoNCE(c, enc.H.get('id')!, op.gather(enc.x.get('id')!, b.target), b.target, c.tau));
+      if (c.lambdaIDCL > 0) {
+        const xTarget = op.gather(enc.x.get('id')!, b.target);
+        terms.idcl = g.withScope('idcl', () => infoNCE(c, enc.H.get('id')!, xTarget, b.target, c.tau));
+      }
       if (enc.Hpcl.size > 0) {
         // Eqs. 25-26, averaged over the modalities that take part.
-        const parts = [...enc.Hpcl].map(([m, h]) => g.withScope(`pcl.${m}`, () => infoNCE(c, enc.H.get(m)!, h, b.target, c.pclTau)));
+        const pcl = (m: Modality, h: Value) =>
+          g.withScope(`pcl.${m}`, () => infoNCE(c, enc.H.get(m)!, h, b.target, c.pclTau));
+        const parts = [...enc.Hpcl].map(([m, h]) => pcl(m, h));
         terms.pcl = op.div(parts.reduce((a, t) => op.add(a, t)), parts.length);
       }
       // Eq. 27.

@@ -7,8 +7,9 @@ import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
 import { type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, usesPCL, usesTimes, validateConfig } from './hm4sr-config.js';
 import {
-  type SameTarget, binaryCrossEntropy, categoryHead, categoryLabels, concatLast, contrastiveLogits, encoderConfig, encoderInput, excludedLogit,
-  featurelessBias, idTable, interactiveMoE, placeholder, positionEmbedding, projectedFeatures, rankAmongItems, sameTarget, temporalMoE, timeEmbedding,
+  type SameTarget, binaryCrossEntropy, categoryHead, categoryLabels, concatLast, contrastiveLogits, encoderConfig,
+  encoderInput, excludedLogit, featurelessBias, idTable, interactiveMoE, placeholder, positionEmbedding,
+  projectedFeatures, rankAmongItems, sameTarget, temporalMoE, timeEmbedding,
 } from './hm4sr-blocks.js';
 
 export { DATA_PARAMS, fullCatalogRank, rankAmongItems } from './hm4sr-blocks.js';
@@ -133,7 +134,9 @@ export interface EncodeOptions {
  * alone), attention goes head by head from one fused Q/K/V product, and a modality without features is never
  * broadcast over the catalog or the tokens.
  */
-export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean, opts: EncodeOptions = {}): Encoded {
+export function encode(
+  g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean, opts: EncodeOptions = {},
+): Encoded {
   validateConfig(c);
   const d = c.hidden, M = c.modalities.length;
   const pos = positionEmbedding(g, c, b.positions);
@@ -159,7 +162,8 @@ export function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, train
   const flatLast = (h: Value) => op.gather(op.reshape(h, [-1, d]), b.last);
   const cfg = { ...encoderConfig(c, training), fuseQKV: true, splitHeads: true };
   // Only each history's last position is read, so the last layer's tail runs on those B rows alone.
-  const run = (m: Modality, x: Value) => transformerEncoderPicked(g, `encoder.${m}`, encoderInput(g, c, m, x, training), mask, cfg, flatLast, queries);
+  const run = (m: Modality, x: Value) =>
+    transformerEncoderPicked(g, `encoder.${m}`, encoderInput(g, c, m, x, training), mask, cfg, flatLast, queries);
   const H = new Map<Modality, Value>(), Hpcl = new Map<Modality, Value>();
   c.modalities.forEach((m, i) => {
     // A bias-only modality's H_m only adds a row constant to the scores: ranking without it needs no encoder.
@@ -201,7 +205,8 @@ function userVector(enc: Encoded): Value {
 function infoNCE(c: Hm4srConfig, q: Value, k: Value, neg: FalseNegatives, tau: number): Value {
   const logits = contrastiveLogits(q, k, tau);
   const rule = c.falseNegatives;
-  const masked = rule === 'exclude' ? op.add(logits, neg.bias(tau)) : rule === 'zero' ? op.where(neg.same!.mask, op.scalar(q.graph, 0, 'float32'), logits) : logits;
+  const zeroed = () => op.where(neg.same!.mask, op.scalar(q.graph, 0, 'float32'), logits);
+  const masked = rule === 'exclude' ? op.add(logits, neg.bias(tau)) : rule === 'zero' ? zeroed() : logits;
   const own = op.gatherElements(op.logSoftmax(masked, 1), op.unsqueeze(neg.idx, [1]), 1);
   return op.neg(op.reduceMean(own));
 }
@@ -224,7 +229,10 @@ function falseNegatives(c: Hm4srConfig, target: Value): FalseNegatives {
   const biases = new Map<number, Value>();
   const bias = (tau: number) => {
     let b = biases.get(tau);
-    if (!b) biases.set(tau, (b = op.where(same.mask, op.scalar(g, excludedLogit(tau), 'float32'), op.scalar(g, 0, 'float32'))));
+    if (!b) {
+      b = op.where(same.mask, op.scalar(g, excludedLogit(tau), 'float32'), op.scalar(g, 0, 'float32'));
+      biases.set(tau, b);
+    }
     return b;
   };
   return { idx: same.idx, same, bias };
@@ -244,7 +252,8 @@ function categoryLoss(g: Graph, c: Hm4srConfig, enc: Encoded, b: Record<string, 
   // joins the bias, so the per-item product covers the modalities with a table only.
   const rows = (m: Modality) => { const i = c.modalities.indexOf(m); return op.slice(w, [i * d], [(i + 1) * d], [0]); };
   const wv = enc.varying.length === c.modalities.length ? w : op.concat(enc.varying.map(rows), 0);
-  const constant = enc.constant.reduce((acc: Value, { m, bias: bb }) => op.add(acc, op.matmul(op.unsqueeze(bb, [0]), rows(m))), bias);
+  const constantRow = (m: Modality, bb: Value) => op.matmul(op.unsqueeze(bb, [0]), rows(m));
+  const constant = enc.constant.reduce((acc: Value, { m, bias: bb }) => op.add(acc, constantRow(m, bb)), bias);
   const z = op.add(op.matmul(x, wv), constant);
   const bce = binaryCrossEntropy(z, labels);
   // sum_u count_u * sum_c bce[u, c] / (tokens * |C|)
@@ -288,7 +297,9 @@ export function hm4srModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
         total = op.add(total, op.mul(terms.idcl, c.lambdaIDCL));
       }
       if (enc.Hpcl.size > 0) {
-        const parts = [...enc.Hpcl].map(([m, h]) => g.withScope(`pcl.${m}`, () => infoNCE(c, enc.H.get(m)!, h, neg!, c.pclTau)));
+        const pcl = (m: Modality, h: Value) =>
+          g.withScope(`pcl.${m}`, () => infoNCE(c, enc.H.get(m)!, h, neg!, c.pclTau));
+        const parts = [...enc.Hpcl].map(([m, h]) => pcl(m, h));
         terms.pcl = parts.length === 1 ? parts[0] : op.div(op.add(parts[0], parts[1]), 2);
         total = op.add(total, op.mul(terms.pcl, c.lambdaPCL));
       }
