@@ -2,7 +2,7 @@
 //                    [--init-from RUN_DIR] (start both sides from that run's last.ckpt, not from the init)
 // Two training sessions in one process, fed the same batches in turn (the order alternating, a pause between
 // runs so neither session's threads still spin), so a machine whose speed drifts over minutes slows both alike.
-// SPEC is comma-separated settings of one side: graph=fast|plain, lower=true|false (Softplus and
+// SPEC is comma-separated settings of one side: graph=production|reference (the reference reads padded rows), lower=true|false (Softplus and
 // LayerNormalization as primitive kernels), mem-pattern=true|false, distinct=true|false (false: gathers by the
 // batch inputs declared distinct scatter their gradients as if they could repeat), draws=fed|seeded (dropout
 // from host draws, random.draws, as the trainer runs it; or seeded RandomUniformLike). Default: --a lower=false
@@ -14,7 +14,6 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { checkCheckpointMatches, readCheckpoint, stateFromCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { initialValues } from '../graph/init.js';
 import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
@@ -22,25 +21,26 @@ import { EpochSampler, Rng } from '../train/data/shuffle.js';
 import { packBatch, packOptions } from '../train/pack.js';
 import { type Prepared, prepare } from '../train/prepare.js';
 import { DATA_OPTIONS, bench, benchData } from './bench.js';
-import { GRAPHS } from './train.js';
+import { type ModelForm, MODEL_FORMS, modelFeeds, parseModelForm, trainingModel } from './model-form.js';
+import type { LossModel } from '../graph/model.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 
-interface Side { graph: (typeof GRAPHS)[number]; lower: boolean; memoryPattern: boolean; distinct: boolean; fed: boolean }
+interface Side { graph: ModelForm; lower: boolean; memoryPattern: boolean; distinct: boolean; fed: boolean }
 
 function parseSide(spec: string, which: string): Side {
-  const side: Side = { graph: GRAPHS[0], lower: true, memoryPattern: false, distinct: true, fed: true };
+  const side: Side = { graph: MODEL_FORMS[0], lower: true, memoryPattern: false, distinct: true, fed: true };
   const bool = (k: string, v: string) => {
     if (v !== 'true' && v !== 'false') throw new Error(`--${which} ${spec}: ${k} must be true or false, got ${v}`);
     return v === 'true';
   };
   for (const kv of spec.split(',').filter(Boolean)) {
     const [k, v] = kv.split('=');
-    if (k === 'graph' && (GRAPHS as readonly string[]).includes(v)) side.graph = v as Side['graph'];
+    if (k === 'graph') side.graph = parseModelForm(v, `--${which} ${spec}: graph`);
     else if (k === 'lower') side.lower = bool(k, v);
     else if (k === 'mem-pattern') side.memoryPattern = bool(k, v);
     else if (k === 'distinct') side.distinct = bool(k, v);
     else if (k === 'draws' && (v === 'fed' || v === 'seeded')) side.fed = v === 'fed';
-    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=${GRAPHS.join('|')}, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
+    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=${MODEL_FORMS.join('|')}, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
   }
   return side;
 }
@@ -51,7 +51,7 @@ export const pairedBench = bench({
   options: {
     ...DATA_OPTIONS,
     steps: { type: 'number', default: 40, describe: 'steps compared (the first two warm up)' },
-    a: { type: 'string', default: 'lower=false', describe: `SPEC of side a: comma-separated graph=${GRAPHS.join('|')}, lower=, mem-pattern=, distinct= (true|false), draws=fed|seeded` },
+    a: { type: 'string', default: 'lower=false', describe: `SPEC of side a: comma-separated graph=${MODEL_FORMS.join('|')}, lower=, mem-pattern=, distinct= (true|false), draws=fed|seeded` },
     b: { type: 'string', default: 'lower=true', describe: 'SPEC of side b' },
     threads: { type: 'number', default: 0, describe: 'onnxruntime intra-op threads (0: all cores)' },
     'init-from': { type: 'string', describe: 'start both sides from RUN_DIR/last.ckpt, not from the init' },
@@ -61,17 +61,23 @@ export const pairedBench = bench({
     const rc = mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name }, optim: { threads: a.threads } });
     const p = prepare(rc, note);
     const sides = [parseSide(a.a, 'a'), parseSide(a.b, 'b')];
-    const runners = await Promise.all(sides.map((s) => sideRunner(s, rc, p, a['init-from'])));
+    const models = sides.map((s) => sideModel(s, p));
+    const runners = await Promise.all(sides.map((s, k) => sideRunner(s, models[k], rc, p, a['init-from'])));
     const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, null).nextEpoch();
     const steps = Math.min(a.steps, batches.length);
     if (!(steps >= 4)) throw new Error(`--steps ${a.steps}: need at least 4 (the first two are warm-up)`);
-    const rng = new Rng(1), draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
+    const rngs = [new Rng(1), new Rng(1)], draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
     const pack = packOptions(rc, p);
     const ms: number[][] = [[], []];
     const pause = () => new Promise((res) => setTimeout(res, 30));
     for (let i = 0; i < steps; i++) {
-      const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
-      const feeds = runners.map((r, k) => (sides[k].fed ? r.withDraws(b.feeds, draws[k]) : b.feeds));
+      // Each side packs its own copy (the reference reads padded rows) from its own PCL stream: same draws.
+      const feeds = runners.map((r, k) => {
+        const layout = sides[k].graph === 'reference' ? 'padded' : pack.layout;
+        const packed = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, layout, withTarget: true, rng: rngs[k] });
+        const b = modelFeeds(models[k], packed.feeds);
+        return sides[k].fed ? r.withDraws(b, draws[k]) : b;
+      });
       for (const k of i % 2 ? [1, 0] : [0, 1]) {
         await pause();
         const t = performance.now();
@@ -83,9 +89,12 @@ export const pairedBench = bench({
   },
 });
 
-async function sideRunner(s: Side, rc: RunConfig, p: Prepared, initFrom: string | undefined): Promise<StepRunner> {
-  const full = hm4srModel(p.model, 'hm4sr', s.graph);
-  const model = s.distinct ? full : { ...full, batch: full.batch.map(({ distinct: _, ...spec }) => spec) };
+function sideModel(s: Side, p: Prepared): LossModel {
+  const full = trainingModel(p.model, s.graph);
+  return s.distinct ? full : { ...full, batch: full.batch.map(({ distinct: _, ...spec }) => spec) };
+}
+
+async function sideRunner(s: Side, model: LossModel, rc: RunConfig, p: Prepared, initFrom: string | undefined): Promise<StepRunner> {
   const specs = probeParams(model);
   // A run's last checkpoint holds every parameter (frozen tables included) and the Adam state. Each side reads
   // its own copy: a runner replaces the entries of its state's maps after every step.

@@ -1,10 +1,11 @@
 // hm4sr bench train [--data synth|beauty|DIR] [--name NAME] [--steps N | --full-epoch] [--epochs N] [--preset hm4sr|sasrec]
 //                   [--layout packed|padded] [--threads N] [--batch-size N] [--profile PREFIX] [--profile-eval PREFIX]
-//                   [--graph fast|plain] [--missing-modality zeros|drop] [--mem-pattern] [--eval-repeats N] [--no-eval]
+//                   [--graph production|reference] [--missing-modality zeros|drop] [--mem-pattern] [--eval-repeats N] [--no-eval]
 // Without --steps a whole epoch is timed (--full-epoch says so explicitly); --steps N gives an estimate.
 // --epochs N: N whole epochs on one session, as the trainer runs them; epochSeconds is the first (with session
 // creation), laterEpochSeconds the others.
-// --graph plain times the straightforward graph the fast one replaced (same function, more work).
+// --graph reference times the reference model (graph/models/hm4sr-reference.ts: the paper read top to bottom,
+// padded rows, no speed-ups; same function, more work); it needs --layout padded and skips the evaluation.
 // --mem-pattern: onnxruntime's memory pattern on (off by default, see runtime/session.ts).
 // --eval-repeats N (default 2): evaluations timed after the first, as every later epoch runs them.
 // --profile writes onnxruntime's per-node profile of the training steps, --profile-eval that of the evaluation
@@ -14,7 +15,6 @@
 import { note } from './note.js';
 import { cpus, totalmem } from 'node:os';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
-import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
 import { EpochSampler, Rng } from '../train/data/shuffle.js';
@@ -24,11 +24,10 @@ import { type Prepared, prepare } from '../train/prepare.js';
 import { flagOptions, flagOverrides } from '../train/setting-flags.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import { initialValues } from '../graph/init.js';
+import type { LossModel } from '../graph/model.js';
 import type { SessionOptions } from '../runtime/session.js';
 import { DATA_OPTIONS, bench, benchData } from './bench.js';
-
-/** The graphs --graph times (the first is the default). */
-export const GRAPHS = ['fast', 'plain'] as const;
+import { MODEL_FORMS, modelFeeds, trainingModel } from './model-form.js';
 
 /** Run settings the bench takes as flags, as train does (SETTINGS: same names, defaults and checks). */
 const SETTING_FLAGS = ['preset', 'data.missingModality', 'optim.batchSize', 'optim.layout', 'optim.lengthBucketing', 'optim.threads'];
@@ -39,7 +38,7 @@ const OPTIONS = {
   steps: { type: 'number', describe: 'time N batches (an estimate) instead of a whole epoch' },
   'full-epoch': { type: 'boolean', default: false, describe: 'time a whole epoch (the default; overrides --steps)' },
   epochs: { type: 'number', default: 1, describe: 'whole epochs timed on one session, as the trainer runs them' },
-  graph: { choices: GRAPHS, default: GRAPHS[0], describe: 'training and evaluation graph' },
+  graph: { choices: MODEL_FORMS, default: MODEL_FORMS[0], describe: 'the model timed (reference: padded rows, no evaluation)' },
   'mem-pattern': { type: 'boolean', default: false, describe: 'onnxruntime\'s memory pattern on (off in runs)' },
   exec: { choices: ['sequential', 'parallel'] as const, default: 'sequential' as const, describe: 'onnxruntime execution mode' },
   inter: { type: 'number', describe: 'onnxruntime inter-op threads (with --exec parallel)' },
@@ -61,18 +60,19 @@ export const trainBench = bench({
   async run(a) {
     const data = benchData(a.data, a.name);
     const rc = mergeConfig(mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name } }), flagOverrides(a, SETTING_FLAGS));
+    if (a.graph === 'reference' && rc.optim.layout !== 'padded') throw new Error('--graph reference reads padded rows: add --layout padded');
     const p = prepare(rc, note);
     const session: SessionOptions = { memoryPattern: a['mem-pattern'], threads: rc.optim.threads || undefined, executionMode: a.exec, interOpThreads: a.inter };
-    const model = hm4srModel(p.model, 'hm4sr', a.graph);
+    const model = trainingModel(p.model, a.graph);
     const specs = probeParams(model);
     const values = initialValues(specs, p.frozen, 1);
     const t = performance.now();
     // As in the trainer: one session for the run, dropout from host draws (random.draws).
     const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }), freshState(specs, values), { ...session, profile: a.profile });
     const createMs = performance.now() - t;
-    const timing = await timeEpochs(a, rc, p, runner);
+    const timing = await timeEpochs(a, rc, p, runner, model);
     if (a.profile) runner.endProfiling();
-    const evals = a.eval ? await timeEvaluation(a, rc, p, values, session) : null;
+    const evals = a.eval && a.graph === 'production' ? await timeEvaluation(a, rc, p, values, session) : null;
     report(a, rc, p, data.name, createMs, timing, evals);
   },
 });
@@ -83,7 +83,7 @@ export const trainBench = bench({
  * first step (allocator warm-up) left out of the rates. --epochs N (whole epochs only) times N epochs on
  * the one session, as a run's later epochs cost.
  */
-async function timeEpochs(a: Args, rc: RunConfig, p: Prepared, runner: StepRunner): Promise<Timing> {
+async function timeEpochs(a: Args, rc: RunConfig, p: Prepared, runner: StepRunner, model: LossModel): Promise<Timing> {
   const sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, rc.optim.lengthBucketing ? p.samples.train.length : null);
   let batches = sampler.nextEpoch();
   const steps = a.steps !== undefined && !a['full-epoch'] ? Math.min(a.steps, batches.length) : batches.length;
@@ -96,7 +96,7 @@ async function timeEpochs(a: Args, rc: RunConfig, p: Prepared, runner: StepRunne
   // As in the trainer, the next batch is packed while onnxruntime runs the current one.
   const encode = (i: number) => {
     const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
-    return { ...b, feeds: runner.withDraws(b.feeds, drawRng) };
+    return { ...b, feeds: runner.withDraws(modelFeeds(model, b.feeds), drawRng) };
   };
   for (let e = 0; e < epochs; e++) {
     if (e > 0) batches = sampler.nextEpoch();
@@ -123,7 +123,7 @@ async function timeEpochs(a: Args, rc: RunConfig, p: Prepared, runner: StepRunne
  */
 async function timeEvaluation(a: Args, rc: RunConfig, p: Prepared, values: Map<string, Float32Array>, session: SessionOptions) {
   const pack = packOptions(rc, p);
-  const ev = await Evaluator.create(p.model, rc.eval, { ...session, profile: a['profile-eval'] }, a.graph);
+  const ev = await Evaluator.create(p.model, rc.eval, { ...session, profile: a['profile-eval'] });
   const first = (await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds;
   const later: number[] = [];
   for (let i = 0; i < a['eval-repeats']; i++) later.push((await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds);

@@ -41,7 +41,8 @@ export function registerExport(cli: Argv): void {
   );
   cli.command(
     'build-graph',
-    'write the training-step, K-step Loop, evaluation and inference graphs of a dataset\'s model, with manifests',
+    'write the training-step, K-step Loop and evaluation graphs of a dataset\'s model and the serving model.onnx '
+      + '(untrained weights), with manifests',
     (y) => settingOptions(modelOptions(y), ['optim.lr'])
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
       .option('artifacts', { type: 'boolean', default: false, describe: 'also write ONNX Runtime training artifacts (checkpoint, training/eval/optimizer models) in OUT/artifacts' }),

@@ -122,7 +122,14 @@ test('build-graph writes checked graphs, manifests and artifacts', () => {
   const out = join(dir, 'graphs');
   const listed = JSON.parse(ok('build-graph', '--data', data, '--config', config, '--out', out, '--artifacts')) as { file: string; kind: string }[];
   assert.equal(listed.map((l) => l.kind), ['train-step', 'train-loop', 'eval', 'inference', 'ort-training-artifacts']);
-  for (const f of ['train_step.json', 'train_loop.json', 'eval.json', 'inference.json']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['train_step.json', 'train_loop.json', 'eval.json', 'model.json']) {
+    assert.ok(existsSync(join(out, f)), f);
+  }
+  // One inference graph: the serving signature `export` ships (history ids and Unix seconds in, top-K out).
+  type Named = { name: string }[];
+  const serving = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as { inputs: Named; outputs: Named };
+  assert.equal(serving.inputs.map((i) => i.name), ['item_ids', 'timestamps', 'exclude_seen']);
+  assert.ok(serving.outputs.some((o) => o.name === 'top_items'));
   checkModels(listed.filter((l) => l.file.endsWith('.onnx')).map((l) => l.file));
 });
 

@@ -39,6 +39,9 @@ test('config files: the eval section merges over the defaults; unknown and moved
     assert.throws(() => readConfigFile(file({ optim: { metric: 'ndcg@10' } })), /c\.json: unknown field optim\.metric \(now eval\.validMetric\)/);
     assert.throws(() => readConfigFile(file({ eval: { topK: [5] } })), /unknown field eval\.topK \(known: metrics, topk, validMetric, batchSize\)/);
     assert.throws(() => readConfigFile(file({ evaluation: {} })), /unknown config section "evaluation"/);
+    // The contrastive terms' false-negative rule is a model setting a config file may set.
+    const fn = mergeConfig(DEFAULT_CONFIG, readConfigFile(file({ model: { falseNegatives: 'none' } })));
+    assert.is(modelConfig(fn, dims).falseNegatives, 'none');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

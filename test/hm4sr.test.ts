@@ -7,7 +7,8 @@ import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { Graph } from '../graph/graph.js';
 import { saveModel } from '../graph/manifest.js';
 import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
-import { buildEvalGraph, buildInferenceGraph, hm4srModel } from '../graph/models/hm4sr.js';
+import { buildEvalGraph, hm4srModel } from '../graph/models/hm4sr.js';
+import { scoresGraph } from './util/scores-graph.js';
 import { declareBatch } from '../graph/model.js';
 import { buildTrainStep } from '../graph/train-step.js';
 import { Rng as HostRng } from '../train/data/shuffle.js';
@@ -104,7 +105,7 @@ test('every parameter gradient of the training step matches finite differences o
 test('evaluation ranks match host-side ranking of the inference scores; graphs pass the checker', async () => {
   const vals = values(tiny);
   const b = packBatch(ds, samples.test, Array.from({ length: samples.test.size }, (_, i) => i), tiny, { ...packOpts('packed'), rng: undefined });
-  const ev = buildEvalGraph(tiny), inf = buildInferenceGraph(tiny, 5);
+  const ev = buildEvalGraph(tiny), inf = scoresGraph(tiny, 5);
   const evRun = await compile(ev, { params: 'initializers', values: vals });
   const infRun = await compile(inf, { params: 'initializers', values: vals });
   const ranks = (await evRun(b.feeds)).rank.data as BigInt64Array;
@@ -132,7 +133,7 @@ test('every time-embedding variant, the reference flags and SASRec build, train 
     ['interval', { timeEmbedding: 'interval' }], ['absolute', { timeEmbedding: 'absolute' }],
     ['day-index', { timeEmbedding: 'day-index', calendarSize: 900 }], ['day-of-year', { timeEmbedding: 'day-of-year', calendarSize: 366 }],
     ['interval-cos', { timeEmbedding: 'interval-cos' }],
-    ['reference', { frozenTemporalExperts: true, falseNegatives: 'reference', includePadInSoftmax: true }],
+    ['reference', { frozenTemporalExperts: true, falseNegatives: 'zero', includePadInSoftmax: true }],
     ['sasrec', { modalities: ['id'], imoe: false, tmoe: false, lambdaCP: 0, lambdaIDCL: 0, lambdaPCL: 0 }],
   ];
   const files: string[] = [];

@@ -8,7 +8,8 @@ import { saveModel } from '../graph/manifest.js';
 import { type History, packHistories, intervalBucket } from '../train/batch.js';
 import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
 import { buildServingGraph, bucketThresholds } from '../graph/models/hm4sr-serve.js';
-import { buildEvalGraph, buildInferenceGraph, hm4srModel } from '../graph/models/hm4sr.js';
+import { buildEvalGraph, hm4srModel } from '../graph/models/hm4sr.js';
+import { scoresGraph } from './util/scores-graph.js';
 import { declareBatch } from '../graph/model.js';
 import { requireInputs } from '../runtime/model-bytes.js';
 import { loadOrtWeb } from '../runtime/ort-web.js';
@@ -92,7 +93,7 @@ async function serving(c: Hm4srConfig, vals: Map<string, Float32Array>, absTime:
 async function reference(c: Hm4srConfig, vals: Map<string, Float32Array>, hs: History[], layout: 'padded' | 'packed', absTime: 'days' | 'seconds' = 'days') {
   const cut = hs.map((h) => ({ items: Array.from(h.items).slice(-c.maxLen), times: Array.from(h.times).slice(-c.maxLen) }));
   const b = packHistories(cut, c, { layout, ...enc(c), absTime, pclBeta: 0, withTarget: false });
-  const run = await compile(buildInferenceGraph(c, K), { params: 'initializers', values: vals });
+  const run = await compile(scoresGraph(c, K), { params: 'initializers', values: vals });
   return run(b.feeds);
 }
 

@@ -40,7 +40,7 @@ export function cudaGraphFamilies(c: Hm4srConfig = COVERAGE_MODEL): { name: stri
   return [
     { name: 'train-step', bytes: serialize(step.graph, { params: 'inputs' }) },
     { name: 'train-loop', bytes: serialize(loop.graph, { params: 'inputs' }) },
-    { name: 'eval', bytes: serialize(buildEvalGraph(c, 'hm4sr', 'fast', { catalogInput: true }), { params: 'inputs' }) },
+    { name: 'eval', bytes: serialize(buildEvalGraph(c, 'hm4sr', { catalogInput: true }), { params: 'inputs' }) },
     { name: 'catalog', bytes: serialize(buildCatalogGraph(c), { params: 'inputs' }) },
     {
       name: 'serving',

@@ -1,7 +1,7 @@
 import { serialize } from '../graph/emit.js';
 import type { ParamValues } from '../graph/init.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
-import { type GraphForm, buildCatalogGraph, buildEvalGraph } from '../graph/models/hm4sr.js';
+import { buildCatalogGraph, buildEvalGraph } from '../graph/models/hm4sr.js';
 import type { Graph } from '../graph/graph.js';
 import { type SessionOptions, createSession, ort, runChecked, toOrtFeeds, toOrtTensor } from '../runtime/session.js';
 import type { Dataset } from './data/dataset.js';
@@ -28,29 +28,28 @@ function paramFeeds(params: ParamList, values: ParamValues): Record<string, ort.
 
 /**
  * Full-catalog evaluation: the graph ranks every user's target against all items and returns only the
- * ranks, so no [batch x catalog] score matrix is copied out of the session. The fast form computes the
+ * ranks, so no [batch x catalog] score matrix is copied out of the session. The catalog
  * catalog (item tables, feature projections) once per evaluation in a session of its own.
  */
 export class Evaluator {
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly params: ParamList,
-    private readonly catalog: { session: ort.InferenceSession; params: ParamList } | null,
+    private readonly catalog: { session: ort.InferenceSession; params: ParamList },
     private readonly model: Hm4srConfig,
     private readonly config: EvalConfig,
   ) {}
 
   /** Refuses an eval config whose metrics, cut-offs or batch size are unusable before any work is done. */
-  static async create(model: Hm4srConfig, config: EvalConfig, opts: SessionOptions = {}, form: GraphForm = 'fast'): Promise<Evaluator> {
+  static async create(model: Hm4srConfig, config: EvalConfig, opts: SessionOptions = {}): Promise<Evaluator> {
     metricNames(config.metrics, config.topk);
     if (!(Number.isInteger(config.batchSize) && config.batchSize >= 1)) throw new Error(`eval.batchSize must be a positive integer, got ${config.batchSize}`);
-    const g = buildEvalGraph(model, 'hm4sr', form, { catalogInput: form === 'fast' });
+    const g = buildEvalGraph(model, 'hm4sr', { catalogInput: true });
     const session = await createSession(serialize(g, { params: 'inputs' }), { placementKey: g.name, ...opts });
-    let catalog = null;
-    if (form === 'fast') {
-      const cg = buildCatalogGraph(model);
-      catalog = { session: await createSession(serialize(cg, { params: 'inputs' }), { placementKey: cg.name, ...opts, profile: undefined }), params: paramList(cg) };
-    }
+    const cg = buildCatalogGraph(model);
+    const catalogOpts = { placementKey: cg.name, ...opts, profile: undefined };
+    const catalogSession = await createSession(serialize(cg, { params: 'inputs' }), catalogOpts);
+    const catalog = { session: catalogSession, params: paramList(cg) };
     return new Evaluator(session, paramList(g), catalog, model, config);
   }
 
@@ -64,11 +63,9 @@ export class Evaluator {
     const acc = new MetricAccumulator(this.config.metrics, this.config.topk);
     const all = new Int32Array(set.size);
     const feedsP = paramFeeds(this.params, values);
-    if (this.catalog) {
-      const out = await runChecked(this.catalog.session, paramFeeds(this.catalog.params, values));
-      feedsP.catalog = out.catalog;
-      feedsP.catalog_items = out.catalog_items;
-    }
+    const cat = await runChecked(this.catalog.session, paramFeeds(this.catalog.params, values));
+    feedsP.catalog = cat.catalog;
+    feedsP.catalog_items = cat.catalog_items;
     const batchSize = this.config.batchSize;
     for (let start = 0; start < set.size; start += batchSize) {
       const idx = Int32Array.from({ length: Math.min(batchSize, set.size - start) }, (_, i) => start + i);

@@ -17,7 +17,7 @@ export interface AttentionConfig {
    * runs on the kept rows alone.
    */
   pick?: (ctx: Value) => Value;
-  /** One [hidden, 3 hidden] product for q, k, v (default true); false emits the three Linears apart. */
+  /** One [hidden, 3 hidden] product for q, k, v (default true); false: the three Linears apart. */
   fuseQKV?: boolean;
   /**
    * With the fused projection: each head as a Split slice [B, L, dh] of q, k and v, attended on its own
@@ -27,9 +27,8 @@ export interface AttentionConfig {
    */
   splitHeads?: boolean;
   /**
-   * With `pick` and the fused projection: the picked positions as query rows, so attention is computed from
-   * them alone (Q x P x W scores instead of B x L x L). Must select the same positions, in the same order,
-   * as `pick`.
+   * With `pick`: the picked positions as query rows, so attention is computed from them alone (Q x P x W
+   * scores instead of B x L x L). Must select the same positions, in the same order, as `pick`.
    */
   queries?: Queries;
 }
@@ -59,12 +58,30 @@ function mergeHeads(x: Value, heads: number, headDim: number): Value {
   return op.reshape(op.transpose(x, [0, 2, 1, 3]), [0, 0, heads * headDim]);
 }
 
+type Attended = { ctx: Value; probs: Value[] | Value };
+
 /**
- * The attention core head by head: q [N, P, heads*dh] (already scaled), k and v [N, L, heads*dh], additive
- * mask [N, 1, P, L] (or broadcastable, not varying by head) -> context [N, P, heads*dh] and the per-head
- * probabilities [N, P, L].
+ * The attention core with all heads in one tensor: q [N, P, heads*dh] (already scaled), k and v
+ * [N, L, heads*dh] -> [N, heads, P, dh] through Reshape + Transpose; mask additive, broadcastable to
+ * [N, heads, P, L]. Gives the context [N, P, heads*dh] and the probabilities [N, heads, P, L].
  */
-function attendSplit(g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig): { ctx: Value; probs: Value[] } {
+function attendHeadMajor(
+  g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig,
+): Attended {
+  const sc = op.matmul(splitHeads(q, heads, dh), op.transposeLast(splitHeads(k, heads, dh)));
+  const probs = op.softmax(mask ? op.add(sc, mask) : sc, -1);
+  const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
+  return { ctx: mergeHeads(op.matmul(dropped, splitHeads(v, heads, dh)), heads, dh), probs };
+}
+
+/**
+ * The attention core head by head (AttentionConfig.splitHeads): q [N, P, heads*dh] (already scaled), k and v
+ * [N, L, heads*dh], additive mask [N, 1, P, L] (or broadcastable, not varying by head) -> context
+ * [N, P, heads*dh] and the per-head probabilities [N, P, L].
+ */
+function attendHeadByHead(
+  g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig,
+): Attended {
   if (mask && mask.rank === 4 && mask.dim(1) !== 1) g.fail('Attention', `splitHeads: mask ${mask} varies by head`);
   const m = mask && mask.rank === 4 ? op.squeeze(mask, [1]) : mask;
   const slices = (x: Value) => (heads === 1 ? [x] : op.split(x, Array(heads).fill(dh), -1));
@@ -77,8 +94,10 @@ function attendSplit(g: Graph, q: Value, k: Value, v: Value, mask: Value | null,
   return { ctx: heads === 1 ? ctx[0] : op.concat(ctx, -1), probs };
 }
 
-/** [N, P, L] per head -> [N, heads, P, L], built only when a caller reads AttentionResult.probs. */
-function lazyProbs(out: Value, probs: Value[]): AttentionResult {
+/** The result with its probabilities; per-head ones ([N, P, L] each) are stacked only when a caller reads them. */
+function result(out: Value, a: Attended): AttentionResult {
+  const probs = a.probs;
+  if (!Array.isArray(probs)) return { out, probs };
   let stacked: Value | null = null;
   return { out, get probs() { return (stacked ??= op.concat(probs.map((p) => op.unsqueeze(p, [1])), 1)); } };
 }
@@ -88,55 +107,35 @@ function lazyProbs(out: Value, probs: Value[]): AttentionResult {
  * `<scope>.<name>.{q,k,v,out}`; probs = softmax(q k^T / sqrt(dh) + mask) per head; out = Dense(probs' v)
  * with probs' the dropped-out probabilities. `mask` is ADDITIVE (0 where attended, -10000 where masked),
  * broadcastable to [B, heads, L, L] ([B, 1, L, L] or [B, 1, 1, L]), in x's dtype; null for none.
- * Batch and sequence dims stay symbolic.
+ * Batch and sequence dims stay symbolic. Three independent choices shape the graph, never the function:
+ * the projection (fuseQKV), the attention core (splitHeads) and the query rows (pick, queries).
  */
 export function selfAttention(g: Graph, name: string, x: Value, mask: Value | null, cfg: AttentionConfig): AttentionResult {
   const { hidden, heads } = cfg;
   if (hidden % heads !== 0) g.fail('Attention', `${name}: hidden ${hidden} is not a multiple of heads ${heads}`);
   if (x.rank !== 3) g.fail('Attention', `${name}: input ${x} must be [batch, seq, hidden]`);
   if (mask && mask.dtype !== x.dtype) g.fail('Attention', `${name}: mask ${mask} must have the input's dtype ${x.dtype}`);
+  if (cfg.queries && !cfg.pick) g.fail('Attention', `${name}: queries without pick`);
   const dh = hidden / heads;
+  const attend = cfg.splitHeads ? attendHeadByHead : attendHeadMajor;
   return g.withScope(name, () => {
     const lin = (n: string, v: Value) => linear(g, n, v, hidden, hidden, { init: cfg.init });
-    let scores: Value;
-    let v: Value;
-    if (cfg.fuseQKV === false) {
-      const [q, k, vv] = ['q', 'k', 'v'].map((n) => splitHeads(lin(n, x), heads, dh));
-      scores = op.mul(op.matmul(q, op.transposeLast(k)), 1 / Math.sqrt(dh));
-      v = vv;
-    } else if (cfg.queries && cfg.pick) {
-      const { rows, more, cols, slot, mask: qmask } = cfg.queries;
-      // Query row b < B reads row b itself; only the extra query rows gather their row's keys and values.
-      const own = (t: Value) => op.concat([t, op.gather(t, more)], 0);
-      const [q, k, vv] = projectQKV(g, x, hidden, cfg.init);
-      // Query (rows[q], cols[q, p]) is row rows[q] * L + cols[q, p] of the flattened [B * L, hidden].
-      const flat = op.add(op.mul(op.unsqueeze(rows, [1]), op.dimOf(x, 1)), cols);
-      const qp = op.mul(op.gather(op.reshape(q, [-1, hidden]), flat), 1 / Math.sqrt(dh));
-      if (cfg.splitHeads) {
-        const qrows = op.reshape(qp, op.concat([op.shapeOf(cols), op.int64s(g, [hidden])], 0), [null, null, hidden]);
-        const a = attendSplit(g, qrows, own(k), own(vv), qmask, heads, dh, cfg);
-        return lazyProbs(lin('out', op.gather(op.reshape(a.ctx, [-1, hidden]), slot)), a.probs);
-      }
-      const sc = op.add(op.matmul(splitHeads(qp, heads, dh), op.transposeLast(splitHeads(own(k), heads, dh))), qmask);
-      const probs = op.softmax(sc, -1);
-      const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
-      const ctx = mergeHeads(op.matmul(dropped, splitHeads(own(vv), heads, dh)), heads, dh);
-      return { out: lin('out', op.gather(op.reshape(ctx, [-1, hidden]), slot)), probs };
-    } else {
+    const apart = () => ['q', 'k', 'v'].map((n) => lin(n, x));
+    const [q, k, v] = cfg.fuseQKV === false ? apart() : projectQKV(g, x, hidden, cfg.init);
+    if (!cfg.queries) {
       // The 1/sqrt(dh) scale on q ([B, L, hidden]) rather than on the scores ([B, heads, L, L]).
-      const [q, k, vv] = projectQKV(g, x, hidden, cfg.init);
-      if (cfg.splitHeads) {
-        const a = attendSplit(g, op.mul(q, 1 / Math.sqrt(dh)), k, vv, mask, heads, dh, cfg);
-        return lazyProbs(lin('out', cfg.pick ? cfg.pick(a.ctx) : a.ctx), a.probs);
-      }
-      scores = op.matmul(splitHeads(op.mul(q, 1 / Math.sqrt(dh)), heads, dh), op.transposeLast(splitHeads(k, heads, dh)));
-      v = splitHeads(vv, heads, dh);
+      const a = attend(g, op.mul(q, 1 / Math.sqrt(dh)), k, v, mask, heads, dh, cfg);
+      return result(lin('out', cfg.pick ? cfg.pick(a.ctx) : a.ctx), a);
     }
-    if (mask) scores = op.add(scores, mask);
-    const probs = op.softmax(scores, -1);
-    const dropped = dropout(g, probs, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false });
-    const ctx = mergeHeads(op.matmul(dropped, v), heads, dh);
-    return { out: lin('out', cfg.pick ? cfg.pick(ctx) : ctx), probs };
+    const { rows, more, cols, slot, mask: qmask } = cfg.queries;
+    // Query row b < B reads row b itself; only the extra query rows gather their row's keys and values.
+    const own = (t: Value) => op.concat([t, op.gather(t, more)], 0);
+    // Query (rows[q], cols[q, p]) is row rows[q] * L + cols[q, p] of the flattened [B * L, hidden].
+    const flat = op.add(op.mul(op.unsqueeze(rows, [1]), op.dimOf(x, 1)), cols);
+    const qp = op.mul(op.gather(op.reshape(q, [-1, hidden]), flat), 1 / Math.sqrt(dh));
+    const qrows = op.reshape(qp, op.concat([op.shapeOf(cols), op.int64s(g, [hidden])], 0), [null, null, hidden]);
+    const a = attend(g, qrows, own(k), own(v), qmask, heads, dh, cfg);
+    return result(lin('out', op.gather(op.reshape(a.ctx, [-1, hidden]), slot)), a);
   });
 }
 

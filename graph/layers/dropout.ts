@@ -8,18 +8,24 @@ export interface DropoutOptions {
 }
 
 /**
- * Inverted dropout in training mode; the identity at evaluation or for ratio 0 (no node, no draw).
- * Draws come from the graph's random source (graph/random.ts): seeded sites take the next per-graph seed
- * (g.nextSeed()), so they are reproducible in build order; fed sites read the host's draws. Ratio 1/2 (every
- * HM4SR dropout) multiplies by halfKeepMask; other ratios use ONNX Dropout (seeded) or compare one draw per
- * entry with the ratio (fed).
+ * Inverted dropout in training mode; the identity at evaluation or for ratio 0 (no node, no draw). The mask
+ * comes from uniform draws of the graph's random source (graph/random.ts: seeded sites take the next per-graph
+ * seed, so they are reproducible in build order; fed sites read the host's draws): for ratio 1/2 (every HM4SR
+ * dropout) a fair coin per entry from 16 binary digits of one draw (halfKeepMask), for any other ratio one
+ * draw per entry compared with the ratio (thresholdKeepMask).
  */
 export function dropout(g: Graph, x: Value, opts: DropoutOptions): Value {
   if (!opts.training || opts.ratio <= 0) return x;
-  if (opts.ratio === 0.5) return op.mul(x, halfKeepMask(x));
-  if (!g.fedDraws) return op.dropout(x, opts.ratio, g.nextSeed());
-  const keep = op.cast(op.greaterOrEqual(uniformDraws(x, 1), op.scalar(g, opts.ratio, x.dtype)), x.dtype);
-  return op.mul(x, op.stopGradient(op.mul(keep, 1 / (1 - opts.ratio))));
+  return op.mul(x, opts.ratio === 0.5 ? halfKeepMask(x) : thresholdKeepMask(g, x, opts.ratio));
+}
+
+/**
+ * Dropout's scaled keep-mask for any ratio: 1 / (1 - ratio) where a draw is >= ratio, else 0; constant to
+ * the gradient.
+ */
+function thresholdKeepMask(g: Graph, x: Value, ratio: number): Value {
+  const keep = op.cast(op.greaterOrEqual(uniformDraws(x, 1), op.scalar(g, ratio, x.dtype)), x.dtype);
+  return op.stopGradient(op.mul(keep, 1 / (1 - ratio)));
 }
 
 /** Mask entries taken from one uniform draw: its first 16 binary digits (a float32 draw carries 24). */

@@ -2,6 +2,15 @@
 export type Modality = 'id' | 'txt' | 'img';
 export type TimeEmbedding = 'both' | 'interval' | 'absolute' | 'day-index' | 'day-of-year' | 'interval-cos';
 
+/**
+ * 'none': the paper (eqs. 23 and 25 sum over every sample of the batch, no masking). 'zero': the authors' code
+ * (a same-target sample's logit set to 0, so it adds exp(0) = 1 to the denominator). 'exclude' (default, kept
+ * from this project's first runs so they stay reproducible): a same-target sample leaves the denominator (its
+ * logit set to -10000 / tau).
+ */
+export const FALSE_NEGATIVE_RULES = ['exclude', 'zero', 'none'] as const;
+export type FalseNegativeRule = (typeof FALSE_NEGATIVE_RULES)[number];
+
 export interface Hm4srConfig {
   /** Items are 1..numItems; 0 is padding. */
   numItems: number;
@@ -38,8 +47,11 @@ export interface Hm4srConfig {
   lambdaPCL: number;
   tau: number;
   pclTau: number;
-  /** 'exclude' same-target rows from InfoNCE denominators; 'reference' sets their logit to 0. */
-  falseNegatives: 'exclude' | 'reference';
+  /**
+   * The false-negative rule of the contrastive terms, IDCL (eq. 23) and PCL (eq. 25) alike: how another sample
+   * of the batch with the same target enters a row's InfoNCE denominator. See FALSE_NEGATIVE_RULES.
+   */
+  falseNegatives: FalseNegativeRule;
   /** Reference training leaves item 0 in the softmax. */
   includePadInSoftmax: boolean;
 }
@@ -100,5 +112,10 @@ export function validateConfig(c: Hm4srConfig): void {
   if (c.hidden % c.heads !== 0) bad(`hidden ${c.hidden} is not a multiple of heads ${c.heads}`);
   if (c.numItems < 1) bad('numItems must be >= 1');
   if (c.tmoe && usesInterval(c) && c.intervalBuckets < 1) bad('intervalBuckets must be >= 1');
+  if (!FALSE_NEGATIVE_RULES.includes(c.falseNegatives)) {
+    const was = (c.falseNegatives as string) === 'reference' ? ' ("reference" is now "zero", the authors\' rule)' : '';
+    const rules = FALSE_NEGATIVE_RULES.map((r) => `"${r}"`).join(', ');
+    bad(`falseNegatives must be one of ${rules}, got ${JSON.stringify(c.falseNegatives)}${was}`);
+  }
   for (const k of ['hiddenDropout', 'attnDropout', 'embDropout'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1)`);
 }
