@@ -17,7 +17,11 @@ export const bench = <O extends Record<string, Options>>(b: Bench<O>): Bench<O> 
 
 /** --data and --name of the benchmarks that take a dataset. */
 export const DATA_OPTIONS = {
-  data: { type: 'string', default: 'synth', describe: 'synth, beauty (the built-in amazon-beauty) or a dataset directory' },
+  data: {
+    type: 'string',
+    default: 'synth',
+    describe: 'synth, beauty (the built-in amazon-beauty) or a dataset directory',
+  },
   name: { type: 'string', describe: 'dataset name (NAME.inter) when DIR has several' },
 } as const;
 

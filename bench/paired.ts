@@ -25,7 +25,13 @@ import { type ModelForm, MODEL_FORMS, modelFeeds, parseModelForm, trainingModel 
 import type { LossModel } from '../graph/model.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 
-interface Side { graph: ModelForm; lower: boolean; memoryPattern: boolean; distinct: boolean; fed: boolean }
+interface Side {
+  graph: ModelForm;
+  lower: boolean;
+  memoryPattern: boolean;
+  distinct: boolean;
+  fed: boolean;
+}
 
 function parseSide(spec: string, which: string): Side {
   const side: Side = { graph: MODEL_FORMS[0], lower: true, memoryPattern: false, distinct: true, fed: true };
@@ -40,18 +46,26 @@ function parseSide(spec: string, which: string): Side {
     else if (k === 'mem-pattern') side.memoryPattern = bool(k, v);
     else if (k === 'distinct') side.distinct = bool(k, v);
     else if (k === 'draws' && (v === 'fed' || v === 'seeded')) side.fed = v === 'fed';
-    else throw new Error(`--${which} ${spec}: unknown setting ${kv} (expected graph=${MODEL_FORMS.join('|')}, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`);
+    else
+      throw new Error(
+        `--${which} ${spec}: unknown setting ${kv} (expected graph=${MODEL_FORMS.join('|')}, lower=true|false, mem-pattern=true|false, distinct=true|false, draws=fed|seeded)`,
+      );
   }
   return side;
 }
 
 export const pairedBench = bench({
   name: 'paired',
-  about: 'two training-graph settings timed step by step on the same batches: each side\'s ms per step and the difference (one JSON line)',
+  about:
+    "two training-graph settings timed step by step on the same batches: each side's ms per step and the difference (one JSON line)",
   options: {
     ...DATA_OPTIONS,
     steps: { type: 'number', default: 40, describe: 'steps compared (the first two warm up)' },
-    a: { type: 'string', default: 'lower=false', describe: `SPEC of side a: comma-separated graph=${MODEL_FORMS.join('|')}, lower=, mem-pattern=, distinct= (true|false), draws=fed|seeded` },
+    a: {
+      type: 'string',
+      default: 'lower=false',
+      describe: `SPEC of side a: comma-separated graph=${MODEL_FORMS.join('|')}, lower=, mem-pattern=, distinct= (true|false), draws=fed|seeded`,
+    },
     b: { type: 'string', default: 'lower=true', describe: 'SPEC of side b' },
     threads: { type: 'number', default: 0, describe: 'onnxruntime intra-op threads (0: all cores)' },
     'init-from': { type: 'string', describe: 'start both sides from RUN_DIR/last.ckpt, not from the init' },
@@ -66,7 +80,8 @@ export const pairedBench = bench({
     const batches = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, null).nextEpoch();
     const steps = Math.min(a.steps, batches.length);
     if (!(steps >= 4)) throw new Error(`--steps ${a.steps}: need at least 4 (the first two are warm-up)`);
-    const rngs = [new Rng(1), new Rng(1)], draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
+    const rngs = [new Rng(1), new Rng(1)],
+      draws = [Rng.keyed(1, 'dropout'), Rng.keyed(1, 'dropout')];
     const pack = packOptions(rc, p);
     const ms: number[][] = [[], []];
     const pause = () => new Promise((res) => setTimeout(res, 30));
@@ -74,7 +89,12 @@ export const pairedBench = bench({
       // Each side packs its own copy (the reference reads padded rows) from its own PCL stream: same draws.
       const feeds = runners.map((r, k) => {
         const layout = sides[k].graph === 'reference' ? 'padded' : pack.layout;
-        const packed = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, layout, withTarget: true, rng: rngs[k] });
+        const packed = packBatch(p.ds, p.samples.train, batches[i], p.model, {
+          ...pack,
+          layout,
+          withTarget: true,
+          rng: rngs[k],
+        });
         const b = modelFeeds(models[k], packed.feeds);
         return sides[k].fed ? r.withDraws(b, draws[k]) : b;
       });
@@ -94,7 +114,13 @@ function sideModel(s: Side, p: Prepared): LossModel {
   return s.distinct ? full : { ...full, batch: full.batch.map(({ distinct: _, ...spec }) => spec) };
 }
 
-async function sideRunner(s: Side, model: LossModel, rc: RunConfig, p: Prepared, initFrom: string | undefined): Promise<StepRunner> {
+async function sideRunner(
+  s: Side,
+  model: LossModel,
+  rc: RunConfig,
+  p: Prepared,
+  initFrom: string | undefined,
+): Promise<StepRunner> {
   const specs = probeParams(model);
   // A run's last checkpoint holds every parameter (frozen tables included) and the Adam state. Each side reads
   // its own copy: a runner replaces the entries of its state's maps after every step.
@@ -103,7 +129,9 @@ async function sideRunner(s: Side, model: LossModel, rc: RunConfig, p: Prepared,
   if (saved) checkCheckpointMatches(saved, specs, ckpt!);
   const state = saved ? stateFromCheckpoint(saved, ckpt!) : freshState(specs, initialValues(specs, p.frozen, 1));
   return StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: s.fed }), state, {
-    threads: rc.optim.threads || undefined, memoryPattern: s.memoryPattern, lower: s.lower,
+    threads: rc.optim.threads || undefined,
+    memoryPattern: s.memoryPattern,
+    lower: s.lower,
   });
 }
 
@@ -112,10 +140,19 @@ function report(data: string, rc: RunConfig, sides: Side[], ms: number[][]): voi
   const [a, b] = ms.map((xs) => xs.slice(2));
   const d = b.map((x, i) => x - a[i]);
   const sd = Math.sqrt(d.reduce((s, x) => s + (x - mean(d)) ** 2, 0) / (d.length - 1));
-  process.stdout.write(JSON.stringify({
-    bench: 'paired', data, machine: { cpu: cpus()[0]?.model, cores: cpus().length }, threads: rc.optim.threads || cpus().length,
-    a: sides[0], b: sides[1], stepsCompared: d.length,
-    msPerStepA: +mean(a).toFixed(1), msPerStepB: +mean(b).toFixed(1),
-    diffMs: +mean(d).toFixed(1), diffCi95Ms: +(1.96 * sd / Math.sqrt(d.length)).toFixed(1),
-  }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'paired',
+      data,
+      machine: { cpu: cpus()[0]?.model, cores: cpus().length },
+      threads: rc.optim.threads || cpus().length,
+      a: sides[0],
+      b: sides[1],
+      stepsCompared: d.length,
+      msPerStepA: +mean(a).toFixed(1),
+      msPerStepB: +mean(b).toFixed(1),
+      diffMs: +mean(d).toFixed(1),
+      diffCi95Ms: +((1.96 * sd) / Math.sqrt(d.length)).toFixed(1),
+    }) + '\n',
+  );
 }

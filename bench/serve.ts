@@ -31,11 +31,19 @@ export const serveBench = bench({
     requests: { type: 'number', default: 1000, describe: 'single-user requests timed (after 50 to warm up)' },
     batch: { type: 'number', default: 512, describe: 'users per batch-scoring chunk' },
     threads: { type: 'number', describe: 'onnxruntime intra-op threads of batch scoring (default: all cores)' },
-    'latency-threads': { type: 'number', default: 1, describe: 'onnxruntime intra-op threads of the single-user requests' },
+    'latency-threads': {
+      type: 'number',
+      default: 1,
+      describe: 'onnxruntime intra-op threads of the single-user requests',
+    },
   },
   async run(a) {
     const data = benchData(a.data, a.name);
-    const latencyThreads = a['latency-threads'], threads = a.threads || undefined, requests = a.requests, batch = a.batch, k = 10;
+    const latencyThreads = a['latency-threads'],
+      threads = a.threads || undefined,
+      requests = a.requests,
+      batch = a.batch,
+      k = 10;
     const tmp = mkdtempSync(join(tmpdir(), 'hm4sr-bench-serve-'));
     try {
       const rc = mergeConfig(DEFAULT_CONFIG, { data });
@@ -49,15 +57,32 @@ export const serveBench = bench({
       const latency = await timeRequests(rec, served, requests, k);
       await rec.release();
       const batchRec = await Recommender.load(model, { threads });
-      const scored = await scoreUsers(batchRec, served, data.name, join(tmp, 'recs.jsonl'), { k, excludeSeen: false, chunk: batch });
-      process.stdout.write(JSON.stringify({
-        bench: 'serve', data: data.name, items: p.ds.numItems, users: p.ds.numUsers,
-        machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) }, latencyThreads, batchThreads: threads ?? cpus().length,
-        modelLoadSeconds: +loadSeconds.toFixed(2),
-        latency,
-        batchScoring: { users: scored.users, batch, seconds: +scored.seconds.toFixed(2), usersPerSecond: Math.round(scored.users / scored.seconds), k },
-        peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-      }) + '\n');
+      const scored = await scoreUsers(batchRec, served, data.name, join(tmp, 'recs.jsonl'), {
+        k,
+        excludeSeen: false,
+        chunk: batch,
+      });
+      process.stdout.write(
+        JSON.stringify({
+          bench: 'serve',
+          data: data.name,
+          items: p.ds.numItems,
+          users: p.ds.numUsers,
+          machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) },
+          latencyThreads,
+          batchThreads: threads ?? cpus().length,
+          modelLoadSeconds: +loadSeconds.toFixed(2),
+          latency,
+          batchScoring: {
+            users: scored.users,
+            batch,
+            seconds: +scored.seconds.toFixed(2),
+            usersPerSecond: Math.round(scored.users / scored.seconds),
+            k,
+          },
+          peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        }) + '\n',
+      );
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
@@ -78,5 +103,12 @@ async function timeRequests(rec: Recommender, served: ServingData, requests: num
   }
   ms.sort((x, y) => x - y);
   const q = (f: number) => +ms[Math.min(ms.length - 1, Math.floor(f * ms.length))].toFixed(3);
-  return { requests, k, p50Ms: q(0.5), p90Ms: q(0.9), p99Ms: q(0.99), meanMs: +(ms.reduce((x, y) => x + y, 0) / ms.length).toFixed(3) };
+  return {
+    requests,
+    k,
+    p50Ms: q(0.5),
+    p90Ms: q(0.9),
+    p99Ms: q(0.99),
+    meanMs: +(ms.reduce((x, y) => x + y, 0) / ms.length).toFixed(3),
+  };
 }

@@ -18,12 +18,13 @@ function add<O extends Record<string, Options>>(y: Argv, b: Bench<O>): Argv {
   return y.command(
     b.name,
     b.about,
-    (z) => z.options(b.options).check((a) => {
-      for (const [k, o] of Object.entries(b.options)) {
-        if (o.type === 'number' && Number.isNaN(a[k])) throw new Error(`--${k}: not a number`);
-      }
-      return checkFlags(a, b.settings ?? []);
-    }),
+    (z) =>
+      z.options(b.options).check((a) => {
+        for (const [k, o] of Object.entries(b.options)) {
+          if (o.type === 'number' && Number.isNaN(a[k])) throw new Error(`--${k}: not a number`);
+        }
+        return checkFlags(a, b.settings ?? []);
+      }),
     (a) => b.run(a as never),
   );
 }
@@ -43,7 +44,8 @@ const SUITE_OPTIONS = {
   ...serveBench.options,
   data: {
     type: 'string',
-    describe: 'one dataset (synth, beauty or DIR) for bench train and bench serve; default: synth and beauty, then bench featurize',
+    describe:
+      'one dataset (synth, beauty or DIR) for bench train and bench serve; default: synth and beauty, then bench featurize',
   },
 } as const;
 
@@ -56,7 +58,8 @@ function suite(y: Argv): Argv {
     (a) => {
       const runs: string[][] = [];
       for (const data of a.data ? [a.data] : ['synth', 'beauty']) {
-        for (const b of [trainBench, serveBench]) runs.push(['bench', b.name, '--data', data, ...forward(a, b.options)]);
+        for (const b of [trainBench, serveBench])
+          runs.push(['bench', b.name, '--data', data, ...forward(a, b.options)]);
       }
       if (!a.data) runs.push(['bench', featurizeBench.name]);
       let status = 0;
@@ -68,7 +71,9 @@ function suite(y: Argv): Argv {
 }
 
 export function registerBench(cli: Argv): void {
-  const benches = [trainBench, serveBench, pairedBench, featurizeBench, deviceBench, scatterAddBench] as Bench<Record<string, Options>>[];
+  const benches = [trainBench, serveBench, pairedBench, featurizeBench, deviceBench, scatterAddBench] as Bench<
+    Record<string, Options>
+  >[];
   cli.command('bench', `benchmarks that print JSON: ${benches.map((b) => b.name).join(', ')}, suite`, (y) => {
     for (const b of benches) add(y, b);
     return suite(y).demandCommand(1, 'name a benchmark (see hm4sr bench --help)');

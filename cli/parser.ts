@@ -13,7 +13,10 @@ import { registerTrain } from './train-commands.js';
 
 /** A command line yargs refused (unknown flag, bad choice, missing option): shown with the command's help. */
 export class UsageError extends Error {
-  constructor(message: string, readonly help: string) {
+  constructor(
+    message: string,
+    readonly help: string,
+  ) {
     super(message);
   }
 }
@@ -26,7 +29,9 @@ export class UsageError extends Error {
 export function buildParser(opts: { dryRun?: boolean } = {}): Argv {
   const cli = yargs()
     .scriptName('hm4sr')
-    .usage('$0 <command> [options]\n\nHM4SR multi-modal, time-aware sequential recommendation, trained and served through ONNX.')
+    .usage(
+      '$0 <command> [options]\n\nHM4SR multi-modal, time-aware sequential recommendation, trained and served through ONNX.',
+    )
     .strict()
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
@@ -35,7 +40,7 @@ export function buildParser(opts: { dryRun?: boolean } = {}): Argv {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(!opts.dryRun)
     .fail((msg, err, y) => {
-      throw err ?? new UsageError(msg, opts.dryRun ? '' : y.help() as unknown as string);
+      throw err ?? new UsageError(msg, opts.dryRun ? '' : (y.help() as unknown as string));
     });
   // A command's checks run as middleware after those registered here, so a global "stop" middleware
   // would skip them: a dry parser registers each command (nested ones too: yargs hands builders this
@@ -46,8 +51,15 @@ export function buildParser(opts: { dryRun?: boolean } = {}): Argv {
       command(...a.map((x, i) => (i === 3 && typeof x === 'function' ? () => {} : x)));
   }
   const groups = [
-    registerTrain, registerEvaluate, registerRecommend, registerExport, registerData, registerFeaturize, registerSystem,
-    registerInspect, registerBench,
+    registerTrain,
+    registerEvaluate,
+    registerRecommend,
+    registerExport,
+    registerData,
+    registerFeaturize,
+    registerSystem,
+    registerInspect,
+    registerBench,
   ];
   for (const register of groups) register(cli);
   // yargs validates synchronously where it can, so a refused line would throw out of parseAsync itself:

@@ -50,8 +50,11 @@ function readChunk(dir: string, i: number, tokens: string[], dim: number): Chunk
 }
 
 /** Computes (or reuses) every chunk; returns all rows and the zero-row notes in token order. */
-export async function runChunked(o: CachedRunOptions): Promise<{ data: Float32Array; zeroRows: Record<string, string>; reused: number }> {
-  if (!Number.isInteger(o.chunk) || o.chunk < 1) throw new Error(`chunk size must be a positive integer, got ${o.chunk}`);
+export async function runChunked(
+  o: CachedRunOptions,
+): Promise<{ data: Float32Array; zeroRows: Record<string, string>; reused: number }> {
+  if (!Number.isInteger(o.chunk) || o.chunk < 1)
+    throw new Error(`chunk size must be a positive integer, got ${o.chunk}`);
   const manifestPath = join(o.dir, 'manifest.json');
   const want: Manifest = { key: o.key, chunk: o.chunk, count: o.tokens.length, dim: o.dim };
   let reuse = false;
@@ -71,7 +74,8 @@ export async function runChunked(o: CachedRunOptions): Promise<{ data: Float32Ar
   }
   const data = new Float32Array(o.tokens.length * o.dim);
   const zeroRows: Record<string, string> = {};
-  let done = 0, reused = 0;
+  let done = 0,
+    reused = 0;
   for (let i = 0, start = 0; start < o.tokens.length; i++, start += o.chunk) {
     const end = Math.min(start + o.chunk, o.tokens.length);
     const tokens = o.tokens.slice(start, end);
@@ -80,7 +84,8 @@ export async function runChunked(o: CachedRunOptions): Promise<{ data: Float32Ar
       reused += end - start;
     } else {
       r = await o.compute(start, end);
-      if (r.data.length !== (end - start) * o.dim) throw new Error(`chunk ${i}: ${r.data.length} values for ${end - start} items x ${o.dim}`);
+      if (r.data.length !== (end - start) * o.dim)
+        throw new Error(`chunk ${i}: ${r.data.length} values for ${end - start} items x ${o.dim}`);
       writeFileAtomic(join(o.dir, `${chunkName(i)}.json`), JSON.stringify(r.zeroRows));
       writeFeatureTable(join(o.dir, `${chunkName(i)}.f32`), tokens, r.data, o.dim);
     }
@@ -94,7 +99,10 @@ export async function runChunked(o: CachedRunOptions): Promise<{ data: Float32Ar
 
 /** Removes a finished run's cache. */
 export function dropCache(dir: string): void {
-  if (existsSync(dir) && readdirSync(dir).every((f) => f === 'manifest.json' || /^chunk-\d+\.(f32|json)$/.test(f) || f.endsWith('.tmp'))) {
+  if (
+    existsSync(dir) &&
+    readdirSync(dir).every((f) => f === 'manifest.json' || /^chunk-\d+\.(f32|json)$/.test(f) || f.endsWith('.tmp'))
+  ) {
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -55,13 +55,16 @@ async function loadModel(t: Transformers, o: EncoderOptions) {
 /** Copies the [CLS] row of each batch element out of last_hidden_state [B, T, H]. */
 function clsRows(output: Record<string, unknown>, batch: number, dim: number, what: string): Float32Array {
   const h = output.last_hidden_state as { dims: number[]; data: Float32Array } | undefined;
-  if (!h) throw new Error(`${what}: the model has no last_hidden_state output (outputs: ${Object.keys(output).join(', ')})`);
+  if (!h)
+    throw new Error(`${what}: the model has no last_hidden_state output (outputs: ${Object.keys(output).join(', ')})`);
   const [b, t, d] = h.dims;
-  if (b !== batch || d !== dim) throw new Error(`${what}: last_hidden_state is [${h.dims}], expected [${batch}, T, ${dim}]`);
+  if (b !== batch || d !== dim)
+    throw new Error(`${what}: last_hidden_state is [${h.dims}], expected [${batch}, T, ${dim}]`);
   const out = new Float32Array(batch * dim);
   for (let i = 0; i < batch; i++) out.set(h.data.subarray(i * t * d, i * t * d + d), i * dim);
   for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) throw new Error(`${what}: the model produced ${out[i]} for batch element ${Math.floor(i / dim)}`);
+    if (!Number.isFinite(out[i]))
+      throw new Error(`${what}: the model produced ${out[i]} for batch element ${Math.floor(i / dim)}`);
   }
   return out;
 }
@@ -92,7 +95,10 @@ export async function loadTextEncoder(o: EncoderOptions & { form: TextForm }): P
   const maxLength = Math.min(tokenizer.model_max_length ?? Infinity, config.max_position_embeddings ?? 512, 512);
   const run = (texts: string[]) =>
     o.form === 'reference'
-      ? tokenizer(texts.map((s) => `[CLS] ${s}`), { add_special_tokens: false, padding: true, truncation: true, max_length: maxLength })
+      ? tokenizer(
+          texts.map((s) => `[CLS] ${s}`),
+          { add_special_tokens: false, padding: true, truncation: true, max_length: maxLength },
+        )
       : tokenizer(texts, { padding: true, truncation: true, max_length: maxLength });
   return {
     dim,
@@ -124,7 +130,9 @@ export async function loadImageEncoder(o: EncoderOptions): Promise<ImageEncoder>
   try {
     processor = await t.AutoProcessor.from_pretrained(o.source.id, { local_files_only: !o.source.download });
   } catch (e) {
-    throw new Error(`could not load the image processor of ${o.source.id} (from ${o.source.dir}): ${(e as Error).message}`);
+    throw new Error(
+      `could not load the image processor of ${o.source.id} (from ${o.source.dir}): ${(e as Error).message}`,
+    );
   }
   const model = await loadModel(t, o);
   const config = model.config as unknown as { hidden_size?: number };

@@ -9,7 +9,14 @@ import { findAtomicFile, readInter } from '../train/data/atomic.js';
 import { writeFeatureTable } from '../train/data/features.js';
 import { progressBar } from '../train/progress.js';
 import { dropCache, runChunked } from './chunk-cache.js';
-import { type Ep, type ImageEncoder, type TextEncoder, type TextForm, loadImageEncoder, loadTextEncoder } from './encoders.js';
+import {
+  type Ep,
+  type ImageEncoder,
+  type TextEncoder,
+  type TextForm,
+  loadImageEncoder,
+  loadTextEncoder,
+} from './encoders.js';
 import { indexImages } from './images.js';
 import { type ItemTexts, readItemTexts } from './item-text.js';
 import { type ModelKind, type ModelSource, REQUIRED_FILES, resolveModel } from './model-source.js';
@@ -45,7 +52,8 @@ const LIST_CAP = 1000;
 const cap = (xs: string[]) => xs.slice(0, LIST_CAP);
 
 /** DIR/NAME.EXT or its .gz (the built-in datasets ship compressed); the plain name when neither exists, for the error. */
-const atomicPath = (o: { dir: string; name: string }, ext: string) => findAtomicFile(o.dir, o.name, ext) ?? join(o.dir, `${o.name}.${ext}`);
+const atomicPath = (o: { dir: string; name: string }, ext: string) =>
+  findAtomicFile(o.dir, o.name, ext) ?? join(o.dir, `${o.name}.${ext}`);
 
 /** The lock on a featurize output directory (its tables, reports and chunk caches): one writer at a time. */
 const lockOut = (o: { out: string; log: (m: string) => void }) =>
@@ -161,7 +169,8 @@ function gatherInputs(kind: ModelKind, o: ModelRunOptions): Inputs {
     return { tokens: t.tokens, inputs: t.texts, zeroRows, unknown: t.unknown, fields: t.fields, overlong: t.overlong };
   }
   if (!o.images) throw new Error('--image-model needs --images DIR (one image per item, named by item token)');
-  if (!existsSync(inter)) throw new Error(`${inter}: no such file (featurize needs the interactions to know which items to write)`);
+  if (!existsSync(inter))
+    throw new Error(`${inter}: no such file (featurize needs the interactions to know which items to write)`);
   const tokens = [...new Set(readInter(inter).items)];
   const idx = indexImages(resolve(o.images), tokens);
   const zeroRows: Record<string, string> = {};
@@ -191,12 +200,20 @@ function fingerprint(kind: ModelKind, src: ModelSource, inp: Inputs, form: TextF
 }
 
 /** Checks options, the model directory and --images without loading anything (run it for every model before the first). */
-export function preflight(kind: ModelKind, o: Pick<ModelRunOptions, 'model' | 'images' | 'modelsDir' | 'download' | 'batch'>): ModelSource {
+export function preflight(
+  kind: ModelKind,
+  o: Pick<ModelRunOptions, 'model' | 'images' | 'modelsDir' | 'download' | 'batch'>,
+): ModelSource {
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`--batch must be a positive integer, got ${o.batch}`);
-  const src = resolveModel(o.model, kind, { modelsDir: o.modelsDir, download: o.download, flag: kind === 'text' ? '--text-model' : '--image-model' });
+  const src = resolveModel(o.model, kind, {
+    modelsDir: o.modelsDir,
+    download: o.download,
+    flag: kind === 'text' ? '--text-model' : '--image-model',
+  });
   if (kind === 'image') {
     if (!o.images) throw new Error('--image-model needs --images DIR (one image per item, named by item token)');
-    if (!existsSync(o.images) || !statSync(o.images).isDirectory()) throw new Error(`--images ${o.images}: no such directory`);
+    if (!existsSync(o.images) || !statSync(o.images).isDirectory())
+      throw new Error(`--images ${o.images}: no such directory`);
   }
   return src;
 }
@@ -214,7 +231,12 @@ export async function featurizeWithModel(kind: ModelKind, o: ModelRunOptions): P
 }
 
 async function featurizeLocked(
-  kind: ModelKind, o: ModelRunOptions, src: ModelSource, inp: Inputs, t0: number, chunk: number,
+  kind: ModelKind,
+  o: ModelRunOptions,
+  src: ModelSource,
+  inp: Inputs,
+  t0: number,
+  chunk: number,
 ): Promise<ModelReport> {
   const file = join(o.out, `${o.name}.${tableName(kind)}.f32`);
   const reportPath = join(o.out, `${o.name}.${tableName(kind)}.report.json`);
@@ -232,7 +254,10 @@ async function featurizeLocked(
     }
   }
   const encOpts = { source: src, modelsDir: o.modelsDir, ep: o.ep, threads: o.threads };
-  const enc = kind === 'text' ? await loadTextEncoder({ ...encOpts, form: o.form ?? 'standard' }) : await loadImageEncoder(encOpts);
+  const enc =
+    kind === 'text'
+      ? await loadTextEncoder({ ...encOpts, form: o.form ?? 'standard' })
+      : await loadImageEncoder(encOpts);
   // Downloads resolve the fingerprint once the files are there.
   const runKey = key ?? fingerprint(kind, { ...src, download: false }, inp, o.form);
   o.log(`${kind} features: ${inp.tokens.length} items through ${src.id} (${enc.dim} dims, ${o.ep}, batch ${o.batch})`);
@@ -265,7 +290,9 @@ async function featurizeLocked(
             idx.forEach((i, k) => data.set(rows.subarray(k * enc.dim, (k + 1) * enc.dim), (i - start) * enc.dim));
           } else {
             const r = await (enc as ImageEncoder).encode(idx.map((i) => inp.inputs[i]));
-            r.ok.forEach((j, k) => data.set(r.rows.subarray(k * enc.dim, (k + 1) * enc.dim), (idx[j] - start) * enc.dim));
+            r.ok.forEach((j, k) =>
+              data.set(r.rows.subarray(k * enc.dim, (k + 1) * enc.dim), (idx[j] - start) * enc.dim),
+            );
             for (const [j, why] of r.failed) zeroRows[inp.tokens[idx[j]]] = `${why} (${inp.inputs[idx[j]]})`;
           }
         }
@@ -286,7 +313,9 @@ async function featurizeLocked(
       zeroRows: { count: Object.keys(zeroRows).length, items: zeroRows },
       unknownItems: { count: inp.unknown.length, entries: cap(inp.unknown) },
       ...(inp.ignored ? { ignoredFiles: cap(inp.ignored) } : {}),
-      ...(inp.fields ? { fields: inp.fields, textForm: o.form ?? 'standard', overlongFieldsDropped: inp.overlong } : {}),
+      ...(inp.fields
+        ? { fields: inp.fields, textForm: o.form ?? 'standard', overlongFieldsDropped: inp.overlong }
+        : {}),
       key: runKey,
       computed,
       seconds,

@@ -23,7 +23,9 @@ export function indexImages(dir: string, tokens: Iterable<string>): ImageIndex {
   const unknown: string[] = [];
   const ignored: string[] = [];
   // Sorted so "the first image" of an item is the same on every file system.
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  )) {
     const full = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (!known.has(entry.name)) {

@@ -26,7 +26,11 @@ export interface ItemTexts {
 
 /** One field cleaned as the reference does: HTML entities decoded, quotes and newlines stripped, tabs to spaces, one trailing period. */
 export function cleanField(raw: string): string {
-  let s = decodeHTML(raw).replace(/["\r\n]/g, '').replace(/\t/g, ' ').replace(/\s+/g, ' ').trim();
+  let s = decodeHTML(raw)
+    .replace(/["\r\n]/g, '')
+    .replace(/\t/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   // Lone surrogates and control characters come from broken scrapes; a tokenizer has no use for them.
   s = s.replace(/[\p{Cc}\p{Cs}]/gu, '').trim();
   s = s.replace(/[.\s]+$/, '');
@@ -53,15 +57,23 @@ export function itemText(fields: string[]): { text: string; overlong: number } {
  * dataset knows). Categories are a token_seq, i.e. the first category path already split on spaces.
  */
 export function readItemTexts(interPath: string, itemPath: string): ItemTexts {
-  if (!existsSync(interPath)) throw new Error(`${interPath}: no such file (featurize needs the interactions to know which items to write)`);
-  if (!existsSync(itemPath)) throw new Error(`${itemPath}: no such file (text features are built from the .item file's title/categories/brand columns)`);
+  if (!existsSync(interPath))
+    throw new Error(`${interPath}: no such file (featurize needs the interactions to know which items to write)`);
+  if (!existsSync(itemPath))
+    throw new Error(
+      `${itemPath}: no such file (text features are built from the .item file's title/categories/brand columns)`,
+    );
   const inter = readInter(interPath);
   const known = new Set(inter.items);
   const { cols, rows } = readAtomic(itemPath);
   const ii = columnIndex(itemPath, cols, 'item_id');
   const fields = TEXT_FIELDS.filter((f) => cols.some((c) => c.name === f));
   if (fields.length === 0) {
-    throw new AtomicFormatError(itemPath, 1, `no text column: need one of ${TEXT_FIELDS.join(', ')} (header has ${cols.map((c) => c.name).join(', ')})`);
+    throw new AtomicFormatError(
+      itemPath,
+      1,
+      `no text column: need one of ${TEXT_FIELDS.join(', ')} (header has ${cols.map((c) => c.name).join(', ')})`,
+    );
   }
   const at = fields.map((f) => columnIndex(itemPath, cols, f));
   const tokens: string[] = [];

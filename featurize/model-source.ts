@@ -36,17 +36,26 @@ function checkLayout(dir: string, kind: ModelKind, what: string): void {
  * env.cacheDir) and that is searched for Hub ids (env.localModelPath), so a model downloaded once is
  * found offline later.
  */
-export function resolveModel(spec: string, kind: ModelKind, opts: { modelsDir: string; download: boolean; flag: string }): ModelSource {
+export function resolveModel(
+  spec: string,
+  kind: ModelKind,
+  opts: { modelsDir: string; download: boolean; flag: string },
+): ModelSource {
   const what = `${opts.flag} ${spec}`;
   const asPath = resolve(spec);
   if (existsSync(asPath)) {
-    if (!statSync(asPath).isDirectory()) throw new Error(`${what}: ${asPath} is a file; give the model directory (holding ${REQUIRED_FILES[kind].join(', ')})`);
+    if (!statSync(asPath).isDirectory())
+      throw new Error(
+        `${what}: ${asPath} is a file; give the model directory (holding ${REQUIRED_FILES[kind].join(', ')})`,
+      );
     checkLayout(asPath, kind, what);
     return { id: asPath, dir: asPath, download: false };
   }
-  if (!HUB_ID.test(spec)) throw new Error(`${what}: no such directory (${asPath}), and not a Hugging Face Hub id (owner/name)`);
+  if (!HUB_ID.test(spec))
+    throw new Error(`${what}: no such directory (${asPath}), and not a Hugging Face Hub id (owner/name)`);
   const cached = join(opts.modelsDir, spec);
-  if (existsSync(cached) && REQUIRED_FILES[kind].every((f) => existsSync(join(cached, f)))) return { id: spec, dir: cached, download: false };
+  if (existsSync(cached) && REQUIRED_FILES[kind].every((f) => existsSync(join(cached, f))))
+    return { id: spec, dir: cached, download: false };
   if (!opts.download) {
     throw new Error(
       `${what}: not found offline. Looked for the directory ${asPath} and for the model cache ${cached}. ` +

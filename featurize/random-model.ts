@@ -11,7 +11,13 @@ import { join } from 'node:path';
 
 /** Initial values; `std` replaces the builders' N(0, 0.02) (BERT's initializer_range) so tiny models give distinct outputs. */
 function randomValues(g: Graph, seed: number, std = 0.02) {
-  return initialValues([...g.params.values()].map(({ spec }) => (spec.init.kind === 'normal' ? { ...spec, init: { ...spec.init, std } } : spec)), new Map(), seed);
+  return initialValues(
+    [...g.params.values()].map(({ spec }) =>
+      spec.init.kind === 'normal' ? { ...spec, init: { ...spec.init, std } } : spec,
+    ),
+    new Map(),
+    seed,
+  );
 }
 
 const json = (path: string, v: unknown) => writeFileAtomic(path, `${JSON.stringify(v, null, 2)}\n`);
@@ -57,28 +63,67 @@ export function bertTokenizerJson(vocab: string[]): unknown {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: special.map((t) => ({ id: id(t), content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })).sort((a, b) => a.id - b.id),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    added_tokens: special
+      .map((t) => ({
+        id: id(t),
+        content: t,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      }))
+      .sort((a, b) => a.id - b.id),
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
       pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: '[SEP]', type_id: 1 } },
       ],
       special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [id(t)], tokens: [t] }])),
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(ids) },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(ids),
+    },
   };
 }
 
 /** Writes a random BERT model directory; returns the graph config. */
 export function writeRandomBert(dir: string, o: RandomBertOptions): BertConfig {
-  const cfg: BertConfig = { vocab: o.vocab.length, hidden: o.hidden, layers: o.layers, heads: o.heads, intermediate: o.intermediate, maxPositions: o.maxPositions };
+  const cfg: BertConfig = {
+    vocab: o.vocab.length,
+    hidden: o.hidden,
+    layers: o.layers,
+    heads: o.heads,
+    intermediate: o.intermediate,
+    maxPositions: o.maxPositions,
+  };
   const g = buildBertGraph(cfg);
-  writeFileAtomic(join(dir, 'onnx', 'model.onnx'), serialize(g, { params: 'initializers', values: randomValues(g, o.seed, o.std) }));
+  writeFileAtomic(
+    join(dir, 'onnx', 'model.onnx'),
+    serialize(g, { params: 'initializers', values: randomValues(g, o.seed, o.std) }),
+  );
   json(join(dir, 'config.json'), {
     model_type: 'bert',
     architectures: ['BertModel'],
@@ -97,7 +142,11 @@ export function writeRandomBert(dir: string, o: RandomBertOptions): BertConfig {
     tokenizer_class: 'BertTokenizer',
     do_lower_case: true,
     model_max_length: o.maxPositions,
-    cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]', unk_token: '[UNK]', mask_token: '[MASK]',
+    cls_token: '[CLS]',
+    sep_token: '[SEP]',
+    pad_token: '[PAD]',
+    unk_token: '[UNK]',
+    mask_token: '[MASK]',
   });
   return cfg;
 }
@@ -115,10 +164,20 @@ export interface RandomVitOptions {
 
 /** Writes a random ViT model directory with a ViTImageProcessor config (resize, rescale, normalise 0.5/0.5). */
 export function writeRandomVit(dir: string, o: RandomVitOptions): VitConfig {
-  const cfg: VitConfig = { imageSize: o.imageSize, patchSize: o.patchSize, hidden: o.hidden, layers: o.layers, heads: o.heads, intermediate: o.intermediate };
+  const cfg: VitConfig = {
+    imageSize: o.imageSize,
+    patchSize: o.patchSize,
+    hidden: o.hidden,
+    layers: o.layers,
+    heads: o.heads,
+    intermediate: o.intermediate,
+  };
   vitGrid(cfg);
   const g = buildVitGraph(cfg);
-  writeFileAtomic(join(dir, 'onnx', 'model.onnx'), serialize(g, { params: 'initializers', values: randomValues(g, o.seed, o.std) }));
+  writeFileAtomic(
+    join(dir, 'onnx', 'model.onnx'),
+    serialize(g, { params: 'initializers', values: randomValues(g, o.seed, o.std) }),
+  );
   json(join(dir, 'config.json'), {
     model_type: 'vit',
     architectures: ['ViTModel'],

@@ -17,7 +17,14 @@ export interface TfidfOptions {
   projectionNnz: number;
 }
 
-export const TFIDF_DEFAULTS: TfidfOptions = { dim: 768, seed: 2025, wordNgrams: [1, 2], charNgrams: [3, 5], minDf: 2, projectionNnz: 8 };
+export const TFIDF_DEFAULTS: TfidfOptions = {
+  dim: 768,
+  seed: 2025,
+  wordNgrams: [1, 2],
+  charNgrams: [3, 5],
+  minDf: 2,
+  projectionNnz: 8,
+};
 
 export interface TfidfResult {
   /** [texts.length x dim]; empty texts give zero rows; other rows have L2 norm sqrt(dim) (RMS 1 per column). */
@@ -36,7 +43,10 @@ export function words(text: string): string[] {
 }
 
 /** Two blocks of features with their counts: word n-grams ("w" prefix) and char n-grams ("c" prefix). */
-export function analyze(text: string, o: Pick<TfidfOptions, 'wordNgrams' | 'charNgrams'>): [Map<string, number>, Map<string, number>] {
+export function analyze(
+  text: string,
+  o: Pick<TfidfOptions, 'wordNgrams' | 'charNgrams'>,
+): [Map<string, number>, Map<string, number>] {
   const ws = words(text);
   const w = new Map<string, number>();
   const c = new Map<string, number>();
@@ -69,7 +79,8 @@ function projectionOf(feature: string, o: TfidfOptions, idx: Int32Array, sign: F
 export function tfidfFeatures(texts: string[], opts: Partial<TfidfOptions> = {}): TfidfResult {
   const o: TfidfOptions = { ...TFIDF_DEFAULTS, ...opts };
   if (!Number.isInteger(o.dim) || o.dim < 1) throw new Error(`tfidf: dim must be a positive integer, got ${o.dim}`);
-  if (o.projectionNnz < 1 || o.projectionNnz > o.dim) throw new Error(`tfidf: projectionNnz must be in 1..${o.dim}, got ${o.projectionNnz}`);
+  if (o.projectionNnz < 1 || o.projectionNnz > o.dim)
+    throw new Error(`tfidf: projectionNnz must be in 1..${o.dim}, got ${o.projectionNnz}`);
   const docs = texts.map((t) => analyze(t, o));
   const df = new Map<string, number>();
   for (const blocks of docs) for (const b of blocks) for (const k of b.keys()) df.set(k, (df.get(k) ?? 0) + 1);
@@ -81,7 +92,12 @@ export function tfidfFeatures(texts: string[], opts: Partial<TfidfOptions> = {})
   const sign = new Float64Array(keys.length * o.projectionNnz);
   keys.forEach((k, col) => {
     kept.set(k, { idf: Math.log((1 + n) / (1 + df.get(k)!)) + 1, col });
-    projectionOf(k, o, idx.subarray(col * o.projectionNnz, (col + 1) * o.projectionNnz), sign.subarray(col * o.projectionNnz, (col + 1) * o.projectionNnz));
+    projectionOf(
+      k,
+      o,
+      idx.subarray(col * o.projectionNnz, (col + 1) * o.projectionNnz),
+      sign.subarray(col * o.projectionNnz, (col + 1) * o.projectionNnz),
+    );
   });
   const data = new Float32Array(n * o.dim);
   const row = new Float64Array(o.dim);

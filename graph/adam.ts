@@ -11,15 +11,32 @@ export interface AdamConfig {
   decay: 'decoupled' | 'l2';
 }
 
-export const ADAM_DEFAULTS: AdamConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decay: 'decoupled' };
+export const ADAM_DEFAULTS: AdamConfig = {
+  lr: 1e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0,
+  decay: 'decoupled',
+};
 
-export interface AdamSlot { param: Value; grad: Value; m: Value; v: Value }
+export interface AdamSlot {
+  param: Value;
+  grad: Value;
+  m: Value;
+  v: Value;
+}
 
 /**
  * One bias-corrected Adam update, in PyTorch's arithmetic order:
  * p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with t = step + 1.
  */
-export function adamUpdate(slots: AdamSlot[], step: Value, lr: Value, cfg: AdamConfig): { params: Value[]; m: Value[]; v: Value[]; step: Value } {
+export function adamUpdate(
+  slots: AdamSlot[],
+  step: Value,
+  lr: Value,
+  cfg: AdamConfig,
+): { params: Value[]; m: Value[]; v: Value[]; step: Value } {
   const t = op.add(step, 1);
   const tf = op.cast(t, 'float32');
   const g = tf.graph;

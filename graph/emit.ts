@@ -52,7 +52,14 @@ function typeProto(dtype: DType, shape: Shape | null): P.ITypeProto {
   return {
     tensorType: {
       elemType: ONNX_DTYPE[dtype],
-      shape: shape === null ? undefined : { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})) },
+      shape:
+        shape === null
+          ? undefined
+          : {
+              dim: shape.map((d) =>
+                typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {},
+              ),
+            },
     },
   };
 }
@@ -90,13 +97,20 @@ interface Emission extends EmitOptions {
 function attrProto(name: string, a: Attr, opts: Emission): P.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.t) {
-    case 'int': return { name, type: T.INT, i: a.v };
-    case 'float': return { name, type: T.FLOAT, f: a.v };
-    case 'ints': return { name, type: T.INTS, ints: a.v };
-    case 'floats': return { name, type: T.FLOATS, floats: a.v };
-    case 'string': return { name, type: T.STRING, s: new TextEncoder().encode(a.v) };
-    case 'tensor': return { name, type: T.TENSOR, t: tensorProto('', a.v) };
-    case 'graph': return { name, type: T.GRAPH, g: graphProto(a.v, { ...opts, params: 'inputs', paramOrder: [] }, true) };
+    case 'int':
+      return { name, type: T.INT, i: a.v };
+    case 'float':
+      return { name, type: T.FLOAT, f: a.v };
+    case 'ints':
+      return { name, type: T.INTS, ints: a.v };
+    case 'floats':
+      return { name, type: T.FLOATS, floats: a.v };
+    case 'string':
+      return { name, type: T.STRING, s: new TextEncoder().encode(a.v) };
+    case 'tensor':
+      return { name, type: T.TENSOR, t: tensorProto('', a.v) };
+    case 'graph':
+      return { name, type: T.GRAPH, g: graphProto(a.v, { ...opts, params: 'inputs', paramOrder: [] }, true) };
   }
 }
 
@@ -165,12 +179,20 @@ function graphProto(g: Graph, opts: Emission, sub = false): P.IGraphProto {
   if (!sub || !g.paramBinding) {
     for (const { spec, value } of orderedParams(g, opts.paramOrder)) {
       if (opts.params === 'inputs') inputs.push(valueInfo(value));
-      else initializer.push(tensorProto(value.name, { dtype: spec.dtype, dims: spec.dims, data: paramData(spec, opts.values) }, opts.externalData));
+      else
+        initializer.push(
+          tensorProto(
+            value.name,
+            { dtype: spec.dtype, dims: spec.dims, data: paramData(spec, opts.values) },
+            opts.externalData,
+          ),
+        );
     }
   }
   if (!sub) {
     for (const [name, t] of Object.entries(opts.inputDefaults ?? {})) {
-      if (!g.inputs.some((v) => v.name === name)) throw new Error(`graph ${g.name}: a default is given for ${name}, which is not one of its inputs`);
+      if (!g.inputs.some((v) => v.name === name))
+        throw new Error(`graph ${g.name}: a default is given for ${name}, which is not one of its inputs`);
       initializer.push(tensorProto(name, t));
     }
   }

@@ -37,7 +37,13 @@ function sumTo(d: Value, shape: Shape | null): Value {
   return r;
 }
 
-const shapeLike = (d: Value, x: Value) => (x.shape !== null && d.shape !== null && x.shape.length === d.shape.length && x.shape.every((s, i) => s === d.shape![i]) ? d : op.reshape(d, op.shapeOf(x), x.shape ?? undefined));
+const shapeLike = (d: Value, x: Value) =>
+  x.shape !== null &&
+  d.shape !== null &&
+  x.shape.length === d.shape.length &&
+  x.shape.every((s, i) => s === d.shape![i])
+    ? d
+    : op.reshape(d, op.shapeOf(x), x.shape ?? undefined);
 
 const xs = (c: GradContext) => c.x as Value[];
 
@@ -91,24 +97,33 @@ function constScalar(c: GradContext, i: number): number {
 export const RULES: Record<string, GradRule> = {
   Identity: unaryRule((_c, dy) => dy),
   Add: (c) => {
-    const [a, b] = xs(c), dy = c.dy[0]!;
+    const [a, b] = xs(c),
+      dy = c.dy[0]!;
     return [c.needs(0) ? sumTo(dy, a.shape) : null, c.needs(1) ? sumTo(dy, b.shape) : null];
   },
   Sub: (c) => {
-    const [a, b] = xs(c), dy = c.dy[0]!;
+    const [a, b] = xs(c),
+      dy = c.dy[0]!;
     return [c.needs(0) ? sumTo(dy, a.shape) : null, c.needs(1) ? sumTo(op.neg(dy), b.shape) : null];
   },
   Mul: (c) => {
-    const [a, b] = xs(c), dy = c.dy[0]!;
+    const [a, b] = xs(c),
+      dy = c.dy[0]!;
     return [c.needs(0) ? sumTo(op.mul(dy, b), a.shape) : null, c.needs(1) ? sumTo(op.mul(dy, a), b.shape) : null];
   },
   Div: (c) => {
-    const [a, b] = xs(c), dy = c.dy[0]!;
+    const [a, b] = xs(c),
+      dy = c.dy[0]!;
     const y = c.y[0];
-    return [c.needs(0) ? sumTo(op.div(dy, b), a.shape) : null, c.needs(1) ? sumTo(op.neg(op.div(op.mul(dy, y), b)), b.shape) : null];
+    return [
+      c.needs(0) ? sumTo(op.div(dy, b), a.shape) : null,
+      c.needs(1) ? sumTo(op.neg(op.div(op.mul(dy, y), b)), b.shape) : null,
+    ];
   },
   Pow: (c) => {
-    const [a, b] = xs(c), dy = c.dy[0]!, y = c.y[0];
+    const [a, b] = xs(c),
+      dy = c.dy[0]!,
+      y = c.y[0];
     return [
       c.needs(0) ? sumTo(op.mul(dy, op.mul(b, op.pow(a, op.sub(b, 1)))), a.shape) : null,
       // d/db a^b = a^b log a; at a = 0 (y = 0 for b > 0) the limit is 0, not 0 * -inf = NaN.
@@ -137,19 +152,27 @@ export const RULES: Record<string, GradRule> = {
   Floor: (c) => [c.needs(0) ? op.zerosLike(xs(c)[0]) : null],
   Sign: (c) => [c.needs(0) ? op.zerosLike(xs(c)[0]) : null],
   Clip: (c) => {
-    const x = xs(c)[0], dy = c.dy[0]!;
-    const lo = c.x[1], hi = c.x[2];
+    const x = xs(c)[0],
+      dy = c.dy[0]!;
+    const lo = c.x[1],
+      hi = c.x[2];
     if (!c.needs(0)) return [null, null, null];
     const inside = op.and(op.greaterOrEqual(x, lo ?? -Infinity), op.greaterOrEqual(hi ?? Infinity, x));
     return [op.where(inside, dy, 0), null, null];
   },
   Cast: (c) => [c.needs(0) ? op.cast(c.dy[0]!, xs(c)[0].dtype) : null],
   Where: (c) => {
-    const [cond, a, b] = xs(c), dy = c.dy[0]!;
-    return [null, c.needs(1) ? sumTo(op.where(cond, dy, 0), a.shape) : null, c.needs(2) ? sumTo(op.where(cond, 0, dy), b.shape) : null];
+    const [cond, a, b] = xs(c),
+      dy = c.dy[0]!;
+    return [
+      null,
+      c.needs(1) ? sumTo(op.where(cond, dy, 0), a.shape) : null,
+      c.needs(2) ? sumTo(op.where(cond, 0, dy), b.shape) : null,
+    ];
   },
   MatMul: (c) => {
-    const [a, b] = xs(c), dy = c.dy[0]!;
+    const [a, b] = xs(c),
+      dy = c.dy[0]!;
     return [
       c.needs(0) ? sumTo(op.matmul(dy, op.transposeLast(b)), a.shape) : null,
       // For a Linear (b 2-D, a batched) one GEMM over a's flattened rows: graph/lower/weight-grad.ts.
@@ -182,12 +205,14 @@ export const RULES: Record<string, GradRule> = {
     return [op.mul(mask, op.div(dy, op.reduceSum(mask, axes, true)))];
   },
   Softmax: (c) => {
-    const y = c.y[0], dy = c.dy[0]!;
+    const y = c.y[0],
+      dy = c.dy[0]!;
     const axis = (c.node.attrs.axis as { v: number }).v;
     return [op.mul(y, op.sub(dy, op.reduceSum(op.mul(dy, y), [axis], true)))];
   },
   LogSoftmax: (c) => {
-    const y = c.y[0], dy = c.dy[0]!;
+    const y = c.y[0],
+      dy = c.dy[0]!;
     const axis = (c.node.attrs.axis as { v: number }).v;
     return [op.sub(dy, op.mul(op.exp(y), op.reduceSum(dy, [axis], true)))];
   },
@@ -211,27 +236,38 @@ export const RULES: Record<string, GradRule> = {
     const sizes = parts.map((x) => x.shape![axis]);
     if (sizes.every((s) => typeof s === 'number')) return op.split(c.dy[0]!, sizes as number[], axis);
     // Symbolic sizes along the axis: split at the operands' runtime sizes.
-    const split = op.concat(parts.map((x) => dimAt(x, axis)), 0);
-    return c.g.node('Split', [c.dy[0]!, split], parts.map((x) => ({ dtype: x.dtype, shape: x.shape })), { axis: { t: 'int', v: axis } });
+    const split = op.concat(
+      parts.map((x) => dimAt(x, axis)),
+      0,
+    );
+    return c.g.node(
+      'Split',
+      [c.dy[0]!, split],
+      parts.map((x) => ({ dtype: x.dtype, shape: x.shape })),
+      { axis: { t: 'int', v: axis } },
+    );
   },
   Split: (c) => {
     const parts = c.dy.map((d, i) => d ?? op.zerosLike(c.y[i]));
     return [op.concat(parts, (c.node.attrs.axis as { v: number }).v), null];
   },
   Slice: (c) => {
-    const x = xs(c)[0], dy = c.dy[0]!;
+    const x = xs(c)[0],
+      dy = c.dy[0]!;
     if (!c.needs(0)) return [null, null, null, null, null];
     if (c.x[4]) return c.g.fail('Slice', 'gradient supports step 1 only');
     const rank = x.rank;
     const axes = (c.x[3] ? constInts(c, 3) : [...Array(rank).keys()]).map((a) => (a < 0 ? a + rank : a));
-    const starts = maybeConstInts(c, 1), ends = maybeConstInts(c, 2);
+    const starts = maybeConstInts(c, 1),
+      ends = maybeConstInts(c, 2);
     // Pad dy back to x's shape: pads[a] zeros before, pads[rank + a] after, each a number or an int64 [1].
     const pads: (number | Value)[] = Array(2 * rank).fill(0);
     const clamp = (v: number, n: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
     axes.forEach((a, i) => {
       const d = x.shape![a];
       if (starts && ends && typeof d === 'number') {
-        const s = clamp(starts[i], d), e = Math.max(clamp(ends[i], d), s);
+        const s = clamp(starts[i], d),
+          e = Math.max(clamp(ends[i], d), s);
         pads[a] = s;
         pads[rank + a] = d - e;
       } else if (starts && ends && starts[i] >= 0 && ends[i] >= 2 ** 62) {
@@ -240,7 +276,8 @@ export const RULES: Record<string, GradRule> = {
         // Runtime bounds (symbolic dim or dynamic starts/ends), clamped as Slice does for step 1.
         const n = dimAt(x, a);
         const norm = (v: Value) => op.max(op.min(op.where(op.less(v, 0), op.add(v, n), v), n), 0);
-        const bound = (k: 1 | 2, vals: number[] | null) => (vals ? op.int64s(c.g, [vals[i]]) : op.gather(c.x[k]!, op.int64s(c.g, [i])));
+        const bound = (k: 1 | 2, vals: number[] | null) =>
+          vals ? op.int64s(c.g, [vals[i]]) : op.gather(c.x[k]!, op.int64s(c.g, [i]));
         const s = norm(bound(1, starts));
         const e = op.max(norm(bound(2, ends)), s);
         pads[a] = s;
@@ -251,18 +288,32 @@ export const RULES: Record<string, GradRule> = {
   },
   Gather: (c) => {
     if (!c.needs(0)) return [null, null];
-    const [data, idx] = xs(c), dy = c.dy[0]!;
+    const [data, idx] = xs(c),
+      dy = c.dy[0]!;
     const a = (c.node.attrs.axis as { v: number }).v;
     // A scatter-add of dy's rows into zeros (graph/lower/scatter-add.ts picks its kernel). Other axes: move the
     // gathered axis to the front of data (and the index dims to the front of dy), scatter-add there, move it back.
-    const r = data.rank, q = idx.rank;
+    const r = data.rank,
+      q = idx.rank;
     const range = (lo: number, hi: number) => Array.from({ length: Math.max(hi - lo, 0) }, (_, k) => lo + k);
     const pd = [a, ...range(0, a), ...range(a + 1, r)];
     const dyT = a === 0 ? dy : op.transpose(dy, [...range(a, a + q), ...range(0, a), ...range(a + q, r - 1 + q)]);
     const rest = pd.slice(1);
-    const rows = op.reshape(dyT, op.concat([op.int64s(c.g, [-1]), op.gather(op.shapeOf(data), op.int64s(c.g, rest))], 0), [null, ...rest.map((p) => data.shape![p])]);
+    const rows = op.reshape(
+      dyT,
+      op.concat([op.int64s(c.g, [-1]), op.gather(op.shapeOf(data), op.int64s(c.g, rest))], 0),
+      [null, ...rest.map((p) => data.shape![p])],
+    );
     const table = op.scatterAdd(dimAt(data, a), op.reshape(idx, [-1]), rows, data.shape![a]);
-    return [a === 0 ? shapeLike(table, data) : op.transpose(table, pd.map((_, k) => pd.indexOf(k))), null];
+    return [
+      a === 0
+        ? shapeLike(table, data)
+        : op.transpose(
+            table,
+            pd.map((_, k) => pd.indexOf(k)),
+          ),
+      null,
+    ];
   },
   GatherElements: (c) => {
     if (!c.needs(0)) return [null, null];
@@ -271,7 +322,8 @@ export const RULES: Record<string, GradRule> = {
   },
   GatherND: (c) => {
     if (!c.needs(0)) return [null, null];
-    const [data, idx] = xs(c), dy = c.dy[0]!;
+    const [data, idx] = xs(c),
+      dy = c.dy[0]!;
     // The k-tuples index the first k axes of data: number those cells row-major and scatter-add rows there.
     const k = idx.dim(-1) as number;
     const dims = [...Array(k).keys()].map((a) => dimAt(data, a));
@@ -288,13 +340,15 @@ export const RULES: Record<string, GradRule> = {
     return [shapeLike(op.scatterAdd(cells, flat, rows, size), data), null];
   },
   ScatterND: (c) => {
-    const [, idx, upd] = xs(c), dy = c.dy[0]!;
+    const [, idx, upd] = xs(c),
+      dy = c.dy[0]!;
     const add = c.node.attrs.reduction?.v === 'add';
     const dData = add ? dy : op.scatterND(dy, idx, op.zerosLike(upd));
     return [c.needs(0) ? dData : null, null, c.needs(2) ? op.gatherND(dy, idx) : null];
   },
   ScatterElements: (c) => {
-    const [, idx, upd] = xs(c), dy = c.dy[0]!;
+    const [, idx, upd] = xs(c),
+      dy = c.dy[0]!;
     const axis = (c.node.attrs.axis as { v: number }).v;
     const add = c.node.attrs.reduction?.v === 'add';
     const dData = add ? dy : op.scatterElements(dy, idx, op.zerosLike(upd), axis);
@@ -306,9 +360,15 @@ export const RULES: Record<string, GradRule> = {
     if (!dv) return [null, null];
     return [op.scatterElements(op.zerosLike(x), c.y[1], dv, (c.node.attrs.axis as { v: number }).v, 'add'), null];
   },
-  Trilu: (c) => [!c.needs(0) ? null : op.trilu(c.dy[0]!, (c.node.attrs.upper as { v: number }).v === 1, c.x[1] ? constScalar(c, 1) : 0), null],
+  Trilu: (c) => [
+    !c.needs(0)
+      ? null
+      : op.trilu(c.dy[0]!, (c.node.attrs.upper as { v: number }).v === 1, c.x[1] ? constScalar(c, 1) : 0),
+    null,
+  ],
   LayerNormalization: (c) => {
-    const [x, scale] = xs(c), dy = c.dy[0]!;
+    const [x, scale] = xs(c),
+      dy = c.dy[0]!;
     // The saved Mean/InvStdDev have type stash_type = float32 (the only one onnxruntime's CPU kernel
     // implements). For float32 x they are exact; for float64 x, recompute them in float64 so the
     // gradient is not limited to single precision.
@@ -339,9 +399,13 @@ export const RULES: Record<string, GradRule> = {
 };
 
 function minMax(c: GradContext, isMax: boolean): (Value | null)[] {
-  const [a, b] = xs(c), dy = c.dy[0]!;
+  const [a, b] = xs(c),
+    dy = c.dy[0]!;
   const pickA = isMax ? op.greaterOrEqual(a, b) : op.greaterOrEqual(b, a);
-  return [c.needs(0) ? sumTo(op.where(pickA, dy, 0), a.shape) : null, c.needs(1) ? sumTo(op.where(pickA, 0, dy), b.shape) : null];
+  return [
+    c.needs(0) ? sumTo(op.where(pickA, dy, 0), a.shape) : null,
+    c.needs(1) ? sumTo(op.where(pickA, 0, dy), b.shape) : null,
+  ];
 }
 
 /** Zero-pads x by ONNX pads (begins then ends); entries are numbers or runtime int64 [1] values. */
@@ -350,8 +414,9 @@ function pad(x: Value, pads: (number | Value)[], shape: Shape | null): Value {
   if (pads.every((p) => p === 0)) return x;
   const padsV = pads.every((p) => typeof p === 'number')
     ? op.int64s(g, pads as number[])
-    : op.concat(pads.map((p) => (typeof p === 'number' ? op.int64s(g, [p]) : p)), 0);
+    : op.concat(
+        pads.map((p) => (typeof p === 'number' ? op.int64s(g, [p]) : p)),
+        0,
+      );
   return g.node('Pad', [x, padsV], [{ dtype: x.dtype, shape }])[0];
 }
-
-

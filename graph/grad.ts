@@ -24,7 +24,9 @@ export function grad(loss: Value, wrt: Value[], seed?: Value): Value[] {
     adj.set(v, prev ? op.add(prev, d) : d);
   };
   if (!depends.has(loss)) return wrt.map((w) => op.zerosLike(w));
-  g.withScope('grad', () => accumulate(loss, seed ?? op.constantOfShape(op.shapeOf(loss), loss.dtype, 1, loss.shape ?? undefined)));
+  g.withScope('grad', () =>
+    accumulate(loss, seed ?? op.constantOfShape(op.shapeOf(loss), loss.dtype, 1, loss.shape ?? undefined)),
+  );
 
   for (let k = g.nodes.length - 1; k >= 0; k--) {
     const node = g.nodes[k];
@@ -32,7 +34,11 @@ export function grad(loss: Value, wrt: Value[], seed?: Value): Value[] {
     const dy = node.outputs.map((o) => adj.get(o) ?? null);
     if (dy.every((d) => d === null)) continue;
     const rule = RULES[node.op];
-    if (!rule) g.fail(node.op, `no gradient rule for ${node.op} (node ${node.name}${node.scope ? `, scope ${node.scope}` : ''})`);
+    if (!rule)
+      g.fail(
+        node.op,
+        `no gradient rule for ${node.op} (node ${node.name}${node.scope ? `, scope ${node.scope}` : ''})`,
+      );
     const needs = (i: number) => {
       const v = node.inputs[i];
       return !!v && depends.has(v) && isFloat(v.dtype);

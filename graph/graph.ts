@@ -1,6 +1,10 @@
 import { type DType, type Dim, type Shape, type TypedData, shapeStr } from './types.js';
 
-export interface ConstTensor { dtype: DType; dims: number[]; data: TypedData }
+export interface ConstTensor {
+  dtype: DType;
+  dims: number[];
+  data: TypedData;
+}
 
 export type Attr =
   | { t: 'int'; v: number }
@@ -39,7 +43,11 @@ export interface ParamSpec {
 }
 
 export class GraphError extends Error {
-  constructor(readonly op: string, readonly scope: string, message: string) {
+  constructor(
+    readonly op: string,
+    readonly scope: string,
+    message: string,
+  ) {
     super(`${op}${scope ? ` in ${scope}` : ''}: ${message}`);
     this.name = 'GraphError';
   }
@@ -47,7 +55,12 @@ export class GraphError extends Error {
 
 export class Value {
   producer: Node | null = null;
-  constructor(readonly graph: Graph, readonly name: string, readonly dtype: DType, readonly shape: Shape | null) {}
+  constructor(
+    readonly graph: Graph,
+    readonly name: string,
+    readonly dtype: DType,
+    readonly shape: Shape | null,
+  ) {}
   get rank(): number {
     if (this.shape === null) throw new Error(`value ${this.name} has unknown rank`);
     return this.shape.length;
@@ -72,7 +85,11 @@ export interface Node {
   attrs: Record<string, Attr>;
 }
 
-export interface OutSpec { dtype: DType; shape: Shape | null; name?: string }
+export interface OutSpec {
+  dtype: DType;
+  shape: Shape | null;
+  name?: string;
+}
 
 /** Names are unique across a model and all its subgraphs (ONNX forbids shadowing), so a root and its
  * subgraphs share one namer. */
@@ -142,7 +159,11 @@ export class Graph {
   /** Where node() appends while capture() runs (shared by the graphs it spans), else null: this.nodes. */
   private sink: Node[] | null = null;
 
-  constructor(readonly name: string, readonly parent: Graph | null = null, readonly prefix = '') {
+  constructor(
+    readonly name: string,
+    readonly parent: Graph | null = null,
+    readonly prefix = '',
+  ) {
     this.namer = parent ? parent.namer : new Namer();
     this.depth = parent ? parent.depth + 1 : 0;
     this.seeds = { base: 0, count: 0 };
@@ -195,18 +216,27 @@ export class Graph {
   }
 
   /** Declares (or, when already declared with the same shape, returns) a named parameter. */
-  param(name: string, dims: number[], init: Init, opts: { trainable?: boolean; dtype?: DType; absolute?: boolean } = {}): Value {
+  param(
+    name: string,
+    dims: number[],
+    init: Init,
+    opts: { trainable?: boolean; dtype?: DType; absolute?: boolean } = {},
+  ): Value {
     const full = opts.absolute ? name : this.scoped(name);
     if (this.paramBinding) {
       const bound = this.paramBinding.get(full);
       if (!bound) this.fail('param', `parameter ${full} is not bound in ${this.name}`);
-      if (bound.shape && bound.shape.join() !== dims.join()) this.fail('param', `parameter ${full} bound with shape ${shapeStr(bound.shape)}, declared ${shapeStr(dims)}`);
+      if (bound.shape && bound.shape.join() !== dims.join())
+        this.fail('param', `parameter ${full} bound with shape ${shapeStr(bound.shape)}, declared ${shapeStr(dims)}`);
       return bound;
     }
     const found = this.params.get(full);
     if (found) {
       if (found.spec.dims.join() !== dims.join()) {
-        this.fail('param', `parameter ${full} redeclared with shape ${shapeStr(dims)} (was ${shapeStr(found.spec.dims)})`);
+        this.fail(
+          'param',
+          `parameter ${full} redeclared with shape ${shapeStr(dims)} (was ${shapeStr(found.spec.dims)})`,
+        );
       }
       return found.value;
     }
@@ -232,9 +262,22 @@ export class Graph {
   /** Appends a node. Output names are generated from the scope and op unless given. */
   node(op: string, inputs: (Value | null)[], outs: OutSpec[], attrs: Record<string, Attr> = {}, domain = ''): Value[] {
     const base = this.scope ? `${this.scope}/${op}` : op;
-    const node: Node = { op, domain, name: this.namer.fresh(`${this.prefix}${base}`), scope: this.scope, inputs, outputs: [], attrs };
+    const node: Node = {
+      op,
+      domain,
+      name: this.namer.fresh(`${this.prefix}${base}`),
+      scope: this.scope,
+      inputs,
+      outputs: [],
+      attrs,
+    };
     node.outputs = outs.map((o) => {
-      const v = new Value(this, o.name !== undefined ? this.namer.claim(this.prefix + o.name) : this.namer.fresh(`${this.prefix}${base}.out`), o.dtype, o.shape);
+      const v = new Value(
+        this,
+        o.name !== undefined ? this.namer.claim(this.prefix + o.name) : this.namer.fresh(`${this.prefix}${base}.out`),
+        o.dtype,
+        o.shape,
+      );
       v.producer = node;
       return v;
     });
@@ -289,7 +332,12 @@ export function graphOf(op: string, vals: (Value | null | undefined)[]): Graph {
     if (!v) continue;
     let h: Graph | null = g;
     while (h && h !== v.graph) h = h.parent;
-    if (!h) throw new GraphError(op, g.scope, `operand ${v.name} belongs to graph ${v.graph.name}, which does not enclose ${g.name}`);
+    if (!h)
+      throw new GraphError(
+        op,
+        g.scope,
+        `operand ${v.name} belongs to graph ${v.graph.name}, which does not enclose ${g.name}`,
+      );
   }
   return g;
 }

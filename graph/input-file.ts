@@ -5,7 +5,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
 export class InputError extends Error {
-  constructor(readonly file: string, readonly detail: string, readonly line?: number) {
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+    readonly line?: number,
+  ) {
     super(`${file}${line === undefined ? '' : `:${line}`}: ${detail}`);
     this.name = 'InputError';
   }
@@ -15,18 +19,32 @@ export class InputError extends Error {
 export function describeSystemError(e: unknown): string | undefined {
   const code = (e as NodeJS.ErrnoException)?.code;
   switch (code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EISDIR': return 'is a directory, where a file is expected';
-    case 'ENOTDIR': return 'a part of this path is a file, where a directory is expected';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EEXIST': return 'already exists';
-    case 'ENOSPC': return 'no space left on the device';
-    case 'EROFS': return 'the file system is read-only';
-    case 'EMFILE': case 'ENFILE': return 'too many open files';
-    case 'ENAMETOOLONG': return 'the path is too long';
-    case 'ELOOP': return 'too many symbolic links (a link loop?)';
-    case 'EIO': return 'input/output error';
-    default: return undefined;
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EISDIR':
+      return 'is a directory, where a file is expected';
+    case 'ENOTDIR':
+      return 'a part of this path is a file, where a directory is expected';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EEXIST':
+      return 'already exists';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files';
+    case 'ENAMETOOLONG':
+      return 'the path is too long';
+    case 'ELOOP':
+      return 'too many symbolic links (a link loop?)';
+    case 'EIO':
+      return 'input/output error';
+    default:
+      return undefined;
   }
 }
 
@@ -52,7 +70,8 @@ export const isGzipPath = (path: string): boolean => path.endsWith('.gz');
 export function readMaybeGzipped(path: string): Buffer {
   const raw = readInputBytes(path);
   if (!isGzipPath(path)) return raw;
-  if (raw.length < 2 || raw[0] !== GZIP_MAGIC[0] || raw[1] !== GZIP_MAGIC[1]) throw new InputError(path, 'not a gzip file (the name ends in .gz)');
+  if (raw.length < 2 || raw[0] !== GZIP_MAGIC[0] || raw[1] !== GZIP_MAGIC[1])
+    throw new InputError(path, 'not a gzip file (the name ends in .gz)');
   try {
     return gunzipSync(raw);
   } catch (e) {
@@ -75,7 +94,11 @@ export function readInputText(path: string): string {
     const bad = firstInvalidUtf8(bytes);
     let line = 1;
     for (let i = 0; i < bad; i++) if (bytes[i] === 10) line += 1;
-    throw new InputError(path, `not valid UTF-8 (byte 0x${bytes[bad].toString(16).padStart(2, '0')} at offset ${bad}); save the file as UTF-8`, line);
+    throw new InputError(
+      path,
+      `not valid UTF-8 (byte 0x${bytes[bad].toString(16).padStart(2, '0')} at offset ${bad}); save the file as UTF-8`,
+      line,
+    );
   }
 }
 
@@ -88,7 +111,13 @@ function firstInvalidUtf8(b: Uint8Array): number {
     if (n < 0) return i;
     for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k] & 0xc0) !== 0x80) return i;
     // Overlong forms and surrogates: the second byte's range is narrower after these leads.
-    if ((c === 0xe0 && b[i + 1] < 0xa0) || (c === 0xed && b[i + 1] > 0x9f) || (c === 0xf0 && b[i + 1] < 0x90) || (c === 0xf4 && b[i + 1] > 0x8f)) return i;
+    if (
+      (c === 0xe0 && b[i + 1] < 0xa0) ||
+      (c === 0xed && b[i + 1] > 0x9f) ||
+      (c === 0xf0 && b[i + 1] < 0x90) ||
+      (c === 0xf4 && b[i + 1] > 0x8f)
+    )
+      return i;
     i += n + 1;
   }
   return Math.max(0, b.length - 1);

@@ -1,7 +1,6 @@
 import type { Graph, Value } from './graph.js';
 import type { TensorSpec } from './types.js';
 
-
 export interface LossOutput {
   /** The scalar that is differentiated. */
   loss: Value;

@@ -29,7 +29,8 @@ export function uniformDraws(x: Value, per: number): Value {
   const shape = op.shapeOf(x);
   const lead = op.slice(shape, [0], [r - 1], [0]);
   const last = op.slice(shape, [r - 1], [r], [0]);
-  const dims = per === 1 ? shape : op.concat([lead, op.div(op.add(last, op.int64s(g, [per - 1])), op.int64s(g, [per]))], 0);
+  const dims =
+    per === 1 ? shape : op.concat([lead, op.div(op.add(last, op.int64s(g, [per - 1])), op.int64s(g, [per]))], 0);
   const outShape: Dim[] = [...x.shape!.slice(0, -1), per === 1 ? x.shape![r - 1] : null];
   const fed = g.fedDraws;
   if (!fed) return op.randomUniformLike(op.constantOfShape(dims, x.dtype, 0, outShape), g.nextSeed());

@@ -84,7 +84,10 @@ export class Rng {
    */
   fillUniform24(out: Float32Array): Float32Array {
     // nextU32 inlined on int32 locals: the uint32 fields would make V8 box every intermediate (15x slower).
-    let s0 = this.s0 | 0, s1 = this.s1 | 0, s2 = this.s2 | 0, s3 = this.s3 | 0;
+    let s0 = this.s0 | 0,
+      s1 = this.s1 | 0,
+      s2 = this.s2 | 0,
+      s3 = this.s3 | 0;
     for (let i = 0; i < out.length; i++) {
       const m = Math.imul(s1, 5);
       const r = Math.imul((m << 7) | (m >>> 25), 9);
@@ -111,7 +114,8 @@ export class Rng {
 
   /** Uniform integer in [0, n), without modulo bias. */
   nextInt(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 2 ** 32) throw new Error(`nextInt bound must be an integer in 1..2^32, got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > 2 ** 32)
+      throw new Error(`nextInt bound must be an integer in 1..2^32, got ${n}`);
     const limit = 2 ** 32 - (2 ** 32 % n);
     for (;;) {
       const x = this.nextU32();

@@ -58,7 +58,8 @@ export function reshapeShape(inShape: Shape | null, target: number[], fail: Shap
   const out: Dim[] = target.map((t, i) => {
     if (t === 0) {
       if (inShape === null) return null;
-      if (i >= inShape.length) fail(`Reshape target ${JSON.stringify(target)} copies dim ${i} of a rank-${inShape.length} input`);
+      if (i >= inShape.length)
+        fail(`Reshape target ${JSON.stringify(target)} copies dim ${i} of a rank-${inShape.length} input`);
       return inShape[i];
     }
     return t === -1 ? -1 : t;
@@ -77,18 +78,28 @@ export function reshapeShape(inShape: Shape | null, target: number[], fail: Shap
   let staticIn = 1;
   const symsIn: string[] = [];
   for (const d of pool) {
-    if (d === null) { out[inferAt] = null; return out; }
-    if (typeof d === 'number') staticIn *= d; else symsIn.push(d);
+    if (d === null) {
+      out[inferAt] = null;
+      return out;
+    }
+    if (typeof d === 'number') staticIn *= d;
+    else symsIn.push(d);
   }
   let staticOut = 1;
   for (let i = 0; i < out.length; i++) {
     if (i === inferAt) continue;
     const d = out[i];
-    if (d === null) { out[inferAt] = null; return out; }
+    if (d === null) {
+      out[inferAt] = null;
+      return out;
+    }
     if (typeof d === 'number') staticOut *= d;
     else {
       const k = symsIn.indexOf(d);
-      if (k < 0) { out[inferAt] = null; return out; }
+      if (k < 0) {
+        out[inferAt] = null;
+        return out;
+      }
       symsIn.splice(k, 1);
     }
   }
@@ -99,7 +110,8 @@ export function reshapeShape(inShape: Shape | null, target: number[], fail: Shap
 
 function checkCount(inShape: Shape | null, out: Dim[], fail: ShapeCheck, target: number[]): void {
   if (inShape === null) return;
-  const a = mulDims(inShape), b = mulDims(out);
+  const a = mulDims(inShape),
+    b = mulDims(out);
   if (typeof a === 'number' && typeof b === 'number' && a !== b) {
     fail(`cannot reshape ${JSON.stringify(inShape)} (${a} elements) to ${JSON.stringify(target)} (${b} elements)`);
   }

@@ -15,7 +15,11 @@ export const stateName = {
 };
 
 export type StateRole = 'param' | 'adam.m' | 'adam.v' | 'adam.step';
-export interface StatePair { input: string; output: string; role: StateRole }
+export interface StatePair {
+  input: string;
+  output: string;
+  role: StateRole;
+}
 
 export interface TrainGraph {
   graph: Graph;
@@ -56,14 +60,30 @@ interface StepValues {
 }
 
 /** forward -> loss -> gradient -> Adam, appended to g; params/m/v/step are whatever g binds them to. */
-function appendStep(g: Graph, model: LossModel, batch: Record<string, Value>, m: Value[], v: Value[], step: Value, lr: Value, adam: AdamConfig, bound?: Value[]): StepValues {
+function appendStep(
+  g: Graph,
+  model: LossModel,
+  batch: Record<string, Value>,
+  m: Value[],
+  v: Value[],
+  step: Value,
+  lr: Value,
+  adam: AdamConfig,
+  bound?: Value[],
+): StepValues {
   const { loss, terms = {} } = model.loss(g, batch);
   // A Loop body binds parameters to its carried inputs; a plain graph declared them while building.
   const trainable = bound ?? [...g.params.values()].filter((p) => p.spec.trainable).map((p) => p.value);
-  if (trainable.length !== m.length) g.fail('train-step', `${trainable.length} trainable parameters, ${m.length} moment slots`);
+  if (trainable.length !== m.length)
+    g.fail('train-step', `${trainable.length} trainable parameters, ${m.length} moment slots`);
   const grads = grad(loss, trainable);
   const upd = g.withScope('adam', () =>
-    adamUpdate(trainable.map((param, i) => ({ param, grad: grads[i], m: m[i], v: v[i] })), step, lr, adam),
+    adamUpdate(
+      trainable.map((param, i) => ({ param, grad: grads[i], m: m[i], v: v[i] })),
+      step,
+      lr,
+      adam,
+    ),
   );
   return { loss, terms, params: upd.params, m: upd.m, v: upd.v, step: upd.step };
 }
@@ -104,7 +124,14 @@ export function buildTrainStep(model: LossModel, opts: TrainStepOptions): TrainG
   const s = appendStep(g, model, batch, m, v, step, lr, opts.adam);
   const terms = Object.keys(s.terms);
   const losses = emitOutputs(g, names, s, terms);
-  return { graph: g, params: specs, losses, state: statePairs(names), draws: fed?.sites ?? null, distinct: model.batch.filter((b) => b.distinct).map((b) => b.name) };
+  return {
+    graph: g,
+    params: specs,
+    losses,
+    state: statePairs(names),
+    draws: fed?.sites ?? null,
+    distinct: model.batch.filter((b) => b.distinct).map((b) => b.name),
+  };
 }
 
 /**
@@ -119,7 +146,9 @@ export function buildTrainLoop(model: LossModel, opts: TrainStepOptions): TrainG
   const stacked = Object.fromEntries(model.batch.map((b) => [b.name, g.input(b.name, b.dtype, ['steps', ...b.shape])]));
   const trainable = specs.filter((s) => s.trainable);
   const names = trainable.map((s) => s.name);
-  const outer = new Map(specs.map((s) => [s.name, g.param(s.name, s.dims, s.init, { absolute: true, trainable: s.trainable })]));
+  const outer = new Map(
+    specs.map((s) => [s.name, g.param(s.name, s.dims, s.init, { absolute: true, trainable: s.trainable })]),
+  );
   const m = trainable.map((s) => g.input(stateName.m(s.name), 'float32', s.dims));
   const v = trainable.map((s) => g.input(stateName.v(s.name), 'float32', s.dims));
   const step = g.input(stateName.step, 'int64', []);
@@ -130,23 +159,50 @@ export function buildTrainLoop(model: LossModel, opts: TrainStepOptions): TrainG
   let pool: Value | null = null;
   let sites: DrawSite[] = [];
   const carried = [...names.map((n) => outer.get(n)!), ...m, ...v, step];
-  const res = op.loop(g, k, carried, (body, iter, ins) => {
-    body.randomSeed = opts.seed;
-    if (opts.fedDraws) sites = feedDraws(body, () => op.gather((pool ??= g.input(DRAWS_INPUT, 'float32', ['steps', 'draws'])), iter, 0)).sites;
-    const n = names.length;
-    const bp = ins.slice(0, n), bm = ins.slice(n, 2 * n), bv = ins.slice(2 * n, 3 * n), bstep = ins[3 * n];
-    // Frozen parameters are read from the outer graph; trainable ones are loop-carried.
-    body.paramBinding = new Map(specs.map((s) => [s.name, s.trainable ? bp[names.indexOf(s.name)] : outer.get(s.name)!]));
-    const batch = Object.fromEntries(model.batch.map((b) => [b.name, markDistinct(op.gather(stacked[b.name], iter, 0), b)]));
-    const s = appendStep(body, model, batch, bm, bv, bstep, lr, opts.adam, bp);
-    terms = Object.keys(s.terms);
-    return { carried: [...s.params, ...s.m, ...s.v, s.step], scans: [s.loss, ...terms.map((t) => s.terms[t])] };
-  }, { name: 'steps', carriedNames: [...names, ...names.map(stateName.m), ...names.map(stateName.v), stateName.step] });
+  const res = op.loop(
+    g,
+    k,
+    carried,
+    (body, iter, ins) => {
+      body.randomSeed = opts.seed;
+      if (opts.fedDraws)
+        sites = feedDraws(body, () =>
+          op.gather((pool ??= g.input(DRAWS_INPUT, 'float32', ['steps', 'draws'])), iter, 0),
+        ).sites;
+      const n = names.length;
+      const bp = ins.slice(0, n),
+        bm = ins.slice(n, 2 * n),
+        bv = ins.slice(2 * n, 3 * n),
+        bstep = ins[3 * n];
+      // Frozen parameters are read from the outer graph; trainable ones are loop-carried.
+      body.paramBinding = new Map(
+        specs.map((s) => [s.name, s.trainable ? bp[names.indexOf(s.name)] : outer.get(s.name)!]),
+      );
+      const batch = Object.fromEntries(
+        model.batch.map((b) => [b.name, markDistinct(op.gather(stacked[b.name], iter, 0), b)]),
+      );
+      const s = appendStep(body, model, batch, bm, bv, bstep, lr, opts.adam, bp);
+      terms = Object.keys(s.terms);
+      return { carried: [...s.params, ...s.m, ...s.v, s.step], scans: [s.loss, ...terms.map((t) => s.terms[t])] };
+    },
+    { name: 'steps', carriedNames: [...names, ...names.map(stateName.m), ...names.map(stateName.v), stateName.step] },
+  );
   const n = names.length;
   const s: StepValues = {
-    params: res.carried.slice(0, n), m: res.carried.slice(n, 2 * n), v: res.carried.slice(2 * n, 3 * n), step: res.carried[3 * n],
-    loss: res.scans[0], terms: Object.fromEntries(terms.map((t, i) => [t, res.scans[i + 1]])),
+    params: res.carried.slice(0, n),
+    m: res.carried.slice(n, 2 * n),
+    v: res.carried.slice(2 * n, 3 * n),
+    step: res.carried[3 * n],
+    loss: res.scans[0],
+    terms: Object.fromEntries(terms.map((t, i) => [t, res.scans[i + 1]])),
   };
   const losses = emitOutputs(g, names, s, terms);
-  return { graph: g, params: specs, losses, state: statePairs(names), draws: opts.fedDraws ? sites : null, distinct: model.batch.filter((b) => b.distinct).map((b) => b.name) };
+  return {
+    graph: g,
+    params: specs,
+    losses,
+    state: statePairs(names),
+    draws: opts.fedDraws ? sites : null,
+    distinct: model.batch.filter((b) => b.distinct).map((b) => b.name),
+  };
 }

@@ -26,7 +26,11 @@ export interface TensorSpec {
 }
 
 /** The TensorSpec of a graph value (an unknown shape is written as []). */
-export const tensorSpecOf = (v: { name: string; dtype: DType; shape: Shape | null }): TensorSpec => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? [] });
+export const tensorSpecOf = (v: { name: string; dtype: DType; shape: Shape | null }): TensorSpec => ({
+  name: v.name,
+  dtype: v.dtype,
+  shape: v.shape ?? [],
+});
 
 export const isFloat = (t: DType): boolean => t === 'float32' || t === 'float64';
 
@@ -34,11 +38,16 @@ export type TypedData = Float32Array | Float64Array | BigInt64Array | Int32Array
 
 export function allocate(dtype: DType, n: number): TypedData {
   switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'float64': return new Float64Array(n);
-    case 'int64': return new BigInt64Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'bool': return new Uint8Array(n);
+    case 'float32':
+      return new Float32Array(n);
+    case 'float64':
+      return new Float64Array(n);
+    case 'int64':
+      return new BigInt64Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'bool':
+      return new Uint8Array(n);
   }
 }
 

@@ -34,10 +34,33 @@ export interface GraphCoverage {
  * counts and loop controls. A value that reaches nothing but these is a shape computation.
  */
 export const CPU_INPUTS: Record<string, number[]> = {
-  Reshape: [1], Expand: [1], ConstantOfShape: [0], Tile: [1], Slice: [1, 2, 3, 4], Squeeze: [1], Unsqueeze: [1],
-  ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceSumSquare: [1],
-  ReduceLogSumExp: [1], ReduceL1: [1], ReduceL2: [1], TopK: [1], Range: [0, 1, 2], OneHot: [1], CumSum: [1],
-  Split: [1], Pad: [1, 3], Trilu: [1], Dropout: [1, 2], Loop: [0, 1], If: [0], Resize: [1, 2, 3],
+  Reshape: [1],
+  Expand: [1],
+  ConstantOfShape: [0],
+  Tile: [1],
+  Slice: [1, 2, 3, 4],
+  Squeeze: [1],
+  Unsqueeze: [1],
+  ReduceSum: [1],
+  ReduceMean: [1],
+  ReduceMax: [1],
+  ReduceMin: [1],
+  ReduceProd: [1],
+  ReduceSumSquare: [1],
+  ReduceLogSumExp: [1],
+  ReduceL1: [1],
+  ReduceL2: [1],
+  TopK: [1],
+  Range: [0, 1, 2],
+  OneHot: [1],
+  CumSum: [1],
+  Split: [1],
+  Pad: [1, 3],
+  Trilu: [1],
+  Dropout: [1, 2],
+  Loop: [0, 1],
+  If: [0],
+  Resize: [1, 2, 3],
 };
 
 /**
@@ -55,20 +78,26 @@ const VARIADIC_IN = new Set(['Concat', 'Max', 'Min', 'Sum', 'Mean', 'Loop', 'Sca
 const VARIADIC_OUT = new Set(['Split', 'Loop', 'Scan', 'If']);
 
 const sigFits = (sig: KernelSignature, row: KernelRow, ins: (string | null)[], outs: string[]) => {
-  const fits = (params: KernelSignature['inputs'], types: (string | null)[], variadic: boolean) => types.every((t, i) => {
-    if (t === null) return true;
-    const p = params[variadic ? Math.min(i, params.length - 1) : i];
-    if (!p) return false;
-    if (p.type.startsWith('tensor(') || p.type.startsWith('seq(')) return p.type === t;
-    const allowed = row.types[p.type];
-    return allowed === undefined || allowed.includes(t);
-  });
+  const fits = (params: KernelSignature['inputs'], types: (string | null)[], variadic: boolean) =>
+    types.every((t, i) => {
+      if (t === null) return true;
+      const p = params[variadic ? Math.min(i, params.length - 1) : i];
+      if (!p) return false;
+      if (p.type.startsWith('tensor(') || p.type.startsWith('seq(')) return p.type === t;
+      const allowed = row.types[p.type];
+      return allowed === undefined || allowed.includes(t);
+    });
   return fits(sig.inputs, ins, VARIADIC_IN.has(row.op)) && fits(sig.outputs, outs, VARIADIC_OUT.has(row.op));
 };
 
 /** Null when the table has a kernel for this node; else why not. */
 export function kernelProblem(
-  op: string, domain: string, opset: number, ins: (string | null)[], outs: string[], table = cudaKernelTable(),
+  op: string,
+  domain: string,
+  opset: number,
+  ins: (string | null)[],
+  outs: string[],
+  table = cudaKernelTable(),
 ): string | null {
   const rows = table.filter((r) => r.op === op && r.domain === domain);
   if (rows.length === 0) return `the CUDA EP has no ${op} kernel at all`;
@@ -77,33 +106,47 @@ export function kernelProblem(
   if (inRange.length === 0) return `no CUDA ${op} kernel for opset ${opset} (it has ${rows.map(range).join(', ')})`;
   if (inRange.some((r) => r.signatures.some((s) => sigFits(s, r, ins, outs)))) return null;
   const r = inRange[0];
-  const types = Object.entries(r.types).map(([k, v]) => `${k}: ${v.join(' ')}`).join('; ');
+  const types = Object.entries(r.types)
+    .map(([k, v]) => `${k}: ${v.join(' ')}`)
+    .join('; ');
   return `no CUDA ${op}-${r.since} kernel for these types (${types})`;
 }
 
-interface Found { node: P.INodeProto; checked: CheckedNode; ok: boolean }
+interface Found {
+  node: P.INodeProto;
+  checked: CheckedNode;
+  ok: boolean;
+}
 type Walked = Found[] & { constants: number };
 
 /** Walks a graph and its subgraphs (Loop bodies) in order, typing every value from what precedes it. */
 function walk(g: P.IGraphProto, outer: Map<string, string>, where: Where, table: KernelRow[], found: Walked): void {
   const types = new Map(outer);
   for (const v of [...(g.input ?? []), ...(g.output ?? [])]) {
-    if (v.type?.tensorType?.elemType) types.set(v.name!, tensorType(v.type.tensorType.elemType, `${where.graph}: ${v.name}`));
+    if (v.type?.tensorType?.elemType)
+      types.set(v.name!, tensorType(v.type.tensorType.elemType, `${where.graph}: ${v.name}`));
   }
-  for (const t of g.initializer ?? []) types.set(t.name!, tensorType(t.dataType, `${where.graph}: initializer ${t.name}`));
+  for (const t of g.initializer ?? [])
+    types.set(t.name!, tensorType(t.dataType, `${where.graph}: initializer ${t.name}`));
   for (const n of g.node ?? []) {
     const name = n.name || n.output?.[0] || '?';
     const typeOf = (i: number): string => {
       const v = n.input?.[i];
       const t = v ? types.get(v) : undefined;
-      if (!t) throw new Error(`${where.graph}: node ${name} (${n.opType}) reads ${v || `input ${i}`}, whose type is unknown`);
+      if (!t)
+        throw new Error(`${where.graph}: node ${name} (${n.opType}) reads ${v || `input ${i}`}, whose type is unknown`);
       return t;
     };
     const ins = (n.input ?? []).map((v, i) => (v ? typeOf(i) : null));
     const outs = outputTypes(n, typeOf, `${where.graph}: node ${name}`);
-    (n.output ?? []).forEach((v, i) => { if (v) types.set(v, outs[i]); });
+    (n.output ?? []).forEach((v, i) => {
+      if (v) types.set(v, outs[i]);
+    });
     // ORT turns Constant nodes into initializers when it loads a graph: they never reach an execution provider.
-    if (n.opType === 'Constant' && !n.domain) { found.constants += 1; continue; }
+    if (n.opType === 'Constant' && !n.domain) {
+      found.constants += 1;
+      continue;
+    }
     const domain = n.domain || 'ai.onnx';
     const opset = where.opset(n.domain ?? '');
     const why = kernelProblem(n.opType!, domain, opset, ins, outs, table);
@@ -123,13 +166,22 @@ function walk(g: P.IGraphProto, outer: Map<string, string>, where: Where, table:
 function shapeOnly(found: Found[], allow: Record<string, string>): Set<Found> {
   const cand = new Set(found.filter((f) => !f.ok && allow[f.checked.op] !== undefined));
   const uses = new Map<string, { f: Found; i: number }[]>();
-  for (const f of found) (f.node.input ?? []).forEach((v, i) => { if (v) uses.set(v, [...(uses.get(v) ?? []), { f, i }]); });
+  for (const f of found)
+    (f.node.input ?? []).forEach((v, i) => {
+      if (v) uses.set(v, [...(uses.get(v) ?? []), { f, i }]);
+    });
   for (let changed = true; changed;) {
     changed = false;
     for (const c of cand) {
-      const ok = (c.node.output ?? []).every((v) => (uses.get(v) ?? []).length > 0 && uses.get(v)!.every((u) =>
-        cand.has(u.f) || (CPU_INPUTS[u.f.checked.op] ?? []).includes(u.i)));
-      if (!ok) { cand.delete(c); changed = true; }
+      const ok = (c.node.output ?? []).every(
+        (v) =>
+          (uses.get(v) ?? []).length > 0 &&
+          uses.get(v)!.every((u) => cand.has(u.f) || (CPU_INPUTS[u.f.checked.op] ?? []).includes(u.i)),
+      );
+      if (!ok) {
+        cand.delete(c);
+        changed = true;
+      }
     }
   }
   return cand;
@@ -137,7 +189,10 @@ function shapeOnly(found: Found[], allow: Record<string, string>): Set<Found> {
 
 /** Checks every node of a model (and of its Loop bodies) against the CUDA kernel table. */
 export function cudaCoverage(
-  name: string, model: Uint8Array | P.IModelProto, table = cudaKernelTable(), allow = SHAPE_ALLOW,
+  name: string,
+  model: Uint8Array | P.IModelProto,
+  table = cudaKernelTable(),
+  allow = SHAPE_ALLOW,
 ): GraphCoverage {
   const m = model instanceof Uint8Array ? onnx.ModelProto.decode(model) : model;
   const opsets = new Map((m.opsetImport ?? []).map((o) => [o.domain || '', Number(o.version)]));

@@ -20,15 +20,19 @@ export interface Placement {
  * execution path is deemed faster ..." for each node ORT keeps on the CPU although the CUDA EP could run it.
  */
 export function parsePlacement(log: string): Placement {
-  const cpu: string[] = [], forced: string[] = [];
+  const cpu: string[] = [],
+    forced: string[] = [];
   let inCpu = false;
   for (const line of log.split('\n')) {
-    const f = /Force fallback to CPU execution for node: (.*?) because the CPU execution path is deemed faster/.exec(line);
+    const f = /Force fallback to CPU execution for node: (.*?) because the CPU execution path is deemed faster/.exec(
+      line,
+    );
     if (f) forced.push(f[1]);
     const header = /placed on \[(\w+)\]/.exec(line);
     if (header) {
       inCpu = header[1] === 'CPUExecutionProvider';
-      if (inCpu && /All nodes placed/.test(line)) cpu.push(`all ${/Number of nodes: (\d+)/.exec(line)?.[1] ?? '?'} nodes`);
+      if (inCpu && /All nodes placed/.test(line))
+        cpu.push(`all ${/Number of nodes: (\d+)/.exec(line)?.[1] ?? '?'} nodes`);
       continue;
     }
     const node = /\]\s{2,}(\S+ \(.*\))\s*$/.exec(line);
@@ -69,11 +73,21 @@ export function diagnosePlacement(model: string | Uint8Array): Placement | null 
 export const isFallbackRefusal = (msg: string) => FALLBACK_REFUSED.test(msg);
 
 /** Turns ORT's CUDA session failure into what the user has to do about it. */
-export async function explainCudaFailure(msg: string, model: string | Uint8Array, strict: boolean, placement?: Placement | null): Promise<string> {
+export async function explainCudaFailure(
+  msg: string,
+  model: string | Uint8Array,
+  strict: boolean,
+  placement?: Placement | null,
+): Promise<string> {
   if (strict && FALLBACK_REFUSED.test(msg)) {
     const p = placement === undefined ? diagnosePlacement(model) : placement;
     const nodes = p === null ? null : realFallbacks(p);
-    const list = nodes === null ? '(could not list them: the diagnostic session failed too)' : nodes.length > 0 ? nodes.join(', ') : '(ORT did not list them)';
+    const list =
+      nodes === null
+        ? '(could not list them: the diagnostic session failed too)'
+        : nodes.length > 0
+          ? nodes.join(', ')
+          : '(ORT did not list them)';
     return `could not create a CUDA session: the CUDA EP cannot take every node of this model, and CPU fallback is disabled on CUDA. Nodes that would run on the CPU: ${list}. Pass --allow-cpu-nodes to run them there anyway.`;
   }
   const dir = ortNativeDir().dir;

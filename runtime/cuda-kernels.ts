@@ -7,8 +7,14 @@ import { readFileSync } from 'node:fs';
 export const KERNEL_TABLE_FILE = new URL('../../runtime/ort-kernels/cuda-ai.onnx.md', import.meta.url);
 
 /** One parameter of an op signature: its name and either a type-constraint name (T) or a literal type. */
-export interface KernelParam { name: string; type: string }
-export interface KernelSignature { inputs: KernelParam[]; outputs: KernelParam[] }
+export interface KernelParam {
+  name: string;
+  type: string;
+}
+export interface KernelSignature {
+  inputs: KernelParam[];
+  outputs: KernelParam[];
+}
 
 /** One registered kernel (a row of the table): op versions [since, until] and the types per constraint. */
 export interface KernelRow {
@@ -40,7 +46,10 @@ function parseVersion(cell: string, where: string): { since: number; until: numb
 function parseSignatures(cell: string, where: string): KernelSignature[] {
   return cell.split(/<br><br>or<br><br>/).map((alt) => {
     const sig: KernelSignature = { inputs: [], outputs: [] };
-    for (const part of alt.split(/<br>/).map((p) => p.trim()).filter(Boolean)) {
+    for (const part of alt
+      .split(/<br>/)
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const m = /^\*(in|out)\* ([\w.]+):\*\*(.+)\*\*$/.exec(part);
       if (!m) throw new Error(`${where}: cannot read the parameter "${part}"`);
       (m[1] === 'in' ? sig.inputs : sig.outputs).push({ name: m[2], type: m[3] });
@@ -52,7 +61,10 @@ function parseSignatures(cell: string, where: string): KernelSignature[] {
 /** "**T** = tensor(float), tensor(int64)<br/> **T1** = tensor(bool)" -> { T: [...], T1: [...] }. */
 function parseTypes(cell: string, where: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const part of cell.split(/<br\/>/).map((p) => p.trim()).filter(Boolean)) {
+  for (const part of cell
+    .split(/<br\/>/)
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^\*\*([\w.]+)\*\* = (.+)$/.exec(part);
     if (!m) throw new Error(`${where}: cannot read the type constraint "${part}"`);
     out[m[1]] = m[2].split(/,\s*(?![^()]*\))/).map((t) => t.trim());
@@ -71,16 +83,28 @@ export function parseKernelTable(md: string, source = 'kernel table'): KernelRow
   let current: { op: string; signatures: KernelSignature[] } | null = null;
   md.split('\n').forEach((line, i) => {
     const where = `${source}:${i + 1}`;
-    if (!line.startsWith('|') || /^\|\s*\|?\s*$/.test(line) || /^\|-+\|/.test(line) || line.startsWith('| Op Name')) return;
+    if (!line.startsWith('|') || /^\|\s*\|?\s*$/.test(line) || /^\|-+\|/.test(line) || line.startsWith('| Op Name'))
+      return;
     const d = /^\|\*\*Operator Domain:\*\* \*([\w.]+)\*\|/.exec(line);
-    if (d) { domain = d[1]; current = null; return; }
+    if (d) {
+      domain = d[1];
+      current = null;
+      return;
+    }
     const cells = line.split('|').slice(1, -1);
     if (cells.length !== 4) throw new Error(`${where}: expected 4 cells, found ${cells.length}`);
     if (domain === null) throw new Error(`${where}: a kernel row before any "Operator Domain" row`);
     const [op, params, version, types] = cells;
     if (op.trim()) current = { op: strip(op), signatures: parseSignatures(params, where) };
-    else if (params.trim() || current === null) throw new Error(`${where}: a continuation row needs an op above it and no parameters`);
-    rows.push({ op: current.op, domain, ...parseVersion(version, where), signatures: current.signatures, types: parseTypes(types, where) });
+    else if (params.trim() || current === null)
+      throw new Error(`${where}: a continuation row needs an op above it and no parameters`);
+    rows.push({
+      op: current.op,
+      domain,
+      ...parseVersion(version, where),
+      signatures: current.signatures,
+      types: parseTypes(types, where),
+    });
   });
   if (rows.length === 0) throw new Error(`${source}: no kernel rows`);
   return rows;

@@ -14,11 +14,20 @@ export const CUDA_LIBS: { name: string; from: string }[] = [
 ];
 
 /** Folders the loader searches anyway (ld.so defaults): never worth adding to LD_LIBRARY_PATH. */
-const SYSTEM_DIRS = new Set(['/lib', '/usr/lib', '/lib64', '/usr/lib64', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu']);
+const SYSTEM_DIRS = new Set([
+  '/lib',
+  '/usr/lib',
+  '/lib64',
+  '/usr/lib64',
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+]);
 
 const subdirs = (d: string): string[] => {
   try {
-    return readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => join(d, e.name));
+    return readdirSync(d, { withFileTypes: true })
+      .filter((e) => e.isDirectory() || e.isSymbolicLink())
+      .map((e) => join(d, e.name));
   } catch {
     return [];
   }
@@ -27,10 +36,28 @@ const subdirs = (d: string): string[] => {
 /** Python site-packages folders: the interpreter's own answer, then the usual install prefixes. */
 export function pythonSitePackages(env: NodeJS.ProcessEnv = process.env): string[] {
   const found: string[] = [];
-  const r = spawnSync('python3', ['-c', 'import site, sys; print("\\n".join(site.getsitepackages() + [site.getusersitepackages()] + sys.path))'], { encoding: 'utf8', timeout: 10_000, env });
-  if (r.status === 0) found.push(...r.stdout.split('\n').map((s) => s.trim()).filter((s) => /(site|dist)-packages$/.test(s)));
-  const prefixes = ['/usr/local/lib', '/usr/lib', join(homedir(), '.local', 'lib'), ...(env.VIRTUAL_ENV ? [join(env.VIRTUAL_ENV, 'lib')] : []), ...(env.CONDA_PREFIX ? [join(env.CONDA_PREFIX, 'lib')] : [])];
-  for (const p of prefixes) for (const py of subdirs(p).filter((d) => /\/python3[.\d]*$/.test(d))) found.push(join(py, 'site-packages'), join(py, 'dist-packages'));
+  const r = spawnSync(
+    'python3',
+    ['-c', 'import site, sys; print("\\n".join(site.getsitepackages() + [site.getusersitepackages()] + sys.path))'],
+    { encoding: 'utf8', timeout: 10_000, env },
+  );
+  if (r.status === 0)
+    found.push(
+      ...r.stdout
+        .split('\n')
+        .map((s) => s.trim())
+        .filter((s) => /(site|dist)-packages$/.test(s)),
+    );
+  const prefixes = [
+    '/usr/local/lib',
+    '/usr/lib',
+    join(homedir(), '.local', 'lib'),
+    ...(env.VIRTUAL_ENV ? [join(env.VIRTUAL_ENV, 'lib')] : []),
+    ...(env.CONDA_PREFIX ? [join(env.CONDA_PREFIX, 'lib')] : []),
+  ];
+  for (const p of prefixes)
+    for (const py of subdirs(p).filter((d) => /\/python3[.\d]*$/.test(d)))
+      found.push(join(py, 'site-packages'), join(py, 'dist-packages'));
   found.push('/usr/lib/python3/dist-packages');
   return [...new Set(found)].filter((d) => existsSync(d));
 }
@@ -39,17 +66,28 @@ export function pythonSitePackages(env: NodeJS.ProcessEnv = process.env): string
  * Folders that may hold the CUDA libraries, most specific first: LD_LIBRARY_PATH, CUDA_HOME/CUDA_PATH, the
  * toolkit under /usr/local, conda, and the `nvidia/<package>/lib` trees of pip's CUDA wheels.
  */
-export function candidateDirs(env: NodeJS.ProcessEnv = process.env, sitePackages = pythonSitePackages(env), toolkitRoot = '/usr/local'): string[] {
+export function candidateDirs(
+  env: NodeJS.ProcessEnv = process.env,
+  sitePackages = pythonSitePackages(env),
+  toolkitRoot = '/usr/local',
+): string[] {
   const dirs: string[] = [];
   for (const d of (env.LD_LIBRARY_PATH ?? '').split(':')) if (d) dirs.push(d);
-  for (const root of [env.CUDA_HOME, env.CUDA_PATH, env.CONDA_PREFIX].filter((x): x is string => !!x)) dirs.push(join(root, 'lib64'), join(root, 'lib'));
-  for (const root of [join(toolkitRoot, 'cuda'), ...subdirs(toolkitRoot).filter((d) => /\/cuda-13[.\d]*$/.test(d))]) dirs.push(join(root, 'lib64'), join(root, 'lib'), join(root, 'targets', 'x86_64-linux', 'lib'));
-  for (const sp of sitePackages) for (const pkg of subdirs(join(sp, 'nvidia'))) dirs.push(join(pkg, 'lib'), join(pkg, 'lib64'));
+  for (const root of [env.CUDA_HOME, env.CUDA_PATH, env.CONDA_PREFIX].filter((x): x is string => !!x))
+    dirs.push(join(root, 'lib64'), join(root, 'lib'));
+  for (const root of [join(toolkitRoot, 'cuda'), ...subdirs(toolkitRoot).filter((d) => /\/cuda-13[.\d]*$/.test(d))])
+    dirs.push(join(root, 'lib64'), join(root, 'lib'), join(root, 'targets', 'x86_64-linux', 'lib'));
+  for (const sp of sitePackages)
+    for (const pkg of subdirs(join(sp, 'nvidia'))) dirs.push(join(pkg, 'lib'), join(pkg, 'lib64'));
   dirs.push(...SYSTEM_DIRS);
   return [...new Set(dirs)].filter((d) => existsSync(d));
 }
 
-export interface LibLocation { name: string; from: string; dir: string | null }
+export interface LibLocation {
+  name: string;
+  from: string;
+  dir: string | null;
+}
 
 /** The first candidate folder holding each library (null: none of them; the loader's cache may still have it). */
 export function locateCudaLibs(dirs: string[], libs = CUDA_LIBS): LibLocation[] {
@@ -77,8 +115,15 @@ for (const n of JSON.parse(process.argv[1])) {
   catch (e) { out[n] = /did not self-register/.test(e.message) ? null : e.message; }
 }
 process.stdout.write(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(names)], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: ldPath }, timeout: 120_000 });
-  if (r.status !== 0) return new Map(names.map((n) => [n, `the loader check crashed (exit ${r.status}): ${(r.stderr || '').trim().slice(0, 300)}`]));
+  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(names)], {
+    encoding: 'utf8',
+    env: { ...process.env, LD_LIBRARY_PATH: ldPath },
+    timeout: 120_000,
+  });
+  if (r.status !== 0)
+    return new Map(
+      names.map((n) => [n, `the loader check crashed (exit ${r.status}): ${(r.stderr || '').trim().slice(0, 300)}`]),
+    );
   const out = JSON.parse(r.stdout) as Record<string, string | null>;
   return new Map(names.map((n) => [n, out[n] ?? null]));
 };

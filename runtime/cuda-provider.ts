@@ -26,7 +26,8 @@ export function ortNativeDir(): { dir: string; version: string } {
   return { dir: join(root, 'bin', 'napi-v6', process.platform, process.arch), version };
 }
 
-const isElf64 = (b: Buffer) => b.length > 20 && b.readUInt32BE(0) === 0x7f454c46 && b[4] === 2 && b.readUInt16LE(18) === 62;
+const isElf64 = (b: Buffer) =>
+  b.length > 20 && b.readUInt32BE(0) === 0x7f454c46 && b[4] === 2 && b.readUInt16LE(18) === 62;
 
 /** The ORT version a library was built as: the runtime's symbol version (VERS_x.y.z) or the provider's version string. */
 export function ortBuildOf(bytes: Buffer, kind: 'runtime' | 'provider'): string | null {
@@ -42,7 +43,13 @@ export function ortBuildOf(bytes: Buffer, kind: 'runtime' | 'provider'): string 
   return seen.size === 1 ? [...seen][0] : seen.size === 0 ? null : [...seen].join('|');
 }
 
-export interface ProviderCheck { file: string; present: boolean; sha256?: string; knownBuild?: boolean; problem?: string }
+export interface ProviderCheck {
+  file: string;
+  present: boolean;
+  sha256?: string;
+  knownBuild?: boolean;
+  problem?: string;
+}
 
 /**
  * Checks that the provider libraries in `dir` belong to the same ORT build as libonnxruntime.so.1 there:
@@ -59,11 +66,18 @@ export function checkProviders(dir: string, expected: string): ProviderCheck[] {
     const base = { file, present: true, sha256, knownBuild: KNOWN_SHA256[name] === sha256 };
     if (!isElf64(b)) return { ...base, problem: 'not an x86-64 ELF shared library' };
     if (name === 'libonnxruntime_providers_shared.so') {
-      return b.includes('Provider_GetHost') ? base : { ...base, problem: 'does not export Provider_GetHost (not an ORT provider bridge)' };
+      return b.includes('Provider_GetHost')
+        ? base
+        : { ...base, problem: 'does not export Provider_GetHost (not an ORT provider bridge)' };
     }
     const build = ortBuildOf(b, 'provider');
-    if (build !== expected) return { ...base, problem: `built for ORT ${build ?? '(no version string)'}, but onnxruntime-node is ${expected}` };
-    if (runtimeBuild !== null && runtimeBuild !== expected) return { ...base, problem: `libonnxruntime.so.1 is ORT ${runtimeBuild}, not ${expected}` };
+    if (build !== expected)
+      return {
+        ...base,
+        problem: `built for ORT ${build ?? '(no version string)'}, but onnxruntime-node is ${expected}`,
+      };
+    if (runtimeBuild !== null && runtimeBuild !== expected)
+      return { ...base, problem: `libonnxruntime.so.1 is ORT ${runtimeBuild}, not ${expected}` };
     return base;
   });
 }
@@ -72,9 +86,15 @@ export function checkProviders(dir: string, expected: string): ProviderCheck[] {
 export type Packer = (spec: string, dest: string) => string;
 
 export const npmPack: Packer = (spec, dest) => {
-  const r = spawnSync('npm', ['pack', spec, '--json', '--pack-destination', dest], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('npm', ['pack', spec, '--json', '--pack-destination', dest], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (r.error) throw new Error(`npm pack ${spec}: could not run npm (${r.error.message})`);
-  if (r.status !== 0) throw new Error(`npm pack ${spec} failed (exit ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' ')}`);
+  if (r.status !== 0)
+    throw new Error(
+      `npm pack ${spec} failed (exit ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' ')}`,
+    );
   const info = JSON.parse(r.stdout) as { filename: string }[];
   return join(dest, info[0].filename);
 };
@@ -84,19 +104,34 @@ export function extractProviders(tgz: string, dest: string): void {
   const members = PROVIDER_LIBS.map((n) => `${PACKAGE_DIR}/${n}`);
   const r = spawnSync('tar', ['-xzf', tgz, '-C', dest, '--no-same-owner', ...members], { encoding: 'utf8' });
   if (r.error) throw new Error(`tar: could not run it (${r.error.message})`);
-  if (r.status !== 0) throw new Error(`${tgz}: does not hold ${members.join(', ')} (${(r.stderr || '').trim().split('\n')[0]})`);
+  if (r.status !== 0)
+    throw new Error(`${tgz}: does not hold ${members.join(', ')} (${(r.stderr || '').trim().split('\n')[0]})`);
 }
 
-export interface InstallResult { fetched: boolean; source: string | null; providers: ProviderCheck[] }
+export interface InstallResult {
+  fetched: boolean;
+  source: string | null;
+  providers: ProviderCheck[];
+}
 
 /**
  * Puts the CUDA provider libraries next to libonnxruntime.so.1 unless a matching pair is already there. The
  * new pair is extracted and checked in a scratch folder beside the target, then renamed into place, so a
  * failed download or a wrong build never leaves a half-installed provider.
  */
-export function installProvider(opts: { dir: string; version: string; from?: string; pack?: Packer; force?: boolean; log?: (m: string) => void }): InstallResult {
+export function installProvider(opts: {
+  dir: string;
+  version: string;
+  from?: string;
+  pack?: Packer;
+  force?: boolean;
+  log?: (m: string) => void;
+}): InstallResult {
   const log = opts.log ?? (() => {});
-  if (!existsSync(join(opts.dir, 'libonnxruntime.so.1'))) throw new Error(`${opts.dir}: no libonnxruntime.so.1 (is onnxruntime-node installed for ${process.platform}-${process.arch}?)`);
+  if (!existsSync(join(opts.dir, 'libonnxruntime.so.1')))
+    throw new Error(
+      `${opts.dir}: no libonnxruntime.so.1 (is onnxruntime-node installed for ${process.platform}-${process.arch}?)`,
+    );
   const now = checkProviders(opts.dir, opts.version);
   if (!opts.force && now.every((c) => c.present && !c.problem)) {
     log(`CUDA provider already in place (${opts.dir})`);
@@ -115,7 +150,8 @@ export function installProvider(opts: { dir: string; version: string; from?: str
     const staged = join(scratch, PACKAGE_DIR);
     const bad = checkProviders(staged, opts.version).filter((c) => c.problem);
     // checkProviders looks for libonnxruntime.so.1 beside the files; the staged folder has none, which is fine.
-    if (bad.length > 0) throw new Error(`${tgz}: ${bad.map((c) => `${c.file.split('/').pop()}: ${c.problem}`).join('; ')}`);
+    if (bad.length > 0)
+      throw new Error(`${tgz}: ${bad.map((c) => `${c.file.split('/').pop()}: ${c.problem}`).join('; ')}`);
     mkdirSync(opts.dir, { recursive: true });
     for (const n of PROVIDER_LIBS) renameSync(join(staged, n), join(opts.dir, n));
     return { fetched: true, source: opts.from ?? CUDA_PACKAGE, providers: checkProviders(opts.dir, opts.version) };
@@ -126,4 +162,5 @@ export function installProvider(opts: { dir: string; version: string; from?: str
 }
 
 /** Provider libraries present in a folder (for doctor). */
-export const providerFilesIn = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('libonnxruntime_providers_')) : []);
+export const providerFilesIn = (dir: string) =>
+  existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('libonnxruntime_providers_')) : [];

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { type LibLocation, type LoadCheck, candidateDirs, dlopenCheck, libraryPath, locateCudaLibs } from './cuda-libs.js';
+import {
+  type LibLocation,
+  type LoadCheck,
+  candidateDirs,
+  dlopenCheck,
+  libraryPath,
+  locateCudaLibs,
+} from './cuda-libs.js';
 import { type InstallResult, type Packer, installProvider, ortNativeDir } from './cuda-provider.js';
 
 export interface SetupCudaOptions {
@@ -18,7 +25,12 @@ export interface SetupCudaDeps {
   env: NodeJS.ProcessEnv;
 }
 
-export const realSetupDeps = (): SetupCudaDeps => ({ ort: ortNativeDir(), dirs: () => candidateDirs(), load: dlopenCheck, env: process.env });
+export const realSetupDeps = (): SetupCudaDeps => ({
+  ort: ortNativeDir(),
+  dirs: () => candidateDirs(),
+  load: dlopenCheck,
+  env: process.env,
+});
 
 export interface SetupCudaReport {
   ok: boolean;
@@ -39,7 +51,14 @@ export function setupCuda(opts: SetupCudaOptions = {}, deps: SetupCudaDeps = rea
   const problems: string[] = [];
   let provider: InstallResult | null = null;
   try {
-    provider = installProvider({ dir: deps.ort.dir, version: deps.ort.version, from: opts.from, pack: deps.pack, force: opts.force, log });
+    provider = installProvider({
+      dir: deps.ort.dir,
+      version: deps.ort.version,
+      from: opts.from,
+      pack: deps.pack,
+      force: opts.force,
+      log,
+    });
     for (const c of provider.providers) {
       if (c.problem) problems.push(`${c.file}: ${c.problem}`);
       else if (!c.knownBuild) log(`note: ${c.file} is not the build this project checked (sha256 ${c.sha256})`);
@@ -51,7 +70,9 @@ export function setupCuda(opts: SetupCudaOptions = {}, deps: SetupCudaDeps = rea
   const ldPath = libraryPath(found, deps.env.LD_LIBRARY_PATH ?? '');
   const cudaSo = join(deps.ort.dir, 'libonnxruntime_providers_cuda.so');
   const names = [...found.map((f) => f.name), ...(provider?.providers.every((c) => !c.problem) ? [cudaSo] : [])];
-  log(`loading ${found.length} CUDA libraries${names.length > found.length ? ' and the provider' : ''} with LD_LIBRARY_PATH=${ldPath || '(empty)'}`);
+  log(
+    `loading ${found.length} CUDA libraries${names.length > found.length ? ' and the provider' : ''} with LD_LIBRARY_PATH=${ldPath || '(empty)'}`,
+  );
   const loaded = deps.load(names, ldPath);
   const libraries = found.map((f) => {
     const error = loaded.get(f.name) ?? null;
@@ -60,5 +81,13 @@ export function setupCuda(opts: SetupCudaOptions = {}, deps: SetupCudaDeps = rea
   });
   const providerError = loaded.get(cudaSo);
   if (providerError) problems.push(`${cudaSo} does not load: ${providerError}`);
-  return { ok: problems.length === 0, ortDir: deps.ort.dir, ortVersion: deps.ort.version, provider, libraries, ldLibraryPath: ldPath, problems };
+  return {
+    ok: problems.length === 0,
+    ortDir: deps.ort.dir,
+    ortVersion: deps.ort.version,
+    provider,
+    libraries,
+    ldLibraryPath: ldPath,
+    problems,
+  };
 }

@@ -20,9 +20,15 @@ export function writeDemo(modelPath: string, out: string, titles: Map<string, st
   const dist = ortWebDist();
   for (const f of ORT_FILES) copyFileSync(join(dist, f), join(out, f));
   writeFileAtomic(join(out, 'model.onnx'), requireInputs(modelPath, [SERVE_INPUTS.excludeSeen]));
-  writeFileAtomic(join(out, 'items.json'), JSON.stringify({
-    tokens, titles: titles ? tokens.map((t) => titles.get(t) ?? '') : null, topK: meta.topK, readsTime: meta.inputs.includes(SERVE_INPUTS.times),
-  }));
+  writeFileAtomic(
+    join(out, 'items.json'),
+    JSON.stringify({
+      tokens,
+      titles: titles ? tokens.map((t) => titles.get(t) ?? '') : null,
+      topK: meta.topK,
+      readsTime: meta.inputs.includes(SERVE_INPUTS.times),
+    }),
+  );
   writeFileAtomic(join(out, 'app.js'), APP_JS);
   writeFileAtomic(join(out, 'index.html'), INDEX_HTML);
   return { files: [...ORT_FILES, 'model.onnx', 'items.json', 'app.js', 'index.html'] };

@@ -4,7 +4,12 @@ import { type ExecutionProvider, checkExecutionProvider, ort } from './session.j
 import { ortNativeDir, providerFilesIn } from './cuda-provider.js';
 import { type GraphCoverage, describeFailure } from './cuda-coverage.js';
 
-export interface GpuInfo { name: string; memoryMiB: number; memoryUsedMiB: number; driver: string }
+export interface GpuInfo {
+  name: string;
+  memoryMiB: number;
+  memoryUsedMiB: number;
+  driver: string;
+}
 
 export interface DoctorReport {
   node: string;
@@ -20,7 +25,8 @@ export interface DoctorReport {
    * Static CUDA placement per graph family (runtime/cuda-coverage.ts against ORT's CUDA kernel table): nodes,
    * nodes with a CUDA kernel, nodes the shape-only allow list takes, and each failing node in one line.
    */
-  cudaCoverage: { graph: string; nodes: number; covered: number; allowed: number; failing: string[] }[] | { error: string } | null;
+  cudaCoverage:
+    { graph: string; nodes: number; covered: number; allowed: number; failing: string[] }[] | { error: string } | null;
 }
 
 /** The machine-facing boundaries doctor reads: running a probe session per EP, and external programs. */
@@ -33,21 +39,34 @@ export const realDoctorDeps: DoctorDeps = {
   probe: checkExecutionProvider,
   run: (cmd, args) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
-    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', missing: (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' };
+    return {
+      status: r.status,
+      stdout: r.stdout ?? '',
+      stderr: r.stderr ?? '',
+      missing: (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT',
+    };
   },
 };
 
 /** nvidia-smi's CSV (name, memory.total, memory.used, driver_version); null when there is no nvidia-smi or no GPU. */
 export function parseNvidiaSmi(csv: string): GpuInfo[] {
-  return csv.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
-    const [name, total, used, driver] = l.split(',').map((s) => s.trim());
-    if (!name || !Number.isFinite(Number(total))) throw new Error(`nvidia-smi: unexpected line "${l}"`);
-    return { name, memoryMiB: Number(total), memoryUsedMiB: Number(used), driver: driver ?? '' };
-  });
+  return csv
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [name, total, used, driver] = l.split(',').map((s) => s.trim());
+      if (!name || !Number.isFinite(Number(total))) throw new Error(`nvidia-smi: unexpected line "${l}"`);
+      return { name, memoryMiB: Number(total), memoryUsedMiB: Number(used), driver: driver ?? '' };
+    });
 }
 
 /** What a user (or a bug report) needs to know about the machine: each item measured, not assumed. */
-export async function doctor(cacheDir: string, deps: DoctorDeps = realDoctorDeps, coverage?: () => GraphCoverage[]): Promise<DoctorReport> {
+export async function doctor(
+  cacheDir: string,
+  deps: DoctorDeps = realDoctorDeps,
+  coverage?: () => GraphCoverage[],
+): Promise<DoctorReport> {
   const eps = {} as DoctorReport['executionProviders'];
   for (const ep of ['cpu', 'cuda'] as const) {
     try {
@@ -57,16 +76,29 @@ export async function doctor(cacheDir: string, deps: DoctorDeps = realDoctorDeps
       eps[ep] = { ok: false, error: (e as Error).message.split('\n')[0] };
     }
   }
-  const smi = deps.run('nvidia-smi', ['--query-gpu=name,memory.total,memory.used,driver_version', '--format=csv,noheader,nounits']);
+  const smi = deps.run('nvidia-smi', [
+    '--query-gpu=name,memory.total,memory.used,driver_version',
+    '--format=csv,noheader,nounits',
+  ]);
   const gpus = smi.missing || smi.status !== 0 ? null : parseNvidiaSmi(smi.stdout);
   // The tests run Debian's interpreter (test/util/checker.ts), not whichever python3 is first on PATH.
   const py = deps.run('/usr/bin/python3', ['-c', 'import onnx, onnx.checker; print(onnx.__version__)']);
-  const onnxChecker = py.status === 0 ? { present: true, version: py.stdout.trim() }
-    : { present: false, error: py.missing ? 'no /usr/bin/python3' : (py.stderr.trim().split('\n').pop() ?? `exit ${py.status}`) };
+  const onnxChecker =
+    py.status === 0
+      ? { present: true, version: py.stdout.trim() }
+      : {
+          present: false,
+          error: py.missing ? 'no /usr/bin/python3' : (py.stderr.trim().split('\n').pop() ?? `exit ${py.status}`),
+        };
   const native = ortNativeDir();
   return {
     node: process.version,
-    onnxruntime: { node: ort.env.versions.node ?? native.version, common: ort.env.versions.common, nativeDir: native.dir, providerFiles: providerFilesIn(native.dir) },
+    onnxruntime: {
+      node: ort.env.versions.node ?? native.version,
+      common: ort.env.versions.common,
+      nativeDir: native.dir,
+      providerFiles: providerFilesIn(native.dir),
+    },
     executionProviders: eps,
     gpus,
     cpu: { model: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) },
@@ -80,7 +112,13 @@ export async function doctor(cacheDir: string, deps: DoctorDeps = realDoctorDeps
 
 function summarizeCoverage(coverage: () => GraphCoverage[]): DoctorReport['cudaCoverage'] {
   try {
-    return coverage().map((c) => ({ graph: c.graph, nodes: c.nodes, covered: c.covered, allowed: c.allowed.length, failing: c.failing.map(describeFailure) }));
+    return coverage().map((c) => ({
+      graph: c.graph,
+      nodes: c.nodes,
+      covered: c.covered,
+      allowed: c.allowed.length,
+      failing: c.failing.map(describeFailure),
+    }));
   } catch (e) {
     return { error: (e as Error).message.split('\n')[0] };
   }
@@ -90,12 +128,15 @@ function formatCoverage(c: DoctorReport['cudaCoverage']): string {
   if (c === null) return 'not checked';
   if ('error' in c) return `could not be checked: ${c.error}`;
   const bad = c.flatMap((g) => g.failing);
-  const per = c.map((g) => `${g.graph} ${g.covered}/${g.nodes}${g.allowed ? ` (+${g.allowed} allowed)` : ''}`).join(', ');
+  const per = c
+    .map((g) => `${g.graph} ${g.covered}/${g.nodes}${g.allowed ? ` (+${g.allowed} allowed)` : ''}`)
+    .join(', ');
   return `${bad.length === 0 ? 'every node has a CUDA kernel' : `${bad.length} nodes without a CUDA kernel`}: ${per}${bad.map((l) => `\n                  ${l}`).join('')}`;
 }
 
 export function formatDoctor(r: DoctorReport): string {
-  const ep = (k: ExecutionProvider) => (r.executionProviders[k].ok ? 'starts a session' : `unavailable: ${r.executionProviders[k].error}`);
+  const ep = (k: ExecutionProvider) =>
+    r.executionProviders[k].ok ? 'starts a session' : `unavailable: ${r.executionProviders[k].error}`;
   return [
     `node            ${r.node}`,
     `onnxruntime     onnxruntime-node ${r.onnxruntime.node} (common ${r.onnxruntime.common}), native libraries in ${r.onnxruntime.nativeDir}`,

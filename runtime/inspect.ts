@@ -30,18 +30,43 @@ export interface Inspection {
 
 type Numeric = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
-function summarise(name: string, dims: number[], dtype: string, role: TensorSummary['role'], data: Numeric): TensorSummary {
-  let min = Infinity, max = -Infinity, sum = 0, nz = 0, bad = 0, finite = 0;
+function summarise(
+  name: string,
+  dims: number[],
+  dtype: string,
+  role: TensorSummary['role'],
+  data: Numeric,
+): TensorSummary {
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0,
+    nz = 0,
+    bad = 0,
+    finite = 0;
   for (let i = 0; i < data.length; i++) {
     const x = Number(data[i]);
-    if (!Number.isFinite(x)) { bad += 1; continue; }
+    if (!Number.isFinite(x)) {
+      bad += 1;
+      continue;
+    }
     finite += 1;
     if (x < min) min = x;
     if (x > max) max = x;
     sum += x;
     if (x !== 0) nz += 1;
   }
-  return { name, dims, dtype, role, count: data.length, min: finite ? min : NaN, max: finite ? max : NaN, mean: finite ? sum / finite : NaN, nonZeros: nz, nonFinite: bad };
+  return {
+    name,
+    dims,
+    dtype,
+    role,
+    count: data.length,
+    min: finite ? min : NaN,
+    max: finite ? max : NaN,
+    mean: finite ? sum / finite : NaN,
+    nonZeros: nz,
+    nonFinite: bad,
+  };
 }
 
 function isCheckpoint(path: string): boolean {
@@ -63,7 +88,8 @@ function initializerData(t: P.ITensorProto, modelPath: string): Numeric {
     const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
     const loc = join(dirname(modelPath), String(kv.location));
     if (!existsSync(loc)) throw new Error(`${modelPath}: initializer ${t.name} lives in ${loc}, which is missing`);
-    const offset = Number(kv.offset ?? 0), length = Number(kv.length ?? statSync(loc).size - offset);
+    const offset = Number(kv.offset ?? 0),
+      length = Number(kv.length ?? statSync(loc).size - offset);
     const buf = Buffer.alloc(length);
     const fd = openSync(loc, 'r');
     readSync(fd, buf, 0, length, offset);
@@ -73,11 +99,16 @@ function initializerData(t: P.ITensorProto, modelPath: string): Numeric {
   if (raw) {
     const copy = new Uint8Array(raw).buffer;
     switch (dtype) {
-      case 'float32': return new Float32Array(copy);
-      case 'float64': return new Float64Array(copy);
-      case 'int32': return new Int32Array(copy);
-      case 'int64': return new BigInt64Array(copy);
-      default: return new Uint8Array(copy);
+      case 'float32':
+        return new Float32Array(copy);
+      case 'float64':
+        return new Float64Array(copy);
+      case 'int32':
+        return new Int32Array(copy);
+      case 'int64':
+        return new BigInt64Array(copy);
+      default:
+        return new Uint8Array(copy);
     }
   }
   if (t.floatData?.length) return Float32Array.from(t.floatData);
@@ -90,13 +121,24 @@ function initializerData(t: P.ITensorProto, modelPath: string): Numeric {
 /** Every tensor of a checkpoint (parameters and Adam moments) or of an ONNX model's initializers. */
 export function inspectFile(path: string): Inspection {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new Error(`${path}: is a directory; pass a checkpoint (.ckpt) or a model (.onnx)`);
+  if (statSync(path).isDirectory())
+    throw new Error(`${path}: is a directory; pass a checkpoint (.ckpt) or a model (.onnx)`);
   if (isCheckpoint(path)) {
     const ck = readCheckpoint(path);
-    const tensors = ck.params.map((p) => summarise(p.name, p.dims, 'float32', p.trainable ? 'trainable' : 'frozen', p.data));
+    const tensors = ck.params.map((p) =>
+      summarise(p.name, p.dims, 'float32', p.trainable ? 'trainable' : 'frozen', p.data),
+    );
     for (const role of ['m', 'v'] as const) {
       for (const [name, data] of ck.optimizer?.[role] ?? []) {
-        tensors.push(summarise(name, ck.params.find((p) => p.name === name)?.dims ?? [data.length], 'float32', `adam.${role}`, data));
+        tensors.push(
+          summarise(
+            name,
+            ck.params.find((p) => p.name === name)?.dims ?? [data.length],
+            'float32',
+            `adam.${role}`,
+            data,
+          ),
+        );
       }
     }
     const properties: Record<string, string | number> = { ...ck.properties };
@@ -111,22 +153,51 @@ export function inspectFile(path: string): Inspection {
   }
   if (!model.graph) throw new Error(`${path}: an ONNX model without a graph`);
   const tensors = (model.graph.initializer ?? []).map((t) =>
-    summarise(t.name ?? '', (t.dims ?? []).map(Number), DTYPES[t.dataType ?? 0] ?? String(t.dataType), 'initializer', initializerData(t, path)));
+    summarise(
+      t.name ?? '',
+      (t.dims ?? []).map(Number),
+      DTYPES[t.dataType ?? 0] ?? String(t.dataType),
+      'initializer',
+      initializerData(t, path),
+    ),
+  );
   const properties = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   return { file: path, kind: 'onnx', tensors, properties };
 }
 
-const num = (x: number) => (Number.isNaN(x) ? 'nan' : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : x.toFixed(4));
+const num = (x: number) =>
+  Number.isNaN(x) ? 'nan' : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : x.toFixed(4);
 
 /** A fixed-width table, one tensor per line. */
 export function formatInspection(r: Inspection): string {
   const head = ['tensor', 'shape', 'dtype', 'role', 'min', 'max', 'mean', 'non-zeros', 'non-finite'];
-  const rows = r.tensors.map((t) => [t.name, `[${t.dims.join(',')}]`, t.dtype, t.role, num(t.min), num(t.max), num(t.mean), `${t.nonZeros}/${t.count}`, String(t.nonFinite)]);
+  const rows = r.tensors.map((t) => [
+    t.name,
+    `[${t.dims.join(',')}]`,
+    t.dtype,
+    t.role,
+    num(t.min),
+    num(t.max),
+    num(t.mean),
+    `${t.nonZeros}/${t.count}`,
+    String(t.nonFinite),
+  ]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 4 ? c.padStart(width[i]) : c.padEnd(width[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 4 ? c.padStart(width[i]) : c.padEnd(width[i])))
+      .join('  ')
+      .trimEnd();
   const props = Object.entries(r.properties).map(([k, v]) => {
     const s = String(v);
     return `  ${k}: ${s.length > 100 ? `${s.slice(0, 97)}...` : s}`;
   });
-  return [`${r.file} (${r.kind}, ${r.tensors.length} tensors)`, line(head), ...rows.map(line), ...(props.length ? ['properties:', ...props] : [])].join('\n') + '\n';
+  return (
+    [
+      `${r.file} (${r.kind}, ${r.tensors.length} tensors)`,
+      line(head),
+      ...rows.map(line),
+      ...(props.length ? ['properties:', ...props] : []),
+    ].join('\n') + '\n'
+  );
 }

@@ -10,7 +10,9 @@ import { onnx } from '../graph/onnx-proto.js';
 export function requireInputs(model: string | Uint8Array, names: string[]): Uint8Array {
   const bytes = typeof model === 'string' ? readFileSync(model) : model;
   const m = onnx.ModelProto.decode(bytes);
-  const g = m.graph!, inputs = g.input ?? [], inits = g.initializer ?? [];
+  const g = m.graph!,
+    inputs = g.input ?? [],
+    inits = g.initializer ?? [];
   for (const n of names) {
     if (!inputs.some((i) => i.name === n)) throw new Error(`the model has no input ${n}`);
     if (!inits.some((t) => t.name === n)) throw new Error(`input ${n} of the model has no default`);

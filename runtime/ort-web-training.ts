@@ -36,7 +36,12 @@ export interface OrtWeb {
   Tensor: new (type: OrtWebTensorType, data: unknown, dims?: readonly number[]) => OrtWebTensor;
   TrainingSession: {
     create(
-      artifacts: { checkpointState: string | Uint8Array; trainModel: string | Uint8Array; evalModel?: string | Uint8Array; optimizerModel?: string | Uint8Array },
+      artifacts: {
+        checkpointState: string | Uint8Array;
+        trainModel: string | Uint8Array;
+        evalModel?: string | Uint8Array;
+        optimizerModel?: string | Uint8Array;
+      },
       sessionOptions?: Record<string, unknown>,
     ): Promise<OrtWebTrainingSession>;
   };
@@ -61,7 +66,10 @@ export function loadOrtWebTraining(): OrtWeb {
  * checkpoint). The files are read here and handed over as bytes: in Node, onnxruntime-web treats a string
  * as a URL to fetch, which fails for file paths.
  */
-export async function openTrainingSession(dir: string, opts: { eval?: boolean; optimizer?: boolean } = {}): Promise<OrtWebTrainingSession> {
+export async function openTrainingSession(
+  dir: string,
+  opts: { eval?: boolean; optimizer?: boolean } = {},
+): Promise<OrtWebTrainingSession> {
   const ort = loadOrtWebTraining();
   const read = (f: string) => new Uint8Array(readFileSync(join(dir, f)));
   return ort.TrainingSession.create({
@@ -94,13 +102,19 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (typeof e === 'number') throw new Error(`onnxruntime-web aborted in ${what} (C++ exception ${e}; check input names, order, dtypes and shapes)`);
+    if (typeof e === 'number')
+      throw new Error(
+        `onnxruntime-web aborted in ${what} (C++ exception ${e}; check input names, order, dtypes and shapes)`,
+      );
     throw e;
   }
 }
 
 /** runTrainStep with the feeds put in the model's input order. */
-export function trainStep(s: OrtWebTrainingSession, feeds: Record<string, OrtWebTensor>): Promise<Record<string, OrtWebTensor>> {
+export function trainStep(
+  s: OrtWebTrainingSession,
+  feeds: Record<string, OrtWebTensor>,
+): Promise<Record<string, OrtWebTensor>> {
   return call('runTrainStep', () => s.runTrainStep(feedsInOrder(s.trainingInputNames, feeds)));
 }
 
@@ -109,9 +123,14 @@ export function trainStep(s: OrtWebTrainingSession, feeds: Record<string, OrtWeb
  * TRAINING model's output names (eval output i comes back as trainingOutputNames[i]), so an eval model may
  * have at most as many outputs as the training model there.
  */
-export async function evalStep(s: OrtWebTrainingSession, feeds: Record<string, OrtWebTensor>): Promise<Record<string, OrtWebTensor>> {
+export async function evalStep(
+  s: OrtWebTrainingSession,
+  feeds: Record<string, OrtWebTensor>,
+): Promise<Record<string, OrtWebTensor>> {
   if (s.evalOutputNames.length > s.trainingOutputNames.length) {
-    throw new Error(`onnxruntime-web returns eval outputs under the training outputs' names: ${s.evalOutputNames.length} eval outputs cannot come back through ${s.trainingOutputNames.length} names`);
+    throw new Error(
+      `onnxruntime-web returns eval outputs under the training outputs' names: ${s.evalOutputNames.length} eval outputs cannot come back through ${s.trainingOutputNames.length} names`,
+    );
   }
   const r = await call('runEvalStep', () => s.runEvalStep(feedsInOrder(s.evalInputNames, feeds)));
   return Object.fromEntries(s.evalOutputNames.map((n, i) => [n, r[n] ?? r[s.trainingOutputNames[i]]]));

@@ -6,7 +6,11 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-export interface OrtWebInferenceTensor { readonly type: string; readonly dims: readonly number[]; readonly data: unknown }
+export interface OrtWebInferenceTensor {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
 export interface OrtWebInferenceSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -25,7 +29,9 @@ export function ortWebDist(): string {
   try {
     return dirname(require.resolve('onnxruntime-web-training'));
   } catch {
-    throw new Error('onnxruntime-web is not installed: run `npm ci` (it is the dev dependency onnxruntime-web-training = onnxruntime-web@1.19.2)');
+    throw new Error(
+      'onnxruntime-web is not installed: run `npm ci` (it is the dev dependency onnxruntime-web-training = onnxruntime-web@1.19.2)',
+    );
   }
 }
 

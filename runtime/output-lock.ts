@@ -3,7 +3,16 @@
 // lock whose process has gone (kill -9, a crash, a reboot) is taken over with a warning, so a --resume
 // after a crash needs no manual step. Readers take no lock.
 import {
-  closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync,
+  closeSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -36,7 +45,11 @@ export interface HeldLock {
 
 /** Another live process holds the lock. */
 export class LockedError extends Error {
-  constructor(readonly target: string, readonly file: string, readonly holder: LockHolder) {
+  constructor(
+    readonly target: string,
+    readonly file: string,
+    readonly holder: LockHolder,
+  ) {
     super(refusal(target, file, holder));
     this.name = 'LockedError';
   }
@@ -80,11 +93,14 @@ function describeHolder(h: LockHolder): string {
 }
 
 function refusal(target: string, file: string, h: LockHolder): string {
-  const after = h.host !== hostname()
-    ? `That host's processes cannot be seen from ${hostname()}: if that command has stopped, delete ${file}.`
-    : 'A lock whose process has gone (a crash, kill -9, a restart) is taken over by itself.';
-  return `${target} is being written by ${describeHolder(h)}. One command writes it at a time: wait for that ` +
-    `one to end, or stop it. ${after}`;
+  const after =
+    h.host !== hostname()
+      ? `That host's processes cannot be seen from ${hostname()}: if that command has stopped, delete ${file}.`
+      : 'A lock whose process has gone (a crash, kill -9, a restart) is taken over by itself.';
+  return (
+    `${target} is being written by ${describeHolder(h)}. One command writes it at a time: wait for that ` +
+    `one to end, or stop it. ${after}`
+  );
 }
 
 /** Why a holder no longer holds its lock, or null while it may still be running. */
@@ -177,7 +193,9 @@ function onSignal(sig: NodeJS.Signals): void {
   for (const s of SIGNALS) process.removeListener(s, onSignal);
   process.kill(process.pid, sig);
 }
-const releaseAll = () => { for (const r of [...held]) r(); };
+const releaseAll = () => {
+  for (const r of [...held]) r();
+};
 
 function track(release: () => void): void {
   if (held.size === 0) {
@@ -202,8 +220,13 @@ function untrack(release: () => void): void {
  */
 export function acquireLock(file: string, target: string, command: string, warn: (m: string) => void): HeldLock {
   const holder: LockHolder = {
-    format: FORMAT, command, args: process.argv.slice(2), pid: process.pid, host: hostname(),
-    bootId: bootId(), processStart: procStat(process.pid).start,
+    format: FORMAT,
+    command,
+    args: process.argv.slice(2),
+    pid: process.pid,
+    host: hostname(),
+    bootId: bootId(),
+    processStart: procStat(process.pid).start,
     started: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   };
   const text = `${JSON.stringify(holder)}\n`;

@@ -9,25 +9,56 @@
 import protobuf from 'protobufjs';
 
 export type TextValue = string | number | boolean | TextMessage | TextValue[];
-export interface TextMessage { [field: string]: TextValue }
+export interface TextMessage {
+  [field: string]: TextValue;
+}
 
-const INT = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'fixed32', 'fixed64', 'sfixed32', 'sfixed64']);
+const INT = new Set([
+  'int32',
+  'int64',
+  'uint32',
+  'uint64',
+  'sint32',
+  'sint64',
+  'fixed32',
+  'fixed64',
+  'sfixed32',
+  'sfixed64',
+]);
 const FLOAT = new Set(['float', 'double']);
 
 type Tok = { kind: 'id' | 'num' | 'str' | 'punct'; text: string; value?: string; line: number };
 
 function tokenize(src: string, file: string): Tok[] {
   const out: Tok[] = [];
-  let i = 0, line = 1;
-  const fail = (m: string): never => { throw new Error(`${file}:${line}: ${m}`); };
+  let i = 0,
+    line = 1;
+  const fail = (m: string): never => {
+    throw new Error(`${file}:${line}: ${m}`);
+  };
   while (i < src.length) {
     const c = src[i];
-    if (c === '\n') { line++; i++; continue; }
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === '#') { while (i < src.length && src[i] !== '\n') i++; continue; }
-    if ('{}<>[]:,;'.includes(c)) { out.push({ kind: 'punct', text: c, line }); i++; continue; }
+    if (c === '\n') {
+      line++;
+      i++;
+      continue;
+    }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '#') {
+      while (i < src.length && src[i] !== '\n') i++;
+      continue;
+    }
+    if ('{}<>[]:,;'.includes(c)) {
+      out.push({ kind: 'punct', text: c, line });
+      i++;
+      continue;
+    }
     if (c === '"' || c === "'") {
-      let j = i + 1, v = '';
+      let j = i + 1,
+        v = '';
       while (j < src.length && src[j] !== c) {
         if (src[j] === '\n') fail('newline inside a string');
         if (src[j] === '\\') {
@@ -43,14 +74,20 @@ function tokenize(src: string, file: string): Tok[] {
       i = j + 1;
       continue;
     }
-    const m = /^[-+]?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?|inf(?:inity)?|nan)/i.exec(src.slice(i));
-    if (m && (/[-+\d.]/.test(c) || /^(inf|nan)/i.test(m[0]) && !/[A-Za-z_]/.test(src[i + m[0].length] ?? ''))) {
+    const m = /^[-+]?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?|inf(?:inity)?|nan)/i.exec(
+      src.slice(i),
+    );
+    if (m && (/[-+\d.]/.test(c) || (/^(inf|nan)/i.test(m[0]) && !/[A-Za-z_]/.test(src[i + m[0].length] ?? '')))) {
       out.push({ kind: 'num', text: m[0], line });
       i += m[0].length;
       continue;
     }
     const id = /^[A-Za-z_][A-Za-z0-9_.]*/.exec(src.slice(i));
-    if (id) { out.push({ kind: 'id', text: id[0], line }); i += id[0].length; continue; }
+    if (id) {
+      out.push({ kind: 'id', text: id[0], line });
+      i += id[0].length;
+      continue;
+    }
     fail(`unexpected character ${JSON.stringify(c)}`);
   }
   return out;
@@ -62,15 +99,26 @@ export function parseTextFormat(src: string, type: protobuf.Type, file = '<text>
   let p = 0;
   const peek = () => toks[p];
   const lineOf = () => (toks[p] ?? toks[toks.length - 1])?.line ?? 1;
-  const fail = (m: string): never => { throw new Error(`${file}:${lineOf()}: ${m}`); };
-  const eat = (text: string) => { if (peek()?.text === text && peek().kind === 'punct') { p++; return true; } return false; };
+  const fail = (m: string): never => {
+    throw new Error(`${file}:${lineOf()}: ${m}`);
+  };
+  const eat = (text: string) => {
+    if (peek()?.text === text && peek().kind === 'punct') {
+      p++;
+      return true;
+    }
+    return false;
+  };
 
   function scalar(f: protobuf.Field, path: string): TextValue {
     const t = toks[p++] ?? fail(`${path}: value expected`);
     if (f.resolvedType instanceof protobuf.Enum) {
       if (t.kind === 'id' && t.text in f.resolvedType.values) return t.text;
-      if (t.kind === 'num' && /^-?\d+$/.test(t.text) && Object.values(f.resolvedType.values).includes(Number(t.text))) return Number(t.text);
-      return fail(`${path}: ${t.text} is not a value of enum ${f.resolvedType.name} (${Object.keys(f.resolvedType.values).join(', ')})`);
+      if (t.kind === 'num' && /^-?\d+$/.test(t.text) && Object.values(f.resolvedType.values).includes(Number(t.text)))
+        return Number(t.text);
+      return fail(
+        `${path}: ${t.text} is not a value of enum ${f.resolvedType.name} (${Object.keys(f.resolvedType.values).join(', ')})`,
+      );
     }
     if (f.type === 'string' || f.type === 'bytes') {
       if (t.kind !== 'str') fail(`${path}: a quoted string expected, got ${t.text}`);
@@ -84,7 +132,8 @@ export function parseTextFormat(src: string, type: protobuf.Type, file = '<text>
       return fail(`${path}: true or false expected, got ${t.text}`);
     }
     if (INT.has(f.type)) {
-      if (t.kind !== 'num' || !/^[-+]?(\d+|0[xX][0-9a-fA-F]+)$/.test(t.text)) fail(`${path}: an integer expected, got ${t.text}`);
+      if (t.kind !== 'num' || !/^[-+]?(\d+|0[xX][0-9a-fA-F]+)$/.test(t.text))
+        fail(`${path}: an integer expected, got ${t.text}`);
       const v = Number(t.text);
       if (f.type.startsWith('uint') && v < 0) fail(`${path}: ${f.type} cannot be negative (${t.text})`);
       return v;
@@ -110,7 +159,8 @@ export function parseTextFormat(src: string, type: protobuf.Type, file = '<text>
     for (;;) {
       if (close === null ? p >= toks.length : eat(close)) return out;
       const name = toks[p++];
-      if (!name || name.kind !== 'id') fail(`${path || t.name}: field name expected${name ? `, got ${name.text}` : ' before the end'}`);
+      if (!name || name.kind !== 'id')
+        fail(`${path || t.name}: field name expected${name ? `, got ${name.text}` : ' before the end'}`);
       if (name.text.startsWith('[')) fail('extensions and Any are not supported');
       const f = t.fields[name.text];
       const here = path ? `${path}.${name.text}` : name.text;
@@ -123,7 +173,8 @@ export function parseTextFormat(src: string, type: protobuf.Type, file = '<text>
       if (eat('[')) {
         if (!f.repeated) fail(`${here}: a list for a singular field`);
         if (!eat(']')) {
-          do vals.push(value(f, here)); while (eat(','));
+          do vals.push(value(f, here));
+          while (eat(','));
           if (!eat(']')) fail(`${here}: ] expected`);
         }
       } else vals.push(value(f, here));
@@ -134,7 +185,8 @@ export function parseTextFormat(src: string, type: protobuf.Type, file = '<text>
       }
       if (f.partOf) {
         const other = oneofSet.get(f.partOf.name);
-        if (other && other !== f.name) fail(`${here}: ${other} and ${f.name} are both set, but they are one oneof (${f.partOf.name})`);
+        if (other && other !== f.name)
+          fail(`${here}: ${other} and ${f.name} are both set, but they are one oneof (${f.partOf.name})`);
         oneofSet.set(f.partOf.name, f.name);
       }
       eat(',') || eat(';');
@@ -153,7 +205,8 @@ export function writeTextFormat(msg: TextMessage, type: protobuf.Type, indent = 
     const f = type.fields[name];
     if (!f) throw new Error(`message ${type.name} has no field ${name}`);
     const one = (x: TextValue): string => {
-      if (f.resolvedType instanceof protobuf.Type) return `{\n${writeTextFormat(x as TextMessage, f.resolvedType, indent + '  ')}${indent}}`;
+      if (f.resolvedType instanceof protobuf.Type)
+        return `{\n${writeTextFormat(x as TextMessage, f.resolvedType, indent + '  ')}${indent}}`;
       if (typeof x === 'string' && !(f.resolvedType instanceof protobuf.Enum)) return JSON.stringify(x);
       return String(x);
     };

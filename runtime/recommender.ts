@@ -23,13 +23,23 @@ export interface ServingMeta {
   outputs: string[];
 }
 
-export interface UserHistory { items: string[]; times: number[] }
-export interface Recommendation { items: string[]; ids: number[]; scores: number[] }
-export interface RecommendOptions { excludeSeen?: boolean }
+export interface UserHistory {
+  items: string[];
+  times: number[];
+}
+export interface Recommendation {
+  items: string[];
+  ids: number[];
+  scores: number[];
+}
+export interface RecommendOptions {
+  excludeSeen?: boolean;
+}
 
 /** Reads the serving metadata and item tokens from the model's metadata_props (the model is the one file to ship). */
 export function readServingMeta(path: string): { meta: ServingMeta; tokens: string[] } {
-  if (!existsSync(path)) throw new Error(`no model at ${path} (train one with 'hm4sr train' or export one with 'hm4sr export')`);
+  if (!existsSync(path))
+    throw new Error(`no model at ${path} (train one with 'hm4sr train' or export one with 'hm4sr export')`);
   let model: P.ModelProto;
   try {
     model = onnx.ModelProto.decode(readFileSync(path));
@@ -37,15 +47,24 @@ export function readServingMeta(path: string): { meta: ServingMeta; tokens: stri
     throw new Error(`${path}: not an ONNX model (${(e as Error).message})`);
   }
   const prop = (k: string) => model.metadataProps.find((p) => p.key === k)?.value;
-  const serving = prop('hm4sr.serving'), items = prop('hm4sr.items');
-  if (!serving || items === undefined || items === null) throw new Error(`${path}: not an hm4sr model (no hm4sr.serving metadata); export one with 'hm4sr export'`);
+  const serving = prop('hm4sr.serving'),
+    items = prop('hm4sr.items');
+  if (!serving || items === undefined || items === null)
+    throw new Error(`${path}: not an hm4sr model (no hm4sr.serving metadata); export one with 'hm4sr export'`);
   const meta = JSON.parse(serving) as ServingMeta;
-  if (meta.format !== SERVING_FORMAT) throw new Error(`${path}: an older hm4sr model with the packed training inputs; re-export it with 'hm4sr export --run RUN'`);
+  if (meta.format !== SERVING_FORMAT)
+    throw new Error(
+      `${path}: an older hm4sr model with the packed training inputs; re-export it with 'hm4sr export --run RUN'`,
+    );
   return { meta, tokens: items.split('\n') };
 }
 
 /** Host tensors of the serving signature for a batch of histories, checked against the catalog. */
-export interface SignatureBatch { items: BigInt64Array; times: BigInt64Array; dims: [number, number] }
+export interface SignatureBatch {
+  items: BigInt64Array;
+  times: BigInt64Array;
+  dims: [number, number];
+}
 
 /**
  * Top-K recommendation through model.onnx's serving signature: the host only maps tokens to indices
@@ -54,17 +73,24 @@ export interface SignatureBatch { items: BigInt64Array; times: BigInt64Array; di
 export class Recommender {
   readonly index: Map<string, number>;
   readonly readsTime: boolean;
-  private constructor(private readonly session: ort.InferenceSession, readonly meta: ServingMeta, readonly tokens: string[], readonly path: string) {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly meta: ServingMeta,
+    readonly tokens: string[],
+    readonly path: string,
+  ) {
     this.index = new Map(tokens.map((t, i) => [t, i]));
     this.readsTime = session.inputNames.includes(SERVE_INPUTS.times);
   }
 
   static async load(path: string, opts: SessionOptions = {}): Promise<Recommender> {
     const { meta, tokens } = readServingMeta(path);
-    if (tokens.length !== meta.model.numItems + 1) throw new Error(`${path}: ${tokens.length - 1} item tokens for a ${meta.model.numItems}-item model`);
+    if (tokens.length !== meta.model.numItems + 1)
+      throw new Error(`${path}: ${tokens.length - 1} item tokens for a ${meta.model.numItems}-item model`);
     const session = await createSession(requireInputs(path, [SERVE_INPUTS.excludeSeen]), opts);
     for (const name of [SERVE_INPUTS.items, SERVE_OUTPUTS.items, SERVE_OUTPUTS.scores]) {
-      if (!session.inputNames.includes(name) && !session.outputNames.includes(name)) throw new Error(`${path}: the model has no ${name}; re-export it with 'hm4sr export'`);
+      if (!session.inputNames.includes(name) && !session.outputNames.includes(name))
+        throw new Error(`${path}: the model has no ${name}; re-export it with 'hm4sr export'`);
     }
     return new Recommender(session, meta, tokens, path);
   }
@@ -79,11 +105,14 @@ export class Recommender {
     const L = this.meta.model.maxLen;
     const cut = users.map((u) => (opts.excludeSeen ? u : { items: u.items.slice(-L), times: u.times.slice(-L) }));
     const S = Math.max(...cut.map((u) => u.items.length));
-    const items = new BigInt64Array(users.length * S), times = new BigInt64Array(users.length * S);
-    cut.forEach((u, n) => u.items.forEach((t, j) => {
-      items[n * S + j] = BigInt(this.index.get(t)!);
-      if (this.readsTime) times[n * S + j] = BigInt(u.times[j]);
-    }));
+    const items = new BigInt64Array(users.length * S),
+      times = new BigInt64Array(users.length * S);
+    cut.forEach((u, n) =>
+      u.items.forEach((t, j) => {
+        items[n * S + j] = BigInt(this.index.get(t)!);
+        if (this.readsTime) times[n * S + j] = BigInt(u.times[j]);
+      }),
+    );
     return { items, times, dims: [users.length, S] };
   }
 
@@ -92,7 +121,11 @@ export class Recommender {
     const feeds: Record<string, ort.Tensor> = { [SERVE_INPUTS.items]: new ort.Tensor('int64', b.items, b.dims) };
     if (this.readsTime) feeds[SERVE_INPUTS.times] = new ort.Tensor('int64', b.times, b.dims);
     feeds[SERVE_INPUTS.excludeSeen] = new ort.Tensor('bool', [opts.excludeSeen ?? false], [1, 1]);
-    const fetch = [SERVE_OUTPUTS.items, SERVE_OUTPUTS.scores, ...(vectors ? this.meta.model.modalities.map(userVectorOutput) : [])];
+    const fetch = [
+      SERVE_OUTPUTS.items,
+      SERVE_OUTPUTS.scores,
+      ...(vectors ? this.meta.model.modalities.map(userVectorOutput) : []),
+    ];
     return runChecked(this.session, feeds, fetch);
   }
 
@@ -112,8 +145,16 @@ export class Recommender {
     const K = this.meta.topK;
     for (let g = 0; g < order.length; g += GROUP) {
       const idx = order.slice(g, g + GROUP);
-      const r = await this.run(this.encode(idx.map((i) => users[i]), opts, true), opts);
-      const ids = r[SERVE_OUTPUTS.items].data as BigInt64Array, sc = r[SERVE_OUTPUTS.scores].data as Float32Array;
+      const r = await this.run(
+        this.encode(
+          idx.map((i) => users[i]),
+          opts,
+          true,
+        ),
+        opts,
+      );
+      const ids = r[SERVE_OUTPUTS.items].data as BigInt64Array,
+        sc = r[SERVE_OUTPUTS.scores].data as Float32Array;
       idx.forEach((i, u) => {
         const top = Array.from(ids.subarray(u * K, u * K + k), Number);
         out[i] = { ids: top, items: top.map((x) => this.tokens[x]), scores: Array.from(sc.subarray(u * K, u * K + k)) };
@@ -123,7 +164,10 @@ export class Recommender {
   }
 
   checkK(k: number): void {
-    if (!Number.isInteger(k) || k < 1 || k > this.meta.topK) throw new Error(`k = ${k}: must be an integer in 1..${this.meta.topK} (the model's top-K size; export with --top-k for more)`);
+    if (!Number.isInteger(k) || k < 1 || k > this.meta.topK)
+      throw new Error(
+        `k = ${k}: must be an integer in 1..${this.meta.topK} (the model's top-K size; export with --top-k for more)`,
+      );
   }
 
   async release(): Promise<void> {
@@ -132,17 +176,28 @@ export class Recommender {
 }
 
 /** The request errors a serving caller can make, each naming the user and the offending entry. */
-export function checkHistory(u: UserHistory, n: number | string, index: ReadonlyMap<string, number>, readsTime: boolean): void {
+export function checkHistory(
+  u: UserHistory,
+  n: number | string,
+  index: ReadonlyMap<string, number>,
+  readsTime: boolean,
+): void {
   const who = typeof n === 'number' ? `history ${n + 1}` : `user ${n}`;
   if (u.items.length === 0) throw new Error(`${who}: empty history (give at least one item)`);
   u.items.forEach((t) => {
     const id = index.get(t);
-    if (id === undefined || id === 0) throw new Error(`${who}: unknown item "${t}" (not in the model's ${index.size - 1}-item catalog)`);
+    if (id === undefined || id === 0)
+      throw new Error(`${who}: unknown item "${t}" (not in the model's ${index.size - 1}-item catalog)`);
   });
   if (!readsTime) return;
-  if (u.items.length !== u.times.length) throw new Error(`${who}: ${u.items.length} items but ${u.times.length} timestamps`);
+  if (u.items.length !== u.times.length)
+    throw new Error(`${who}: ${u.items.length} items but ${u.times.length} timestamps`);
   u.times.forEach((t, j) => {
-    if (!Number.isSafeInteger(t) || t < 0) throw new Error(`${who}: timestamp ${j + 1} (${t}) is not a non-negative integer of Unix seconds`);
-    if (j > 0 && t < u.times[j - 1]) throw new Error(`${who}: timestamps out of order at item ${j + 1} (${t} < ${u.times[j - 1]}); give the history oldest first`);
+    if (!Number.isSafeInteger(t) || t < 0)
+      throw new Error(`${who}: timestamp ${j + 1} (${t}) is not a non-negative integer of Unix seconds`);
+    if (j > 0 && t < u.times[j - 1])
+      throw new Error(
+        `${who}: timestamps out of order at item ${j + 1} (${t} < ${u.times[j - 1]}); give the history oldest first`,
+      );
   });
 }

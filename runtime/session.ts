@@ -3,7 +3,13 @@ import * as ort from 'onnxruntime-node';
 import { serialize } from '../graph/emit.js';
 import { Graph } from '../graph/graph.js';
 import type { TypedData } from '../graph/types.js';
-import { type Placement, diagnosePlacement, explainCudaFailure, isFallbackRefusal, realFallbacks } from './cuda-errors.js';
+import {
+  type Placement,
+  diagnosePlacement,
+  explainCudaFailure,
+  isFallbackRefusal,
+  realFallbacks,
+} from './cuda-errors.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -50,7 +56,8 @@ export interface SessionHooks {
 }
 
 const realHooks: SessionHooks = {
-  create: (model, so) => (typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so)),
+  create: (model, so) =>
+    typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so),
   diagnose: diagnosePlacement,
 };
 
@@ -61,7 +68,11 @@ const realHooks: SessionHooks = {
  * device costs more, and disable_cpu_ep_fallback refuses those too; so a refusal is diagnosed, and a model
  * whose only CPU nodes are ORT's deliberate ones gets a session that allows exactly that (said in the log).
  */
-export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}, hooks: SessionHooks = realHooks): Promise<ort.InferenceSession> {
+export async function createSession(
+  model: string | Uint8Array,
+  opts: SessionOptions = {},
+  hooks: SessionHooks = realHooks,
+): Promise<ort.InferenceSession> {
   const { create, diagnose } = hooks;
   const ep = opts.ep ?? 'cpu';
   const so: ort.InferenceSession.SessionOptions = {
@@ -88,7 +99,9 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
       const session = await create(model, so);
       if (ep === 'cuda' && !strict && opts.log) {
         const p = diagnose(model);
-        opts.log(`--allow-cpu-nodes: ${p === null ? 'could not list the nodes placed on the CPU' : p.cpu.length ? `on the CPU: ${p.cpu.join(', ')}` : 'every node is on the CUDA EP'}`);
+        opts.log(
+          `--allow-cpu-nodes: ${p === null ? 'could not list the nodes placed on the CPU' : p.cpu.length ? `on the CPU: ${p.cpu.join(', ')}` : 'every node is on the CUDA EP'}`,
+        );
       }
       return session;
     }
@@ -97,8 +110,11 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     } catch (e) {
       if (!isFallbackRefusal((e as Error).message)) throw e;
       const placement = diagnose(model);
-      if (placement === null || realFallbacks(placement).length > 0 || placement.cpu.length === 0) throw new Error(await explainCudaFailure((e as Error).message, model, true, placement));
-      opts.log?.(`cuda: ORT keeps ${placement.cpu.length} shape-computation node${placement.cpu.length > 1 ? 's' : ''} on the CPU by design (${placement.cpu.slice(0, 4).join(', ')}${placement.cpu.length > 4 ? ', ...' : ''}); every other node runs on the CUDA EP`);
+      if (placement === null || realFallbacks(placement).length > 0 || placement.cpu.length === 0)
+        throw new Error(await explainCudaFailure((e as Error).message, model, true, placement));
+      opts.log?.(
+        `cuda: ORT keeps ${placement.cpu.length} shape-computation node${placement.cpu.length > 1 ? 's' : ''} on the CPU by design (${placement.cpu.slice(0, 4).join(', ')}${placement.cpu.length > 4 ? ', ...' : ''}); every other node runs on the CUDA EP`,
+      );
       if (opts.placementKey) shapeOnlyOnCpu.add(key);
       return await create(model, so);
     }
@@ -106,17 +122,30 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     const msg = (e as Error).message;
     if (msg.startsWith('could not create a CUDA session')) throw e;
     if (ep === 'cuda') throw new Error(await explainCudaFailure(msg, model, strict));
-    throw new Error(`could not create an onnxruntime session${typeof model === 'string' ? ` for ${model}` : ''}: ${msg}`);
+    throw new Error(
+      `could not create an onnxruntime session${typeof model === 'string' ? ` for ${model}` : ''}: ${msg}`,
+    );
   }
 }
 
 export { ort };
 
 /** A tensor on the host: typed data and its dims (bool as 0/1 bytes). */
-export interface HostTensor { data: TypedData; dims: number[] }
+export interface HostTensor {
+  data: TypedData;
+  dims: number[];
+}
 
 const ORT_TYPE = (d: TypedData): ort.Tensor.Type =>
-  d instanceof Float32Array ? 'float32' : d instanceof Float64Array ? 'float64' : d instanceof BigInt64Array ? 'int64' : d instanceof Int32Array ? 'int32' : 'bool';
+  d instanceof Float32Array
+    ? 'float32'
+    : d instanceof Float64Array
+      ? 'float64'
+      : d instanceof BigInt64Array
+        ? 'int64'
+        : d instanceof Int32Array
+          ? 'int32'
+          : 'bool';
 
 /** Wraps host data as an onnxruntime tensor without copying it (bool bytes excepted). */
 export function toOrtTensor(t: HostTensor): ort.Tensor {
@@ -135,10 +164,17 @@ export function toOrtFeeds(ts: Record<string, HostTensor>): Record<string, ort.T
  * session.run, refusing feeds the model has no input for: onnxruntime-node ignores them silently, so a
  * misspelt tensor name would otherwise leave its input unbound or defaulted.
  */
-export async function runChecked(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches?: string[]): Promise<ort.InferenceSession.ReturnType> {
+export async function runChecked(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  fetches?: string[],
+): Promise<ort.InferenceSession.ReturnType> {
   const known = new Set(session.inputNames);
   const unbound = Object.keys(feeds).filter((k) => !known.has(k));
-  if (unbound.length > 0) throw new Error(`feed${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')} bind${unbound.length > 1 ? '' : 's'} to no input of the model (inputs: ${session.inputNames.join(', ')})`);
+  if (unbound.length > 0)
+    throw new Error(
+      `feed${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')} bind${unbound.length > 1 ? '' : 's'} to no input of the model (inputs: ${session.inputNames.join(', ')})`,
+    );
   return fetches ? session.run(feeds, fetches) : session.run(feeds);
 }
 

@@ -76,7 +76,11 @@ export function modelConfigType(): protobuf.Type {
   return protobuf.parse(MODEL_CONFIG_SUBSET, { keepCase: true }).root.lookupType('inference.ModelConfig');
 }
 
-export interface TritonOptions { name?: string; maxBatchSize?: number; maxQueueDelayUs?: number }
+export interface TritonOptions {
+  name?: string;
+  maxBatchSize?: number;
+  maxQueueDelayUs?: number;
+}
 
 /**
  * A Triton model repository for model.onnx: DIR/NAME/config.pbtxt (onnxruntime backend, dynamic
@@ -84,7 +88,11 @@ export interface TritonOptions { name?: string; maxBatchSize?: number; maxQueueD
  * inputs without a default, so exclude_seen is a required [1] input per request there. Requests batch
  * together when their histories have the same length: pad them to a fixed length (e.g. the model's maxLen).
  */
-export function writeTritonRepository(modelPath: string, dir: string, o: TritonOptions = {}): { config: string; model: string; text: string } {
+export function writeTritonRepository(
+  modelPath: string,
+  dir: string,
+  o: TritonOptions = {},
+): { config: string; model: string; text: string } {
   const { meta } = readServingMeta(modelPath);
   const name = o.name ?? 'hm4sr';
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`--triton-name ${name}: use letters, digits, '_', '-', '.'`);

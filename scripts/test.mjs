@@ -22,12 +22,17 @@ function walk(d) {
   });
 }
 
-let passed = 0, failed = 0, crashed = [], littered = [];
+let passed = 0,
+  failed = 0,
+  crashed = [],
+  littered = [];
 const swept = new Set();
 // The running suite's temp directory goes too when this runner stops early (a throw, process.exit).
 let tmp = null;
 process.on('exit', () => tmp && rmSync(tmp, { recursive: true, force: true }));
-const files = walk(dir).filter((f) => !filter || filter.test(f)).sort();
+const files = walk(dir)
+  .filter((f) => !filter || filter.test(f))
+  .sort();
 const t0 = Date.now();
 for (const f of files) {
   const t = Date.now();
@@ -35,24 +40,30 @@ for (const f of files) {
   const env = { ...process.env, FORCE_COLOR: '0', TMPDIR: tmp };
   const r = spawnSync(process.execPath, [f], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
   const out = (r.stdout ?? '') + (r.stderr ?? '');
-  const total = /Total:\s+(\d+)/.exec(out), ok = /Passed:\s+(\d+)/.exec(out);
+  const total = /Total:\s+(\d+)/.exec(out),
+    ok = /Passed:\s+(\d+)/.exec(out);
   const name = relative(root, f);
-  const left = readdirSync(tmp), ours = left.filter((e) => e.startsWith('hm4sr-'));
+  const left = readdirSync(tmp),
+    ours = left.filter((e) => e.startsWith('hm4sr-'));
   rmSync(tmp, { recursive: true, force: true });
   tmp = null;
   if (ours.length > 0) {
-    failed += 1; littered.push(name);
+    failed += 1;
+    littered.push(name);
     process.stdout.write(`\n✘ ${name} left ${ours.length} temporary folders behind: ${ours.join(', ')}\n`);
   }
   const others = [...new Set(left.filter((e) => !ours.includes(e)).map((e) => e.replace(/\d+/g, 'N')))];
   if (others.length > 0) swept.add(others.join(', '));
   if (!total || !ok) {
-    failed += 1; crashed.push(name);
+    failed += 1;
+    crashed.push(name);
     process.stdout.write(`\n✘ ${name} did not finish (exit ${r.status})\n${out}\n`);
     continue;
   }
-  const nT = +total[1], nP = +ok[1];
-  passed += nP; failed += nT - nP;
+  const nT = +total[1],
+    nP = +ok[1];
+  passed += nP;
+  failed += nT - nP;
   const secs = ((Date.now() - t) / 1000).toFixed(1);
   if (nT !== nP || r.status !== 0) process.stdout.write(`\n✘ ${name}\n${out}\n`);
   else process.stdout.write(`✔ ${name}: ${nP} passed (${secs}s)\n`);
@@ -60,7 +71,8 @@ for (const f of files) {
   for (const l of out.split('\n').filter((l) => l.startsWith('SKIP '))) process.stdout.write(`  ${l}\n`);
 }
 process.stdout.write(`\n${files.length} suites in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
-if (swept.size > 0) process.stdout.write(`swept from the suites' temp directories (not the suites' own): ${[...swept].join('; ')}\n`);
+if (swept.size > 0)
+  process.stdout.write(`swept from the suites' temp directories (not the suites' own): ${[...swept].join('; ')}\n`);
 if (littered.length > 0) process.stdout.write(`suites that left temporary folders behind: ${littered.join(', ')}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exit(failed > 0 || files.length === 0 ? 1 : 0);

@@ -20,7 +20,17 @@ import { train } from '../train/trainer.js';
 import { rejects } from './util/rejects.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-binding-'));
-generateSynthetic({ dir: join(dir, 'data'), name: 'mini', users: 60, items: 30, categories: 4, textDim: 8, minLen: 6, maxLen: 10, seed: 5 });
+generateSynthetic({
+  dir: join(dir, 'data'),
+  name: 'mini',
+  users: 60,
+  items: 30,
+  categories: 4,
+  textDim: 8,
+  minLen: 6,
+  maxLen: 10,
+  seed: 5,
+});
 const rc = mergeConfig(DEFAULT_CONFIG, {
   data: { dir: join(dir, 'data'), name: 'mini' },
   model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 8 },
@@ -40,7 +50,10 @@ test('a supplied tensor that names no parameter is an error naming it', () => {
   const specs = probeParams(hm4srModel(p.model));
   const frozen = new Map(p.frozen);
   frozen.set('cp.data.item_categories', frozen.get(DATA_PARAMS.categories)!);
-  assert.throws(() => initialValues(specs, frozen, 1), /supplied tensor cp\.data\.item_categories binds to no parameter of the model \(parameters that take data: .*data\.item_categories/);
+  assert.throws(
+    () => initialValues(specs, frozen, 1),
+    /supplied tensor cp\.data\.item_categories binds to no parameter of the model \(parameters that take data: .*data\.item_categories/,
+  );
 });
 
 test('a parameter that takes data and gets none is an error naming it', () => {
@@ -49,7 +62,12 @@ test('a parameter that takes data and gets none is an error naming it', () => {
   for (const missing of [DATA_PARAMS.categories, DATA_PARAMS.txt]) {
     const frozen = new Map(p.frozen);
     frozen.delete(missing);
-    assert.throws(() => initialValues(specs, frozen, 1), new RegExp(`parameter ${missing.replace('.', '\\.')} \\[\\d+,\\d+\\] takes .* from the data, and none was supplied`));
+    assert.throws(
+      () => initialValues(specs, frozen, 1),
+      new RegExp(
+        `parameter ${missing.replace('.', '\\.')} \\[\\d+,\\d+\\] takes .* from the data, and none was supplied`,
+      ),
+    );
   }
 });
 
@@ -70,7 +88,11 @@ test("a trained run's checkpoint holds the dataset's multi-hot category labels, 
   assert.ok(labels, `no ${DATA_PARAMS.categories} in the checkpoint`);
   assert.not.ok(labels.trainable);
   // Read the item file directly: every category string of an item is a label.
-  const rows = readFileSync(join(dir, 'data', 'mini.item'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+  const rows = readFileSync(join(dir, 'data', 'mini.item'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'));
   const byToken = new Map(rows.map((r) => [r[0], r[2].split(' ')]));
   const classes = [...new Set(rows.flatMap((r) => r[2].split(' ')))];
   const tokens = prepare(rc).ds.itemTokens;

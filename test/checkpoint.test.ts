@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type CheckpointData, checkCheckpointMatches, checkpointFromState, decodeCheckpoint, encodeCheckpoint, readCheckpoint, stateFromCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
+import {
+  type CheckpointData,
+  checkCheckpointMatches,
+  checkpointFromState,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  readCheckpoint,
+  stateFromCheckpoint,
+  writeCheckpoint,
+} from '../graph/artifacts/checkpoint.js';
 import { rng } from './util/gradcheck.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-ckpt-'));
@@ -21,10 +30,22 @@ function sample(): CheckpointData {
   const tr = params.filter((p) => p.trainable);
   return {
     params,
-    optimizer: { step: 17, lr: 0.0025, m: new Map(tr.map((p) => [p.name, rand(p.data.length)])), v: new Map(tr.map((p) => [p.name, rand(p.data.length).map(Math.abs)])) },
+    optimizer: {
+      step: 17,
+      lr: 0.0025,
+      m: new Map(tr.map((p) => [p.name, rand(p.data.length)])),
+      v: new Map(tr.map((p) => [p.name, rand(p.data.length).map(Math.abs)])),
+    },
     properties: {
-      epoch: 3, seed: -42, big: 2 ** 53 - 1, best: 0.25, nan: Number.NaN,
-      config: JSON.stringify({ hidden: 8, name: 'tiny' }), fingerprint: 'sha256:abc', unicode: 'héllo ✓', empty: '',
+      epoch: 3,
+      seed: -42,
+      big: 2 ** 53 - 1,
+      best: 0.25,
+      nan: Number.NaN,
+      config: JSON.stringify({ hidden: 8, name: 'tiny' }),
+      fingerprint: 'sha256:abc',
+      unicode: 'héllo ✓',
+      empty: '',
     },
   };
 }
@@ -36,13 +57,20 @@ test('a checkpoint round-trips exactly: parameters, trainable split, Adam state,
   const c = sample();
   const path = join(dir, 'a.ckpt');
   writeCheckpoint(path, c);
-  assert.equal(readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'no temporary file left');
+  assert.equal(
+    readdirSync(dir).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left',
+  );
   const bytes = readFileSync(path);
   assert.is(bytes.subarray(4, 8).toString('latin1'), 'ODTC');
   const d = readCheckpoint(path);
   assert.is(d.params.length, c.params.length);
   // requires_grad_params first, then frozen_params, each in written order.
-  assert.equal(d.params.map((p) => p.name), ['enc.weight', 'enc.bias', 'scalar', 'data.item_text', 'empty']);
+  assert.equal(
+    d.params.map((p) => p.name),
+    ['enc.weight', 'enc.bias', 'scalar', 'data.item_text', 'empty'],
+  );
   const got = byName(d);
   for (const p of c.params) {
     const q = got.get(p.name)!;
@@ -99,14 +127,26 @@ test('truncated, foreign, empty, missing and wrong-version files are rejected, n
   for (const cut of [bytes.length - 2, bytes.length - 40, Math.floor(bytes.length / 2), 64, 12]) {
     const p = join(dir, `cut${cut}.ckpt`);
     writeFileSync(p, bytes.subarray(0, cut));
-    throwsWith(() => readCheckpoint(p), new RegExp(`checkpoint ${p.replace(/[.]/g, '\\.')}: is truncated or corrupt \\(${cut} bytes\\)`));
+    throwsWith(
+      () => readCheckpoint(p),
+      new RegExp(`checkpoint ${p.replace(/[.]/g, '\\.')}: is truncated or corrupt \\(${cut} bytes\\)`),
+    );
   }
   writeFileSync(join(dir, 'short'), bytes.subarray(0, 5));
-  throwsWith(() => readCheckpoint(join(dir, 'short')), /short: is not an ONNX Runtime training checkpoint: only 5 bytes/);
+  throwsWith(
+    () => readCheckpoint(join(dir, 'short')),
+    /short: is not an ONNX Runtime training checkpoint: only 5 bytes/,
+  );
   writeFileSync(join(dir, 'empty'), new Uint8Array(0));
-  throwsWith(() => readCheckpoint(join(dir, 'empty')), /empty: is not an ONNX Runtime training checkpoint: only 0 bytes/);
+  throwsWith(
+    () => readCheckpoint(join(dir, 'empty')),
+    /empty: is not an ONNX Runtime training checkpoint: only 0 bytes/,
+  );
   writeFileSync(join(dir, 'model.onnx'), '\x08\x08\x12\x05hm4sr:\x00\x00\x00\x00\x00');
-  throwsWith(() => readCheckpoint(join(dir, 'model.onnx')), /model\.onnx: is not an ONNX Runtime training checkpoint: file identifier/);
+  throwsWith(
+    () => readCheckpoint(join(dir, 'model.onnx')),
+    /model\.onnx: is not an ONNX Runtime training checkpoint: file identifier/,
+  );
   const ortm = Buffer.from(bytes);
   ortm.write('ORTM', 4, 'latin1');
   writeFileSync(join(dir, 'ortm'), ortm);
@@ -126,12 +166,47 @@ test('checkCheckpointMatches names the first missing, extra, reshaped or re-spli
   const c = sample();
   const s = specs(c);
   const path = 'run/ckpt';
-  throwsWith(() => checkCheckpointMatches(c, [...s, { name: 'new.weight', dims: [2], trainable: true }], path), /checkpoint run\/ckpt: parameter new\.weight \[2\] of the model is missing from the checkpoint/);
-  throwsWith(() => checkCheckpointMatches(c, s.filter((p) => p.name !== 'enc.bias'), path), /checkpoint parameter enc\.bias \[4\] is not a parameter of the model/);
-  throwsWith(() => checkCheckpointMatches(c, s.map((p) => (p.name === 'enc.weight' ? { ...p, dims: [4, 3] } : p)), path), /parameter enc\.weight has shape \[3, 4\] in the checkpoint, the model expects \[4, 3\]/);
-  throwsWith(() => checkCheckpointMatches(c, s.map((p) => (p.name === 'data.item_text' ? { ...p, trainable: true } : p)), path), /parameter data\.item_text is frozen in the checkpoint but trainable in the model/);
+  throwsWith(
+    () => checkCheckpointMatches(c, [...s, { name: 'new.weight', dims: [2], trainable: true }], path),
+    /checkpoint run\/ckpt: parameter new\.weight \[2\] of the model is missing from the checkpoint/,
+  );
+  throwsWith(
+    () =>
+      checkCheckpointMatches(
+        c,
+        s.filter((p) => p.name !== 'enc.bias'),
+        path,
+      ),
+    /checkpoint parameter enc\.bias \[4\] is not a parameter of the model/,
+  );
+  throwsWith(
+    () =>
+      checkCheckpointMatches(
+        c,
+        s.map((p) => (p.name === 'enc.weight' ? { ...p, dims: [4, 3] } : p)),
+        path,
+      ),
+    /parameter enc\.weight has shape \[3, 4\] in the checkpoint, the model expects \[4, 3\]/,
+  );
+  throwsWith(
+    () =>
+      checkCheckpointMatches(
+        c,
+        s.map((p) => (p.name === 'data.item_text' ? { ...p, trainable: true } : p)),
+        path,
+      ),
+    /parameter data\.item_text is frozen in the checkpoint but trainable in the model/,
+  );
   // The first mismatch in model order is the one reported.
-  throwsWith(() => checkCheckpointMatches(c, [{ name: 'zzz', dims: [1], trainable: true }, ...s.map((p) => ({ ...p, dims: [9] }))], path), /parameter zzz \[1\]/);
+  throwsWith(
+    () =>
+      checkCheckpointMatches(
+        c,
+        [{ name: 'zzz', dims: [1], trainable: true }, ...s.map((p) => ({ ...p, dims: [9] }))],
+        path,
+      ),
+    /parameter zzz \[1\]/,
+  );
 });
 
 test('writing rejects inconsistent data and leaves no file behind', () => {
@@ -152,7 +227,9 @@ test('checkpointFromState / stateFromCheckpoint convert a StepRunner-shaped trai
   const c = sample();
   const st = stateFromCheckpoint(decodeCheckpoint(encodeCheckpoint(c)));
   assert.is(st.step, 17);
-  const back = decodeCheckpoint(encodeCheckpoint(checkpointFromState(specs(c), st, { lr: 0.0025, properties: { epoch: 9 } })));
+  const back = decodeCheckpoint(
+    encodeCheckpoint(checkpointFromState(specs(c), st, { lr: 0.0025, properties: { epoch: 9 } })),
+  );
   assert.equal(back.params.map((p) => p.name).sort(), c.params.map((p) => p.name).sort());
   assert.is(back.optimizer!.step, 17);
   assert.equal(Array.from(back.optimizer!.v.get('enc.bias')!), Array.from(c.optimizer!.v.get('enc.bias')!));

@@ -22,11 +22,15 @@ function fakeElf(...strings: string[]): Buffer {
 
 /** A package tarball laid out like CUDA_PACKAGE, providers carrying the given ORT version. */
 function fakePackage(name: string, version: string, opts: { withProviders?: boolean } = {}): string {
-  const d = join(root, `pkg-${name}`), x64 = join(d, 'package', 'Plugins', 'Linux', 'x64');
+  const d = join(root, `pkg-${name}`),
+    x64 = join(d, 'package', 'Plugins', 'Linux', 'x64');
   mkdirSync(x64, { recursive: true });
   writeFileSync(join(d, 'package', 'README.md'), 'readme');
   if (opts.withProviders !== false) {
-    writeFileSync(join(x64, 'libonnxruntime_providers_cuda.so'), fakeElf('cudaSetDevice(id)', version, 'Failed to get device id.'));
+    writeFileSync(
+      join(x64, 'libonnxruntime_providers_cuda.so'),
+      fakeElf('cudaSetDevice(id)', version, 'Failed to get device id.'),
+    );
     writeFileSync(join(x64, 'libonnxruntime_providers_shared.so'), fakeElf('Provider_GetHost', 'Provider_SetHost'));
   }
   writeFileSync(join(x64, 'libonnxruntime_providers_tensorrt.so'), fakeElf('tensorrt'));
@@ -67,7 +71,11 @@ test('setup-cuda fetches the package, keeps only the two provider libraries, and
   assert.equal(r.problems, []);
   assert.ok(r.ok);
   assert.equal(reg.calls, [CUDA_PACKAGE]);
-  assert.equal(readdirSync(ort.dir).sort(), ['libonnxruntime.so.1', 'libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so']);
+  assert.equal(readdirSync(ort.dir).sort(), [
+    'libonnxruntime.so.1',
+    'libonnxruntime_providers_cuda.so',
+    'libonnxruntime_providers_shared.so',
+  ]);
   assert.ok(r.provider!.fetched);
   // Not the checked build's bytes: reported as such, not refused.
   assert.ok(r.provider!.providers.every((p) => p.knownBuild === false));
@@ -82,16 +90,33 @@ test('a provider built for another ORT version is refused and nothing is placed'
   const reg = registry(fakePackage('old', '1.28.1'));
   const r = setupCuda({}, { ort, pack: reg.pack, dirs: () => [], load: allLoad, env: {} });
   assert.not.ok(r.ok);
-  assert.match(r.problems.join('\n'), /libonnxruntime_providers_cuda\.so: built for ORT 1\.28\.1, but onnxruntime-node is 1\.29\.0/);
+  assert.match(
+    r.problems.join('\n'),
+    /libonnxruntime_providers_cuda\.so: built for ORT 1\.28\.1, but onnxruntime-node is 1\.29\.0/,
+  );
   assert.equal(readdirSync(ort.dir), ['libonnxruntime.so.1']);
 });
 
 test('registry failures and tarballs without the libraries are reported, not half-installed', () => {
   const ort = fakeOrt('c');
-  const down = setupCuda({}, { ort, pack: () => { throw new Error(`npm pack ${CUDA_PACKAGE} failed (exit 1): ENOTFOUND registry.npmjs.org`); }, dirs: () => [], load: allLoad, env: {} });
+  const down = setupCuda(
+    {},
+    {
+      ort,
+      pack: () => {
+        throw new Error(`npm pack ${CUDA_PACKAGE} failed (exit 1): ENOTFOUND registry.npmjs.org`);
+      },
+      dirs: () => [],
+      load: allLoad,
+      env: {},
+    },
+  );
   assert.not.ok(down.ok);
   assert.match(down.problems[0], /CUDA provider: npm pack .* ENOTFOUND/);
-  const empty = setupCuda({ from: fakePackage('empty', '1.29.0', { withProviders: false }) }, { ort, dirs: () => [], load: allLoad, env: {} });
+  const empty = setupCuda(
+    { from: fakePackage('empty', '1.29.0', { withProviders: false }) },
+    { ort, dirs: () => [], load: allLoad, env: {} },
+  );
   assert.not.ok(empty.ok);
   assert.match(empty.problems[0], /does not hold package\/Plugins\/Linux\/x64\/libonnxruntime_providers_shared\.so/);
   const missing = setupCuda({ from: join(root, 'nope.tgz') }, { ort, dirs: () => [], load: allLoad, env: {} });
@@ -132,11 +157,21 @@ test('setup-cuda names every library the loader cannot load, and loads the provi
   let asked: { names: string[]; ldPath: string } | null = null;
   const load: SetupCudaDeps['load'] = (names, ldPath) => {
     asked = { names, ldPath };
-    return new Map(names.map((n) => [n, n === 'libcurand.so.10' ? 'libcurand.so.10: cannot open shared object file: No such file or directory' : null]));
+    return new Map(
+      names.map((n) => [
+        n,
+        n === 'libcurand.so.10' ? 'libcurand.so.10: cannot open shared object file: No such file or directory' : null,
+      ]),
+    );
   };
-  const r = setupCuda({ from: fakePackage('good2', '1.29.0') }, { ort, dirs: () => [lib], load, env: { LD_LIBRARY_PATH: '/opt/x' } });
+  const r = setupCuda(
+    { from: fakePackage('good2', '1.29.0') },
+    { ort, dirs: () => [lib], load, env: { LD_LIBRARY_PATH: '/opt/x' } },
+  );
   assert.not.ok(r.ok);
-  assert.equal(r.problems, ['libcurand.so.10 (cuRAND (pip: nvidia-curand)) does not load: libcurand.so.10: cannot open shared object file: No such file or directory']);
+  assert.equal(r.problems, [
+    'libcurand.so.10 (cuRAND (pip: nvidia-curand)) does not load: libcurand.so.10: cannot open shared object file: No such file or directory',
+  ]);
   assert.is(asked!.ldPath, `${lib}:/opt/x`);
   assert.is(asked!.names[asked!.names.length - 1], join(ort.dir, 'libonnxruntime_providers_cuda.so'));
   assert.is(r.ldLibraryPath, `${lib}:/opt/x`);
@@ -177,7 +212,9 @@ test("CPU-placed nodes are read from ORT's verbose log, and ORT's deliberate sha
   assert.equal(p.forced, ['shape_of_x']);
   assert.equal(realFallbacks(p), ['Gather (dim 0)']);
   assert.equal(parsePlacement(`${t}  All nodes placed on [CUDAExecutionProvider]. Number of nodes: 9`).cpu, []);
-  assert.equal(realFallbacks(parsePlacement(`${t}  All nodes placed on [CPUExecutionProvider]. Number of nodes: 1`)), ['all 1 nodes']);
+  assert.equal(realFallbacks(parsePlacement(`${t}  All nodes placed on [CPUExecutionProvider]. Number of nodes: 1`)), [
+    'all 1 nodes',
+  ]);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

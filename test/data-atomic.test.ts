@@ -28,7 +28,9 @@ function throwsAt(fn: () => unknown, path: string, line: number, detail: RegExp)
 }
 
 test('reads columns by name, ignores extras, keeps float64 timestamps', () => {
-  const p = file('rating:float\titem_id:token\tuser_id:token\ttimestamp:float\n5\ti1\tu1\t1600000001\n4\ti2\tu1\t1600000000.5\n');
+  const p = file(
+    'rating:float\titem_id:token\tuser_id:token\ttimestamp:float\n5\ti1\tu1\t1600000001\n4\ti2\tu1\t1600000000.5\n',
+  );
   const r = readInter(p);
   assert.equal(r.users, ['u1', 'u1']);
   assert.equal(r.items, ['i1', 'i2']);
@@ -88,7 +90,10 @@ test('header problems are line 1; empty files and header-only files are errors',
 });
 
 test('readItems: token_seq categories, optional title/brand, duplicates rejected', () => {
-  const p = file('item_id:token\ttitle:token_seq\tcats:token_seq\tbrand:token\ni1\tRed  Lipstick\ta  b c\tAcme\ni2\t\t\t\n', 'item');
+  const p = file(
+    'item_id:token\ttitle:token_seq\tcats:token_seq\tbrand:token\ni1\tRed  Lipstick\ta  b c\tAcme\ni2\t\t\t\n',
+    'item',
+  );
   const m = readItems(p, { categoryColumn: 'cats', titleColumn: 'title', brandColumn: 'brand' });
   assert.equal(m.get('i1'), { title: 'Red  Lipstick', categories: ['a', 'b', 'c'], brand: 'Acme' });
   assert.equal(m.get('i2'), { title: '', categories: [], brand: '' });

@@ -39,8 +39,28 @@ test('the built-in Amazon Beauty loads from its .gz files with the paper statist
   assert.is(split.train.size, 198502 - 3 * 22363);
   const maxBucket = maxIntervalBucket(ds, split.train, 100);
   assert.ok(maxBucket > 2500 && maxBucket < 2900, `max bucket ${maxBucket}`);
-  const c = { ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: 0, intervalBuckets: maxBucket + 1, calendarSize: 1 };
-  const b = packBatch(ds, split.test, Array.from({ length: 1024 }, (_, i) => i), c, { layout: 'padded', mu: 100, maxBucket, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0, withTarget: true });
+  const c = {
+    ...HM4SR_DEFAULTS,
+    numItems: ds.numItems,
+    numCategories: 0,
+    intervalBuckets: maxBucket + 1,
+    calendarSize: 1,
+  };
+  const b = packBatch(
+    ds,
+    split.test,
+    Array.from({ length: 1024 }, (_, i) => i),
+    c,
+    {
+      layout: 'padded',
+      mu: 100,
+      maxBucket,
+      absTime: 'days',
+      timeOrigin: ds.firstTimestamp,
+      pclBeta: 0,
+      withTarget: true,
+    },
+  );
   assert.ok(b.width <= 50);
   // Whole-day timestamps: every absolute time is an integer number of days.
   assert.ok((b.feeds.times.data as Float32Array).every((x) => Number.isInteger(x)));
@@ -49,7 +69,8 @@ test('the built-in Amazon Beauty loads from its .gz files with the paper statist
 test('Beauty read from .gz has the fingerprint of the plain files (runs resume across them)', () => {
   const plain = mkdtempSync(join(tmpdir(), 'hm4sr-beauty-'));
   try {
-    for (const f of ['Beauty.inter', 'Beauty.item']) writeFileSync(join(plain, f), gunzipSync(readFileSync(join(DIR, `${f}.gz`))));
+    for (const f of ['Beauty.inter', 'Beauty.item'])
+      writeFileSync(join(plain, f), gunzipSync(readFileSync(join(DIR, `${f}.gz`))));
     const a = loadAtomicDataset(DIR, 'Beauty');
     const b = loadAtomicDataset(plain, 'Beauty');
     assert.is(fingerprintOf(a, 50), fingerprintOf(b, 50));

@@ -21,9 +21,17 @@ test('k-core repeats until stable: each round exposes new violations (k = 2)', (
   // Round 1 drops u3 (1 row) and item d; that leaves u4 and item c with one row (round 2),
   // which leaves u2 and b with one (round 3), then u1/a (round 4); u5/u6 x/y is a 2-core.
   const rows: [string, string, number][] = [
-    ['u1', 'a', 1], ['u1', 'b', 2], ['u2', 'a', 1], ['u2', 'c', 2], ['u3', 'c', 1],
-    ['u4', 'b', 5], ['u4', 'd', 6],
-    ['u6', 'y', 3], ['u5', 'x', 1], ['u5', 'y', 2], ['u6', 'x', 4],
+    ['u1', 'a', 1],
+    ['u1', 'b', 2],
+    ['u2', 'a', 1],
+    ['u2', 'c', 2],
+    ['u3', 'c', 1],
+    ['u4', 'b', 5],
+    ['u4', 'd', 6],
+    ['u6', 'y', 3],
+    ['u5', 'x', 1],
+    ['u5', 'y', 2],
+    ['u6', 'x', 4],
   ];
   const r = readInter(inter(rows));
   const all = Int32Array.from(rows.keys());
@@ -56,10 +64,21 @@ test('k = 5 default drops a user with 4 interactions', () => {
 });
 
 test('stable chronological sort: ties keep file order; float64 keeps 1-second order', () => {
-  const ds = buildDataset(readInter(inter([
-    ['u', 'p', 10], ['u', 'q', 5], ['u', 'r', 10], ['u', 's', 5],
-    ['v', 'late', 1600000001], ['v', 'early', 1600000000], ['v', 'p', 1600000000],
-  ])), null, { kCore: 0 });
+  const ds = buildDataset(
+    readInter(
+      inter([
+        ['u', 'p', 10],
+        ['u', 'q', 5],
+        ['u', 'r', 10],
+        ['u', 's', 5],
+        ['v', 'late', 1600000001],
+        ['v', 'early', 1600000000],
+        ['v', 'p', 1600000000],
+      ]),
+    ),
+    null,
+    { kCore: 0 },
+  );
   assert.equal(ds.itemTokens, ['', 'p', 'q', 'r', 's', 'late', 'early']);
   assert.equal(tokensOf(ds, 0), ['q', 's', 'p', 'r']);
   assert.equal(Array.from(userSequence(ds, 0).timestamps), [5, 5, 10, 10]);
@@ -71,7 +90,14 @@ test('stable chronological sort: ties keep file order; float64 keeps 1-second or
 });
 
 test('duplicates: exact (user, item, time) rows removed by default, kept on request', () => {
-  const r = readInter(inter([['u', 'a', 1], ['u', 'a', 1], ['u', 'a', 2], ['w', 'a', 1]]));
+  const r = readInter(
+    inter([
+      ['u', 'a', 1],
+      ['u', 'a', 1],
+      ['u', 'a', 2],
+      ['w', 'a', 1],
+    ]),
+  );
   const d = buildDataset(r, null, { kCore: 0 });
   assert.is(d.numInteractions, 3);
   assert.is(d.report.duplicatesRemoved, 1);
@@ -84,10 +110,23 @@ test('category vocabulary and multi-hot labels follow item ids', () => {
     ['a', { title: '', categories: ['y', 'z', 'y'], brand: '' }],
     ['gone', { title: '', categories: ['never'], brand: '' }],
   ]);
-  const ds = buildDataset(readInter(inter([['u', 'a', 1], ['u', 'b', 2], ['u', 'c', 3]])), info, { kCore: 0 });
+  const ds = buildDataset(
+    readInter(
+      inter([
+        ['u', 'a', 1],
+        ['u', 'b', 2],
+        ['u', 'c', 3],
+      ]),
+    ),
+    info,
+    { kCore: 0 },
+  );
   const cats = ds.categories!;
   assert.equal(cats.names, ['y', 'z', 'x']);
-  assert.equal(cats.labels.map((l) => Array.from(l)), [[], [0, 1], [0, 2], []]);
+  assert.equal(
+    cats.labels.map((l) => Array.from(l)),
+    [[], [0, 1], [0, 2], []],
+  );
   assert.is(cats.itemsWithoutInfo, 1);
   assert.equal(Array.from(multiHot(cats)), [0, 0, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0]);
   assert.ok(ds.knownItemTokens.has('gone') && ds.knownItemTokens.has('c'));
@@ -97,7 +136,10 @@ test('category vocabulary and multi-hot labels follow item ids', () => {
 });
 
 test('loadDataset reads both files; everything filtered is an error', () => {
-  const ip = inter([['u', 'a', 1], ['u', 'b', 2]]);
+  const ip = inter([
+    ['u', 'a', 1],
+    ['u', 'b', 2],
+  ]);
   const itemPath = join(dir, 'x.item');
   writeFileSync(itemPath, 'item_id:token\tcategories:token_seq\na\tc1 c2\nb\tc2\n');
   const ds = loadDataset({ interPath: ip, itemPath, kCore: 0 });

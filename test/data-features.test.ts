@@ -24,7 +24,10 @@ test('write/read round trip is exact; header line and token lines are plain text
 test('writer rejects bad input', () => {
   assert.throws(() => writeFeatureTable(join(dir, 'b'), ['a'], new Float32Array(3), 2), /3 values/);
   assert.throws(() => writeFeatureTable(join(dir, 'b'), ['a\tb'], new Float32Array(2), 2), /tab\/newline/);
-  assert.throws(() => writeFeatureTable(join(dir, 'b'), ['a', 'b'], Float32Array.from([0, 0, 0, NaN]), 2), /:3: .*"b".*NaN/);
+  assert.throws(
+    () => writeFeatureTable(join(dir, 'b'), ['a', 'b'], Float32Array.from([0, 0, 0, NaN]), 2),
+    /:3: .*"b".*NaN/,
+  );
 });
 
 test('reader: NaN/Infinity name file, line and token; truncation and duplicates are errors', () => {
@@ -35,7 +38,10 @@ test('reader: NaN/Infinity name file, line and token; truncation and duplicates 
   bad.writeFloatLE(Infinity, buf.length - 4 * 3); // row 1 ("b"), column 1
   const q = join(dir, 'bad.f32');
   writeFileSync(q, bad);
-  assert.throws(() => readFeatureTable(q), new RegExp(`^${q}:3: feature row 1 \\(item "b"\\) has Infinity at column 1`));
+  assert.throws(
+    () => readFeatureTable(q),
+    new RegExp(`^${q}:3: feature row 1 \\(item "b"\\) has Infinity at column 1`),
+  );
   writeFileSync(q, buf.subarray(0, buf.length - 1));
   assert.throws(() => readFeatureTable(q), /expected/);
   writeFileSync(q, buf.toString('latin1').replace('\nb\n', '\na\n'), 'latin1');

@@ -21,12 +21,23 @@ function columns(rows: [string, string, number][]): InterColumns {
 }
 
 // a1..a5 -> ids 1..5, b1..b3 -> 6..8, c1 c2 -> 9 10, d1 -> 11 (file order).
-const ds = buildDataset(columns([
-  ['A', 'a1', T0], ['A', 'a2', T0 + 1], ['A', 'a3', T0 + 4], ['A', 'a4', T0 + 11], ['A', 'a5', T0 + 1011],
-  ['B', 'b1', T0 + 5], ['B', 'b2', T0 + 5 + 100000], ['B', 'b3', T0 + 5 + 100000 + DAY],
-  ['C', 'c1', T0 + 2 * DAY], ['C', 'c2', T0 + 3 * DAY],
-  ['D', 'd1', T0 + 9],
-]), null, { kCore: 0 });
+const ds = buildDataset(
+  columns([
+    ['A', 'a1', T0],
+    ['A', 'a2', T0 + 1],
+    ['A', 'a3', T0 + 4],
+    ['A', 'a4', T0 + 11],
+    ['A', 'a5', T0 + 1011],
+    ['B', 'b1', T0 + 5],
+    ['B', 'b2', T0 + 5 + 100000],
+    ['B', 'b3', T0 + 5 + 100000 + DAY],
+    ['C', 'c1', T0 + 2 * DAY],
+    ['C', 'c2', T0 + 3 * DAY],
+    ['D', 'd1', T0 + 9],
+  ]),
+  null,
+  { kCore: 0 },
+);
 const split = buildSamples(ds, 3);
 
 function described(set: SampleSet): [number, number[], number][] {
@@ -68,8 +79,23 @@ test('interval buckets: floor(mu * log2(a + 1)), negative and zero gaps are 0', 
 });
 
 // The trainer's encoding: packBatch over the samples, one row per history in the padded layout.
-const c: Hm4srConfig = { ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: 0, maxLen: 3, intervalBuckets: 3000, calendarSize: 1 };
-const enc: BatchOptions = { layout: 'padded', mu: 100, maxBucket: 2999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0, withTarget: true };
+const c: Hm4srConfig = {
+  ...HM4SR_DEFAULTS,
+  numItems: ds.numItems,
+  numCategories: 0,
+  maxLen: 3,
+  intervalBuckets: 3000,
+  calendarSize: 1,
+};
+const enc: BatchOptions = {
+  layout: 'padded',
+  mu: 100,
+  maxBucket: 2999,
+  absTime: 'days',
+  timeOrigin: ds.firstTimestamp,
+  pclBeta: 0,
+  withTarget: true,
+};
 const ints = (b: PackedBatch, name: string) => Array.from(b.feeds[name].data as BigInt64Array, Number);
 const floats = (b: PackedBatch, name: string) => Array.from(b.feeds[name].data as Float32Array);
 
@@ -101,7 +127,13 @@ test('time options: bucket clamp, raw seconds, origin', () => {
 });
 
 test('a negative difference (out-of-order timestamps) is bucket 0', () => {
-  const raw: Dataset = { ...ds, items: Int32Array.from([1, 2, 3, 4]), timestamps: Float64Array.from([T0 + 10, T0 + 5, T0 + 6, T0 + 9]), offsets: Int32Array.from([0, 4]), numUsers: 1 };
+  const raw: Dataset = {
+    ...ds,
+    items: Int32Array.from([1, 2, 3, 4]),
+    timestamps: Float64Array.from([T0 + 10, T0 + 5, T0 + 6, T0 + 9]),
+    offsets: Int32Array.from([0, 4]),
+    numUsers: 1,
+  };
   const s = buildSamples(raw, 3);
   assert.equal(ints(packBatch(raw, s.test, [0], c, enc), 'buckets'), [0, 0, 100]);
 });

@@ -1,6 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EpochSampler, Rng, chunk, lengthBucketedBatches, permutation, shuffledBatches } from '../train/data/shuffle.js';
+import {
+  EpochSampler,
+  Rng,
+  chunk,
+  lengthBucketedBatches,
+  permutation,
+  shuffledBatches,
+} from '../train/data/shuffle.js';
 
 const draws = (r: Rng, n: number): number[] => Array.from({ length: n }, () => r.nextU32());
 
@@ -34,7 +41,8 @@ test('nextInt is in range and roughly uniform; nextFloat in [0, 1)', () => {
     const f = r.nextFloat();
     assert.ok(f >= 0 && f < 1);
   }
-  let sum = 0, sq = 0;
+  let sum = 0,
+    sq = 0;
   for (let i = 0; i < 20000; i++) {
     const g = r.nextGaussian();
     sum += g;
@@ -56,12 +64,24 @@ test('Fisher-Yates reaches all 6 orders of 3 items about equally', () => {
 
 test('permutation and batches: every index once, last partial batch kept', () => {
   const p = permutation(10, new Rng(3));
-  assert.equal(Array.from(p).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(
+    Array.from(p).sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   assert.not.equal(Array.from(p), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   const b = shuffledBatches(10, 4, new Rng(3));
-  assert.equal(b.map((x) => x.length), [4, 4, 2]);
-  assert.equal(b.flatMap((x) => Array.from(x)), Array.from(p));
-  assert.equal(chunk(Int32Array.from([5, 6]), 4).map((x) => Array.from(x)), [[5, 6]]);
+  assert.equal(
+    b.map((x) => x.length),
+    [4, 4, 2],
+  );
+  assert.equal(
+    b.flatMap((x) => Array.from(x)),
+    Array.from(p),
+  );
+  assert.equal(
+    chunk(Int32Array.from([5, 6]), 4).map((x) => Array.from(x)),
+    [[5, 6]],
+  );
   assert.equal(chunk(new Int32Array(0), 4), []);
   assert.throws(() => chunk(p, 0), /batch size/);
 });
@@ -75,10 +95,19 @@ test('epoch sampler: epochs differ, state taken between epochs replays the rest'
   const e3 = a.nextEpoch().map((x) => Array.from(x));
   assert.not.equal(e1, e2);
   const b = new EpochSampler(100, 32, saved);
-  assert.equal(b.nextEpoch().map((x) => Array.from(x)), e2);
-  assert.equal(b.nextEpoch().map((x) => Array.from(x)), e3);
+  assert.equal(
+    b.nextEpoch().map((x) => Array.from(x)),
+    e2,
+  );
+  assert.equal(
+    b.nextEpoch().map((x) => Array.from(x)),
+    e3,
+  );
   assert.is(b.epoch, 3);
-  assert.equal(new EpochSampler(100, 32, 9).nextEpoch().map((x) => Array.from(x)), e1);
+  assert.equal(
+    new EpochSampler(100, 32, 9).nextEpoch().map((x) => Array.from(x)),
+    e1,
+  );
 });
 
 test('length bucketing: batches hold similar lengths, cover everything, order is shuffled', () => {
@@ -86,11 +115,19 @@ test('length bucketing: batches hold similar lengths, cover everything, order is
   const lengths = Int32Array.from({ length: 200 }, () => 1 + r.nextInt(50));
   const batches = lengthBucketedBatches(lengths, 20, new Rng(6));
   assert.is(batches.length, 10);
-  assert.equal(batches.flatMap((x) => Array.from(x)).sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i));
-  const spans = batches.map((x) => Math.max(...Array.from(x, (i) => lengths[i])) - Math.min(...Array.from(x, (i) => lengths[i])));
+  assert.equal(
+    batches.flatMap((x) => Array.from(x)).sort((a, b) => a - b),
+    Array.from({ length: 200 }, (_, i) => i),
+  );
+  const spans = batches.map(
+    (x) => Math.max(...Array.from(x, (i) => lengths[i])) - Math.min(...Array.from(x, (i) => lengths[i])),
+  );
   for (const s of spans) assert.ok(s <= 15, `length span ${s} in one batch`);
   const mins = batches.map((x) => Math.min(...Array.from(x, (i) => lengths[i])));
-  assert.not.equal(mins, [...mins].sort((a, b) => a - b));
+  assert.not.equal(
+    mins,
+    [...mins].sort((a, b) => a - b),
+  );
   const s = new EpochSampler(200, 20, 1, lengths);
   assert.is(s.nextEpoch().length, 10);
   assert.throws(() => new EpochSampler(10, 2, 1, lengths), /lengths/);

@@ -11,13 +11,23 @@ import { generateSynthetic } from '../train/data/synth.js';
 const root = mkdtempSync(join(tmpdir(), 'hm4sr-synth-'));
 const small = { users: 150, items: 80, categories: 5, seed: 11 };
 const bytes = (dir: string): Record<string, string> =>
-  Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+  Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f)).toString('base64')]),
+  );
 
 test('same seed gives identical files; another seed differs; no temp dirs left', () => {
   const a = generateSynthetic({ ...small, dir: join(root, 'a') });
   generateSynthetic({ ...small, dir: join(root, 'b') });
   generateSynthetic({ ...small, dir: join(root, 'c'), seed: 12 });
-  assert.equal(readdirSync(a.dir).sort(), ['synth.image.f32', 'synth.inter', 'synth.item', 'synth.synth.json', 'synth.text.f32']);
+  assert.equal(readdirSync(a.dir).sort(), [
+    'synth.image.f32',
+    'synth.inter',
+    'synth.item',
+    'synth.synth.json',
+    'synth.text.f32',
+  ]);
   assert.equal(bytes(join(root, 'a')), bytes(join(root, 'b')));
   assert.not.equal(bytes(join(root, 'a'))['synth.inter'], bytes(join(root, 'c'))['synth.inter']);
   // Regenerating into an existing directory replaces the files in place.
@@ -37,7 +47,10 @@ test('files parse; per-user timestamps increase; features align to the dataset',
   const ds = loadAtomicDataset(r.dir, 'toy');
   assert.ok(ds.numUsers > 100 && ds.numItems > 50, `${ds.numUsers} users, ${ds.numItems} items`);
   assert.is(ds.categories!.itemsWithoutInfo, 0);
-  assert.ok(ds.categories!.labels.slice(1).every((l) => l.length === 2), 'category + sub-category per item');
+  assert.ok(
+    ds.categories!.labels.slice(1).every((l) => l.length === 2),
+    'category + sub-category per item',
+  );
   const table = readFeatureTable(r.files.text);
   assert.is(table.dim, 16);
   const f = alignFeatures(table, ds.itemTokens, { known: ds.knownItemTokens });
@@ -64,7 +77,7 @@ test('default size: ~20 interactions per user, category and temporal signal pres
     const table = readFeatureTable(path);
     const dim = table.dim;
     const topCat = (tok: string): number => ds.categories!.labels[ds.itemTokens.indexOf(tok)]?.[0] ?? -1;
-    const catOf = table.tokens.map((tok) => ds.itemTokens.includes(tok) ? ds.categories!.names[topCat(tok)] : '');
+    const catOf = table.tokens.map((tok) => (ds.itemTokens.includes(tok) ? ds.categories!.names[topCat(tok)] : ''));
     const names = [...new Set(catOf.filter((c) => /^c\d+$/.test(c)))];
     const centroid = new Map(names.map((c) => [c, new Float64Array(dim)]));
     const count = new Map(names.map((c) => [c, 0]));
@@ -75,10 +88,12 @@ test('default size: ~20 interactions per user, category and temporal signal pres
       for (let d = 0; d < dim; d++) centroid.get(c)![d] += table.data[i * dim + d];
     });
     for (const c of names) centroid.get(c)!.forEach((_, d, a) => (a[d] /= count.get(c)!));
-    let right = 0, total = 0;
+    let right = 0,
+      total = 0;
     table.tokens.forEach((_, i) => {
       if (!centroid.has(catOf[i])) return;
-      let best = '', bestD = Infinity;
+      let best = '',
+        bestD = Infinity;
       for (const [c, m] of centroid) {
         let dist = 0;
         for (let d = 0; d < dim; d++) dist += (table.data[i * dim + d] - m[d]) ** 2;
@@ -89,7 +104,8 @@ test('default size: ~20 interactions per user, category and temporal signal pres
     });
     return right / total;
   };
-  const textAcc = accuracy(r.files.text), imageAcc = accuracy(r.files.image);
+  const textAcc = accuracy(r.files.text),
+    imageAcc = accuracy(r.files.image);
   assert.ok(textAcc > 0.9, `text->category accuracy ${textAcc}`);
   assert.ok(imageAcc > 0.3 && imageAcc < textAcc, `image->category accuracy ${imageAcc} (text ${textAcc})`);
 
@@ -98,7 +114,8 @@ test('default size: ~20 interactions per user, category and temporal signal pres
   // the current category alone.
   const meta = JSON.parse(readFileSync(r.files.meta, 'utf8')) as { categoryPeriodSeconds: number[] };
   const catNum = (item: number): number => Number(ds.categories!.names[ds.categories!.labels[item][0]].slice(1));
-  const withGap = new Map<string, Map<number, number>>(), alone = new Map<string, Map<number, number>>();
+  const withGap = new Map<string, Map<number, number>>(),
+    alone = new Map<string, Map<number, number>>();
   const bump = (m: Map<string, Map<number, number>>, key: string, next: number): void => {
     const row = m.get(key) ?? new Map<number, number>();
     row.set(next, (row.get(next) ?? 0) + 1);
@@ -110,14 +127,17 @@ test('default size: ~20 interactions per user, category and temporal signal pres
       if (p === ds.offsets[u] || ds.timestamps[p] - ds.timestamps[p - 1] > 3600) starts.push(p);
     }
     for (let v = 1; v + 1 < starts.length; v++) {
-      const prev = catNum(ds.items[starts[v - 1]]), cur = catNum(ds.items[starts[v]]), next = catNum(ds.items[starts[v + 1]]);
+      const prev = catNum(ds.items[starts[v - 1]]),
+        cur = catNum(ds.items[starts[v]]),
+        next = catNum(ds.items[starts[v + 1]]);
       const lapsed = ds.timestamps[starts[v]] - ds.timestamps[starts[v] - 1] > meta.categoryPeriodSeconds[prev];
       bump(withGap, `${cur}/${lapsed}`, next);
       bump(alone, `${cur}`, next);
     }
   }
   const majority = (m: Map<string, Map<number, number>>): number => {
-    let hit = 0, all = 0;
+    let hit = 0,
+      all = 0;
     for (const row of m.values()) {
       hit += Math.max(...row.values());
       for (const c of row.values()) all += c;
@@ -125,7 +145,10 @@ test('default size: ~20 interactions per user, category and temporal signal pres
     return hit / all;
   };
   const [accGap, accAlone] = [majority(withGap), majority(alone)];
-  assert.ok(accGap > 0.5 && accGap > accAlone + 0.15, `next-visit category accuracy with gap ${accGap}, without ${accAlone}`);
+  assert.ok(
+    accGap > 0.5 && accGap > accAlone + 0.15,
+    `next-visit category accuracy with gap ${accGap}, without ${accAlone}`,
+  );
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -10,10 +10,20 @@ import * as assert from 'uvu/assert';
 import { buildParser } from '../cli/parser.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** A command line found in a doc: where it is, and its hm4sr arguments. */
-interface DocCommand { where: string; args: string[]; text: string; inline: boolean }
+interface DocCommand {
+  where: string;
+  args: string[];
+  text: string;
+  inline: boolean;
+}
 
 const PREFIX = /(?:^|[\s(;&|`])(npm run hm4sr --|node dist\/cli\/main\.js|npm run bench --|hm4sr)(?=\s|$)/g;
 
@@ -22,7 +32,9 @@ const MENTION = /^(hm4sr|npm run hm4sr --|node dist\/cli\/main\.js) /;
 /** Splits shell words (quotes and backslashes as sh reads them) up to the end of the simple command. */
 function shellWords(s: string): string[] {
   const words: string[] = [];
-  let cur = '', has = false, i = 0;
+  let cur = '',
+    has = false,
+    i = 0;
   for (; i < s.length; i++) {
     const ch = s[i];
     if (ch === "'" || ch === '"') {
@@ -31,11 +43,19 @@ function shellWords(s: string): string[] {
       cur += s.slice(i + 1, j);
       i = j;
       has = true;
-    } else if (ch === '\\' && i + 1 < s.length) { cur += s[++i]; has = true; }
-    else if (/\s/.test(ch)) { if (has) words.push(cur); cur = ''; has = false; }
-    else if (ch === '#' && !has) break;
+    } else if (ch === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      has = true;
+    } else if (/\s/.test(ch)) {
+      if (has) words.push(cur);
+      cur = '';
+      has = false;
+    } else if (ch === '#' && !has) break;
     else if (';&|)><'.includes(ch)) break;
-    else { cur += ch; has = true; }
+    else {
+      cur += ch;
+      has = true;
+    }
   }
   if (has) words.push(cur);
   return words;
@@ -50,7 +70,8 @@ function commandsOf(file: string): DocCommand[] {
       const start = m.index! + m[0].length;
       let args = shellWords(text.slice(start));
       // scripts/bench.mjs runs `npm run bench -- [NAME] ...` as `hm4sr bench NAME ...` (no name: `bench suite`).
-      if (m[1] === 'npm run bench --') args = ['bench', ...(args.length > 0 && !args[0].startsWith('-') ? args : ['suite', ...args])];
+      if (m[1] === 'npm run bench --')
+        args = ['bench', ...(args.length > 0 && !args[0].startsWith('-') ? args : ['suite', ...args])];
       // Inline code may be a synopsis (`hm4sr train [--data DIR]`) or a bare name in prose: only whole examples count.
       if (inline && (args.length === 0 || /[[\]|<>]|\.\.\./.test(text))) continue;
       found.push({ where: `${file}:${line}`, args, text: `${m[1]} ${text.slice(start).trim()}`, inline });
@@ -59,14 +80,18 @@ function commandsOf(file: string): DocCommand[] {
   let fence: string | null = null;
   for (let i = 0; i < lines.length; i++) {
     const open = /^\s*```(\w*)/.exec(lines[i]);
-    if (open) { fence = fence === null ? open[1] : null; continue; }
+    if (open) {
+      fence = fence === null ? open[1] : null;
+      continue;
+    }
     if (fence === null) {
       const spans = [...lines[i].matchAll(/`([^`]+)`/g)].map((m) => m[1]);
       for (const span of spans) if (MENTION.test(span)) scan(span, i + 1, true);
       continue;
     }
     if (!['sh', 'bash', 'shell'].includes(fence)) continue;
-    let text = lines[i], at = i + 1;
+    let text = lines[i],
+      at = i + 1;
     while (text.endsWith('\\') && i + 1 < lines.length) text = `${text.slice(0, -1)} ${lines[++i]}`;
     scan(text, at, false);
   }
@@ -110,7 +135,7 @@ test('the docs show hm4sr command lines to check', () => {
   assert.ok(examples >= 20, `only ${examples} example command lines found in ${DOCS.join(', ')}`);
 });
 
-test('every documented hm4sr command line parses with the CLI\'s own parser', async () => {
+test("every documented hm4sr command line parses with the CLI's own parser", async () => {
   const bad: string[] = [];
   for (const c of commands) {
     const r = c.inline ? await dryRunMention(c.args) : await dryRun(c.args);

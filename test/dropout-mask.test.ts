@@ -41,7 +41,10 @@ async function maskSession(shape: Shape, seed: number, source: 'seeded' | 'fed' 
 /** |rate - 1/2| within z standard errors of a fair coin over n flips. */
 const fair = (kept: number, n: number, z: number, what: string) => {
   const rate = kept / n;
-  assert.ok(Math.abs(rate - 0.5) <= z * 0.5 / Math.sqrt(n), `${what}: kept rate ${rate.toFixed(4)} over ${n} is not a fair coin`);
+  assert.ok(
+    Math.abs(rate - 0.5) <= (z * 0.5) / Math.sqrt(n),
+    `${what}: kept rate ${rate.toFixed(4)} over ${n} is not a fair coin`,
+  );
 };
 
 for (const [label, shape, dims, source] of [
@@ -53,19 +56,35 @@ for (const [label, shape, dims, source] of [
   test(`half keep-mask (${label}): 0 or 2, fair, independent of neighbours`, async () => {
     const m = await (await maskSession(shape, 7, source))(dims);
     const last = dims[dims.length - 1];
-    assert.is(m.length, dims.reduce((a, b) => a * b, 1));
-    assert.ok(m.every((v) => v === 0 || v === 2), 'every entry is 0 (dropped) or 2 (kept, scaled by 1 / (1 - 1/2))');
+    assert.is(
+      m.length,
+      dims.reduce((a, b) => a * b, 1),
+    );
+    assert.ok(
+      m.every((v) => v === 0 || v === 2),
+      'every entry is 0 (dropped) or 2 (kept, scaled by 1 / (1 - 1/2))',
+    );
     fair(m.filter((v) => v === 2).length, m.length, 4.5, 'all entries');
     // Each of the 16 coins of a draw (the entry's column mod 16) is fair on its own.
     for (let j = 0; j < 16; j++) {
-      let kept = 0, n = 0;
-      for (let i = 0; i < m.length; i++) if ((i % last) % 16 === j) { n++; kept += m[i] === 2 ? 1 : 0; }
+      let kept = 0,
+        n = 0;
+      for (let i = 0; i < m.length; i++)
+        if ((i % last) % 16 === j) {
+          n++;
+          kept += m[i] === 2 ? 1 : 0;
+        }
       fair(kept, n, 4.5, `coin ${j} of each draw`);
     }
     // Neighbours agree half the time: the next coin of the same draw (lag 1) and the same coin of the next draw (lag 16).
     for (const lag of [1, 16]) {
-      let agree = 0, n = 0;
-      for (let i = 0; i + lag < m.length; i++) if ((i % last) + lag < last) { n++; agree += m[i] === m[i + lag] ? 1 : 0; }
+      let agree = 0,
+        n = 0;
+      for (let i = 0; i + lag < m.length; i++)
+        if ((i % last) + lag < last) {
+          n++;
+          agree += m[i] === m[i + lag] ? 1 : 0;
+        }
       fair(agree, n, 4.5, `agreement at lag ${lag}`);
     }
   });
@@ -73,7 +92,9 @@ for (const [label, shape, dims, source] of [
 
 test('half keep-mask: a new mask every run, the same sequence for the same seed, another for another seed', async () => {
   const dims = [32, 64];
-  const a = await maskSession([32, 64], 11), b = await maskSession([32, 64], 11), c = await maskSession([32, 64], 12);
+  const a = await maskSession([32, 64], 11),
+    b = await maskSession([32, 64], 11),
+    c = await maskSession([32, 64], 12);
   const [a1, a2] = [await a(dims), await a(dims)];
   const [b1, b2] = [await b(dims), await b(dims)];
   const c1 = await c(dims);
@@ -81,7 +102,8 @@ test('half keep-mask: a new mask every run, the same sequence for the same seed,
   assert.ok(!same(a1, a2), 'the second run draws a new mask');
   assert.ok(same(a1, b1) && same(a2, b2), 'a second session with the same seed replays the sequence');
   assert.ok(!same(a1, c1), 'another seed draws another mask');
-  const f = await maskSession([32, 64], 11, 'fed'), h = await maskSession([32, 64], 11, 'fed');
+  const f = await maskSession([32, 64], 11, 'fed'),
+    h = await maskSession([32, 64], 11, 'fed');
   const [f1, f2, h1] = [await f(dims), await f(dims), await h(dims)];
   assert.ok(!same(f1, f2) && same(f1, h1), 'fed: a new pool draws a new mask; the same host draws give the same mask');
 });
@@ -89,40 +111,74 @@ test('half keep-mask: a new mask every run, the same sequence for the same seed,
 // As for Dropout (grad-ops-misc): graph A draws the mask once and returns it with the analytic gradients; graph
 // B is the same function with the mask fed in, whose central differences at A's mask must match them.
 test('dropout at ratio 1/2: analytic gradient vs finite differences with the drawn mask held fixed (float64)', async () => {
-  const dims = [4, 5], n = 20;
+  const dims = [4, 5],
+    n = 20;
   const r = rng(31);
   const rand = (k: number) => Float64Array.from({ length: k }, () => 2 * r() - 1);
   const [xData, wData, rData] = [rand(n), rand(dims[1]), rand(n)];
-  const f = (x: Value, w: Value, dropped: (v: Value) => Value, rr: Value) => op.reduceSum(op.mul(op.tanh(op.mul(dropped(op.mul(x, w)), 1.5)), rr));
+  const f = (x: Value, w: Value, dropped: (v: Value) => Value, rr: Value) =>
+    op.reduceSum(op.mul(op.tanh(op.mul(dropped(op.mul(x, w)), 1.5)), rr));
 
   const a = new Graph('half_a');
   a.randomSeed = 5;
   const [x, w, rr] = [a.input('x', 'float64', dims), a.input('w', 'float64', [dims[1]]), a.input('r', 'float64', dims)];
   let mask: Value | null = null;
-  const loss = f(x, w, (v) => {
-    const y = dropout(a, v, { ratio: 0.5, training: true });
-    mask = y.producer!.inputs[1];
-    return y;
-  }, rr);
+  const loss = f(
+    x,
+    w,
+    (v) => {
+      const y = dropout(a, v, { ratio: 0.5, training: true });
+      mask = y.producer!.inputs[1];
+      return y;
+    },
+    rr,
+  );
   const [dx, dw] = grad(loss, [x, w]);
-  a.output(loss, 'loss'); a.output(mask!, 'mask'); a.output(dx, 'dx'); a.output(dw, 'dw');
-  const outA = await (await compile(a))({ x: { data: xData, dims }, w: { data: wData, dims: [dims[1]] }, r: { data: rData, dims } });
+  a.output(loss, 'loss');
+  a.output(mask!, 'mask');
+  a.output(dx, 'dx');
+  a.output(dw, 'dw');
+  const outA = await (
+    await compile(a)
+  )({ x: { data: xData, dims }, w: { data: wData, dims: [dims[1]] }, r: { data: rData, dims } });
   const m = outA.mask.data as Float64Array;
   assert.ok(m.some((v) => v === 0) && m.some((v) => v === 2), `the mask keeps some and drops some: ${Array.from(m)}`);
 
   const b = new Graph('half_b');
-  const [xb, wb, mb, rb] = [b.input('x', 'float64', dims), b.input('w', 'float64', [dims[1]]), b.input('mask', 'float64', dims), b.input('r', 'float64', dims)];
-  b.output(f(xb, wb, (v) => op.mul(v, mb), rb), 'loss');
+  const [xb, wb, mb, rb] = [
+    b.input('x', 'float64', dims),
+    b.input('w', 'float64', [dims[1]]),
+    b.input('mask', 'float64', dims),
+    b.input('r', 'float64', dims),
+  ];
+  b.output(
+    f(xb, wb, (v) => op.mul(v, mb), rb),
+    'loss',
+  );
   const runB = await compile(b);
-  const feeds = { x: { data: xData.slice(), dims }, w: { data: wData.slice(), dims: [dims[1]] }, mask: { data: m, dims }, r: { data: rData, dims } };
+  const feeds = {
+    x: { data: xData.slice(), dims },
+    w: { data: wData.slice(), dims: [dims[1]] },
+    mask: { data: m, dims },
+    r: { data: rData, dims },
+  };
   const lossB = async () => Number((await runB(feeds)).loss.data[0]);
-  assert.ok(Math.abs((await lossB()) - Number(outA.loss.data[0])) <= 1e-12, 'the mask output is the mask the forward applied');
-  for (const [name, ana] of [['x', outA.dx.data], ['w', outA.dw.data]] as const) {
+  assert.ok(
+    Math.abs((await lossB()) - Number(outA.loss.data[0])) <= 1e-12,
+    'the mask output is the mask the forward applied',
+  );
+  for (const [name, ana] of [
+    ['x', outA.dx.data],
+    ['w', outA.dw.data],
+  ] as const) {
     const data = feeds[name].data;
     for (let k = 0; k < data.length; k++) {
       const num = await centralDiff(data, k, 1e-6, lossB);
       const got = Number((ana as Float64Array)[k]);
-      assert.ok(Math.abs(num - got) <= 1e-7 + 1e-5 * Math.abs(num), `d loss / d ${name}[${k}]: analytic ${got} vs numeric ${num}`);
+      assert.ok(
+        Math.abs(num - got) <= 1e-7 + 1e-5 * Math.abs(num),
+        `d loss / d ${name}[${k}]: analytic ${got} vs numeric ${num}`,
+      );
       if (name === 'x' && m[k] === 0) assert.is(got, 0);
     }
   }

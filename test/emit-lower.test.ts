@@ -51,7 +51,8 @@ async function agree(build: Build, inputs: CheckInput[], dtype: 'float32' | 'flo
     const i = inputs.find((c) => c.name === v.name);
     const dims = i?.dims ?? (v.shape as number[]);
     const n = dims.reduce((a, b) => a * b, 1);
-    feeds[v.name] = i?.int ? { data: BigInt64Array.from(i.int.map(BigInt)), dims }
+    feeds[v.name] = i?.int
+      ? { data: BigInt64Array.from(i.int.map(BigInt)), dims }
       : { data: dtype === 'float64' ? Float64Array.from(data(n)) : Float32Array.from(data(n)), dims };
   }
   const nodes = g.nodes.length;
@@ -59,9 +60,13 @@ async function agree(build: Build, inputs: CheckInput[], dtype: 'float32' | 'flo
   const built = await (await compile(g, { params: 'inputs', lower: false }))(feeds);
   assert.is(g.nodes.length, nodes, 'emission leaves the graph as built');
   for (const name of ['y', ...floats.map((f) => `d_${f.name}`)]) {
-    const a = lowered[name].data as Float32Array, b = built[name].data as Float32Array;
+    const a = lowered[name].data as Float32Array,
+      b = built[name].data as Float32Array;
     assert.is(a.length, b.length, `${name}: length`);
-    assert.ok(b.some((v) => v !== 0), `${name} is not all zeros`);
+    assert.ok(
+      b.some((v) => v !== 0),
+      `${name} is not all zeros`,
+    );
     for (let i = 0; i < a.length; i++) {
       const close = Math.abs(a[i] - b[i]) <= 1e-6 + 1e-5 * Math.abs(b[i]);
       assert.ok(close, `${name}[${i}]: lowered ${a[i]}, as built ${b[i]}`);
@@ -78,7 +83,11 @@ test('softplus: relu(x) + log(1 + exp(-|x|)) in place of the Softplus node, same
 });
 
 test('layer-norm: float32 LayerNormalization expanded, writing the Mean and InvStdDev its gradient reads', async () => {
-  const inputs = [{ name: 'x', dims: [3, 2, 5] }, { name: 'scale', dims: [5] }, { name: 'bias', dims: [5] }];
+  const inputs = [
+    { name: 'x', dims: [3, 2, 5] },
+    { name: 'scale', dims: [5] },
+    { name: 'bias', dims: [5] },
+  ];
   const ln: Build = (_g, [x, s, b]) => op.layerNormalization(x, s, b, 1e-5);
   const e = await agree(ln, inputs);
   assert.is(count(e.built, 'LayerNormalization'), 1);
@@ -99,7 +108,10 @@ test('expanded-mul: the gradient of a sum of exp(x) multiplies by the adjoint, n
 });
 
 test('weight-grad: a Linear weight gradient as one GEMM over flattened rows, not batched and summed', async () => {
-  const inputs = [{ name: 'x', dims: [2, 3, 4] }, { name: 'w', dims: [4, 5] }];
+  const inputs = [
+    { name: 'x', dims: [2, 3, 4] },
+    { name: 'w', dims: [4, 5] },
+  ];
   const linear: Build = (_g, [x, w]) => op.matmul(x, w);
   const e = await agree(linear, inputs);
   // As built, ReduceSums for the loss and for dW over x's two leading axes; lowered, the loss's alone.
@@ -110,7 +122,10 @@ test('weight-grad: a Linear weight gradient as one GEMM over flattened rows, not
 
 test('bias-grad: a bias gradient (a sum over leading axes) as ones @ d; a forward sum stays a ReduceSum', async () => {
   const bias: Build = (_g, [x, b]) => op.add(x, b);
-  const inputs = [{ name: 'x', dims: [2, 3, 4] }, { name: 'b', dims: [4] }];
+  const inputs = [
+    { name: 'x', dims: [2, 3, 4] },
+    { name: 'b', dims: [4] },
+  ];
   const e = await agree(bias, inputs);
   assert.is(count(e.built, 'ReduceSum'), 2);
   assert.is(count(e.built, 'MatMul'), 0);
@@ -118,7 +133,13 @@ test('bias-grad: a bias gradient (a sum over leading axes) as ones @ d; a forwar
   assert.is(count(e.lowered, 'ReduceSum'), 1);
   assert.is(count(e.lowered, 'MatMul'), 1);
   // A scalar operand sums over every axis: ones[1, 24] @ d[24, 1].
-  const scalar = await agree((_g, [x, s]) => op.mul(x, s), [{ name: 'x', dims: [2, 3, 4] }, { name: 's', dims: [] }]);
+  const scalar = await agree(
+    (_g, [x, s]) => op.mul(x, s),
+    [
+      { name: 'x', dims: [2, 3, 4] },
+      { name: 's', dims: [] },
+    ],
+  );
   assert.is(count(scalar.lowered, 'MatMul'), 1);
   await checkGrad(bias, inputs);
 });
@@ -135,7 +156,10 @@ test('scatter-add: each of the three kernels where it applies', async () => {
       if (distinct) g.distinct.add(idx);
       return op.gather(table, idx, 0);
     };
-    const inputs = [{ name: 'table', dims: [rows, 2] }, { name: 'idx', dims: [int.length], int }];
+    const inputs = [
+      { name: 'table', dims: [rows, 2] },
+      { name: 'idx', dims: [int.length], int },
+    ];
     const e = await agree(lookup, inputs);
     assert.is(count(e.built, 'ScatterND:add'), 1, `${what}: as built, one ScatterND with reduction add`);
     const fired = e.lowered.includes(want) && not.every((o) => !e.lowered.includes(o));
@@ -144,7 +168,7 @@ test('scatter-add: each of the three kernels where it applies', async () => {
   }
 });
 
-test('a Loop body is lowered too: an MLP\'s K-step training Loop takes the same steps either way', async () => {
+test("a Loop body is lowered too: an MLP's K-step training Loop takes the same steps either way", async () => {
   const tg = buildTrainLoop(mlpModel(8, 4), { adam: { ...ADAM_DEFAULTS, lr: 0.05 }, seed: 1 });
   const body = (lower: boolean) => {
     const loop = modelProto(tg.graph, { params: 'inputs', lower }).graph!.node!.find((n) => n.opType === 'Loop')!;
@@ -152,13 +176,16 @@ test('a Loop body is lowered too: an MLP\'s K-step training Loop takes the same 
   };
   // The two bias gradients: a ReduceSum each as built, a GEMM each lowered.
   assert.is(count(body(false), 'ReduceSum') - count(body(true), 'ReduceSum'), 2);
-  const K = 3, B = 16, d = blobs(K * B, 4);
+  const K = 3,
+    B = 16,
+    d = blobs(K * B, 4);
   const run = async (lower: boolean) => {
     const runner = await StepRunner.create(tg, initState(tg.params, 5), { threads: 1, lower });
     const out = await runner.run({ x: { data: d.x, dims: [K, B, 2] }, y: { data: d.y, dims: [K, B] } }, 0.05);
     return { loss: Array.from(out.loss), params: runner.state.params };
   };
-  const a = await run(true), b = await run(false);
+  const a = await run(true),
+    b = await run(false);
   a.loss.forEach((l, k) => assert.ok(Math.abs(l - b.loss[k]) < 1e-6, `loss at step ${k}: ${l} vs ${b.loss[k]}`));
   for (const [name, p] of b.params) {
     const q = a.params.get(name)!;
@@ -168,7 +195,7 @@ test('a Loop body is lowered too: an MLP\'s K-step training Loop takes the same 
   }
 });
 
-test('a rewrite in a Loop body may compute on the enclosing graph\'s values (a LayerNorm of an outer x)', async () => {
+test("a rewrite in a Loop body may compute on the enclosing graph's values (a LayerNorm of an outer x)", async () => {
   const g = new Graph('outer');
   const x = g.input('x', 'float32', [3, 5]);
   const s0 = g.input('s', 'float32', [5]);

@@ -25,7 +25,17 @@ test('the random BERT and ViT models pass onnx.checker (full check)', () => {
 });
 
 const opts = (out: string, extra: Partial<ModelRunOptions> = {}): ModelRunOptions => ({
-  dir: data, name: 'D', out, model: models.bert, batch: 3, ep: 'cpu', download: false, modelsDir, progress: false, log: () => {}, ...extra,
+  dir: data,
+  name: 'D',
+  out,
+  model: models.bert,
+  batch: 3,
+  ep: 'cpu',
+  download: false,
+  modelsDir,
+  progress: false,
+  log: () => {},
+  ...extra,
 });
 const row = (t: { data: Float32Array; dim: number; tokens: string[] }, tok: string) => {
   const i = t.tokens.indexOf(tok);
@@ -33,17 +43,22 @@ const row = (t: { data: Float32Array; dim: number; tokens: string[] }, tok: stri
   return t.data.subarray(i * t.dim, (i + 1) * t.dim);
 };
 const isZero = (v: Float32Array) => v.every((x) => x === 0);
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 
 test('text: one row per dataset item, model width, zero rows for items without text, report lists them', async () => {
   const out = join(root, 'text1');
   const r = await featurizeWithModel('text', opts(out));
   const t = readFeatureTable(join(out, 'D.text.f32'));
   assert.is(t.dim, TINY_BERT.hidden);
-  assert.equal(t.tokens, ITEMS.map(([tok]) => tok));
+  assert.equal(
+    t.tokens,
+    ITEMS.map(([tok]) => tok),
+  );
   // a3 has an empty title, a6's only field exceeds 2000 characters (dropped), a9 has no .item row.
   for (const tok of ['a3', 'a6', 'a9']) assert.ok(isZero(row(t, tok)), `${tok} should be a zero row`);
-  for (const tok of ['a1', 'a2', 'a4', 'a5', 'a7', 'a8']) assert.ok(!isZero(row(t, tok)), `${tok} should have features`);
+  for (const tok of ['a1', 'a2', 'a4', 'a5', 'a7', 'a8'])
+    assert.ok(!isZero(row(t, tok)), `${tok} should have features`);
   // Distinct texts give clearly distinct rows, so the equality checks below can tell rows apart.
   assert.ok(maxDiff(row(t, 'a1'), row(t, 'a2')) > 0.05, `a1 vs a2: ${maxDiff(row(t, 'a1'), row(t, 'a2'))}`);
   assert.equal(Object.keys(r.zeroRows.items).sort(), ['a3', 'a6', 'a9']);
@@ -57,16 +72,27 @@ test('text: one row per dataset item, model width, zero rows for items without t
 test('text: the [CLS] row equals onnxruntime-node run directly on the tokenizer ids; real WordPiece ids; long titles truncated', async () => {
   const out = join(root, 'text1');
   const t = readFeatureTable(join(out, 'D.text.f32'));
-  const enc = await loadTextEncoder({ source: { id: models.bert, dir: models.bert, download: false }, modelsDir, ep: 'cpu', form: 'standard' });
+  const enc = await loadTextEncoder({
+    source: { id: models.bert, dir: models.bert, download: false },
+    modelsDir,
+    ep: 'cpu',
+    form: 'standard',
+  });
   // bert-base-uncased ids: [CLS]=101 hello=7592 world=2088 &=1004 friends=2814 .=1012 [SEP]=102.
   assert.equal(enc.tokenize(['Hello World & Friends.']).ids[0].map(Number), [101, 7592, 2088, 1004, 2814, 1012, 102]);
   const session = await ort.InferenceSession.create(join(models.bert, 'onnx', 'model.onnx'));
-  const texts: Record<string, string> = { a1: ITEMS[0][1]!, a2: 'Hello World & Friends.', a4: ITEMS[3][1]!, a5: ITEMS[4][1]! };
+  const texts: Record<string, string> = {
+    a1: ITEMS[0][1]!,
+    a2: 'Hello World & Friends.',
+    a4: ITEMS[3][1]!,
+    a5: ITEMS[4][1]!,
+  };
   for (const [tok, raw] of Object.entries(texts)) {
     const text = tok === 'a2' ? raw : itemText([raw]).text;
     const ids = enc.tokenize([text]).ids[0];
     assert.ok(ids.length <= TINY_BERT.maxPositions, `${tok}: ${ids.length} tokens`);
-    if (tok === 'a5') assert.is(ids.length, TINY_BERT.maxPositions, 'a 250-word title is truncated to the model positions');
+    if (tok === 'a5')
+      assert.is(ids.length, TINY_BERT.maxPositions, 'a 250-word title is truncated to the model positions');
     const n = ids.length;
     const r = await session.run({
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids), [1, n]),
@@ -79,13 +105,19 @@ test('text: the [CLS] row equals onnxruntime-node run directly on the tokenizer 
   }
   await enc.dispose();
   // The HM4SR code's form: "[CLS] " prepended, no [SEP].
-  const ref = await loadTextEncoder({ source: { id: models.bert, dir: models.bert, download: false }, modelsDir, ep: 'cpu', form: 'reference' });
+  const ref = await loadTextEncoder({
+    source: { id: models.bert, dir: models.bert, download: false },
+    modelsDir,
+    ep: 'cpu',
+    form: 'reference',
+  });
   assert.equal(ref.tokenize(['Hello World & Friends.']).ids[0].map(Number), [101, 7592, 2088, 1004, 2814, 1012]);
   await ref.dispose();
 });
 
 test('text: two runs give identical bytes; a re-run with nothing changed does no work', async () => {
-  const a = join(root, 'text1'), b = join(root, 'text2');
+  const a = join(root, 'text1'),
+    b = join(root, 'text2');
   await featurizeWithModel('text', opts(b));
   assert.equal(readFileSync(join(a, 'D.text.f32')), readFileSync(join(b, 'D.text.f32')));
   const before = readFileSync(join(b, 'D.text.report.json'), 'utf8');
@@ -120,7 +152,10 @@ test('images: width, zero rows for missing / corrupt / empty files (listed with 
   const r = await featurizeWithModel('image', opts(out, { model: models.vit, images }));
   const t = readFeatureTable(join(out, 'D.image.f32'));
   assert.is(t.dim, TINY_VIT.hidden);
-  assert.equal(t.tokens, ITEMS.map(([tok]) => tok));
+  assert.equal(
+    t.tokens,
+    ITEMS.map(([tok]) => tok),
+  );
   for (const tok of ['a1', 'a2', 'a4', 'a5']) assert.ok(!isZero(row(t, tok)), `${tok} should have features`);
   assert.ok(maxDiff(row(t, 'a1'), row(t, 'a2')) > 0.05, `a1 vs a2: ${maxDiff(row(t, 'a1'), row(t, 'a2'))}`);
   for (const tok of ['a3', 'a6', 'a7', 'a8', 'a9']) assert.ok(isZero(row(t, tok)), `${tok} should be a zero row`);
@@ -137,13 +172,17 @@ test('images: width, zero rows for missing / corrupt / empty files (listed with 
   assert.is((await featurizeWithModel('image', opts(out, { model: models.vit, images }))).computed, 0);
 });
 
-test('images: the [CLS] row equals onnxruntime-node on the processor\'s pixel values', async () => {
+test("images: the [CLS] row equals onnxruntime-node on the processor's pixel values", async () => {
   const t = readFeatureTable(join(root, 'img1', 'D.image.f32'));
   const hf = await import('@huggingface/transformers');
   hf.env.allowRemoteModels = false;
   const processor = await hf.AutoProcessor.from_pretrained(models.vit, { local_files_only: true });
   const session = await ort.InferenceSession.create(join(models.vit, 'onnx', 'model.onnx'));
-  for (const [tok, file] of [['a1', 'a1.png'], ['a2', 'a2.jpeg'], ['a5', join('a5', '0-front.png')]]) {
+  for (const [tok, file] of [
+    ['a1', 'a1.png'],
+    ['a2', 'a2.jpeg'],
+    ['a5', join('a5', '0-front.png')],
+  ]) {
     const img = (await hf.RawImage.read(join(images, file))).rgb();
     const px = (await processor([img])).pixel_values;
     assert.equal(px.dims, [1, 3, TINY_VIT.imageSize, TINY_VIT.imageSize]);
@@ -159,20 +198,49 @@ test('bad models and options: clear errors naming what is missing, nothing writt
   const { cpSync } = await import('node:fs');
   cpSync(models.bert, broken, { recursive: true });
   rmSync(join(broken, 'tokenizer.json'));
-  await featurizeWithModel('text', opts(out, { model: broken })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /broken lacks tokenizer\.json/));
-  await featurizeWithModel('image', opts(out, { model: models.bert, images })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /lacks preprocessor_config\.json/));
-  await featurizeWithModel('image', opts(out, { model: models.vit })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /needs --images/));
-  await featurizeWithModel('image', opts(out, { model: models.vit, images: join(root, 'no-images') })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /--images .*no-images: no such directory/));
-  await featurizeWithModel('text', opts(out, { model: join(root, 'nope') })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /nope: no such directory/));
+  await featurizeWithModel('text', opts(out, { model: broken })).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /broken lacks tokenizer\.json/),
+  );
+  await featurizeWithModel('image', opts(out, { model: models.bert, images })).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /lacks preprocessor_config\.json/),
+  );
+  await featurizeWithModel('image', opts(out, { model: models.vit })).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /needs --images/),
+  );
+  await featurizeWithModel('image', opts(out, { model: models.vit, images: join(root, 'no-images') })).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /--images .*no-images: no such directory/),
+  );
+  await featurizeWithModel('text', opts(out, { model: join(root, 'nope') })).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /nope: no such directory/),
+  );
   await featurizeWithModel('text', opts(out, { model: 'someone/bert-base-uncased' })).then(
     () => assert.unreachable(),
-    (e: Error) => assert.match(e.message, /not found offline\. Looked for the directory .*someone\/bert-base-uncased and for the model cache .*hub-cache\/someone\/bert-base-uncased\. Pass --download/),
+    (e: Error) =>
+      assert.match(
+        e.message,
+        /not found offline\. Looked for the directory .*someone\/bert-base-uncased and for the model cache .*hub-cache\/someone\/bert-base-uncased\. Pass --download/,
+      ),
   );
-  await featurizeWithModel('text', opts(out, { batch: 0 })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /--batch/));
+  await featurizeWithModel('text', opts(out, { batch: 0 })).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /--batch/),
+  );
   let cuda = true;
-  try { await checkExecutionProvider('cuda'); } catch { cuda = false; }
+  try {
+    await checkExecutionProvider('cuda');
+  } catch {
+    cuda = false;
+  }
   if (!cuda) {
-    await featurizeWithModel('text', opts(out, { ep: 'cuda' })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /CUDA execution provider/));
+    await featurizeWithModel('text', opts(out, { ep: 'cuda' })).then(
+      () => assert.unreachable(),
+      (e: Error) => assert.match(e.message, /CUDA execution provider/),
+    );
   }
   assert.not.ok(existsSync(out), 'nothing written');
 });

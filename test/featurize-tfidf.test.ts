@@ -22,7 +22,9 @@ const TITLES = [
 ];
 
 const cos = (d: Float32Array, dim: number, i: number, j: number) => {
-  let s = 0, a = 0, b = 0;
+  let s = 0,
+    a = 0,
+    b = 0;
   for (let k = 0; k < dim; k++) {
     s += d[i * dim + k] * d[j * dim + k];
     a += d[i * dim + k] ** 2;
@@ -45,7 +47,10 @@ test('tfidf: titles of the same product line are closer than unrelated ones', ()
     const same = cos(data, dim, p, p + 1);
     for (let q = 0; q < 8; q++) {
       if (q === p || q === p + 1) continue;
-      assert.ok(same > cos(data, dim, p, q) + 0.1, `"${TITLES[p]}" vs its pair ${same.toFixed(3)}, vs "${TITLES[q]}" ${cos(data, dim, p, q).toFixed(3)}`);
+      assert.ok(
+        same > cos(data, dim, p, q) + 0.1,
+        `"${TITLES[p]}" vs its pair ${same.toFixed(3)}, vs "${TITLES[q]}" ${cos(data, dim, p, q).toFixed(3)}`,
+      );
     }
   }
 });

@@ -7,12 +7,24 @@ import { gradCheck } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
 
 test('Add broadcasts and sums the gradient back', async () => {
-  const r = await gradCheck((_g, [a, b]) => op.add(a, b), [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }]);
+  const r = await gradCheck(
+    (_g, [a, b]) => op.add(a, b),
+    [
+      { name: 'a', dims: [2, 3] },
+      { name: 'b', dims: [3] },
+    ],
+  );
   assert.is(r.dtype, 'float64');
 });
 
 test('MatMul with broadcast batch dims', async () => {
-  await gradCheck((_g, [a, b]) => op.matmul(a, b), [{ name: 'a', dims: [2, 3, 4] }, { name: 'b', dims: [4, 5] }]);
+  await gradCheck(
+    (_g, [a, b]) => op.matmul(a, b),
+    [
+      { name: 'a', dims: [2, 3, 4] },
+      { name: 'b', dims: [4, 5] },
+    ],
+  );
 });
 
 test('LogSoftmax', async () => {

@@ -29,46 +29,152 @@ function awayFromZero(n: number, seed = 11): number[] {
 // ---- binary arithmetic, with broadcasting ----
 
 test('Add: same shape, row broadcast, column broadcast, scalar-like', async () => {
-  await check((_g, [a, b]) => op.add(a, b), [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [2, 3] }], 'float64');
-  await check((_g, [a, b]) => op.add(a, b), [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }], 'float64');
-  await check((_g, [a, b]) => op.add(a, b), [{ name: 'a', dims: [2, 1] }, { name: 'b', dims: [1, 3] }], 'float64');
-  await check((_g, [a, b]) => op.add(a, b), [{ name: 'a', dims: [4, 1, 3] }, { name: 'b', dims: [1] }], 'float64');
+  await check(
+    (_g, [a, b]) => op.add(a, b),
+    [
+      { name: 'a', dims: [2, 3] },
+      { name: 'b', dims: [2, 3] },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [a, b]) => op.add(a, b),
+    [
+      { name: 'a', dims: [2, 3] },
+      { name: 'b', dims: [3] },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [a, b]) => op.add(a, b),
+    [
+      { name: 'a', dims: [2, 1] },
+      { name: 'b', dims: [1, 3] },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [a, b]) => op.add(a, b),
+    [
+      { name: 'a', dims: [4, 1, 3] },
+      { name: 'b', dims: [1] },
+    ],
+    'float64',
+  );
 });
 
 test('Sub: both operands, broadcast either way', async () => {
-  await check((_g, [a, b]) => op.sub(a, b), [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }], 'float64');
-  await check((_g, [a, b]) => op.sub(a, b), [{ name: 'a', dims: [3, 1] }, { name: 'b', dims: [2, 3, 4] }], 'float64');
+  await check(
+    (_g, [a, b]) => op.sub(a, b),
+    [
+      { name: 'a', dims: [2, 3] },
+      { name: 'b', dims: [3] },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [a, b]) => op.sub(a, b),
+    [
+      { name: 'a', dims: [3, 1] },
+      { name: 'b', dims: [2, 3, 4] },
+    ],
+    'float64',
+  );
   await check((_g, [a]) => op.sub(1, a), [{ name: 'a', dims: [3] }], 'float64');
 });
 
 test('Mul: broadcast both ways', async () => {
-  await check((_g, [a, b]) => op.mul(a, b), [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }], 'float64');
-  await check((_g, [a, b]) => op.mul(a, b), [{ name: 'a', dims: [2, 1, 4] }, { name: 'b', dims: [3, 1] }], 'float64');
+  await check(
+    (_g, [a, b]) => op.mul(a, b),
+    [
+      { name: 'a', dims: [2, 3] },
+      { name: 'b', dims: [3] },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [a, b]) => op.mul(a, b),
+    [
+      { name: 'a', dims: [2, 1, 4] },
+      { name: 'b', dims: [3, 1] },
+    ],
+    'float64',
+  );
   await check((_g, [a]) => op.mul(a, a), [{ name: 'a', dims: [5] }], 'float64');
 });
 
 test('Div: numerator and denominator, broadcast', async () => {
   const den = uniform(3, 0.5, 2);
-  await check((_g, [a, b]) => op.div(a, b), [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3], values: den }], 'float64');
-  await check((_g, [a, b]) => op.div(a, b), [{ name: 'a', dims: [3] }, { name: 'b', dims: [2, 3], values: uniform(6, 0.5, 2).map((v, i) => (i % 2 ? -v : v)) }], 'float64');
+  await check(
+    (_g, [a, b]) => op.div(a, b),
+    [
+      { name: 'a', dims: [2, 3] },
+      { name: 'b', dims: [3], values: den },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [a, b]) => op.div(a, b),
+    [
+      { name: 'a', dims: [3] },
+      { name: 'b', dims: [2, 3], values: uniform(6, 0.5, 2).map((v, i) => (i % 2 ? -v : v)) },
+    ],
+    'float64',
+  );
 });
 
 test('Pow: base and exponent, broadcast; constant exponent with negative base', async () => {
-  await check((_g, [a, b]) => op.pow(a, b), [{ name: 'a', dims: [2, 3], values: uniform(6, 0.3, 2) }, { name: 'b', dims: [3], values: uniform(3, -1.5, 2.5) }], 'float64');
-  await check((_g, [a, b]) => op.pow(a, b), [{ name: 'a', dims: [3], values: uniform(3, 0.3, 2) }, { name: 'b', dims: [2, 3] }], 'float64');
+  await check(
+    (_g, [a, b]) => op.pow(a, b),
+    [
+      { name: 'a', dims: [2, 3], values: uniform(6, 0.3, 2) },
+      { name: 'b', dims: [3], values: uniform(3, -1.5, 2.5) },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [a, b]) => op.pow(a, b),
+    [
+      { name: 'a', dims: [3], values: uniform(3, 0.3, 2) },
+      { name: 'b', dims: [2, 3] },
+    ],
+    'float64',
+  );
   await check((_g, [a]) => op.pow(a, 3), [{ name: 'a', dims: [2, 3] }], 'float64');
 });
 
 test('Pow: exponent gradient at base 0 is 0, not NaN', async () => {
   // (0*x)^b == 0 for b > 0: both derivatives are 0 and finite differences agree.
-  await check((_g, [x, b]) => op.pow(op.mul(x, 0), b), [{ name: 'x', dims: [3] }, { name: 'b', dims: [3], values: [1.5, 2, 3] }], 'float64');
+  await check(
+    (_g, [x, b]) => op.pow(op.mul(x, 0), b),
+    [
+      { name: 'x', dims: [3] },
+      { name: 'b', dims: [3], values: [1.5, 2, 3] },
+    ],
+    'float64',
+  );
 });
 
 test('Max / Min: both operands, broadcast, no ties', async () => {
-  const a = awayFromZero(6, 3), b = [0.31, -0.47, 0.02];
+  const a = awayFromZero(6, 3),
+    b = [0.31, -0.47, 0.02];
   for (const f of [op.max, op.min]) {
-    await check((_g, [x, y]) => f(x, y), [{ name: 'a', dims: [2, 3], values: a }, { name: 'b', dims: [3], values: b }], 'float64');
-    await check((_g, [x, y]) => f(x, y), [{ name: 'a', dims: [2, 1], values: [0.4, -0.6] }, { name: 'b', dims: [1, 3], values: b }], 'float64');
+    await check(
+      (_g, [x, y]) => f(x, y),
+      [
+        { name: 'a', dims: [2, 3], values: a },
+        { name: 'b', dims: [3], values: b },
+      ],
+      'float64',
+    );
+    await check(
+      (_g, [x, y]) => f(x, y),
+      [
+        { name: 'a', dims: [2, 1], values: [0.4, -0.6] },
+        { name: 'b', dims: [1, 3], values: b },
+      ],
+      'float64',
+    );
   }
 });
 
@@ -88,7 +194,8 @@ test('Softplus values: finite and within float32 rounding of log1p(exp(x)), also
   const xs = [-200, -30, -1, -1e-3, 0, 1e-3, 1, 30, 200, 1e30];
   const g = new Graph('softplus_values');
   g.output(op.softplus(g.input('x', 'float32', [xs.length])), 'y');
-  const y = (await (await compile(g))({ x: { data: Float32Array.from(xs), dims: [xs.length] } })).y.data as Float32Array;
+  const y = (await (await compile(g))({ x: { data: Float32Array.from(xs), dims: [xs.length] } })).y
+    .data as Float32Array;
   // softplus(x) = max(x, 0) + log1p(exp(-|x|)), in double.
   xs.forEach((x, i) => {
     const want = Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
@@ -119,7 +226,11 @@ test('Clip: inside passes dy, outside gets 0', async () => {
 test('Floor and Sign have zero gradient', async () => {
   const x = [-0.7, -0.2, 0.3, 0.8, 1.4, -1.6];
   await check((_g, [v]) => op.add(op.floor(v), op.mul(v, 0)), [{ name: 'x', dims: [6], values: x }], 'float64');
-  await check((_g, [v]) => op.add(op.sign(v), op.mul(op.floor(v), v)), [{ name: 'x', dims: [6], values: x }], 'float64');
+  await check(
+    (_g, [v]) => op.add(op.sign(v), op.mul(op.floor(v), v)),
+    [{ name: 'x', dims: [6], values: x }],
+    'float64',
+  );
 });
 
 test('Identity passes the gradient through', async () => {
@@ -129,17 +240,45 @@ test('Identity passes the gradient through', async () => {
 test('Cast float32 -> float64 -> float32 round trip carries the gradient (float32 graph)', async () => {
   // Runs in float32 on purpose: the float64 section in the middle is the point of the test. (In a
   // float64 graph a float32 round trip would round the finite differences away.)
-  await check((_g, [x]) => {
-    const d = op.cast(x, 'float64');
-    return op.cast(op.mul(op.exp(d), d), 'float32');
-  }, [{ name: 'x', dims: [2, 3] }], 'float32', { dtypes: ['float32'], tol: F32_TOL });
+  await check(
+    (_g, [x]) => {
+      const d = op.cast(x, 'float64');
+      return op.cast(op.mul(op.exp(d), d), 'float32');
+    },
+    [{ name: 'x', dims: [2, 3] }],
+    'float32',
+    { dtypes: ['float32'], tol: F32_TOL },
+  );
 });
 
 test('Where: bool condition, broadcast condition and branches', async () => {
   const cond = [true, false, true, false, false, true];
-  await check((_g, [c, a, b]) => op.where(c, a, b), [{ name: 'c', dims: [2, 3], bool: cond }, { name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }], 'float64');
-  await check((_g, [c, a, b]) => op.where(c, a, b), [{ name: 'c', dims: [3], bool: [true, false, true] }, { name: 'a', dims: [2, 1] }, { name: 'b', dims: [2, 3] }], 'float64');
-  await check((_g, [c, a]) => op.where(c, a, 0), [{ name: 'c', dims: [2, 3], bool: cond }, { name: 'a', dims: [2, 3] }], 'float64');
+  await check(
+    (_g, [c, a, b]) => op.where(c, a, b),
+    [
+      { name: 'c', dims: [2, 3], bool: cond },
+      { name: 'a', dims: [2, 3] },
+      { name: 'b', dims: [3] },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [c, a, b]) => op.where(c, a, b),
+    [
+      { name: 'c', dims: [3], bool: [true, false, true] },
+      { name: 'a', dims: [2, 1] },
+      { name: 'b', dims: [2, 3] },
+    ],
+    'float64',
+  );
+  await check(
+    (_g, [c, a]) => op.where(c, a, 0),
+    [
+      { name: 'c', dims: [2, 3], bool: cond },
+      { name: 'a', dims: [2, 3] },
+    ],
+    'float64',
+  );
 });
 
 test.run();

@@ -26,22 +26,64 @@ function distinct(n: number, seed = 3): number[] {
 }
 
 test('MatMul 2-D', async () => {
-  await check((_g, [a, b]) => op.matmul(a, b), [{ name: 'a', dims: [3, 4] }, { name: 'b', dims: [4, 2] }]);
+  await check(
+    (_g, [a, b]) => op.matmul(a, b),
+    [
+      { name: 'a', dims: [3, 4] },
+      { name: 'b', dims: [4, 2] },
+    ],
+  );
 });
 
 test('MatMul batched (same batch dims)', async () => {
-  await check((_g, [a, b]) => op.matmul(a, b), [{ name: 'a', dims: [2, 3, 4] }, { name: 'b', dims: [2, 4, 5] }]);
+  await check(
+    (_g, [a, b]) => op.matmul(a, b),
+    [
+      { name: 'a', dims: [2, 3, 4] },
+      { name: 'b', dims: [2, 4, 5] },
+    ],
+  );
 });
 
 test('MatMul with broadcast batch dims (missing, size-1 and both)', async () => {
-  await check((_g, [a, b]) => op.matmul(a, b), [{ name: 'a', dims: [2, 3, 4] }, { name: 'b', dims: [4, 5] }]);
-  await check((_g, [a, b]) => op.matmul(a, b), [{ name: 'a', dims: [3, 4] }, { name: 'b', dims: [2, 4, 2] }]);
-  await check((_g, [a, b]) => op.matmul(a, b), [{ name: 'a', dims: [1, 3, 4] }, { name: 'b', dims: [2, 4, 2] }]);
-  await check((_g, [a, b]) => op.matmul(a, b), [{ name: 'a', dims: [2, 1, 3, 4] }, { name: 'b', dims: [3, 4, 2] }]);
+  await check(
+    (_g, [a, b]) => op.matmul(a, b),
+    [
+      { name: 'a', dims: [2, 3, 4] },
+      { name: 'b', dims: [4, 5] },
+    ],
+  );
+  await check(
+    (_g, [a, b]) => op.matmul(a, b),
+    [
+      { name: 'a', dims: [3, 4] },
+      { name: 'b', dims: [2, 4, 2] },
+    ],
+  );
+  await check(
+    (_g, [a, b]) => op.matmul(a, b),
+    [
+      { name: 'a', dims: [1, 3, 4] },
+      { name: 'b', dims: [2, 4, 2] },
+    ],
+  );
+  await check(
+    (_g, [a, b]) => op.matmul(a, b),
+    [
+      { name: 'a', dims: [2, 1, 3, 4] },
+      { name: 'b', dims: [3, 4, 2] },
+    ],
+  );
 });
 
 const REDUCTIONS: [number[] | undefined, boolean][] = [
-  [[1], false], [[1], true], [[0, 2], false], [[0, 2], true], [[-1], false], [undefined, false], [undefined, true],
+  [[1], false],
+  [[1], true],
+  [[0, 2], false],
+  [[0, 2], true],
+  [[-1], false],
+  [undefined, false],
+  [undefined, true],
 ];
 
 test('ReduceSum: several axes, keepdims both ways', async () => {
@@ -111,16 +153,29 @@ test('TopK values: largest along the last axis, smallest along axis 0', async ()
 });
 
 test('TopK: using only the indices gives the input no gradient', async () => {
-  await check((_g, [x]) => op.add(op.mul(x, 0), op.cast(op.topK(x, 1, -1)[1], x.dtype)), [{ name: 'x', dims: [2, 3], values: distinct(6) }]);
+  await check(
+    (_g, [x]) => op.add(op.mul(x, 0), op.cast(op.topK(x, 1, -1)[1], x.dtype)),
+    [{ name: 'x', dims: [2, 3], values: distinct(6) }],
+  );
 });
 
 test('LayerNormalization: gradient wrt x, scale and bias', async () => {
   const scale = { name: 'scale', dims: [6], values: Array.from({ length: 6 }, (_, i) => 0.5 + 0.2 * i) };
-  await check((_g, [x, s, b]) => op.layerNormalization(x, s, b, 1e-5), [{ name: 'x', dims: [4, 6] }, scale, { name: 'bias', dims: [6] }]);
+  await check(
+    (_g, [x, s, b]) => op.layerNormalization(x, s, b, 1e-5),
+    [{ name: 'x', dims: [4, 6] }, scale, { name: 'bias', dims: [6] }],
+  );
 });
 
 test('LayerNormalization on x [2, 3, 5]', async () => {
-  await check((_g, [x, s, b]) => op.layerNormalization(x, s, b, 1e-5), [{ name: 'x', dims: [2, 3, 5] }, { name: 'scale', dims: [5] }, { name: 'bias', dims: [5] }]);
+  await check(
+    (_g, [x, s, b]) => op.layerNormalization(x, s, b, 1e-5),
+    [
+      { name: 'x', dims: [2, 3, 5] },
+      { name: 'scale', dims: [5] },
+      { name: 'bias', dims: [5] },
+    ],
+  );
 });
 
 test('LayerNormalization in float32 (emitted as its eight primitive kernels): y, Mean and InvStdDev against the host in double', async () => {
@@ -128,12 +183,25 @@ test('LayerNormalization in float32 (emitted as its eight primitive kernels): y,
   const r = rng(41);
   // Rows far from 0 with a small spread: a one-pass E[x^2] - E[x]^2 would lose the variance here.
   const x = Float32Array.from({ length: rows * d }, (_, i) => 1000 * (Math.floor(i / d) - 2) + 0.01 + r());
-  const scale = Float32Array.from({ length: d }, () => 0.5 + r()), bias = Float32Array.from({ length: d }, () => r() - 0.5);
+  const scale = Float32Array.from({ length: d }, () => 0.5 + r()),
+    bias = Float32Array.from({ length: d }, () => r() - 0.5);
   const g = new Graph('ln_values');
-  const y = op.layerNormalization(g.input('x', 'float32', ['rows', d]), g.input('s', 'float32', [d]), g.input('b', 'float32', [d]), eps);
-  g.output(y, 'y'); g.output(y.producer!.outputs[1], 'mean'); g.output(y.producer!.outputs[2], 'inv_std');
-  assert.not.ok(modelProto(g, { params: 'inputs' }).graph!.node!.some((n) => n.opType === 'LayerNormalization'), 'emitted as primitives');
-  const out = await (await compile(g))({ x: { data: x, dims: [rows, d] }, s: { data: scale, dims: [d] }, b: { data: bias, dims: [d] } });
+  const y = op.layerNormalization(
+    g.input('x', 'float32', ['rows', d]),
+    g.input('s', 'float32', [d]),
+    g.input('b', 'float32', [d]),
+    eps,
+  );
+  g.output(y, 'y');
+  g.output(y.producer!.outputs[1], 'mean');
+  g.output(y.producer!.outputs[2], 'inv_std');
+  assert.not.ok(
+    modelProto(g, { params: 'inputs' }).graph!.node!.some((n) => n.opType === 'LayerNormalization'),
+    'emitted as primitives',
+  );
+  const out = await (
+    await compile(g)
+  )({ x: { data: x, dims: [rows, d] }, s: { data: scale, dims: [d] }, b: { data: bias, dims: [d] } });
   const [yv, mv, iv] = [out.y.data, out.mean.data, out.inv_std.data] as Float32Array[];
   for (let i = 0; i < rows; i++) {
     const row = Array.from(x.subarray(i * d, (i + 1) * d));
@@ -143,7 +211,10 @@ test('LayerNormalization in float32 (emitted as its eight primitive kernels): y,
     assert.ok(Math.abs(iv[i] - inv) <= 2e-3 * inv, `inverse std of row ${i}: ${iv[i]} vs ${inv}`);
     for (let j = 0; j < d; j++) {
       const want = (row[j] - mean) * inv * scale[j] + bias[j];
-      assert.ok(Math.abs(yv[i * d + j] - want) <= 2e-3 * Math.max(1, Math.abs(want)), `y[${i}, ${j}] = ${yv[i * d + j]}, want ${want}`);
+      assert.ok(
+        Math.abs(yv[i * d + j] - want) <= 2e-3 * Math.max(1, Math.abs(want)),
+        `y[${i}, ${j}] = ${yv[i * d + j]}, want ${want}`,
+      );
     }
   }
 });

@@ -15,11 +15,17 @@ import { Graph } from '../graph/graph.js';
 import { saveModel } from '../graph/manifest.js';
 import type { LossModel } from '../graph/model.js';
 import {
-  FALSE_NEGATIVE_RULES, type Hm4srConfig, HM4SR_DEFAULTS, SASREC_OVERRIDES,
+  FALSE_NEGATIVE_RULES,
+  type Hm4srConfig,
+  HM4SR_DEFAULTS,
+  SASREC_OVERRIDES,
 } from '../graph/models/hm4sr-config.js';
 import { buildEvalGraph, contrastiveLoss, hm4srModel } from '../graph/models/hm4sr.js';
 import {
-  buildReferenceEvalGraph, hm4srReferenceModel, infoNCE, referenceBatchSpec,
+  buildReferenceEvalGraph,
+  hm4srReferenceModel,
+  infoNCE,
+  referenceBatchSpec,
 } from '../graph/models/hm4sr-reference.js';
 import type { Rng } from '../graph/rng.js';
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
@@ -41,7 +47,15 @@ import { scoresGraph } from './util/scores-graph.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-equivalence-'));
 generateSynthetic({
-  dir, name: 'tiny', users: 16, items: 24, categories: 4, textDim: 6, minLen: 5, maxLen: 12, seed: 5,
+  dir,
+  name: 'tiny',
+  users: 16,
+  items: 24,
+  categories: 4,
+  textDim: 6,
+  minLen: 5,
+  maxLen: 12,
+  seed: 5,
 });
 const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
 const samples = buildSamples(ds, 8);
@@ -49,19 +63,37 @@ const samples = buildSamples(ds, 8);
 // Two layers, so the picked last layer reads keys and values from a full first layer; dropout off unless a
 // test turns it on.
 const base: Hm4srConfig = {
-  ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: ds.categories!.names.length,
-  maxLen: 8, hidden: 8, heads: 2, layers: 2, inner: 16, hiddenDropout: 0, attnDropout: 0, embDropout: 0,
-  k1: 2, k2: 2, textDim: 6, imageDim: 4, intervalBuckets: 2000, calendarSize: 1,
+  ...HM4SR_DEFAULTS,
+  numItems: ds.numItems,
+  numCategories: ds.categories!.names.length,
+  maxLen: 8,
+  hidden: 8,
+  heads: 2,
+  layers: 2,
+  inner: 16,
+  hiddenDropout: 0,
+  attnDropout: 0,
+  embDropout: 0,
+  k1: 2,
+  k2: 2,
+  textDim: 6,
+  imageDim: 4,
+  intervalBuckets: 2000,
+  calendarSize: 1,
 };
 const configs: [string, Hm4srConfig][] = [
   ['ids + text + image', base],
   ['ids + text', { ...base, modalities: ['id', 'txt'] }],
   ['ids only with the temporal MoE', { ...base, modalities: ['id'] }],
   ['SASRec (the sasrec preset)', { ...base, ...SASREC_OVERRIDES }],
-  ['images without features, item 0 in the softmax, the authors\' false-negative rule',
-    { ...base, zeroFeatures: ['img'], includePadInSoftmax: true, falseNegatives: 'zero' }],
-  ['no features, frozen temporal experts, the paper\'s false-negative rule, one layer',
-    { ...base, zeroFeatures: ['txt', 'img'], frozenTemporalExperts: true, falseNegatives: 'none', layers: 1 }],
+  [
+    "images without features, item 0 in the softmax, the authors' false-negative rule",
+    { ...base, zeroFeatures: ['img'], includePadInSoftmax: true, falseNegatives: 'zero' },
+  ],
+  [
+    "no features, frozen temporal experts, the paper's false-negative rule, one layer",
+    { ...base, zeroFeatures: ['txt', 'img'], frozenTemporalExperts: true, falseNegatives: 'none', layers: 1 },
+  ],
 ];
 const withDropout = (c: Hm4srConfig): Hm4srConfig => ({ ...c, hiddenDropout: 0.5, attnDropout: 0.5, embDropout: 0.5 });
 
@@ -78,7 +110,12 @@ function collidingBatch(offset: number): number[] {
 }
 const idx = collidingBatch(0);
 const packOpts: Omit<BatchOptions, 'layout'> = {
-  mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, withTarget: true,
+  mu: 100,
+  maxBucket: 1999,
+  absTime: 'days',
+  timeOrigin: ds.firstTimestamp,
+  pclBeta: 0.3,
+  withTarget: true,
 };
 /** A packed batch (two read positions per query row: some rows take extra query rows) or a padded one. */
 const batch = (c: Hm4srConfig, layout: 'packed' | 'padded', indices = idx) =>
@@ -97,11 +134,13 @@ const fixedDraws = { fillUniform24: (out: Float32Array) => out.fill(U) } as unkn
 
 function values(c: Hm4srConfig): Map<string, Float32Array> {
   const r = rng(17);
-  return new Map(probeParams(hm4srModel(c)).map((spec) => {
-    const n = spec.dims.reduce((a, b) => a * b, 1);
-    const isLabel = spec.name === 'data.item_categories';
-    return [spec.name, Float32Array.from({ length: n }, () => (isLabel ? (r() < 0.3 ? 1 : 0) : (r() * 2 - 1) * 0.5))];
-  }));
+  return new Map(
+    probeParams(hm4srModel(c)).map((spec) => {
+      const n = spec.dims.reduce((a, b) => a * b, 1);
+      const isLabel = spec.name === 'data.item_categories';
+      return [spec.name, Float32Array.from({ length: n }, () => (isLabel ? (r() < 0.3 ? 1 : 0) : (r() * 2 - 1) * 0.5))];
+    }),
+  );
 }
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string, abs = 1e-5, rel = 1e-4): void {
@@ -141,16 +180,29 @@ async function compareStep(c: Hm4srConfig, prodFeeds: Feeds, refFeeds: Feeds) {
 
 for (const [name, c] of configs) {
   test(`reference vs production, every loss term and gradient, packed rows: ${name}`, async () => {
-    const packed = batch(c, 'packed'), padded = batch(c, 'padded');
+    const packed = batch(c, 'packed'),
+      padded = batch(c, 'padded');
     const t = packed.feeds.target.data as BigInt64Array;
-    assert.ok(t.some((x, i) => t.indexOf(x) !== i), 'two samples of the batch share a target');
+    assert.ok(
+      t.some((x, i) => t.indexOf(x) !== i),
+      'two samples of the batch share a target',
+    );
     assert.ok(packed.rows < packed.size, 'the batch packs several histories in a row');
     assert.ok(packed.feeds.pick_more.dims[0] > 0, 'some packed rows take extra query rows');
     const pcl = packed.feeds.pcl_mask?.data as Float32Array | undefined;
-    if (pcl) assert.ok(pcl.some((x) => x === 1), 'PCL replaces some positions');
+    if (pcl)
+      assert.ok(
+        pcl.some((x) => x === 1),
+        'PCL replaces some positions',
+      );
     const { prod } = await compareStep(c, packed.feeds, padded.feeds);
     const on = { cp: c.lambdaCP > 0, idcl: c.lambdaIDCL > 0, pcl: pcl !== undefined };
-    const terms = ['main', ...Object.entries(on).filter(([, v]) => v).map(([k]) => k)];
+    const terms = [
+      'main',
+      ...Object.entries(on)
+        .filter(([, v]) => v)
+        .map(([k]) => k),
+    ];
     assert.equal([...prod.losses.keys()], ['loss', ...terms.map((t) => `loss.${t}`)]);
   });
 }
@@ -176,8 +228,10 @@ test('reference vs production with dropout on, from fixed draws (padded rows, so
 });
 
 test('the production K-step Loop equals K single steps (dropout on, fixed draws)', async () => {
-  const c = withDropout(base), K = 2;
-  const model = hm4srModel(c), vals = values(c);
+  const c = withDropout(base),
+    K = 2;
+  const model = hm4srModel(c),
+    vals = values(c);
   const batches = [batch(c, 'packed'), batch(c, 'packed', collidingBatch(3))];
   const sameShape = batches[0].width === batches[1].width && batches[0].rows === batches[1].rows;
   assert.not.ok(sameShape, 'the stacked batches are padded to a common shape');
@@ -190,7 +244,8 @@ test('the production K-step Loop equals K single steps (dropout on, fixed draws)
     for (const b of all) losses.push(...(await runner.run(runner.withDraws(b.feeds, fixedDraws), 1e-2)).loss);
     return { state, losses };
   };
-  const single = await run(false), looped = await run(true);
+  const single = await run(false),
+    looped = await run(true);
   assert.is(looped.losses.length, K);
   close(looped.losses, single.losses, 'loss per step', 1e-6, 1e-5);
   assert.is(looped.state.step, K);
@@ -199,8 +254,15 @@ test('the production K-step Loop equals K single steps (dropout on, fixed draws)
     // Adam divides m by sqrt(v), which magnifies rounding where a gradient is near zero (the attention keys'
     // bias, which softmax cancels): the parameters are held where the gradient stands above rounding noise.
     const real = Array.from(m, (_x, i) => i).filter((i) => Math.abs(m[i]) > 1e-6);
-    const p = single.state.params.get(n)!, lp = looped.state.params.get(n)!;
-    close(real.map((i) => lp[i]), real.map((i) => p[i]), `${n} after ${K} steps`, 1e-5, 0);
+    const p = single.state.params.get(n)!,
+      lp = looped.state.params.get(n)!;
+    close(
+      real.map((i) => lp[i]),
+      real.map((i) => p[i]),
+      `${n} after ${K} steps`,
+      1e-5,
+      0,
+    );
   }
 });
 
@@ -251,7 +313,9 @@ function hostInfoNCE(q: Float32Array, k: Float32Array, target: number[], d: numb
 }
 
 test('each false-negative rule of both InfoNCE forms matches the host on a batch with same-target rows', async () => {
-  const B = 6, d = 5, target = [3, 1, 3, 2, 1, 3];
+  const B = 6,
+    d = 5,
+    target = [3, 1, 3, 2, 1, 3];
   const r = rng(4);
   const q = Float32Array.from({ length: B * d }, () => r() * 2 - 1);
   const k = Float32Array.from({ length: B * d }, () => r() * 2 - 1);
@@ -259,7 +323,8 @@ test('each false-negative rule of both InfoNCE forms matches the host on a batch
     const host = FALSE_NEGATIVE_RULES.map((rule) => hostInfoNCE(q, k, target, d, tau, rule));
     assert.is(new Set(host.map((x) => x.toFixed(4))).size, 3, `tau ${tau}: the three rules differ here (${host})`);
     const g = new Graph('infonce');
-    const qv = g.input('q', 'float32', [B, d]), kv = g.input('k', 'float32', [B, d]);
+    const qv = g.input('q', 'float32', [B, d]),
+      kv = g.input('k', 'float32', [B, d]);
     const tv = g.input('target', 'int64', [B]);
     for (const rule of FALSE_NEGATIVE_RULES) {
       const c = { ...base, falseNegatives: rule };

@@ -23,17 +23,49 @@ import { centralDiff, rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-model-'));
-generateSynthetic({ dir, name: 'tiny', users: 12, items: 20, categories: 4, textDim: 6, minLen: 5, maxLen: 9, seed: 3 });
+generateSynthetic({
+  dir,
+  name: 'tiny',
+  users: 12,
+  items: 20,
+  categories: 4,
+  textDim: 6,
+  minLen: 5,
+  maxLen: 9,
+  seed: 3,
+});
 const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
 const samples = buildSamples(ds, 5);
 
 const tiny: Hm4srConfig = {
-  ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: ds.categories!.names.length, maxLen: 5, hidden: 8, heads: 2, layers: 1, inner: 16,
-  hiddenDropout: 0, attnDropout: 0, embDropout: 0, k1: 2, k2: 2, textDim: 6, imageDim: 4, intervalBuckets: 2000, calendarSize: 1,
+  ...HM4SR_DEFAULTS,
+  numItems: ds.numItems,
+  numCategories: ds.categories!.names.length,
+  maxLen: 5,
+  hidden: 8,
+  heads: 2,
+  layers: 1,
+  inner: 16,
+  hiddenDropout: 0,
+  attnDropout: 0,
+  embDropout: 0,
+  k1: 2,
+  k2: 2,
+  textDim: 6,
+  imageDim: 4,
+  intervalBuckets: 2000,
+  calendarSize: 1,
 };
 
 const packOpts = (layout: 'packed' | 'padded'): BatchOptions => ({
-  layout, mu: 100, maxBucket: 1999, absTime: 'days', timeOrigin: ds.firstTimestamp, pclBeta: 0.3, rng: new HostRng(9), withTarget: true,
+  layout,
+  mu: 100,
+  maxBucket: 1999,
+  absTime: 'days',
+  timeOrigin: ds.firstTimestamp,
+  pclBeta: 0.3,
+  rng: new HostRng(9),
+  withTarget: true,
 });
 
 /** Random values for every parameter, frozen feature tables and category labels included. */
@@ -41,14 +73,16 @@ function values(c: Hm4srConfig) {
   const r = rng(11);
   const g = new Graph('probe');
   hm4srModel(c).loss(g, declareBatch(g, hm4srModel(c).batch));
-  return new Map([...g.params.values()].map(({ spec }) => {
-    const n = spec.dims.reduce((a, b) => a * b, 1);
-    const isLabel = spec.name === 'data.item_categories';
-    return [spec.name, Float32Array.from({ length: n }, () => (isLabel ? (r() < 0.3 ? 1 : 0) : (r() * 2 - 1) * 0.5))];
-  }));
+  return new Map(
+    [...g.params.values()].map(({ spec }) => {
+      const n = spec.dims.reduce((a, b) => a * b, 1);
+      const isLabel = spec.name === 'data.item_categories';
+      return [spec.name, Float32Array.from({ length: n }, () => (isLabel ? (r() < 0.3 ? 1 : 0) : (r() * 2 - 1) * 0.5))];
+    }),
+  );
 }
 
-const idx = Array.from({ length: 8 }, (_, i) => i * 3 % samples.train.size);
+const idx = Array.from({ length: 8 }, (_, i) => (i * 3) % samples.train.size);
 
 test('packed and padded layouts give the same losses', async () => {
   const vals = values(tiny);
@@ -62,7 +96,9 @@ test('packed and padded layouts give the same losses', async () => {
     losses.push(tg.losses.map((n) => out[n][0]));
   }
   assert.equal(losses[0].length, 5);
-  losses[0].forEach((l, i) => assert.ok(Math.abs(l - losses[1][i]) < 1e-4, `loss ${i}: packed ${l} vs padded ${losses[1][i]}`));
+  losses[0].forEach((l, i) =>
+    assert.ok(Math.abs(l - losses[1][i]) < 1e-4, `loss ${i}: packed ${l} vs padded ${losses[1][i]}`),
+  );
 });
 
 test('every parameter gradient of the training step matches finite differences of the loss', async () => {
@@ -95,7 +131,10 @@ test('every parameter gradient of the training step matches finite differences o
     picks.add(best);
     for (const k of picks) {
       const num = await centralDiff(data, k, eps, lossAt);
-      assert.ok(Math.abs(num - ana[k]) <= 2e-3 + 3e-2 * Math.abs(num), `${spec.name}[${k}]: step-graph gradient ${ana[k]} vs finite difference ${num}`);
+      assert.ok(
+        Math.abs(num - ana[k]) <= 2e-3 + 3e-2 * Math.abs(num),
+        `${spec.name}[${k}]: step-graph gradient ${ana[k]} vs finite difference ${num}`,
+      );
       checked++;
     }
   }
@@ -104,17 +143,26 @@ test('every parameter gradient of the training step matches finite differences o
 
 test('evaluation ranks match host-side ranking of the inference scores; graphs pass the checker', async () => {
   const vals = values(tiny);
-  const b = packBatch(ds, samples.test, Array.from({ length: samples.test.size }, (_, i) => i), tiny, { ...packOpts('packed'), rng: undefined });
-  const ev = buildEvalGraph(tiny), inf = scoresGraph(tiny, 5);
+  const b = packBatch(
+    ds,
+    samples.test,
+    Array.from({ length: samples.test.size }, (_, i) => i),
+    tiny,
+    { ...packOpts('packed'), rng: undefined },
+  );
+  const ev = buildEvalGraph(tiny),
+    inf = scoresGraph(tiny, 5);
   const evRun = await compile(ev, { params: 'initializers', values: vals });
   const infRun = await compile(inf, { params: 'initializers', values: vals });
   const ranks = (await evRun(b.feeds)).rank.data as BigInt64Array;
   const { target, ...rest } = b.feeds;
   const out = await infRun(rest);
-  const scores = out.scores.data as Float32Array, n = tiny.numItems + 1;
+  const scores = out.scores.data as Float32Array,
+    n = tiny.numItems + 1;
   const targets = target.data as BigInt64Array;
   for (let i = 0; i < b.size; i++) {
-    const row = scores.subarray(i * n, (i + 1) * n), t = Number(targets[i]);
+    const row = scores.subarray(i * n, (i + 1) * n),
+      t = Number(targets[i]);
     // Items 1..N scoring >= the target, the target included.
     const host = row.reduce((a, x, j) => a + (j > 0 && x >= row[t] ? 1 : 0), 0);
     assert.is(Number(ranks[i]), host, `user ${i}`);
@@ -130,8 +178,10 @@ test('evaluation ranks match host-side ranking of the inference scores; graphs p
 
 test('every time-embedding variant, the reference flags and SASRec build, train a step and pass the checker', async () => {
   const variants: [string, Partial<Hm4srConfig>][] = [
-    ['interval', { timeEmbedding: 'interval' }], ['absolute', { timeEmbedding: 'absolute' }],
-    ['day-index', { timeEmbedding: 'day-index', calendarSize: 900 }], ['day-of-year', { timeEmbedding: 'day-of-year', calendarSize: 366 }],
+    ['interval', { timeEmbedding: 'interval' }],
+    ['absolute', { timeEmbedding: 'absolute' }],
+    ['day-index', { timeEmbedding: 'day-index', calendarSize: 900 }],
+    ['day-of-year', { timeEmbedding: 'day-of-year', calendarSize: 366 }],
     ['interval-cos', { timeEmbedding: 'interval-cos' }],
     ['reference', { frozenTemporalExperts: true, falseNegatives: 'zero', includePadInSoftmax: true }],
     ['sasrec', { modalities: ['id'], imoe: false, tmoe: false, lambdaCP: 0, lambdaIDCL: 0, lambdaPCL: 0 }],

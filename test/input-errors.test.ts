@@ -1,7 +1,17 @@
 // Every class of bad input a user can hand hm4sr: directories where files belong, unreadable files,
 // numbers out of range, text encodings, compressed files. Each must fail with a message that names the
 // file (and line), the same way in every command, and leave nothing behind.
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -43,14 +53,22 @@ function throwsMatching(fn: () => unknown, re: RegExp): string {
   return '';
 }
 
-const rcFor = (dir: string) => mergeConfig(DEFAULT_CONFIG, { data: { dir, name: 'd' }, model: { hidden: 8, heads: 2, inner: 16, layers: 1, k1: 2, k2: 2, maxLen: 10 } });
+const rcFor = (dir: string) =>
+  mergeConfig(DEFAULT_CONFIG, {
+    data: { dir, name: 'd' },
+    model: { hidden: 8, heads: 2, inner: 16, layers: 1, k1: 2, k2: 2, maxLen: 10 },
+  });
 
 const { hm4sr } = cliRunner(root);
 
 /** data stats, train and build-graph give one verdict on the same directory; failures leave no output. */
 function sameVerdictEverywhere(dir: string, re: RegExp): void {
   const out = join(root, `out-${Math.random().toString(36).slice(2)}`);
-  for (const args of [['data', 'stats', '--data', dir], ['train', '--data', dir, '--out', out, '--epochs', '1'], ['build-graph', '--data', dir, '--out', out]]) {
+  for (const args of [
+    ['data', 'stats', '--data', dir],
+    ['train', '--data', dir, '--out', out, '--epochs', '1'],
+    ['build-graph', '--data', dir, '--out', out],
+  ]) {
     const r = hm4sr(...args);
     assert.is(r.code, 1, `hm4sr ${args.join(' ')} should fail`);
     assert.match(r.err, re, `hm4sr ${args[0]}: ${r.err}`);
@@ -60,7 +78,10 @@ function sameVerdictEverywhere(dir: string, re: RegExp): void {
 }
 
 test('a directory where a file belongs: named, the same verdict from data stats, train and build-graph, nothing left behind', () => {
-  const dir = variant('dir-item', (d) => { rmSync(join(d, 'd.item')); mkdirSync(join(d, 'd.item')); });
+  const dir = variant('dir-item', (d) => {
+    rmSync(join(d, 'd.item'));
+    mkdirSync(join(d, 'd.item'));
+  });
   throwsMatching(() => loadAtomicDataset(dir, 'd'), /d\.item: is a directory, where a file is expected/);
   sameVerdictEverywhere(dir, /d\.item: is a directory, where a file is expected/);
   throwsMatching(() => readConfigFile(dir), /is a directory, where a file is expected/);
@@ -78,7 +99,11 @@ test('unreadable files are named with the reason in words', () => {
   writeFileSync(locked, H + 'u\ti\t1\n');
   chmodSync(locked, 0);
   let readable = true;
-  try { readFileSync(locked); } catch { readable = false; }
+  try {
+    readFileSync(locked);
+  } catch {
+    readable = false;
+  }
   if (readable) {
     // Running as root: permission bits do not block reads, so only the mapping above is checked here.
     console.log('  (root: chmod 000 does not block reads; permission-denied path checked through its message mapping)');
@@ -90,15 +115,27 @@ test('unreadable files are named with the reason in words', () => {
 
 test('numbers out of range are rejected by name everywhere; extreme values within range are accepted', () => {
   // Milliseconds where seconds belong: year > 275760, beyond what a date can show.
-  const ms = variant('ms', (d) => writeFileSync(join(d, 'd.inter'), readFileSync(join(d, 'd.inter'), 'utf8').replace(/\t(\d+)\n/, (_, t) => `\t${t}000000\n`)));
+  const ms = variant('ms', (d) =>
+    writeFileSync(
+      join(d, 'd.inter'),
+      readFileSync(join(d, 'd.inter'), 'utf8').replace(/\t(\d+)\n/, (_, t) => `\t${t}000000\n`),
+    ),
+  );
   throwsMatching(() => loadAtomicDataset(ms, 'd'), /d\.inter:2: timestamp "\d+" is after the year 275760/);
   sameVerdictEverywhere(ms, /d\.inter:2: timestamp "\d+" is after the year 275760/);
   // Within the date range but over 100,000 days: one calendar row per day would not fit.
-  const wide = variant('wide', (d) => writeFileSync(join(d, 'd.inter'), readFileSync(join(d, 'd.inter'), 'utf8').replace(/\t(\d+)\n/, '\t8000000000000\n')));
+  const wide = variant('wide', (d) =>
+    writeFileSync(
+      join(d, 'd.inter'),
+      readFileSync(join(d, 'd.inter'), 'utf8').replace(/\t(\d+)\n/, '\t8000000000000\n'),
+    ),
+  );
   throwsMatching(() => loadAtomicDataset(wide, 'd'), /d\.inter: the interactions span \d+ days .* at most 100000 days/);
   throwsMatching(() => prepare(rcFor(wide)), /d\.inter: the interactions span/);
   // Zero and fractional timestamps are fine.
-  const small = variant('small', (d) => writeFileSync(join(d, 'd.inter'), readFileSync(join(d, 'd.inter'), 'utf8').replace(/\t(\d+)\n/, '\t0.5\n')));
+  const small = variant('small', (d) =>
+    writeFileSync(join(d, 'd.inter'), readFileSync(join(d, 'd.inter'), 'utf8').replace(/\t(\d+)\n/, '\t0.5\n')),
+  );
   assert.ok(prepare(rcFor(small)).ds.firstTimestamp === 0.5);
 
   const feat = variant('feat', (d) => {
@@ -109,7 +146,10 @@ test('numbers out of range are rejected by name everywhere; extreme values withi
     bytes.writeFloatLE(1e30, bytes.length - t.data.length * 4 + 5 * 4);
     writeFileSync(f, bytes);
   });
-  throwsMatching(() => prepare(rcFor(feat)), /d\.text\.f32:3: feature row 1 .* has 1[.0-9]*e\+30 at column 1 \(beyond \+-1000000/);
+  throwsMatching(
+    () => prepare(rcFor(feat)),
+    /d\.text\.f32:3: feature row 1 .* has 1[.0-9]*e\+30 at column 1 \(beyond \+-1000000/,
+  );
 
   for (const [over, re] of [
     [{ model: { hidden: 1e9 } }, /model\.hidden must be an integer from 1 to 4096, got 1000000000/],
@@ -117,7 +157,8 @@ test('numbers out of range are rejected by name everywhere; extreme values withi
     [{ optim: { batchSize: 0 } }, /optim\.batchSize \(--batch-size\) must be an integer from 1/],
     [{ optim: { epochs: 2.5 } }, /optim\.epochs \(--epochs\) must be an integer/],
     [{ model: { attnDropout: 1 } }, /model\.attnDropout must be a number from 0 to 0\.999, got 1/],
-  ] as const) throwsMatching(() => checkRunConfig(mergeConfig(DEFAULT_CONFIG, over as never)), re);
+  ] as const)
+    throwsMatching(() => checkRunConfig(mergeConfig(DEFAULT_CONFIG, over as never)), re);
   checkRunConfig(DEFAULT_CONFIG);
   const r = hm4sr('train', '--data', base, '--epochs', 'many', '--out', join(root, 'never'));
   assert.is(r.code, 1);
@@ -136,7 +177,8 @@ test('config files: unknown fields and broken JSON are named', () => {
 test('encodings: BOM and CRLF read like plain UTF-8; invalid UTF-8 is named by line', () => {
   const plain = loadAtomicDataset(base, 'd');
   const bomCrlf = variant('bom', (d) => {
-    for (const f of ['d.inter', 'd.item']) writeFileSync(join(d, f), '\uFEFF' + readFileSync(join(d, f), 'utf8').replace(/\n/g, '\r\n'));
+    for (const f of ['d.inter', 'd.item'])
+      writeFileSync(join(d, f), '\uFEFF' + readFileSync(join(d, f), 'utf8').replace(/\n/g, '\r\n'));
   });
   const b = loadAtomicDataset(bomCrlf, 'd');
   assert.is(fingerprintOf(b, 50), fingerprintOf(plain, 50));
@@ -155,7 +197,10 @@ test('encodings: BOM and CRLF read like plain UTF-8; invalid UTF-8 is named by l
 test('.gz atomic files read like the plain ones; a damaged or ambiguous one is named', () => {
   const plain = loadAtomicDataset(base, 'd');
   const gz = variant('gz', (d) => {
-    for (const f of ['d.inter', 'd.item']) { writeFileSync(join(d, `${f}.gz`), gzipSync(readFileSync(join(d, f)))); rmSync(join(d, f)); }
+    for (const f of ['d.inter', 'd.item']) {
+      writeFileSync(join(d, `${f}.gz`), gzipSync(readFileSync(join(d, f))));
+      rmSync(join(d, f));
+    }
   });
   const g = loadAtomicDataset(gz, 'd');
   assert.is(fingerprintOf(g, 50), fingerprintOf(plain, 50));
@@ -169,7 +214,10 @@ test('.gz atomic files read like the plain ones; a damaged or ambiguous one is n
     rmSync(join(d, 'd.inter'));
   });
   throwsMatching(() => loadAtomicDataset(cut, 'd'), /d\.inter\.gz: damaged gzip data/);
-  const fake = variant('fake', (d) => { writeFileSync(join(d, 'd.inter.gz'), readFileSync(join(d, 'd.inter'))); rmSync(join(d, 'd.inter')); });
+  const fake = variant('fake', (d) => {
+    writeFileSync(join(d, 'd.inter.gz'), readFileSync(join(d, 'd.inter')));
+    rmSync(join(d, 'd.inter'));
+  });
   throwsMatching(() => loadAtomicDataset(fake, 'd'), /d\.inter\.gz: not a gzip file/);
   assert.ok(new InputError('f', 'x', 3).message === 'f:3: x');
 });
@@ -177,7 +225,10 @@ test('.gz atomic files read like the plain ones; a damaged or ambiguous one is n
 test('the training curve is titled with the model and the run', () => {
   const rc = mergeConfig(DEFAULT_CONFIG, { preset: 'sasrec', data: { dir: '/x', name: 'Beauty' } });
   assert.is(curveTitle(rc, 'runs/sas-1'), 'SASRec on Beauty (sas-1)');
-  assert.is(curveTitle(mergeConfig(DEFAULT_CONFIG, { ablations: ['TMoE'], data: { dir: '/x', name: 'synth' } }), '/r/abl/'), 'HM4SR -TMoE on synth (abl)');
+  assert.is(
+    curveTitle(mergeConfig(DEFAULT_CONFIG, { ablations: ['TMoE'], data: { dir: '/x', name: 'synth' } }), '/r/abl/'),
+    'HM4SR -TMoE on synth (abl)',
+  );
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

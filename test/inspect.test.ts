@@ -14,16 +14,30 @@ import { train } from '../train/trainer.js';
 
 const main = new URL('../cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-inspect-'));
-generateSynthetic({ dir: join(dir, 'data'), name: 'mini', users: 50, items: 25, categories: 3, textDim: 6, minLen: 6, maxLen: 9, seed: 8 });
+generateSynthetic({
+  dir: join(dir, 'data'),
+  name: 'mini',
+  users: 50,
+  items: 25,
+  categories: 3,
+  textDim: 6,
+  minLen: 6,
+  maxLen: 9,
+  seed: 8,
+});
 const run = join(dir, 'run');
-await train(mergeConfig(DEFAULT_CONFIG, {
-  data: { dir: join(dir, 'data'), name: 'mini' },
-  model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 8 },
-  eval: { batchSize: 64 },
-  optim: { epochs: 1, batchSize: 128, threads: 1, seed: 2 },
-}), { out: run, resume: false, ep: 'cpu', progress: false, log: () => {} });
+await train(
+  mergeConfig(DEFAULT_CONFIG, {
+    data: { dir: join(dir, 'data'), name: 'mini' },
+    model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 8 },
+    eval: { batchSize: 64 },
+    optim: { epochs: 1, batchSize: 128, threads: 1, seed: 2 },
+  }),
+  { out: run, resume: false, ep: 'cpu', progress: false, log: () => {} },
+);
 
-const byName = (r: Inspection, name: string, role?: string) => r.tensors.find((t) => t.name === name && (!role || t.role === role));
+const byName = (r: Inspection, name: string, role?: string) =>
+  r.tensors.find((t) => t.name === name && (!role || t.role === role));
 
 test('a checkpoint: every parameter with its role and summary, Adam moments, properties', () => {
   const r = inspectFile(runFiles(run).last);
@@ -51,12 +65,18 @@ test('an exported model: its initializers and metadata', () => {
   assert.equal(emb.dims, [26, 8]);
   assert.is(emb.role, 'initializer');
   assert.ok(emb.nonZeros > 0);
-  assert.ok(Object.keys(r.properties).some((k) => k.startsWith('hm4sr.')), `metadata ${Object.keys(r.properties)}`);
+  assert.ok(
+    Object.keys(r.properties).some((k) => k.startsWith('hm4sr.')),
+    `metadata ${Object.keys(r.properties)}`,
+  );
 });
 
 test('NaN and infinite values are counted, not averaged in', () => {
   const path = join(dir, 'nan.ckpt');
-  writeCheckpoint(path, { params: [{ name: 'w', dims: [4], data: Float32Array.of(1, NaN, 3, Infinity), trainable: true }], properties: {} });
+  writeCheckpoint(path, {
+    params: [{ name: 'w', dims: [4], data: Float32Array.of(1, NaN, 3, Infinity), trainable: true }],
+    properties: {},
+  });
   const w = byName(inspectFile(path), 'w')!;
   assert.is(w.nonFinite, 2);
   assert.is(w.mean, 2);
@@ -70,7 +90,10 @@ test('hm4sr inspect: a table, --json, and clear errors for a missing, a director
   assert.match(t.stdout, /^.*best\.ckpt \(checkpoint, \d+ tensors\)/);
   const j = cli(runFiles(run).best, '--json');
   assert.is(j.status, 0, j.stderr);
-  assert.is((JSON.parse(j.stdout) as Inspection).tensors.find((x) => x.name === DATA_PARAMS.categories)!.role, 'frozen');
+  assert.is(
+    (JSON.parse(j.stdout) as Inspection).tensors.find((x) => x.name === DATA_PARAMS.categories)!.role,
+    'frozen',
+  );
   const missing = cli(join(dir, 'nope.ckpt'));
   assert.is(missing.status, 1);
   assert.match(missing.stderr, /nope\.ckpt: no such file/);

@@ -38,7 +38,10 @@ function readImports(): Imports {
     for (const file of sources(join(ROOT, folder))) {
       const text = readFileSync(file, 'utf8');
       const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]);
-      out.set(relative(ROOT, file), specs.map((s) => relative(ROOT, resolve(dirname(file), s.replace(/\.js$/, '.ts')))));
+      out.set(
+        relative(ROOT, file),
+        specs.map((s) => relative(ROOT, resolve(dirname(file), s.replace(/\.js$/, '.ts')))),
+      );
     }
   }
   return out;
@@ -86,7 +89,10 @@ test('the checks find a layering breach and a cycle when there is one', () => {
     ['bench/b.ts', ['train/t.ts', 'cli/o.ts']],
   ]);
   assert.equal(layerViolations(sample), ['graph/a.ts -> train/t.ts', 'bench/b.ts -> cli/o.ts']);
-  assert.equal(cycles(sample), [['graph/a.ts', 'graph/b.ts', 'graph/a.ts'], ['graph/a.ts', 'train/t.ts', 'graph/a.ts']]);
+  assert.equal(cycles(sample), [
+    ['graph/a.ts', 'graph/b.ts', 'graph/a.ts'],
+    ['graph/a.ts', 'train/t.ts', 'graph/a.ts'],
+  ]);
 });
 
 test('every folder imports only the folders below it, and no import cycle exists', () => {
@@ -95,7 +101,10 @@ test('every folder imports only the folders below it, and no import cycle exists
   const missing = [...imports.values()].flat().filter((d) => !existsSync(join(ROOT, d)));
   assert.equal(missing, [], 'every relative import resolves to a source file');
   assert.equal(layerViolations(imports), []);
-  assert.equal(cycles(imports).map((c) => c.join(' -> ')), []);
+  assert.equal(
+    cycles(imports).map((c) => c.join(' -> ')),
+    [],
+  );
 });
 
 test.run();

@@ -6,7 +6,12 @@ import { selfAttention } from '../graph/layers/attention.js';
 import { dropout } from '../graph/layers/dropout.js';
 import { embedding } from '../graph/layers/embedding.js';
 import { linear } from '../graph/layers/linear.js';
-import { causalPaddingMask, keyPaddingMask, transformerEncoder, transformerLayer } from '../graph/layers/transformer.js';
+import {
+  causalPaddingMask,
+  keyPaddingMask,
+  transformerEncoder,
+  transformerLayer,
+} from '../graph/layers/transformer.js';
 import { rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
 import { compileWith, paramValues } from './util/params.js';
@@ -14,23 +19,32 @@ import { compileWith, paramValues } from './util/params.js';
 /** A dropout site's random node: ONNX Dropout, or the uniform draws of the ratio-1/2 keep-mask. */
 const isRandom = (op: string) => op === 'Dropout' || op === 'RandomUniformLike';
 
-const B = 2, L = 4, D = 8, H = 2, DH = D / H, INNER = 16;
+const B = 2,
+  L = 4,
+  D = 8,
+  H = 2,
+  DH = D / H,
+  INNER = 16;
 // Right-padded item ids: lengths 4 and 2.
 const IDS = [3, 1, 4, 2, 5, 6, 0, 0];
 const int64 = (xs: number[], dims: number[]): Feed => ({ data: BigInt64Array.from(xs.map(BigInt)), dims });
 
 /** Random values for every parameter of g (ones-init around 1, the rest uniform(-0.5, 0.5)), float32. */
 
-
 // ---- host-side reference (float64) ----
 type P = Map<string, Float32Array>;
 function lin(x: number[][], p: P, name: string): number[][] {
-  const w = p.get(`${name}.weight`)!, b = p.get(`${name}.bias`);
-  const nin = x[0].length, nout = w.length / nin;
-  return x.map((row) => Array.from({ length: nout }, (_, o) => row.reduce((s, v, i) => s + v * w[i * nout + o], b ? b[o] : 0)));
+  const w = p.get(`${name}.weight`)!,
+    b = p.get(`${name}.bias`);
+  const nin = x[0].length,
+    nout = w.length / nin;
+  return x.map((row) =>
+    Array.from({ length: nout }, (_, o) => row.reduce((s, v, i) => s + v * w[i * nout + o], b ? b[o] : 0)),
+  );
 }
 function ln(x: number[][], p: P, name: string, eps = 1e-12): number[][] {
-  const w = p.get(`${name}.weight`)!, b = p.get(`${name}.bias`)!;
+  const w = p.get(`${name}.weight`)!,
+    b = p.get(`${name}.bias`)!;
   return x.map((row) => {
     const mu = row.reduce((s, v) => s + v, 0) / row.length;
     const vr = row.reduce((s, v) => s + (v - mu) ** 2, 0) / row.length;
@@ -39,9 +53,14 @@ function ln(x: number[][], p: P, name: string, eps = 1e-12): number[][] {
 }
 function erfRef(x: number): number {
   // Kummer's series (all positive terms), exact to float64 rounding for |x| <= 6.
-  const u = Math.max(-6, Math.min(6, x)), z = 2 * u * u;
-  let t = 1, term = 1;
-  for (let n = 1; n < 200; n++) { term *= z / (2 * n + 1); t += term; }
+  const u = Math.max(-6, Math.min(6, x)),
+    z = 2 * u * u;
+  let t = 1,
+    term = 1;
+  for (let n = 1; n < 200; n++) {
+    term *= z / (2 * n + 1);
+    t += term;
+  }
   return (2 / Math.sqrt(Math.PI)) * Math.exp(-u * u) * u * t;
 }
 const geluRef = (v: number) => 0.5 * v * (1 + erfRef(v / Math.SQRT2));
@@ -49,7 +68,9 @@ const allowed = (b: number, i: number, j: number) => j <= i && IDS[b * L + j] !=
 
 /** Multi-head attention of one sequence [L, D] (batch row b), with the causal + padding mask. */
 function attnRef(x: number[][], b: number, p: P, name: string): { out: number[][]; probs: number[][][] } {
-  const q = lin(x, p, `${name}.q`), k = lin(x, p, `${name}.k`), v = lin(x, p, `${name}.v`);
+  const q = lin(x, p, `${name}.q`),
+    k = lin(x, p, `${name}.k`),
+    v = lin(x, p, `${name}.v`);
   const ctx = x.map(() => Array<number>(D).fill(0));
   const probs: number[][][] = [];
   for (let h = 0; h < H; h++) {
@@ -60,7 +81,9 @@ function attnRef(x: number[][], b: number, p: P, name: string): { out: number[][
         for (let e = 0; e < DH; e++) dot += q[i][h * DH + e] * k[j][h * DH + e];
         return dot / Math.sqrt(DH) + (allowed(b, i, j) ? 0 : -10000);
       });
-      const mx = Math.max(...s), ex = s.map((z) => Math.exp(z - mx)), sum = ex.reduce((a, c) => a + c, 0);
+      const mx = Math.max(...s),
+        ex = s.map((z) => Math.exp(z - mx)),
+        sum = ex.reduce((a, c) => a + c, 0);
       const pr = ex.map((e) => e / sum);
       ph.push(pr);
       for (let e = 0; e < DH; e++) ctx[i][h * DH + e] = pr.reduce((acc, w, j) => acc + w * v[j][h * DH + e], 0);
@@ -72,7 +95,12 @@ function attnRef(x: number[][], b: number, p: P, name: string): { out: number[][
 
 function layerRef(x: number[][], b: number, p: P, name: string, norm: 'post' | 'pre'): number[][] {
   const add = (a: number[][], c: number[][]) => a.map((r, i) => r.map((v, j) => v + c[i][j]));
-  const ffn = (v: number[][]) => lin(lin(v, p, `${name}.ffn.dense1`).map((r) => r.map(geluRef)), p, `${name}.ffn.dense2`);
+  const ffn = (v: number[][]) =>
+    lin(
+      lin(v, p, `${name}.ffn.dense1`).map((r) => r.map(geluRef)),
+      p,
+      `${name}.ffn.dense2`,
+    );
   if (norm === 'pre') {
     const h = add(x, attnRef(ln(x, p, `${name}.attn_norm`), b, p, `${name}.attn`).out);
     return add(h, ffn(ln(h, p, `${name}.ffn_norm`)));
@@ -86,12 +114,19 @@ const rows = (data: ArrayLike<number>, b: number, n: number, d: number): number[
 
 function close(actual: ArrayLike<number>, expected: number[], tol: number, what: string): void {
   assert.is(actual.length, expected.length, `${what}: length`);
-  let worst = 0, at = -1;
+  let worst = 0,
+    at = -1;
   for (let i = 0; i < expected.length; i++) {
     const e = Math.abs(Number(actual[i]) - expected[i]) / (1 + Math.abs(expected[i]));
-    if (!(e <= worst)) { worst = e; at = i; }
+    if (!(e <= worst)) {
+      worst = e;
+      at = i;
+    }
   }
-  assert.ok(worst <= tol, `${what}: element ${at} is ${actual[at]}, expected ${expected[at]} (rel err ${worst.toExponential(2)})`);
+  assert.ok(
+    worst <= tol,
+    `${what}: element ${at} is ${actual[at]}, expected ${expected[at]} (rel err ${worst.toExponential(2)})`,
+  );
 }
 
 function xFeed(rand: () => number, b = B, l = L): Feed {
@@ -123,7 +158,12 @@ test('attention output equals softmax(QK^T/sqrt(dh) + mask) V computed on the ho
   for (let b = 0; b < B; b++) {
     const ref = attnRef(rows(x.data as Float32Array, b, L, D), b, p, 'attn');
     close((r.out.data as Float32Array).subarray(b * L * D, (b + 1) * L * D), ref.out.flat(), 1e-5, `out[${b}]`);
-    close((r.probs.data as Float32Array).subarray(b * H * L * L, (b + 1) * H * L * L), ref.probs.flat(2), 1e-5, `probs[${b}]`);
+    close(
+      (r.probs.data as Float32Array).subarray(b * H * L * L, (b + 1) * H * L * L),
+      ref.probs.flat(2),
+      1e-5,
+      `probs[${b}]`,
+    );
   }
 });
 
@@ -132,7 +172,8 @@ test('mask: future positions and padded keys get exactly zero probability; the m
   const rand = rng(12);
   const run = await compileWith(g, paramValues(g, rand));
   const r = await run({ x: xFeed(rand), ids: int64(IDS, [B, L]) });
-  const probs = r.probs.data as Float32Array, mask = r.mask.data as Float32Array;
+  const probs = r.probs.data as Float32Array,
+    mask = r.mask.data as Float32Array;
   assert.equal(r.mask.dims, [B, 1, L, L]);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < L; i++) {
@@ -153,7 +194,8 @@ test('mask: future positions and padded keys get exactly zero probability; the m
   assert.equal(r2.probs.dims, [3, H, 5, 5]);
   const p2 = r2.probs.data as Float32Array;
   // Second sequence has length 1: every query attends to key 0 only.
-  for (let h = 0; h < H; h++) for (let i = 0; i < 5; i++) assert.is(p2[((1 * H + h) * 5 + i) * 5], 1, `row ${i} of a length-1 sequence`);
+  for (let h = 0; h < H; h++)
+    for (let i = 0; i < 5; i++) assert.is(p2[((1 * H + h) * 5 + i) * 5], 1, `row ${i} of a length-1 sequence`);
 });
 
 test('keyPaddingMask: [B, 1, 1, T], -10000 at attention_mask 0', async () => {
@@ -172,9 +214,19 @@ for (const norm of ['post', 'pre'] as const) {
     const g = new Graph('layer');
     const x = g.input('x', 'float32', ['batch', 'seq', D]);
     const ids = g.input('ids', 'int64', ['batch', 'seq']);
-    const y = transformerLayer(g, 'layer0', x, causalPaddingMask(ids), { hidden: D, heads: H, inner: INNER, norm, hiddenDropout: 0.5, attnDropout: 0.5 });
+    const y = transformerLayer(g, 'layer0', x, causalPaddingMask(ids), {
+      hidden: D,
+      heads: H,
+      inner: INNER,
+      norm,
+      hiddenDropout: 0.5,
+      attnDropout: 0.5,
+    });
     assert.equal(y.shape, ['batch', 'seq', D]);
-    assert.not.ok(g.nodes.some((n) => isRandom(n.op)), 'no dropout node at evaluation');
+    assert.not.ok(
+      g.nodes.some((n) => isRandom(n.op)),
+      'no dropout node at evaluation',
+    );
     g.output(y, 'y');
     const rand = rng(norm === 'post' ? 13 : 14);
     const p = paramValues(g, rand);
@@ -191,22 +243,35 @@ test('2-layer encoder: exact dotted parameter names, shapes and inits', () => {
   const g = new Graph('enc');
   const x = g.input('x', 'float32', ['batch', 'seq', D]);
   const ids = g.input('ids', 'int64', ['batch', 'seq']);
-  const y = transformerEncoder(g, 'encoder', x, causalPaddingMask(ids), { layers: 2, hidden: D, heads: H, inner: INNER });
+  const y = transformerEncoder(g, 'encoder', x, causalPaddingMask(ids), {
+    layers: 2,
+    hidden: D,
+    heads: H,
+    inner: INNER,
+  });
   assert.equal(y.shape, ['batch', 'seq', D]);
   const expected: [string, number[]][] = [];
   for (let i = 0; i < 2; i++) {
     const s = `encoder.layer${i}`;
-    for (const n of ['q', 'k', 'v', 'out']) expected.push([`${s}.attn.${n}.weight`, [D, D]], [`${s}.attn.${n}.bias`, [D]]);
+    for (const n of ['q', 'k', 'v', 'out'])
+      expected.push([`${s}.attn.${n}.weight`, [D, D]], [`${s}.attn.${n}.bias`, [D]]);
     expected.push([`${s}.attn_norm.weight`, [D]], [`${s}.attn_norm.bias`, [D]]);
     expected.push([`${s}.ffn.dense1.weight`, [D, INNER]], [`${s}.ffn.dense1.bias`, [INNER]]);
     expected.push([`${s}.ffn.dense2.weight`, [INNER, D]], [`${s}.ffn.dense2.bias`, [D]]);
     expected.push([`${s}.ffn_norm.weight`, [D]], [`${s}.ffn_norm.bias`, [D]]);
   }
-  assert.equal([...g.params.values()].map(({ spec }) => [spec.name, spec.dims]), expected);
+  assert.equal(
+    [...g.params.values()].map(({ spec }) => [spec.name, spec.dims]),
+    expected,
+  );
   for (const { spec, value } of g.params.values()) {
     assert.is(value.name, spec.name);
     assert.ok(spec.trainable);
-    const want = spec.name.includes('norm.weight') ? { kind: 'ones' } : spec.name.endsWith('.weight') ? { kind: 'normal', std: 0.02 } : { kind: 'zeros' };
+    const want = spec.name.includes('norm.weight')
+      ? { kind: 'ones' }
+      : spec.name.endsWith('.weight')
+        ? { kind: 'normal', std: 0.02 }
+        : { kind: 'zeros' };
     assert.equal(spec.init, want, spec.name);
   }
   // Training mode: three dropout sites per layer (attention probs, attention output, FFN output), distinct seeds.
@@ -214,11 +279,23 @@ test('2-layer encoder: exact dotted parameter names, shapes and inits', () => {
   t.randomSeed = 3;
   const tx = t.input('x', 'float32', ['batch', 'seq', D]);
   const tids = t.input('ids', 'int64', ['batch', 'seq']);
-  transformerEncoder(t, 'encoder', tx, causalPaddingMask(tids), { layers: 2, hidden: D, heads: H, inner: INNER, hiddenDropout: 0.5, attnDropout: 0.5, training: true });
+  transformerEncoder(t, 'encoder', tx, causalPaddingMask(tids), {
+    layers: 2,
+    hidden: D,
+    heads: H,
+    inner: INNER,
+    hiddenDropout: 0.5,
+    attnDropout: 0.5,
+    training: true,
+  });
   const drops = t.nodes.filter((nd) => isRandom(nd.op));
   assert.is(drops.length, 6);
   assert.is(new Set(drops.map((nd) => (nd.attrs.seed as { v: number }).v)).size, 6);
-  assert.equal([...t.params.keys()], expected.map(([nm]) => nm), 'training adds no parameters');
+  assert.equal(
+    [...t.params.keys()],
+    expected.map(([nm]) => nm),
+    'training adds no parameters',
+  );
 });
 
 test('Linear init options and Embedding', () => {
@@ -248,7 +325,10 @@ test('dropout layer: identity at eval and ratio 0; in training a seeded site dro
     g.output(y, 'y');
     return { g, x, y };
   };
-  for (const [training, ratio] of [[false, 0.5], [true, 0]] as const) {
+  for (const [training, ratio] of [
+    [false, 0.5],
+    [true, 0],
+  ] as const) {
     const { x, y, g } = build(training, ratio);
     assert.is(y, x);
     assert.is(g.nodes.filter((n) => isRandom(n.op)).length, 0);
@@ -257,13 +337,22 @@ test('dropout layer: identity at eval and ratio 0; in training a seeded site dro
   const seeds = g.nodes.filter((n) => isRandom(n.op)).map((n) => (n.attrs.seed as { v: number }).v);
   assert.is(seeds.length, 2);
   assert.is.not(seeds[0], seeds[1]);
-  assert.equal(build(true, 0.5).g.nodes.filter((n) => isRandom(n.op)).map((n) => (n.attrs.seed as { v: number }).v), seeds, 'same base, same seeds');
+  assert.equal(
+    build(true, 0.5)
+      .g.nodes.filter((n) => isRandom(n.op))
+      .map((n) => (n.attrs.seed as { v: number }).v),
+    seeds,
+    'same base, same seeds',
+  );
   const single = new Graph('d1');
   const xi = single.input('x', 'float32', [4, 256]);
   single.output(dropout(single, xi, { ratio: 0.5, training: true }), 'y');
   const r = await (await compile(single))({ x: { data: new Float32Array(1024).fill(1), dims: [4, 256] } });
   const ys = Array.from(r.y.data as Float32Array);
-  assert.ok(ys.every((v) => v === 0 || v === 2), 'inverted dropout values');
+  assert.ok(
+    ys.every((v) => v === 0 || v === 2),
+    'inverted dropout values',
+  );
   const zeros = ys.filter((v) => v === 0).length / ys.length;
   assert.ok(zeros > 0.4 && zeros < 0.6, `dropped fraction ${zeros}`);
 });
@@ -276,11 +365,22 @@ test('GELU (float32 Erf) and erfSeries (float64) against the host reference', as
   g.output(gelu(x32), 'g32');
   g.output(gelu(x64), 'g64');
   g.output(erfSeries(x64), 'erf64');
-  const r = await (await compile(g))({ x32: { data: Float32Array.from(xs), dims: [xs.length] }, x64: { data: Float64Array.from(xs), dims: [xs.length] } });
+  const r = await (
+    await compile(g)
+  )({
+    x32: { data: Float32Array.from(xs), dims: [xs.length] },
+    x64: { data: Float64Array.from(xs), dims: [xs.length] },
+  });
   close(r.g32.data as Float32Array, xs.map(geluRef), 1e-6, 'gelu float32');
   close(r.g64.data as Float64Array, xs.map(geluRef), 1e-14, 'gelu float64');
   // Published values of erf.
-  const known: [number, number][] = [[0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [-3, -0.9999779095030014], [9, 1]];
+  const known: [number, number][] = [
+    [0.5, 0.5204998778130465],
+    [1, 0.8427007929497149],
+    [2, 0.9953222650189527],
+    [-3, -0.9999779095030014],
+    [9, 1],
+  ];
   const idx = (v: number) => xs.indexOf(v);
   for (const [v, e] of known) {
     const gg = new Graph('erf');

@@ -31,7 +31,13 @@ async function paramGradCheck(
   build: (g: Graph, dtype: FloatT) => Value,
   inputs: (dtype: FloatT, rand: () => number) => Record<string, Feed>,
   opts: {
-    dtype?: FloatT; seed?: number; maxPerTensor?: number; eps?: number; rtol?: number; atol?: number; scale?: number;
+    dtype?: FloatT;
+    seed?: number;
+    maxPerTensor?: number;
+    eps?: number;
+    rtol?: number;
+    atol?: number;
+    scale?: number;
     /** Tensors the loss is mathematically invariant to (their gradient must be ~0 rather than nonzero). */
     invariant?: string[];
   } = {},
@@ -93,7 +99,9 @@ async function paramGradCheck(
       if (Math.abs(num) > 10 * atol) nonzero++;
       res.maxRelErr = Math.max(res.maxRelErr, err / (Math.abs(num) + atol));
       if (!(err <= atol + rtol * Math.abs(num))) {
-        assert.unreachable(`${dtype} d loss / d ${name}[${i}]: analytic ${ana[i]} vs numeric ${num} (err ${err.toExponential(2)})`);
+        assert.unreachable(
+          `${dtype} d loss / d ${name}[${i}]: analytic ${ana[i]} vs numeric ${num} (err ${err.toExponential(2)})`,
+        );
       }
       res.checked++;
     }
@@ -155,7 +163,10 @@ test('LayerNorm layer in float32: the ONNX LayerNormalization node and its gradi
 });
 
 test('GELU (erf) in float32 with the real Erf kernel', async () => {
-  const r = await gradCheck((_g, [x]) => gelu(op.mul(x, 3)), [{ name: 'x', dims: [4, 5] }], { dtypes: ['float32'], tol: { eps: 1e-3, rtol: 1e-2, atol: 1e-3 } });
+  const r = await gradCheck((_g, [x]) => gelu(op.mul(x, 3)), [{ name: 'x', dims: [4, 5] }], {
+    dtypes: ['float32'],
+    tol: { eps: 1e-3, rtol: 1e-2, atol: 1e-3 },
+  });
   assert.is(r.dtype, 'float32');
 });
 
@@ -167,15 +178,44 @@ const mha = (g: Graph, dt: FloatT) => {
 
 test('multi-head attention with causal + padding mask: x and every q/k/v/out parameter', async () => {
   // softmax is invariant to the key bias (it adds q.b_k to every key of a query): its gradient must vanish.
-  const r = await paramGradCheck(mha, (dt, rand) => ({ x: floats(dt, rand, [2, 4, 8]), ids: int64(IDS, [2, 4]) }), { invariant: ['attn.k.bias'] });
-  assert.equal([...r.tensors.keys()].sort(), ['attn.k.bias', 'attn.k.weight', 'attn.out.bias', 'attn.out.weight', 'attn.q.bias', 'attn.q.weight', 'attn.v.bias', 'attn.v.weight', 'x'].sort());
+  const r = await paramGradCheck(mha, (dt, rand) => ({ x: floats(dt, rand, [2, 4, 8]), ids: int64(IDS, [2, 4]) }), {
+    invariant: ['attn.k.bias'],
+  });
+  assert.equal(
+    [...r.tensors.keys()].sort(),
+    [
+      'attn.k.bias',
+      'attn.k.weight',
+      'attn.out.bias',
+      'attn.out.weight',
+      'attn.q.bias',
+      'attn.q.weight',
+      'attn.v.bias',
+      'attn.v.weight',
+      'x',
+    ].sort(),
+  );
   assert.is(r.checked, 4 * (64 + 8) + 64);
 });
 
 const layerCfg = { hidden: 8, heads: 2, inner: 16, eps: 1e-12 } as const;
 const LAYER_PARAMS = [
-  'attn.q.weight', 'attn.q.bias', 'attn.k.weight', 'attn.k.bias', 'attn.v.weight', 'attn.v.bias', 'attn.out.weight', 'attn.out.bias',
-  'attn_norm.weight', 'attn_norm.bias', 'ffn.dense1.weight', 'ffn.dense1.bias', 'ffn.dense2.weight', 'ffn.dense2.bias', 'ffn_norm.weight', 'ffn_norm.bias',
+  'attn.q.weight',
+  'attn.q.bias',
+  'attn.k.weight',
+  'attn.k.bias',
+  'attn.v.weight',
+  'attn.v.bias',
+  'attn.out.weight',
+  'attn.out.bias',
+  'attn_norm.weight',
+  'attn_norm.bias',
+  'ffn.dense1.weight',
+  'ffn.dense1.bias',
+  'ffn.dense2.weight',
+  'ffn.dense2.bias',
+  'ffn_norm.weight',
+  'ffn_norm.bias',
 ].map((n) => `enc.layer0.${n}`);
 
 const layerBuild = (norm: 'post' | 'pre') => (g: Graph, dt: FloatT) => {
@@ -202,13 +242,26 @@ for (const norm of ['post', 'pre'] as const) {
 
 test('post-LN transformer layer in float32 (LayerNormalization and Erf kernels): sampled elements of every parameter', async () => {
   const r = await paramGradCheck(layerBuild('post'), layerFeeds, {
-    dtype: 'float32', maxPerTensor: 8, eps: 1e-2, rtol: 3e-2, atol: 3e-3, invariant: ['enc.layer0.attn.k.bias'],
+    dtype: 'float32',
+    maxPerTensor: 8,
+    eps: 1e-2,
+    rtol: 3e-2,
+    atol: 3e-3,
+    invariant: ['enc.layer0.attn.k.bias'],
   });
   assert.equal([...r.tensors.keys()].sort(), [...LAYER_PARAMS, 'x'].sort());
 });
 
 test('tiny BERT encoder: gradient wrt every parameter tensor (sampled elements)', async () => {
-  const cfg = { vocab: 11, hidden: 8, layers: 2, heads: 2, intermediate: 12, maxPositions: 6, dtype: 'float64' as const };
+  const cfg = {
+    vocab: 11,
+    hidden: 8,
+    layers: 2,
+    heads: 2,
+    intermediate: 12,
+    maxPositions: 6,
+    dtype: 'float64' as const,
+  };
   const r = await paramGradCheck(
     (g, dt) => {
       const inputIds = g.input('input_ids', 'int64', ['batch', 'sequence']);
@@ -226,7 +279,13 @@ test('tiny BERT encoder: gradient wrt every parameter tensor (sampled elements)'
   );
   const names = [...r.tensors.keys()];
   assert.is(names.length, 5 + 2 * 16);
-  for (const n of ['bert.embeddings.word.weight', 'bert.embeddings.position.weight', 'bert.embeddings.token_type.weight', 'bert.embeddings.norm.weight', 'bert.encoder.layer1.ffn_norm.bias']) {
+  for (const n of [
+    'bert.embeddings.word.weight',
+    'bert.embeddings.position.weight',
+    'bert.embeddings.token_type.weight',
+    'bert.embeddings.norm.weight',
+    'bert.encoder.layer1.ffn_norm.bias',
+  ]) {
     assert.ok(names.includes(n), n);
   }
 });

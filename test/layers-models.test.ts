@@ -16,7 +16,9 @@ const int64 = (xs: number[], dims: number[]): Feed => ({ data: BigInt64Array.fro
 function signature(g: Graph, values: Map<string, TypedData>) {
   const m = modelProto(g, { params: 'initializers', values }).graph!;
   const io = (vs: NonNullable<typeof m.input>) =>
-    Object.fromEntries(vs.map((v) => [v.name!, v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))]));
+    Object.fromEntries(
+      vs.map((v) => [v.name!, v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))]),
+    );
   return { inputs: io(m.input!), outputs: io(m.output!), initializers: m.initializer!.length };
 }
 
@@ -43,18 +45,34 @@ test('BERT: HF-style inputs/outputs, runs at two batch/sequence sizes with finit
   const g = buildBertGraph(BERT);
   const p = paramValues(g, rng(21));
   const sig = signature(g, p);
-  assert.equal(sig.inputs, { input_ids: ['batch', 'sequence'], attention_mask: ['batch', 'sequence'], token_type_ids: ['batch', 'sequence'] });
+  assert.equal(sig.inputs, {
+    input_ids: ['batch', 'sequence'],
+    attention_mask: ['batch', 'sequence'],
+    token_type_ids: ['batch', 'sequence'],
+  });
   assert.equal(sig.outputs, { last_hidden_state: ['batch', 'sequence', 16] });
   assert.is(sig.initializers, g.params.size);
   assert.ok(g.params.has('embeddings.word.weight') && g.params.has('encoder.layer1.ffn_norm.bias'));
   assert.is(g.params.size, 5 + 2 * 16);
   const run = await compileWith(g, p);
-  for (const [b, t] of [[2, 5], [3, 9]]) {
+  for (const [b, t] of [
+    [2, 5],
+    [3, 9],
+  ]) {
     const n = b * t;
     const r = await run({
-      input_ids: int64(Array.from({ length: n }, (_, i) => (i * 7) % 30), [b, t]),
-      attention_mask: int64(Array.from({ length: n }, (_, i) => (i % t < t - 1 ? 1 : 0)), [b, t]),
-      token_type_ids: int64(Array.from({ length: n }, (_, i) => i % 2), [b, t]),
+      input_ids: int64(
+        Array.from({ length: n }, (_, i) => (i * 7) % 30),
+        [b, t],
+      ),
+      attention_mask: int64(
+        Array.from({ length: n }, (_, i) => (i % t < t - 1 ? 1 : 0)),
+        [b, t],
+      ),
+      token_type_ids: int64(
+        Array.from({ length: n }, (_, i) => i % 2),
+        [b, t],
+      ),
     });
     assert.equal(r.last_hidden_state.dims, [b, t, 16]);
     assert.ok(finite(r.last_hidden_state.data as Float32Array));
@@ -66,7 +84,11 @@ test('BERT: padding is invisible to the real tokens; token types matter', async 
   const run = await compileWith(g, paramValues(g, rng(22)));
   const ids = [2, 11, 5, 29, 7];
   const types = [0, 0, 0, 1, 1];
-  const base = await run({ input_ids: int64(ids, [1, 5]), attention_mask: int64([1, 1, 1, 1, 1], [1, 5]), token_type_ids: int64(types, [1, 5]) });
+  const base = await run({
+    input_ids: int64(ids, [1, 5]),
+    attention_mask: int64([1, 1, 1, 1, 1], [1, 5]),
+    token_type_ids: int64(types, [1, 5]),
+  });
   const padded = await run({
     input_ids: int64([...ids, 0, 0, 0], [1, 8]),
     attention_mask: int64([1, 1, 1, 1, 1, 0, 0, 0], [1, 8]),
@@ -74,7 +96,11 @@ test('BERT: padding is invisible to the real tokens; token types matter', async 
   });
   const a = Array.from(base.last_hidden_state.data as Float32Array);
   close((padded.last_hidden_state.data as Float32Array).subarray(0, 5 * 16), a, 1e-5, 'padded run');
-  const other = await run({ input_ids: int64(ids, [1, 5]), attention_mask: int64([1, 1, 1, 1, 1], [1, 5]), token_type_ids: int64([0, 0, 0, 0, 0], [1, 5]) });
+  const other = await run({
+    input_ids: int64(ids, [1, 5]),
+    attention_mask: int64([1, 1, 1, 1, 1], [1, 5]),
+    token_type_ids: int64([0, 0, 0, 0, 0], [1, 5]),
+  });
   const diff = Array.from(other.last_hidden_state.data as Float32Array).reduce((s, v, i) => s + Math.abs(v - a[i]), 0);
   assert.ok(diff > 1e-2, 'token_type_ids have no effect');
 });
@@ -83,15 +109,34 @@ test('BERT with 0 layers is LN(word + position + token type) (host reference); t
   for (const withTypes of [true, false]) {
     const g = buildBertGraph({ ...BERT, layers: 0 }, { tokenTypeIds: withTypes });
     const p = paramValues(g, rng(23));
-    assert.equal(Object.keys(signature(g, p).inputs), withTypes ? ['input_ids', 'attention_mask', 'token_type_ids'] : ['input_ids', 'attention_mask']);
-    const ids = [4, 9, 9, 1, 0, 17], types = [0, 1, 1, 0, 0, 1];
-    const feeds: Record<string, Feed> = { input_ids: int64(ids, [2, 3]), attention_mask: int64([1, 1, 1, 1, 0, 1], [2, 3]) };
+    assert.equal(
+      Object.keys(signature(g, p).inputs),
+      withTypes ? ['input_ids', 'attention_mask', 'token_type_ids'] : ['input_ids', 'attention_mask'],
+    );
+    const ids = [4, 9, 9, 1, 0, 17],
+      types = [0, 1, 1, 0, 0, 1];
+    const feeds: Record<string, Feed> = {
+      input_ids: int64(ids, [2, 3]),
+      attention_mask: int64([1, 1, 1, 1, 0, 1], [2, 3]),
+    };
     if (withTypes) feeds.token_type_ids = int64(types, [2, 3]);
     const r = await (await compileWith(g, p))(feeds);
-    const word = p.get('embeddings.word.weight')!, pos = p.get('embeddings.position.weight')!, typ = p.get('embeddings.token_type.weight')!;
+    const word = p.get('embeddings.word.weight')!,
+      pos = p.get('embeddings.position.weight')!,
+      typ = p.get('embeddings.token_type.weight')!;
     const d = 16;
-    const sums = ids.map((id, k) => Array.from({ length: d }, (_, j) => word[id * d + j] + pos[(k % 3) * d + j] + typ[(withTypes ? types[k] : 0) * d + j]));
-    close(r.last_hidden_state.data as Float32Array, lnRows(sums, p.get('embeddings.norm.weight')!, p.get('embeddings.norm.bias')!, 1e-12).flat(), 1e-5, 'embeddings');
+    const sums = ids.map((id, k) =>
+      Array.from(
+        { length: d },
+        (_, j) => word[id * d + j] + pos[(k % 3) * d + j] + typ[(withTypes ? types[k] : 0) * d + j],
+      ),
+    );
+    close(
+      r.last_hidden_state.data as Float32Array,
+      lnRows(sums, p.get('embeddings.norm.weight')!, p.get('embeddings.norm.bias')!, 1e-12).flat(),
+      1e-5,
+      'embeddings',
+    );
   }
 });
 
@@ -118,7 +163,12 @@ test('ViT: pixel_values -> last_hidden_state [batch, 1 + P, hidden], finite, per
   assert.ok(finite(all.last_hidden_state.data as Float32Array));
   const one = await run({ pixel_values: { data: px.slice(2 * img), dims: [1, 3, 8, 12] } });
   assert.equal(one.last_hidden_state.dims, [1, 7, 16]);
-  close((all.last_hidden_state.data as Float32Array).subarray(2 * 7 * 16), Array.from(one.last_hidden_state.data as Float32Array), 1e-5, 'image 2 alone');
+  close(
+    (all.last_hidden_state.data as Float32Array).subarray(2 * 7 * 16),
+    Array.from(one.last_hidden_state.data as Float32Array),
+    1e-5,
+    'image 2 alone',
+  );
 });
 
 test('ViT with 0 layers is LN([cls; patch conv] + position) (host reference, row-major patch order)', async () => {
@@ -129,21 +179,33 @@ test('ViT with 0 layers is LN([cls; patch conv] + position) (host reference, row
   const [C, Hh, W, ps, d] = [3, 8, 12, 4, 16];
   const px = Float32Array.from({ length: C * Hh * W }, () => rand() * 2 - 1);
   const r = await (await compileWith(g, p))({ pixel_values: { data: px, dims: [1, C, Hh, W] } });
-  const w = p.get('embeddings.patch.weight')!, b = p.get('embeddings.patch.bias')!, cls = p.get('embeddings.cls_token')!, pos = p.get('embeddings.position')!;
+  const w = p.get('embeddings.patch.weight')!,
+    b = p.get('embeddings.patch.bias')!,
+    cls = p.get('embeddings.cls_token')!,
+    pos = p.get('embeddings.position')!;
   const tokens: number[][] = [Array.from(cls)];
   for (let gy = 0; gy < Hh / ps; gy++) {
     for (let gx = 0; gx < W / ps; gx++) {
-      tokens.push(Array.from({ length: d }, (_, o) => {
-        let s = b[o];
-        for (let c = 0; c < C; c++) for (let ky = 0; ky < ps; ky++) for (let kx = 0; kx < ps; kx++) {
-          s += w[((o * C + c) * ps + ky) * ps + kx] * px[(c * Hh + gy * ps + ky) * W + gx * ps + kx];
-        }
-        return s;
-      }));
+      tokens.push(
+        Array.from({ length: d }, (_, o) => {
+          let s = b[o];
+          for (let c = 0; c < C; c++)
+            for (let ky = 0; ky < ps; ky++)
+              for (let kx = 0; kx < ps; kx++) {
+                s += w[((o * C + c) * ps + ky) * ps + kx] * px[(c * Hh + gy * ps + ky) * W + gx * ps + kx];
+              }
+          return s;
+        }),
+      );
     }
   }
   const withPos = tokens.map((t, k) => t.map((v, j) => v + pos[k * d + j]));
-  close(r.last_hidden_state.data as Float32Array, lnRows(withPos, p.get('norm.weight')!, p.get('norm.bias')!, 1e-12).flat(), 1e-5, 'vit embeddings');
+  close(
+    r.last_hidden_state.data as Float32Array,
+    lnRows(withPos, p.get('norm.weight')!, p.get('norm.bias')!, 1e-12).flat(),
+    1e-5,
+    'vit embeddings',
+  );
 });
 
 test.run();

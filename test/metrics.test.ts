@@ -32,7 +32,17 @@ test('accumulator averages over users for K = 5, 10, 20', () => {
   close(r['hr@5'], 0.5);
   close(r['hr@10'], 0.75);
   close(r['hr@20'], 0.75);
-  assert.equal(Object.keys(r).sort(), ['hr@10', 'hr@20', 'hr@5', 'mrr@10', 'mrr@20', 'mrr@5', 'ndcg@10', 'ndcg@20', 'ndcg@5']);
+  assert.equal(Object.keys(r).sort(), [
+    'hr@10',
+    'hr@20',
+    'hr@5',
+    'mrr@10',
+    'mrr@20',
+    'mrr@5',
+    'ndcg@10',
+    'ndcg@20',
+    'ndcg@5',
+  ]);
   assert.equal(new MetricAccumulator(['ndcg', 'mrr', 'hr'], [1]).result(), { 'ndcg@1': 0, 'mrr@1': 0, 'hr@1': 0 });
   assert.throws(() => acc.add(0), /rank/);
 });
@@ -41,10 +51,14 @@ test('accumulator averages over users for K = 5, 10, 20', () => {
 async function graphRanks(rows: number[][], targets: number[]): Promise<number[]> {
   const n = rows[0].length - 1;
   const g = new Graph('rank');
-  const s = g.input('scores', 'float32', ['batch', n + 1]), t = g.input('target', 'int64', ['batch']);
+  const s = g.input('scores', 'float32', ['batch', n + 1]),
+    t = g.input('target', 'int64', ['batch']);
   g.output(fullCatalogRank(s, t, n), 'rank');
   const run = await compile(g);
-  const out = await run({ scores: { data: Float32Array.from(rows.flat()), dims: [rows.length, n + 1] }, target: { data: BigInt64Array.from(targets.map(BigInt)), dims: [targets.length] } });
+  const out = await run({
+    scores: { data: Float32Array.from(rows.flat()), dims: [rows.length, n + 1] },
+    target: { data: BigInt64Array.from(targets.map(BigInt)), dims: [targets.length] },
+  });
   return Array.from(out.rank.data as BigInt64Array, Number);
 }
 
@@ -56,7 +70,10 @@ test('the eval graph ranks pessimistically: ties count against the target, item 
 test('a constant model ranks every target last and scores zero', async () => {
   const n = 100;
   const targets = Array.from({ length: n }, (_, i) => i + 1);
-  const ranks = await graphRanks(targets.map(() => new Array(n + 1).fill(0)), targets);
+  const ranks = await graphRanks(
+    targets.map(() => new Array(n + 1).fill(0)),
+    targets,
+  );
   assert.equal(ranks, new Array(n).fill(n));
   const acc = new MetricAccumulator(DEFAULT_CONFIG.eval.metrics, DEFAULT_CONFIG.eval.topk);
   for (const r of ranks) acc.add(r);
@@ -64,8 +81,26 @@ test('a constant model ranks every target last and scores zero', async () => {
 });
 
 test('each row ranks its own target', async () => {
-  assert.equal(await graphRanks([[0, 1, 2, 3], [0, 3, 2, 1]], [3, 3]), [1, 3]);
-  assert.equal(await graphRanks([[0, 1, 2, 3], [0, 3, 2, 1]], [1, 1]), [3, 1]);
+  assert.equal(
+    await graphRanks(
+      [
+        [0, 1, 2, 3],
+        [0, 3, 2, 1],
+      ],
+      [3, 3],
+    ),
+    [1, 3],
+  );
+  assert.equal(
+    await graphRanks(
+      [
+        [0, 1, 2, 3],
+        [0, 3, 2, 1],
+      ],
+      [1, 1],
+    ),
+    [3, 1],
+  );
 });
 
 test('metric names follow the eval config; unknown metrics and bad cut-offs are refused', () => {

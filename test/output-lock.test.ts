@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  DIR_LOCK, type LockHolder, LockedError, acquireLock, lockDirectory, lockFile, withLock,
+  DIR_LOCK,
+  type LockHolder,
+  LockedError,
+  acquireLock,
+  lockDirectory,
+  lockFile,
+  withLock,
 } from '../runtime/output-lock.js';
 import { cliRunner } from './util/cli.js';
 import { writeDataset } from './util/featurize-fixtures.js';
@@ -110,17 +116,31 @@ test('processes racing to take over one stale lock: exactly one gets it', async 
   // Each racer sleeps until a common start time, tries once, says how it went, and holds what it got until
   // every racer has tried (the parent then writes race.done).
   const at = Date.now() + 3000;
-  const code = `import { existsSync } from 'node:fs'; const m = await import(${JSON.stringify(mod)}); ` +
+  const code =
+    `import { existsSync } from 'node:fs'; const m = await import(${JSON.stringify(mod)}); ` +
     `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, ${at} - Date.now() - 5)); ` +
     `while (Date.now() < ${at}); try { m.acquireLock(${JSON.stringify(file)}, 'race', 'score', () => {}); ` +
     `console.log('got'); } catch (e) { console.log(e.name); } ` +
     `setInterval(() => existsSync(${JSON.stringify(done)}) && process.exit(0), 20);`;
   const exits: Promise<void>[] = [];
-  const racers = Array.from({ length: 5 }, () => new Promise<string>((res) => {
-    const c = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-    c.stdout.on('data', (d) => res(String(d).trim()));
-    exits.push(new Promise((e) => c.on('exit', () => { res('exited without a word'); e(); })));
-  }));
+  const racers = Array.from(
+    { length: 5 },
+    () =>
+      new Promise<string>((res) => {
+        const c = spawn(process.execPath, ['--input-type=module', '-e', code], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        c.stdout.on('data', (d) => res(String(d).trim()));
+        exits.push(
+          new Promise((e) =>
+            c.on('exit', () => {
+              res('exited without a word');
+              e();
+            }),
+          ),
+        );
+      }),
+  );
   const results = (await Promise.all(racers)).sort();
   writeFileSync(done, '');
   await Promise.all(exits);
@@ -130,9 +150,20 @@ test('processes racing to take over one stale lock: exactly one gets it', async 
 
 test('withLock releases after a result, a throw and a rejected promise', async () => {
   const target = join(dir, 'with');
-  assert.is(withLock(lockFile(target, 'score', quiet), () => 1), 1);
-  assert.throws(() => withLock(lockFile(target, 'score', quiet), () => { throw new Error('boom'); }), /boom/);
-  await withLock(lockFile(target, 'score', quiet), async () => { throw new Error('later'); }).catch(() => {});
+  assert.is(
+    withLock(lockFile(target, 'score', quiet), () => 1),
+    1,
+  );
+  assert.throws(
+    () =>
+      withLock(lockFile(target, 'score', quiet), () => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
+  await withLock(lockFile(target, 'score', quiet), async () => {
+    throw new Error('later');
+  }).catch(() => {});
   assert.not.ok(existsSync(`${target}.lock`));
 });
 
@@ -157,17 +188,18 @@ test('score: refused while another writer holds OUT, nothing written; once it is
 });
 
 test('featurize: refused while another writer holds --out, nothing written; once killed, taken over', async () => {
-  const data = join(dir, 'fdata'), out = join(dir, 'features');
+  const data = join(dir, 'fdata'),
+    out = join(dir, 'features');
   writeDataset(data);
   const args = ['featurize', '--data', data, '--text-model', 'tfidf', '--out', out];
   mkdirSync(out);
-  writeFileSync(join(out, 'D.text.f32'), 'the first writer\'s table');
+  writeFileSync(join(out, 'D.text.f32'), "the first writer's table");
   const holder = await lockHolder('lockDirectory', out, 'featurize');
   const r = hm4sr(...args);
   assert.is(r.code, 1, r.err);
   assert.match(r.err, new RegExp(`hm4sr: ${out} is being written by hm4sr featurize \\(pid ${holder.pid} on `));
   assert.equal(readdirSync(out).sort(), [DIR_LOCK, 'D.text.f32']);
-  assert.is(readFileSync(join(out, 'D.text.f32'), 'utf8'), 'the first writer\'s table');
+  assert.is(readFileSync(join(out, 'D.text.f32'), 'utf8'), "the first writer's table");
   await holder.kill9();
   const res = hm4sr(...args);
   assert.is(res.code, 0, res.err);

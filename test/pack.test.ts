@@ -6,9 +6,24 @@ import { batchSpec, inputDecl } from '../graph/models/hm4sr-batch.js';
 import { Rng } from '../train/data/shuffle.js';
 import { HM4SR_DEFAULTS, type Hm4srConfig } from '../graph/models/hm4sr-config.js';
 
-const c: Hm4srConfig = { ...HM4SR_DEFAULTS, numItems: 9, numCategories: 0, maxLen: 4, intervalBuckets: 3000, calendarSize: 1 };
+const c: Hm4srConfig = {
+  ...HM4SR_DEFAULTS,
+  numItems: 9,
+  numCategories: 0,
+  maxLen: 4,
+  intervalBuckets: 3000,
+  calendarSize: 1,
+};
 const DAY = 86400;
-const opts = { layout: 'packed' as const, mu: 100, maxBucket: 2999, absTime: 'days' as const, timeOrigin: 0, pclBeta: 0.3, withTarget: true };
+const opts = {
+  layout: 'packed' as const,
+  mu: 100,
+  maxBucket: 2999,
+  absTime: 'days' as const,
+  timeOrigin: 0,
+  pclBeta: 0.3,
+  withTarget: true,
+};
 const hs = [
   { items: [1, 2, 3, 4], times: [0, DAY, DAY, 3 * DAY], target: 5 },
   { items: [6], times: [DAY], target: 7 },
@@ -26,9 +41,13 @@ test('packing puts histories back to back, restarts positions and points last at
   const seg = Array.from(b.feeds.segments.data as BigInt64Array, Number);
   const last = Array.from(b.feeds.last.data as BigInt64Array, Number);
   hs.forEach((h, i) => {
-    const end = last[i], start = end - h.items.length + 1;
+    const end = last[i],
+      start = end - h.items.length + 1;
     assert.equal(items.slice(start, end + 1), h.items, `history ${i}`);
-    assert.equal(pos.slice(start, end + 1), h.items.map((_, j) => j));
+    assert.equal(
+      pos.slice(start, end + 1),
+      h.items.map((_, j) => j),
+    );
     assert.ok(new Set(seg.slice(start, end + 1)).size === 1 && seg[start] > 0);
     if (start % 4 > 0) assert.is.not(seg[start - 1], seg[start], 'a new segment starts here');
   });
@@ -36,7 +55,12 @@ test('packing puts histories back to back, restarts positions and points last at
   // Interval buckets: first position 0, 1 day -> floor(100 log2(86401)), same-time and negative gaps -> 0.
   const bk = Array.from(b.feeds.buckets.data as BigInt64Array, Number);
   const s0 = last[0] - 3;
-  assert.equal(bk.slice(s0, s0 + 4), [0, Math.floor(100 * Math.log2(DAY + 1)), 0, Math.floor(100 * Math.log2(2 * DAY + 1))]);
+  assert.equal(bk.slice(s0, s0 + 4), [
+    0,
+    Math.floor(100 * Math.log2(DAY + 1)),
+    0,
+    Math.floor(100 * Math.log2(2 * DAY + 1)),
+  ]);
   const s3 = last[3] - 1;
   assert.equal(bk.slice(s3, s3 + 2), [0, 0]);
   const t = Array.from(b.feeds.times.data as Float32Array);
@@ -48,19 +72,35 @@ test('padded layout gives one row per history; bad histories are refused', () =>
   const b = packHistories(hs, c, { ...opts, layout: 'padded' });
   assert.is(b.rows, 4);
   assert.equal(Array.from(b.feeds.last.data as BigInt64Array, Number), [3, 4, 9, 13]);
-  assert.throws(() => packHistories([{ items: [1, 2, 3, 4, 5], times: [0, 1, 2, 3, 4], target: 1 }], c, opts), /at most 4/);
+  assert.throws(
+    () => packHistories([{ items: [1, 2, 3, 4, 5], times: [0, 1, 2, 3, 4], target: 1 }], c, opts),
+    /at most 4/,
+  );
   assert.throws(() => packHistories([{ items: [10], times: [0], target: 1 }], c, opts), /item id 10 is outside 1\.\.9/);
   assert.throws(() => packHistories([], c, opts), /empty batch/);
 });
 
 test('PCL masks floor(beta * len) distinct positions of histories with at least 4 items', () => {
-  const rng = { s: 1, nextInt(n: number) { this.s = (this.s * 48271) % 2147483647; return this.s % n; } };
+  const rng = {
+    s: 1,
+    nextInt(n: number) {
+      this.s = (this.s * 48271) % 2147483647;
+      return this.s % n;
+    },
+  };
   const b = packHistories(hs, { ...c, lambdaPCL: 1, modalities: ['id', 'txt'] }, { ...opts, rng });
   const m = Array.from(b.feeds.pcl_mask.data as Float32Array);
   const last = Array.from(b.feeds.last.data as BigInt64Array, Number);
   const s0 = last[0] - 3;
-  assert.is(m.slice(s0, s0 + 4).reduce((a, x) => a + x, 0), 1);
-  assert.is(m.reduce((a, x) => a + x, 0), 1, 'shorter histories keep every item');
+  assert.is(
+    m.slice(s0, s0 + 4).reduce((a, x) => a + x, 0),
+    1,
+  );
+  assert.is(
+    m.reduce((a, x) => a + x, 0),
+    1,
+    'shorter histories keep every item',
+  );
 });
 
 test('the last layer reads each history end once: one query row per packed row, extra ones for crowded rows', () => {
@@ -69,8 +109,10 @@ test('the last layer reads each history end once: one query row per packed row, 
   const c12 = { ...c, maxLen: 12 };
   for (const P of [8, 5, 1, 12]) {
     const b = packHistories([long, ...singles], c12, { ...opts, queriesPerRow: P });
-    const more = Array.from(b.feeds.pick_more.data as BigInt64Array, Number), col = Array.from(b.feeds.pick_col.data as BigInt64Array, Number);
-    const slot = Array.from(b.feeds.pick_slot.data as BigInt64Array, Number), last = Array.from(b.feeds.last.data as BigInt64Array, Number);
+    const more = Array.from(b.feeds.pick_more.data as BigInt64Array, Number),
+      col = Array.from(b.feeds.pick_col.data as BigInt64Array, Number);
+    const slot = Array.from(b.feeds.pick_slot.data as BigInt64Array, Number),
+      last = Array.from(b.feeds.last.data as BigInt64Array, Number);
     assert.is(b.rows, 2, 'the 12 singles share one row');
     const rows = [0, 1, ...more];
     assert.equal(b.feeds.pick_col.dims, [rows.length, P]);
@@ -81,10 +123,17 @@ test('the last layer reads each history end once: one query row per packed row, 
     });
     assert.is(new Set(slot).size, slot.length, 'every sample has its own slot');
     // A slot past a row's last history repeats the query row's first column.
-    for (let q = 0; q < rows.length; q++) for (let j = 0; j < P; j++) if (!slot.includes(q * P + j)) assert.is(col[q * P + j], col[q * P]);
+    for (let q = 0; q < rows.length; q++)
+      for (let j = 0; j < P; j++) if (!slot.includes(q * P + j)) assert.is(col[q * P + j], col[q * P]);
   }
-  assert.not.ok('pick_col' in packHistories(hs, c, { ...opts, withTarget: false }).feeds, 'inference batches have none');
-  assert.throws(() => packHistories(hs, c, { ...opts, queriesPerRow: 0 }), /queriesPerRow must be a positive integer, got 0/);
+  assert.not.ok(
+    'pick_col' in packHistories(hs, c, { ...opts, withTarget: false }).feeds,
+    'inference batches have none',
+  );
+  assert.throws(
+    () => packHistories(hs, c, { ...opts, queriesPerRow: 0 }),
+    /queriesPerRow must be a positive integer, got 0/,
+  );
 });
 
 test('stacking keeps the query-row layout: padding after the per-row part and after the extra part', () => {
@@ -93,28 +142,45 @@ test('stacking keeps the query-row layout: padding after the per-row part and af
   const c6 = { ...c, maxLen: 6 };
   // a: 2 packed rows, the singles' row crowded (6 reads, P 2: 2 extra query rows); b: 4 rows, one extra.
   const a = packHistories([long, ...[0, 1, 2, 3, 4, 5].map(single)], c6, { ...opts, queriesPerRow: 2 });
-  const b = packHistories([long, long, long, single(0), single(1), single(2), single(3)], c6, { ...opts, queriesPerRow: 2 });
+  const b = packHistories([long, long, long, single(0), single(1), single(2), single(3)], c6, {
+    ...opts,
+    queriesPerRow: 2,
+  });
   const s = stackBatches([a, b]);
   assert.equal([a.rows, b.rows, s.rows], [2, 4, 4]);
-  const E = a.feeds.pick_more.dims[0], R = s.rows;
+  const E = a.feeds.pick_more.dims[0],
+    R = s.rows;
   assert.equal([E, b.feeds.pick_more.dims[0]], [2, 1]);
   assert.equal(s.feeds.pick_col.dims, [2, R + E, 2]);
-  const rowsOf = (k: number) => [...Array(R).keys(), ...Array.from(s.feeds.pick_more.data as BigInt64Array, Number).slice(k * E, (k + 1) * E)];
-  const col = Array.from(s.feeds.pick_col.data as BigInt64Array, Number), slot = Array.from(s.feeds.pick_slot.data as BigInt64Array, Number);
-  const last = Array.from(s.feeds.last.data as BigInt64Array, Number), n = (R + E) * 2;
-  for (let k = 0; k < 2; k++) for (let i = 0; i < 7; i++) {
-    const sl = slot[k * 7 + i];
-    assert.is(rowsOf(k)[Math.floor(sl / 2)] * s.width + col[k * n + sl], last[k * 7 + i], `batch ${k}, sample ${i}`);
-  }
+  const rowsOf = (k: number) => [
+    ...Array(R).keys(),
+    ...Array.from(s.feeds.pick_more.data as BigInt64Array, Number).slice(k * E, (k + 1) * E),
+  ];
+  const col = Array.from(s.feeds.pick_col.data as BigInt64Array, Number),
+    slot = Array.from(s.feeds.pick_slot.data as BigInt64Array, Number);
+  const last = Array.from(s.feeds.last.data as BigInt64Array, Number),
+    n = (R + E) * 2;
+  for (let k = 0; k < 2; k++)
+    for (let i = 0; i < 7; i++) {
+      const sl = slot[k * 7 + i];
+      assert.is(rowsOf(k)[Math.floor(sl / 2)] * s.width + col[k * n + sl], last[k * 7 + i], `batch ${k}, sample ${i}`);
+    }
 });
 
 test('training batches list each distinct item with its token count; stacking pads those lists with unheld items, count 0', () => {
   const cp: Hm4srConfig = { ...c, numCategories: 3 };
   const a = packHistories(hs, cp, { ...opts, rng: new Rng(1) });
   assert.equal(Array.from(a.feeds.cp_items.data as BigInt64Array, Number), [1, 2, 3, 4, 6, 8, 9]);
-  assert.equal(Array.from(a.feeds.cp_counts.data as Float32Array), [1, 2, 2, 1, 1, 1, 1], 'items 2 and 3 occur in two histories');
+  assert.equal(
+    Array.from(a.feeds.cp_counts.data as Float32Array),
+    [1, 2, 2, 1, 1, 1, 1],
+    'items 2 and 3 occur in two histories',
+  );
   assert.not.ok('cp_items' in packHistories(hs, cp, opts).feeds, 'evaluation batches (no PCL generator) have none');
-  assert.not.ok('cp_items' in packHistories(hs, c, { ...opts, rng: new Rng(1) }).feeds, 'nor models without categories');
+  assert.not.ok(
+    'cp_items' in packHistories(hs, c, { ...opts, rng: new Rng(1) }).feeds,
+    'nor models without categories',
+  );
   const b = packHistories(hs.slice(2).concat(hs.slice(2)), cp, { ...opts, rng: new Rng(1) });
   const s = stackBatches([a, b]);
   assert.equal(s.feeds.cp_items.dims, [2, 7]);
@@ -122,21 +188,32 @@ test('training batches list each distinct item with its token count; stacking pa
   assert.equal(Array.from(s.feeds.cp_items.data as BigInt64Array, Number).slice(7), [2, 3, 8, 9, 0, 1, 4]);
   assert.equal(Array.from(s.feeds.cp_counts.data as Float32Array).slice(7), [2, 2, 2, 2, 0, 0, 0]);
   assert.equal(s.feeds.last.dims, [2, 4]);
-
 });
 
 test('each batch holds exactly the inputs its graph declares, with their dtypes and ranks', () => {
   const configs: Hm4srConfig[] = [
-    c, { ...c, numCategories: 3, lambdaPCL: 1, modalities: ['id', 'txt'] }, { ...c, timeEmbedding: 'day-of-year', calendarSize: 366 },
-    { ...c, timeEmbedding: 'interval-cos' }, { ...c, tmoe: false, numCategories: 3 },
+    c,
+    { ...c, numCategories: 3, lambdaPCL: 1, modalities: ['id', 'txt'] },
+    { ...c, timeEmbedding: 'day-of-year', calendarSize: 366 },
+    { ...c, timeEmbedding: 'interval-cos' },
+    { ...c, tmoe: false, numCategories: 3 },
   ];
   for (const cc of configs) {
-    const train = { ...opts, rng: new Rng(3) }, infer = { ...opts, withTarget: false };
-    const kinds = [['train', train], ['eval', opts], ['infer', infer]] as const;
+    const train = { ...opts, rng: new Rng(3) },
+      infer = { ...opts, withTarget: false };
+    const kinds = [
+      ['train', train],
+      ['eval', opts],
+      ['infer', infer],
+    ] as const;
     for (const [kind, o] of kinds) {
       const b = packHistories(hs, cc, o);
       const spec = batchSpec(cc, kind);
-      assert.equal(Object.keys(b.feeds), spec.map((s) => s.name), `${kind}, ${cc.timeEmbedding}, tmoe ${cc.tmoe}`);
+      assert.equal(
+        Object.keys(b.feeds),
+        spec.map((s) => s.name),
+        `${kind}, ${cc.timeEmbedding}, tmoe ${cc.tmoe}`,
+      );
       for (const s of spec) {
         const t = b.feeds[s.name];
         assert.is(t.data instanceof Float32Array ? 'float32' : 'int64', s.dtype, s.name);
@@ -145,7 +222,10 @@ test('each batch holds exactly the inputs its graph declares, with their dtypes 
     }
   }
   const trained = batchSpec(configs[1], 'train').map((s) => s.name);
-  assert.ok(trained.includes('pcl_mask') && trained.includes('cp_items'), 'the PCL and CP inputs were among those checked');
+  assert.ok(
+    trained.includes('pcl_mask') && trained.includes('cp_items'),
+    'the PCL and CP inputs were among those checked',
+  );
   const untargeted = { ...opts, withTarget: false, rng: new Rng(1) };
   assert.throws(() => packHistories(hs, c, untargeted), /training batch .* needs targets/);
   assert.throws(() => inputDecl('item'), /"item" is not an HM4SR batch input/);

@@ -21,7 +21,8 @@ test('built-in datasets are recorded by name and found again', () => {
     const synth = join(cache, 'synth-v2-1000x500-2025');
     assert.is(recordedDataDir(synth), 'synth', 'the cache path of the built-in synthetic set is recorded by its name');
   } finally {
-    if (was === undefined) delete process.env.HM4SR_CACHE; else process.env.HM4SR_CACHE = was;
+    if (was === undefined) delete process.env.HM4SR_CACHE;
+    else process.env.HM4SR_CACHE = was;
     rmSync(cache, { recursive: true, force: true });
   }
 });

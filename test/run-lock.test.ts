@@ -17,16 +17,35 @@ const dir = tempDir('hm4sr-run-lock-');
 const { hm4sr, ok } = cliRunner(dir);
 const main = new URL('../cli/main.js', import.meta.url).pathname;
 generateSynthetic({
-  dir: join(dir, 'data'), name: 'mini', users: 80, items: 40, categories: 4, textDim: 8, minLen: 6, maxLen: 12, seed: 4,
+  dir: join(dir, 'data'),
+  name: 'mini',
+  users: 80,
+  items: 40,
+  categories: 4,
+  textDim: 8,
+  minLen: 6,
+  maxLen: 12,
+  seed: 4,
 });
 const EPOCHS = 6;
-writeFileSync(join(dir, 'config.json'), JSON.stringify({
-  model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 10 },
-  eval: { batchSize: 64 },
-  optim: { epochs: EPOCHS, batchSize: 128, patience: 10, threads: 1, seed: 7 },
-}));
-const trainArgs = (out: string) =>
-  ['train', '--config', join(dir, 'config.json'), '--data', join(dir, 'data'), '--out', out, '--no-progress'];
+writeFileSync(
+  join(dir, 'config.json'),
+  JSON.stringify({
+    model: { hidden: 8, heads: 2, layers: 1, inner: 16, k1: 2, k2: 2, maxLen: 10 },
+    eval: { batchSize: 64 },
+    optim: { epochs: EPOCHS, batchSize: 128, patience: 10, threads: 1, seed: 7 },
+  }),
+);
+const trainArgs = (out: string) => [
+  'train',
+  '--config',
+  join(dir, 'config.json'),
+  '--data',
+  join(dir, 'data'),
+  '--out',
+  out,
+  '--no-progress',
+];
 
 /** A training in the background, as in another terminal. */
 function background(out: string): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
@@ -48,12 +67,20 @@ async function until(what: string, cond: () => boolean, child: ChildProcess): Pr
 
 /** Every file of a directory and its bytes. */
 const snapshot = (d: string) =>
-  Object.fromEntries(readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f)).toString('base64')]));
+  Object.fromEntries(
+    readdirSync(d)
+      .sort()
+      .map((f) => [f, readFileSync(join(d, f)).toString('base64')]),
+  );
 /** log.jsonl and metrics.json without their wall-clock fields. */
-const logValues = (out: string) => readFileSync(runFiles(out).log, 'utf8').trim().split('\n').map((l) => {
-  const { trainSeconds: _t, samplesPerSecond: _s, evalSeconds: _e, ...rest } = JSON.parse(l) as EpochLog;
-  return rest;
-});
+const logValues = (out: string) =>
+  readFileSync(runFiles(out).log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const { trainSeconds: _t, samplesPerSecond: _s, evalSeconds: _e, ...rest } = JSON.parse(l) as EpochLog;
+      return rest;
+    });
 const metricValues = (out: string) => {
   const { wallSeconds: _w, testEvalSeconds: _t, ...rest } = JSON.parse(readFileSync(runFiles(out).metrics, 'utf8'));
   return rest;

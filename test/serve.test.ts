@@ -22,49 +22,84 @@ import { compile } from './util/ort.js';
 import { tempDir } from './util/tmp.js';
 
 const dir = tempDir('hm4sr-serve-');
-generateSynthetic({ dir, name: 'tiny', users: 12, items: 20, categories: 4, textDim: 6, minLen: 5, maxLen: 9, seed: 3 });
+generateSynthetic({
+  dir,
+  name: 'tiny',
+  users: 12,
+  items: 20,
+  categories: 4,
+  textDim: 6,
+  minLen: 5,
+  maxLen: 9,
+  seed: 3,
+});
 const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
-const MU = 100, K = 8;
+const MU = 100,
+  K = 8;
 
 const tiny: Hm4srConfig = {
-  ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: ds.categories!.names.length, maxLen: 5, hidden: 8, heads: 2, layers: 1, inner: 16,
-  hiddenDropout: 0, attnDropout: 0, embDropout: 0, k1: 2, k2: 2, textDim: 6, imageDim: 4, intervalBuckets: 2000, calendarSize: 400,
+  ...HM4SR_DEFAULTS,
+  numItems: ds.numItems,
+  numCategories: ds.categories!.names.length,
+  maxLen: 5,
+  hidden: 8,
+  heads: 2,
+  layers: 1,
+  inner: 16,
+  hiddenDropout: 0,
+  attnDropout: 0,
+  embDropout: 0,
+  k1: 2,
+  k2: 2,
+  textDim: 6,
+  imageDim: 4,
+  intervalBuckets: 2000,
+  calendarSize: 400,
 };
 
 function values(c: Hm4srConfig, seed = 11) {
   const r = rng(seed);
   const g = new Graph('probe');
   hm4srModel(c).loss(g, declareBatch(g, hm4srModel(c).batch));
-  return new Map([...g.params.values()].map(({ spec }) => {
-    const n = spec.dims.reduce((a, b) => a * b, 1);
-    return [spec.name, Float32Array.from({ length: n }, () => (r() * 2 - 1) * 0.5)];
-  }));
+  return new Map(
+    [...g.params.values()].map(({ spec }) => {
+      const n = spec.dims.reduce((a, b) => a * b, 1);
+      return [spec.name, Float32Array.from({ length: n }, () => (r() * 2 - 1) * 0.5)];
+    }),
+  );
 }
 
 /** Every user's full history, plus crafted ones: gaps at exact bucket thresholds, a huge gap, one item. */
 function histories(c: Hm4srConfig): History[] {
   const hs: History[] = [];
   for (let u = 0; u < ds.numUsers; u++) {
-    const a = ds.offsets[u], b = ds.offsets[u + 1];
+    const a = ds.offsets[u],
+      b = ds.offsets[u + 1];
     hs.push({ items: Array.from(ds.items.subarray(a, b)), times: Array.from(ds.timestamps.subarray(a, b)) });
   }
   const thr = bucketThresholds((s) => intervalBucket(s, MU), c.intervalBuckets - 1);
   const gaps = [Number(thr[1500]), Number(thr[1500]) - 1, Number(thr[1999]), 1e9, 0, 1, Number(thr[1234])];
   let t = 1_700_000_000;
   const times = [t, ...gaps.map((g) => (t += g))];
-  hs.push({ items: times.map((_, i) => 1 + (i * 7) % c.numItems), times });
+  hs.push({ items: times.map((_, i) => 1 + ((i * 7) % c.numItems)), times });
   hs.push({ items: [3], times: [1_456_790_400] });
   // Day-of-year edge: the last second of a leap year's Dec 31 and the first of Jan 1.
   hs.push({ items: [4, 5, 6], times: [1_483_228_799 - 86400 * 306, 1_483_228_799, 1_483_228_800] });
   return hs;
 }
 
-const enc = (c: Hm4srConfig) => ({ mu: MU, maxBucket: c.intervalBuckets - 1, absTime: 'days' as const, timeOrigin: ds.firstTimestamp });
+const enc = (c: Hm4srConfig) => ({
+  mu: MU,
+  maxBucket: c.intervalBuckets - 1,
+  absTime: 'days' as const,
+  timeOrigin: ds.firstTimestamp,
+});
 
 /** [B, S] signature tensors, right- or left-padded. */
 function signature(hs: History[], side: 'right' | 'left', extra = 2) {
   const S = Math.max(...hs.map((h) => h.items.length)) + extra;
-  const items = new BigInt64Array(hs.length * S), times = new BigInt64Array(hs.length * S);
+  const items = new BigInt64Array(hs.length * S),
+    times = new BigInt64Array(hs.length * S);
   hs.forEach((h, n) => {
     const off = side === 'right' ? 0 : S - h.items.length;
     for (let j = 0; j < h.items.length; j++) {
@@ -78,7 +113,11 @@ function signature(hs: History[], side: 'right' | 'left', extra = 2) {
 async function serving(c: Hm4srConfig, vals: Map<string, Float32Array>, absTime: 'days' | 'seconds' = 'days') {
   const sg = buildServingGraph(c, { ...enc(c), absTime }, K, (s) => intervalBucket(s, MU));
   const path = join(dir, `serve-${c.timeEmbedding}-${c.modalities.length}-${absTime}.onnx`);
-  saveModel(sg.graph, path, 'inference', { params: 'initializers', values: new Map([...sg.graph.params.keys()].map((k) => [k, vals.get(k)!])), inputDefaults: sg.defaults });
+  saveModel(sg.graph, path, 'inference', {
+    params: 'initializers',
+    values: new Map([...sg.graph.params.keys()].map((k) => [k, vals.get(k)!])),
+    inputDefaults: sg.defaults,
+  });
   const session = await createSession(requireInputs(path, ['exclude_seen']), { threads: 1 });
   const run = async (s: ReturnType<typeof signature>, exclude?: boolean) => {
     const feeds: Record<string, ort.Tensor> = { item_ids: new ort.Tensor('int64', s.items, s.dims) };
@@ -90,8 +129,17 @@ async function serving(c: Hm4srConfig, vals: Map<string, Float32Array>, absTime:
 }
 
 /** The training pipeline's encoding (padded or packed) and inference graph over the last maxLen items. */
-async function reference(c: Hm4srConfig, vals: Map<string, Float32Array>, hs: History[], layout: 'padded' | 'packed', absTime: 'days' | 'seconds' = 'days') {
-  const cut = hs.map((h) => ({ items: Array.from(h.items).slice(-c.maxLen), times: Array.from(h.times).slice(-c.maxLen) }));
+async function reference(
+  c: Hm4srConfig,
+  vals: Map<string, Float32Array>,
+  hs: History[],
+  layout: 'padded' | 'packed',
+  absTime: 'days' | 'seconds' = 'days',
+) {
+  const cut = hs.map((h) => ({
+    items: Array.from(h.items).slice(-c.maxLen),
+    times: Array.from(h.times).slice(-c.maxLen),
+  }));
   const b = packHistories(cut, c, { layout, ...enc(c), absTime, pclBeta: 0, withTarget: false });
   const run = await compile(scoresGraph(c, K), { params: 'initializers', values: vals });
   return run(b.feeds);
@@ -113,23 +161,40 @@ for (const [label, over, absTime] of variants) {
     const vals = values(c);
     const hs = histories(c);
     const sv = await serving(c, vals, absTime);
-    assert.is(sv.session.inputNames.includes('timestamps'), c.tmoe, 'a timestamps input exactly when the model reads time');
+    assert.is(
+      sv.session.inputNames.includes('timestamps'),
+      c.tmoe,
+      'a timestamps input exactly when the model reads time',
+    );
     const ref = await reference(c, vals, hs, 'padded', absTime);
     const n = c.numItems + 1;
     const refScores = ref.scores.data as Float32Array;
     // Same width as the training encoding: bit-identical. Longer histories, extra padding on either side:
     // the same top-K, scores equal up to float32 summation order (attention and matmuls over other widths).
-    const cut = hs.map((h) => ({ items: Array.from(h.items).slice(-c.maxLen), times: Array.from(h.times).slice(-c.maxLen) }));
-    const cases = [['same width', signature(cut, 'right', 0), 0], ['full histories, right-padded', signature(hs, 'right'), 2e-6], ['full histories, left-padded', signature(hs, 'left'), 2e-6]] as const;
+    const cut = hs.map((h) => ({
+      items: Array.from(h.items).slice(-c.maxLen),
+      times: Array.from(h.times).slice(-c.maxLen),
+    }));
+    const cases = [
+      ['same width', signature(cut, 'right', 0), 0],
+      ['full histories, right-padded', signature(hs, 'right'), 2e-6],
+      ['full histories, left-padded', signature(hs, 'left'), 2e-6],
+    ] as const;
     for (const [what, sig, tol] of cases) {
       const out = await sv.run(sig);
-      const ids = out.top_items.data as BigInt64Array, sc = out.top_scores.data as Float32Array;
+      const ids = out.top_items.data as BigInt64Array,
+        sc = out.top_scores.data as Float32Array;
       assert.equal(Array.from(ids), Array.from(ref.top_items.data as BigInt64Array), `${what}: top-K items`);
       hs.forEach((_, u) => {
         for (let j = 0; j < K; j++) {
-          const i = Number(ids[u * K + j]), want = refScores[u * n + i];
+          const i = Number(ids[u * K + j]),
+            want = refScores[u * n + i];
           if (tol === 0) assert.is(sc[u * K + j], want, `${what}: user ${u} item ${i}`);
-          else assert.ok(Math.abs(sc[u * K + j] - want) <= tol * (1 + Math.abs(want)), `${what}: user ${u} item ${i}: ${sc[u * K + j]} vs ${want}`);
+          else
+            assert.ok(
+              Math.abs(sc[u * K + j] - want) <= tol * (1 + Math.abs(want)),
+              `${what}: user ${u} item ${i}: ${sc[u * K + j]} vs ${want}`,
+            );
         }
       });
       for (const m of c.modalities) assert.equal(out[`user_vector_${m}`].dims, [hs.length, c.hidden]);
@@ -143,9 +208,16 @@ test('exported model passes the checker; the packed evaluation path ranks its to
   const sv = await serving(tiny, vals);
   checkModels([sv.path]);
   const proto = onnx.ModelProto.decode(readFileSync(sv.path));
-  assert.equal(proto.graph!.input!.map((i) => i.name), ['item_ids', 'timestamps', 'exclude_seen']);
+  assert.equal(
+    proto.graph!.input!.map((i) => i.name),
+    ['item_ids', 'timestamps', 'exclude_seen'],
+  );
   const dflt = proto.graph!.initializer!.find((t) => t.name === 'exclude_seen')!;
-  assert.equal([Array.from(dflt.dims!, Number), Array.from(dflt.rawData!)], [[1, 1], [0]], 'exclude_seen defaults to [[false]]');
+  assert.equal(
+    [Array.from(dflt.dims!, Number), Array.from(dflt.rawData!)],
+    [[1, 1], [0]],
+    'exclude_seen defaults to [[false]]',
+  );
   const out = await sv.run(signature(hs, 'right'));
   const top = out.top_items.data as BigInt64Array;
   // The evaluation graph (packed batches, pessimistic ties) with each served item as the target.
@@ -156,8 +228,12 @@ test('exported model passes the checker; the packed evaluation path ranks its to
   });
   const b = packHistories(samples, tiny, { layout: 'packed', ...enc(tiny), pclBeta: 0, withTarget: true });
   assert.ok(b.rows < samples.length, 'histories were packed several to a row');
-  const ranks = (await (await compile(buildEvalGraph(tiny), { params: 'initializers', values: vals }))(b.feeds)).rank.data as BigInt64Array;
-  assert.equal(Array.from(ranks, Number), samples.map((_, i) => (i % K) + 1));
+  const ranks = (await (await compile(buildEvalGraph(tiny), { params: 'initializers', values: vals }))(b.feeds)).rank
+    .data as BigInt64Array;
+  assert.equal(
+    Array.from(ranks, Number),
+    samples.map((_, i) => (i % K) + 1),
+  );
 });
 
 test('exclude_seen drops every item of the input history; its default is false', async () => {
@@ -167,10 +243,15 @@ test('exclude_seen drops every item of the input history; its default is false',
   const s = signature(hs, 'right');
   const on = await sv.run(s, true);
   const ref = await reference(tiny, vals, hs, 'padded');
-  const n = tiny.numItems + 1, scores = ref.scores.data as Float32Array, ids = on.top_items.data as BigInt64Array;
+  const n = tiny.numItems + 1,
+    scores = ref.scores.data as Float32Array,
+    ids = on.top_items.data as BigInt64Array;
   hs.forEach((h, u) => {
     const seen = new Set(Array.from(h.items));
-    const expect = Array.from({ length: n - 1 }, (_, i) => i + 1).filter((i) => !seen.has(i)).sort((a, b) => scores[u * n + b] - scores[u * n + a]).slice(0, K);
+    const expect = Array.from({ length: n - 1 }, (_, i) => i + 1)
+      .filter((i) => !seen.has(i))
+      .sort((a, b) => scores[u * n + b] - scores[u * n + a])
+      .slice(0, K);
     assert.equal(Array.from(ids.subarray(u * K, u * K + expect.length), Number), expect, `user ${u}`);
   });
 });
@@ -189,8 +270,11 @@ test('onnxruntime-web (WASM) gives the same top-K as onnxruntime-node', async ()
     exclude_seen: new web.Tensor('bool', [true], [1, 1]),
   });
   assert.equal(Array.from(out.top_items.data as BigInt64Array), Array.from(node.top_items.data as BigInt64Array));
-  const a = out.top_scores.data as Float32Array, b = node.top_scores.data as Float32Array;
-  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-5 * (1 + Math.abs(b[i])), `score ${i}: web ${x}, node ${b[i]}`));
+  const a = out.top_scores.data as Float32Array,
+    b = node.top_scores.data as Float32Array;
+  a.forEach((x, i) =>
+    assert.ok(Math.abs(x - b[i]) <= 1e-5 * (1 + Math.abs(b[i])), `score ${i}: web ${x}, node ${b[i]}`),
+  );
   await session.release();
 });
 

@@ -27,14 +27,16 @@ test('one Adam step equals a hand computation on 3 parameters', async () => {
   state.step = 2;
   state.m.set('w', Float32Array.of(0.1, 0.2, -0.3));
   state.v.set('w', Float32Array.of(0.01, 0.04, 0.09));
-  const w0 = [1, -1, 0.25], m0 = [0.1, 0.2, -0.3], v0 = [0.01, 0.04, 0.09];
+  const w0 = [1, -1, 0.25],
+    m0 = [0.1, 0.2, -0.3],
+    v0 = [0.01, 0.04, 0.09];
   const out = await runner.run({ c: { data: Float32Array.from(c), dims: [3] } }, 0.1);
   const t = 3;
   for (let i = 0; i < 3; i++) {
     const gr = c[i] + w0[i];
     const m = 0.9 * m0[i] + 0.1 * gr;
     const v = 0.999 * v0[i] + 0.001 * gr * gr;
-    const w = w0[i] - (0.1 / (1 - 0.9 ** t)) * m / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** t) + 1e-8);
+    const w = w0[i] - ((0.1 / (1 - 0.9 ** t)) * m) / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** t) + 1e-8);
     assert.ok(Math.abs(state.params.get('w')![i] - w) < 1e-6, `w[${i}] ${state.params.get('w')![i]} vs ${w}`);
     assert.ok(Math.abs(state.m.get('w')![i] - m) < 1e-7, `m[${i}]`);
     assert.ok(Math.abs(state.v.get('w')![i] - v) < 1e-7, `v[${i}]`);
@@ -48,7 +50,9 @@ test('an MLP trained with the training-step graph drives its loss to near zero',
   const tg = buildTrainStep(mlpModel(), { adam: { ...ADAM_DEFAULTS, lr: 0.02 }, seed: 1 });
   const runner = await StepRunner.create(tg, initState(tg.params, 7), { threads: 1 });
   const data = blobs(256, 3);
-  let first = 0, last = 0, acc = 0;
+  let first = 0,
+    last = 0,
+    acc = 0;
   for (let s = 0; s < 300; s++) {
     const out = await runner.run({ x: { data: data.x, dims: [256, 2] }, y: { data: data.y, dims: [256] } }, 0.02);
     if (s === 0) first = out.loss[0];
@@ -67,8 +71,10 @@ test('the Loop form with K steps gives the same parameters as K single steps', a
   const multi = buildTrainLoop(model, { adam, seed: 1 });
   const a = await StepRunner.create(single, initState(single.params, 5), { threads: 1 });
   const b = await StepRunner.create(multi, initState(multi.params, 5), { threads: 1 });
-  const K = 6, B = 32;
-  const stackX = new Float32Array(K * B * 2), stackY = new BigInt64Array(K * B);
+  const K = 6,
+    B = 32;
+  const stackX = new Float32Array(K * B * 2),
+    stackY = new BigInt64Array(K * B);
   const losses: number[] = [];
   for (let k = 0; k < K; k++) {
     const d = blobs(B, 100 + k);
@@ -78,7 +84,8 @@ test('the Loop form with K steps gives the same parameters as K single steps', a
   }
   const out = await b.run({ x: { data: stackX, dims: [K, B, 2] }, y: { data: stackY, dims: [K, B] } }, 0.05);
   assert.is(out.loss.length, K);
-  for (let k = 0; k < K; k++) assert.ok(Math.abs(out.loss[k] - losses[k]) < 1e-5, `loss at step ${k}: ${out.loss[k]} vs ${losses[k]}`);
+  for (let k = 0; k < K; k++)
+    assert.ok(Math.abs(out.loss[k] - losses[k]) < 1e-5, `loss at step ${k}: ${out.loss[k]} vs ${losses[k]}`);
   assert.is(b.state.step, K);
   for (const [name, p] of a.state.params) {
     const q = b.state.params.get(name)!;
@@ -101,9 +108,12 @@ test('a batch input declared distinct is checked on every run: a repeat or a neg
   const before = Float32Array.from(state.params.get('table')!);
   await runner.run({ rows: { data: BigInt64Array.of(4n, 0n, 2n), dims: [3] } }, 0.1);
   const after = state.params.get('table')!;
-  for (let r = 0; r < 5; r++) assert.is(after[2 * r] !== before[2 * r], [0, 2, 4].includes(r), `row ${r} moves only if gathered`);
+  for (let r = 0; r < 5; r++)
+    assert.is(after[2 * r] !== before[2 * r], [0, 2, 4].includes(r), `row ${r} moves only if gathered`);
   let msg = '';
-  await runner.run({ rows: { data: BigInt64Array.of(1n, 3n, 1n), dims: [3] } }, 0.1).catch((e: Error) => (msg = e.message));
+  await runner
+    .run({ rows: { data: BigInt64Array.of(1n, 3n, 1n), dims: [3] } }, 0.1)
+    .catch((e: Error) => (msg = e.message));
   assert.match(msg, 'batch input rows: entry 2 is 1, a repeat; rows must hold distinct non-negative indices');
   await runner.run({ rows: { data: BigInt64Array.of(-1n), dims: [1] } }, 0.1).catch((e: Error) => (msg = e.message));
   assert.match(msg, 'entry 0 is -1, negative');

@@ -12,7 +12,9 @@ import { StepRunner } from '../train/step-runner.js';
 import { initState } from './util/params.js';
 import { crossEntropy } from './util/toy-models.js';
 
-const V = 8, L = 6, D = 16;
+const V = 8,
+  L = 6,
+  D = 16;
 
 /** Recall the first token at the last position: only attention can carry it there. */
 const model: LossModel = {
@@ -31,7 +33,8 @@ const model: LossModel = {
 };
 
 function batch(r: Rng, n: number) {
-  const tokens = new BigInt64Array(n * L), label = new BigInt64Array(n);
+  const tokens = new BigInt64Array(n * L),
+    label = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < L; j++) tokens[i * L + j] = BigInt(1 + r.nextInt(V));
     label[i] = tokens[i * L];
@@ -43,7 +46,8 @@ test('a one-layer transformer trained with the training-step graph learns to rec
   const tg = buildTrainStep(model, { adam: { ...ADAM_DEFAULTS, lr: 0.01 }, seed: 1 });
   const runner = await StepRunner.create(tg, initState(tg.params, 3), { threads: 1 });
   const r = new Rng(11);
-  let first = 0, last = 0;
+  let first = 0,
+    last = 0;
   for (let s = 0; s < 400; s++) {
     last = (await runner.run(batch(r, 64), 0.01)).loss[0];
     if (s === 0) first = last;

@@ -16,8 +16,11 @@ export interface RowLayout {
  * row (best fit, longest first) so a batch costs about its real tokens; 'padded' gives each its own row.
  */
 export function packRows(lengths: number[], layout: Layout): RowLayout {
-  const B = lengths.length, width = lengths.reduce((a, b) => Math.max(a, b), 0);
-  const rowOf = new Int32Array(B), colOf = new Int32Array(B), segOf = new Int32Array(B).fill(1);
+  const B = lengths.length,
+    width = lengths.reduce((a, b) => Math.max(a, b), 0);
+  const rowOf = new Int32Array(B),
+    colOf = new Int32Array(B),
+    segOf = new Int32Array(B).fill(1);
   if (layout === 'padded') {
     for (let i = 0; i < B; i++) rowOf[i] = i;
     return { rows: B, width, rowOf, colOf, segOf };
@@ -26,7 +29,8 @@ export function packRows(lengths: number[], layout: Layout): RowLayout {
   const order = Array.from({ length: B }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
   // free[k] lists rows with exactly k free slots; best fit takes the tightest row that holds the history.
   const free: number[][] = Array.from({ length: width + 1 }, () => []);
-  const used: number[] = [], segs: number[] = [];
+  const used: number[] = [],
+    segs: number[] = [];
   for (const i of order) {
     const len = lengths[i];
     let k = len;
@@ -50,7 +54,11 @@ export function packRows(lengths: number[], layout: Layout): RowLayout {
 /** Read positions per query row of the last encoder layer (see lastLayerQueries). */
 export const QUERIES_PER_ROW = 8;
 
-export interface LastLayerQueries { pick_more: HostTensor; pick_col: HostTensor; pick_slot: HostTensor }
+export interface LastLayerQueries {
+  pick_more: HostTensor;
+  pick_col: HostTensor;
+  pick_slot: HostTensor;
+}
 
 /**
  * Only each history's last position leaves the encoder, so the training and evaluation graphs run the last
@@ -62,16 +70,21 @@ export interface LastLayerQueries { pick_more: HostTensor; pick_col: HostTensor;
  * rows gather keys and values (whose gradient is a sorted scatter-add).
  */
 export function lastLayerQueries(lengths: number[], at: RowLayout, P: number): LastLayerQueries {
-  if (!(Number.isInteger(P) && P >= 1)) throw new Error(`packHistories: queriesPerRow must be a positive integer, got ${P}`);
-  const B = lengths.length, { rows, rowOf, colOf } = at;
+  if (!(Number.isInteger(P) && P >= 1))
+    throw new Error(`packHistories: queriesPerRow must be a positive integer, got ${P}`);
+  const B = lengths.length,
+    { rows, rowOf, colOf } = at;
   const byRow: number[][] = Array.from({ length: rows }, () => []);
   for (let i = 0; i < B; i++) byRow[rowOf[i]].push(i);
-  const more: number[] = [], pcol: number[] = [];
+  const more: number[] = [],
+    pcol: number[] = [];
   const slot = new BigInt64Array(B);
   const chunk = (r: number, k: number, q: number) => {
     const part = byRow[r].slice(k, k + P);
     const cols = part.map((i) => colOf[i] + lengths[i] - 1);
-    part.forEach((i, j) => { slot[i] = BigInt(q * P + j); });
+    part.forEach((i, j) => {
+      slot[i] = BigInt(q * P + j);
+    });
     for (let j = 0; j < P; j++) pcol.push(j < cols.length ? cols[j] : cols[0]);
   };
   for (let r = 0; r < rows; r++) {

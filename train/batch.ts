@@ -5,7 +5,11 @@ import { type LastLayerQueries, type Layout, type RowLayout, QUERIES_PER_ROW } f
 import { lastLayerQueries, packRows } from './batch-layout.js';
 
 /** One user history: item ids and Unix-second timestamps (float64), oldest first. */
-export interface History { items: ArrayLike<number>; times: ArrayLike<number>; target?: number }
+export interface History {
+  items: ArrayLike<number>;
+  times: ArrayLike<number>;
+  target?: number;
+}
 
 /** A run's packing settings: everything but the per-batch target flag and PCL generator. */
 export interface PackOptions {
@@ -158,7 +162,11 @@ export function packHistories(hs: History[], c: Hm4srConfig, o: BatchOptions): P
   const at = packRows(lengths, o.layout);
   const base = Int32Array.from(lengths, (_, i) => at.rowOf[i] * at.width + at.colOf[i]);
   const p: Packing = {
-    hs, c, o, at, base,
+    hs,
+    c,
+    o,
+    at,
+    base,
     queries: once(() => lastLayerQueries(lengths, at, o.queriesPerRow ?? QUERIES_PER_ROW)),
     distinctItems: once(() => distinctItems(hs)),
   };
@@ -174,7 +182,8 @@ function fillInput(name: Hm4srInput, p: Packing): HostTensor {
   const dims = perSample ? [p.hs.length] : [p.at.rows, p.at.width];
   const n = dims.reduce((a, b) => a * b, 1);
   const float = HM4SR_INPUTS[name].dtype === 'float32';
-  const f32 = float ? new Float32Array(n) : null, i64 = float ? null : new BigInt64Array(n);
+  const f32 = float ? new Float32Array(n) : null,
+    i64 = float ? null : new BigInt64Array(n);
   const put = (k: number, v: number) => {
     if (f32) f32[k] = v;
     else i64![k] = BigInt(v);
@@ -224,7 +233,8 @@ function distinctItems(hs: History[]): { cp_items: HostTensor; cp_counts: HostTe
 
 /** Pads with ids the list does not hold (their cp_counts pad is 0): cp_items stays distinct (TensorSpec.distinct). */
 function padUnheld(ids: BigInt64Array, n: number): BigInt64Array {
-  const out = new BigInt64Array(n), held = new Set<bigint>(ids);
+  const out = new BigInt64Array(n),
+    held = new Set<bigint>(ids);
   out.set(ids);
   for (let i = ids.length, id = 0n; i < n; i++, id++) {
     while (held.has(id)) id++;
@@ -236,7 +246,10 @@ function padUnheld(ids: BigInt64Array, n: number): BigInt64Array {
 function calendarIndex(c: Hm4srConfig, t: number, origin: number): number {
   if (c.timeEmbedding === 'day-of-year') {
     const d = new Date(t * 1000);
-    return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / (DAY * 1000));
+    return Math.floor(
+      (Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) /
+        (DAY * 1000),
+    );
   }
   return Math.min(Math.max(Math.floor((t - origin) / DAY), 0), c.calendarSize - 1);
 }

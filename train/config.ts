@@ -2,8 +2,15 @@ import { ADAM_DEFAULTS, type AdamConfig } from '../graph/adam.js';
 import { InputError, readJsonFile } from '../graph/input-file.js';
 import { ABLATIONS, HM4SR_DEFAULTS, type Hm4srConfig, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
 import {
-  type DataConfig, type EvalConfig, type ModelOverrides, type OptimConfig, type RunConfig, type Setting,
-  SECTIONS, SETTINGS, allSettings,
+  type DataConfig,
+  type EvalConfig,
+  type ModelOverrides,
+  type OptimConfig,
+  type RunConfig,
+  type Setting,
+  SECTIONS,
+  SETTINGS,
+  allSettings,
 } from './settings.js';
 
 export type { DataConfig, EvalConfig, ModelOverrides, OptimConfig, RunConfig } from './settings.js';
@@ -41,7 +48,9 @@ export function cudaDefaults(): DeepPartial<RunConfig> {
   return over as DeepPartial<RunConfig>;
 }
 
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
 
 export function mergeConfig(base: RunConfig, over: DeepPartial<RunConfig>): RunConfig {
   return {
@@ -89,13 +98,14 @@ export function valueAt(rc: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], rc);
 }
 
-const shown = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v));
+const shown = (v: unknown) => (typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)));
 
 /** Why v is not a value of setting s (each entry of a list is checked as its element kind), or null. */
 export function refusal(s: Pick<Setting, 'kind' | 'range' | 'choices' | 'of'>, v: unknown): string | null {
   const isInt = s.kind === 'int';
   switch (s.kind) {
-    case 'int': case 'number': {
+    case 'int':
+    case 'number': {
       if (typeof v !== 'number' || Number.isNaN(v)) {
         return `must be a number, got ${shown(v)}${Number.isNaN(v) ? ' (not a number)' : ''}`;
       }
@@ -103,8 +113,10 @@ export function refusal(s: Pick<Setting, 'kind' | 'range' | 'choices' | 'of'>, v
       const inside = v >= min && v <= max && (!isInt || Number.isInteger(v));
       return inside ? null : `must be ${isInt ? 'an integer' : 'a number'} from ${min} to ${max}, got ${v}`;
     }
-    case 'boolean': return typeof v === 'boolean' ? null : `must be true or false, got ${shown(v)}`;
-    case 'string': return typeof v === 'string' ? null : `must be a string, got ${shown(v)}`;
+    case 'boolean':
+      return typeof v === 'boolean' ? null : `must be true or false, got ${shown(v)}`;
+    case 'string':
+      return typeof v === 'string' ? null : `must be a string, got ${shown(v)}`;
     case 'choice':
       return s.choices!.includes(v as string) ? null : `must be one of ${s.choices!.join(', ')}, got ${shown(v)}`;
     case 'list': {
@@ -133,7 +145,9 @@ export function checkRunConfig(rc: RunConfig): void {
 }
 
 /** What a resumed run may change (the resumable settings): how long it goes on, where its data lies, how it runs. */
-export const RESUMABLE: readonly string[] = allSettings().filter(([, s]) => s.resumable).map(([p]) => p);
+export const RESUMABLE: readonly string[] = allSettings()
+  .filter(([, s]) => s.resumable)
+  .map(([p]) => p);
 
 const leaves = (x: unknown, at = ''): [string, string][] =>
   x !== null && typeof x === 'object' && !Array.isArray(x)
@@ -149,19 +163,36 @@ export function checkResume(started: RunConfig, resumed: RunConfig, configFile: 
   const changed = leaves(resumed).filter(([k, v]) => was.get(k) !== v && !RESUMABLE.includes(k));
   if (changed.length === 0) return;
   const list = changed.map(([k, v]) => `${k} ${v} (the run's: ${was.get(k) ?? 'unset'})`).join(', ');
-  throw new Error(`--resume: ${configFile} holds the settings the run was started with, and these would change them: ${list}. `
-    + `A resumed run keeps its settings; only ${RESUMABLE.join(', ')} may change. Leave those options out (or start a new run).`);
+  throw new Error(
+    `--resume: ${configFile} holds the settings the run was started with, and these would change them: ${list}. ` +
+      `A resumed run keeps its settings; only ${RESUMABLE.join(', ')} may change. Leave those options out (or start a new run).`,
+  );
 }
 
 /** The model config for a dataset: defaults, preset, ablations, then explicit overrides. */
-export function modelConfig(rc: RunConfig, dims: { numItems: number; numCategories: number; intervalBuckets: number; calendarSize: number; textDim: number; imageDim: number }): Hm4srConfig {
+export function modelConfig(
+  rc: RunConfig,
+  dims: {
+    numItems: number;
+    numCategories: number;
+    intervalBuckets: number;
+    calendarSize: number;
+    textDim: number;
+    imageDim: number;
+  },
+): Hm4srConfig {
   let c: Hm4srConfig = { ...HM4SR_DEFAULTS, ...dims };
   if (rc.preset === 'sasrec') c = { ...c, ...SASREC_OVERRIDES };
   for (const a of rc.ablations) {
     // "-TMoE", "TMoE" and "tmoe" all name the same ablation (a leading dash is awkward on a command line).
     const key = Object.keys(ABLATIONS).find((k) => k.slice(1).toLowerCase() === a.replace(/^-/, '').toLowerCase());
     const ab = key && ABLATIONS[key];
-    if (!ab) throw new Error(`unknown ablation "${a}" (known: ${Object.keys(ABLATIONS).map((k) => k.slice(1)).join(', ')})`);
+    if (!ab)
+      throw new Error(
+        `unknown ablation "${a}" (known: ${Object.keys(ABLATIONS)
+          .map((k) => k.slice(1))
+          .join(', ')})`,
+      );
     c = { ...c, ...ab };
   }
   c = { ...c, ...rc.model };

@@ -17,12 +17,26 @@ import { DEFAULT_TOP_K } from './export.js';
  * time embeddings), the superset of what the presets and ablations emit. Sizes are small (they change no op).
  */
 export const COVERAGE_MODEL: Hm4srConfig = {
-  ...HM4SR_DEFAULTS, numItems: 40, numCategories: 5, intervalBuckets: 12, calendarSize: 366, textDim: 16, imageDim: 16,
+  ...HM4SR_DEFAULTS,
+  numItems: 40,
+  numCategories: 5,
+  intervalBuckets: 12,
+  calendarSize: 366,
+  textDim: 16,
+  imageDim: 16,
 };
 
 /** Zeros for every parameter: the families that carry their weights inline need values, whose contents change no op. */
 const zeros = (g: Graph) =>
-  new Map([...g.params.values()].map(({ spec }) => [spec.name, allocate(spec.dtype, spec.dims.reduce((a, b) => a * b, 1))]));
+  new Map(
+    [...g.params.values()].map(({ spec }) => [
+      spec.name,
+      allocate(
+        spec.dtype,
+        spec.dims.reduce((a, b) => a * b, 1),
+      ),
+    ]),
+  );
 
 /**
  * Every graph the product runs on CUDA, built the way the product builds it: the training step and the K-step
@@ -44,7 +58,11 @@ export function cudaGraphFamilies(c: Hm4srConfig = COVERAGE_MODEL): { name: stri
     { name: 'catalog', bytes: serialize(buildCatalogGraph(c), { params: 'inputs' }) },
     {
       name: 'serving',
-      bytes: serialize(serving.graph, { params: 'initializers', values: zeros(serving.graph), inputDefaults: serving.defaults }),
+      bytes: serialize(serving.graph, {
+        params: 'initializers',
+        values: zeros(serving.graph),
+        inputDefaults: serving.defaults,
+      }),
     },
     { name: 'bert', bytes: serialize(bert, { params: 'initializers', values: zeros(bert) }) },
     { name: 'vit', bytes: serialize(vit, { params: 'initializers', values: zeros(vit) }) },
@@ -52,4 +70,5 @@ export function cudaGraphFamilies(c: Hm4srConfig = COVERAGE_MODEL): { name: stri
 }
 
 /** Each family checked against ORT's CUDA kernel table (runtime/cuda-coverage.ts). */
-export const cudaGraphCoverage = (c?: Hm4srConfig): GraphCoverage[] => cudaGraphFamilies(c).map((f) => cudaCoverage(f.name, f.bytes));
+export const cudaGraphCoverage = (c?: Hm4srConfig): GraphCoverage[] =>
+  cudaGraphFamilies(c).map((f) => cudaCoverage(f.name, f.bytes));

@@ -11,10 +11,16 @@ import { MetricAccumulator, metricNames } from './metrics.js';
 import type { PackOptions } from './batch.js';
 import { packBatch } from './pack.js';
 
-export interface EvalResult { metrics: Record<string, number>; users: number; seconds: number; ranks: Int32Array }
+export interface EvalResult {
+  metrics: Record<string, number>;
+  users: number;
+  seconds: number;
+  ranks: Int32Array;
+}
 
 type ParamList = { name: string; dims: number[] }[];
-const paramList = (g: Graph): ParamList => [...g.params.values()].map((p) => ({ name: p.spec.name, dims: p.spec.dims }));
+const paramList = (g: Graph): ParamList =>
+  [...g.params.values()].map((p) => ({ name: p.spec.name, dims: p.spec.dims }));
 
 function paramFeeds(params: ParamList, values: ParamValues): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
@@ -43,7 +49,8 @@ export class Evaluator {
   /** Refuses an eval config whose metrics, cut-offs or batch size are unusable before any work is done. */
   static async create(model: Hm4srConfig, config: EvalConfig, opts: SessionOptions = {}): Promise<Evaluator> {
     metricNames(config.metrics, config.topk);
-    if (!(Number.isInteger(config.batchSize) && config.batchSize >= 1)) throw new Error(`eval.batchSize must be a positive integer, got ${config.batchSize}`);
+    if (!(Number.isInteger(config.batchSize) && config.batchSize >= 1))
+      throw new Error(`eval.batchSize must be a positive integer, got ${config.batchSize}`);
     const g = buildEvalGraph(model, 'hm4sr', { catalogInput: true });
     const session = await createSession(serialize(g, { params: 'inputs' }), { placementKey: g.name, ...opts });
     const cg = buildCatalogGraph(model);
@@ -58,7 +65,13 @@ export class Evaluator {
     this.session.endProfiling();
   }
 
-  async evaluate(ds: Dataset, set: SampleSet, values: ParamValues, pack: PackOptions, progress?: (done: number) => void): Promise<EvalResult> {
+  async evaluate(
+    ds: Dataset,
+    set: SampleSet,
+    values: ParamValues,
+    pack: PackOptions,
+    progress?: (done: number) => void,
+  ): Promise<EvalResult> {
     const t0 = performance.now();
     const acc = new MetricAccumulator(this.config.metrics, this.config.topk);
     const all = new Int32Array(set.size);

@@ -13,10 +13,25 @@ export const DEFAULT_TOP_K = 100;
  * weights inline (one portable file; ORT folds the catalog projection at load), item tokens and settings
  * in its metadata_props.
  */
-export function exportInference(mc: Hm4srConfig, values: Map<string, Float32Array>, p: Prepared, rc: RunConfig, path: string, topK = DEFAULT_TOP_K): Manifest {
+export function exportInference(
+  mc: Hm4srConfig,
+  values: Map<string, Float32Array>,
+  p: Prepared,
+  rc: RunConfig,
+  path: string,
+  topK = DEFAULT_TOP_K,
+): Manifest {
   return writeServingModel(path, {
-    model: mc, values, tokens: p.ds.itemTokens, topK,
-    encode: { mu: rc.optim.mu, maxBucket: mc.intervalBuckets - 1, absTime: rc.optim.absTime, timeOrigin: p.ds.firstTimestamp },
+    model: mc,
+    values,
+    tokens: p.ds.itemTokens,
+    topK,
+    encode: {
+      mu: rc.optim.mu,
+      maxBucket: mc.intervalBuckets - 1,
+      absTime: rc.optim.absTime,
+      timeOrigin: p.ds.firstTimestamp,
+    },
     data: { kCore: rc.data.kCore, dedupe: rc.data.dedupe },
   });
 }
@@ -34,7 +49,8 @@ export interface ServingModelSpec {
 export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
   const mc = s.model;
   if (!Number.isInteger(s.topK) || s.topK < 1) throw new Error(`--top-k ${s.topK}: must be a positive integer`);
-  if (s.tokens.length !== mc.numItems + 1) throw new Error(`${s.tokens.length - 1} item tokens for a ${mc.numItems}-item model`);
+  if (s.tokens.length !== mc.numItems + 1)
+    throw new Error(`${s.tokens.length - 1} item tokens for a ${mc.numItems}-item model`);
   const sg = buildServingGraph(mc, s.encode, s.topK, (x) => intervalBucket(x, s.encode.mu));
   const meta: ServingMeta = {
     format: SERVING_FORMAT,
@@ -45,18 +61,27 @@ export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
     inputs: sg.graph.inputs.map((v) => v.name),
     outputs: sg.graph.outputs.map((v) => v.name),
   };
-  const used = new Map([...sg.graph.params.keys()].map((k) => {
-    const v = s.values.get(k);
-    if (!v) throw new Error(`no value for parameter ${k}`);
-    return [k, v];
-  }));
-  return saveModel(sg.graph, path, 'inference', {
-    params: 'initializers',
-    values: used,
-    inputDefaults: sg.defaults,
-    docString: `HM4SR recommender (${mc.modalities.join('+')}), ${mc.numItems} items. Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first)` +
-      `${meta.inputs.includes('timestamps') ? ', timestamps [batch, seq] int64 Unix seconds' : ''}, exclude_seen [batch, 1] bool (default [[false]]). ` +
-      `Outputs: top_items, top_scores [batch, ${sg.topK}], user_vector_<modality> [batch, ${mc.hidden}]. Item tokens: metadata hm4sr.items (line i = item index i).`,
-    metadata: { 'hm4sr.serving': JSON.stringify(meta), 'hm4sr.items': s.tokens.join('\n') },
-  }, { meta: { serving: meta, itemTokens: s.tokens } });
+  const used = new Map(
+    [...sg.graph.params.keys()].map((k) => {
+      const v = s.values.get(k);
+      if (!v) throw new Error(`no value for parameter ${k}`);
+      return [k, v];
+    }),
+  );
+  return saveModel(
+    sg.graph,
+    path,
+    'inference',
+    {
+      params: 'initializers',
+      values: used,
+      inputDefaults: sg.defaults,
+      docString:
+        `HM4SR recommender (${mc.modalities.join('+')}), ${mc.numItems} items. Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first)` +
+        `${meta.inputs.includes('timestamps') ? ', timestamps [batch, seq] int64 Unix seconds' : ''}, exclude_seen [batch, 1] bool (default [[false]]). ` +
+        `Outputs: top_items, top_scores [batch, ${sg.topK}], user_vector_<modality> [batch, ${mc.hidden}]. Item tokens: metadata hm4sr.items (line i = item index i).`,
+      metadata: { 'hm4sr.serving': JSON.stringify(meta), 'hm4sr.items': s.tokens.join('\n') },
+    },
+    { meta: { serving: meta, itemTokens: s.tokens } },
+  );
 }

@@ -15,9 +15,12 @@ const AT: Record<MetricKind, (rank: number, k: number) => number> = { ndcg: ndcg
 
 /** The metric names `metrics` at cut-offs `topk` give, in report order; refuses unknown metrics and bad cut-offs. */
 export function metricNames(metrics: readonly MetricKind[], topk: readonly number[]): MetricName[] {
-  for (const m of metrics) if (!METRIC_KINDS.includes(m)) throw new Error(`unknown metric "${m}" (known: ${METRIC_KINDS.join(', ')})`);
-  for (const k of topk) if (!(Number.isInteger(k) && k >= 1)) throw new Error(`a cut-off must be a positive integer, got ${k}`);
-  if (metrics.length === 0 || topk.length === 0) throw new Error('evaluation needs at least one metric and one cut-off');
+  for (const m of metrics)
+    if (!METRIC_KINDS.includes(m)) throw new Error(`unknown metric "${m}" (known: ${METRIC_KINDS.join(', ')})`);
+  for (const k of topk)
+    if (!(Number.isInteger(k) && k >= 1)) throw new Error(`a cut-off must be a positive integer, got ${k}`);
+  if (metrics.length === 0 || topk.length === 0)
+    throw new Error('evaluation needs at least one metric and one cut-off');
   return topk.flatMap((k) => metrics.map((m) => `${m}@${k}` as MetricName));
 }
 
@@ -25,7 +28,10 @@ export class MetricAccumulator {
   private readonly sums: Map<MetricName, number>;
   count = 0;
 
-  constructor(readonly metrics: readonly MetricKind[], readonly topk: readonly number[]) {
+  constructor(
+    readonly metrics: readonly MetricKind[],
+    readonly topk: readonly number[],
+  ) {
     this.sums = new Map(metricNames(metrics, topk).map((n) => [n, 0]));
   }
 

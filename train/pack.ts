@@ -15,20 +15,28 @@ export function packOptions(rc: RunConfig, p: Prepared): PackOptions {
 
 /** Packs samples (views into the dataset's arrays, never copies of the histories) as a batch of graph inputs. */
 export function packBatch(
-  ds: Dataset, set: SampleSet, indices: ArrayLike<number>, c: Hm4srConfig, o: BatchOptions,
+  ds: Dataset,
+  set: SampleSet,
+  indices: ArrayLike<number>,
+  c: Hm4srConfig,
+  o: BatchOptions,
 ): PackedBatch {
   const hs: History[] = new Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const s = indices[i];
     if (!(s >= 0 && s < set.size)) throw new Error(`sample index ${s} out of range 0..${set.size - 1}`);
-    const end = set.pos[s], start = end - set.length[s];
+    const end = set.pos[s],
+      start = end - set.length[s];
     hs[i] = { items: ds.items.subarray(start, end), times: ds.timestamps.subarray(start, end), target: ds.items[end] };
   }
   return packHistories(hs, c, o);
 }
 
 /** A training run's steps: K same-size batches share one run of the K-step Loop graph, the rest run alone. */
-export interface StepGroup { batches: Int32Array[]; looped: boolean }
+export interface StepGroup {
+  batches: Int32Array[];
+  looped: boolean;
+}
 
 /** Groups an epoch's batches for the K-step Loop (K 1: every batch alone); an epoch's tail takes single steps. */
 export function stepGroups(batches: Int32Array[], K: number): StepGroup[] {
@@ -65,8 +73,11 @@ type Flat = Float32Array | BigInt64Array;
 const copy = (out: Flat, src: Flat, at: number) => (out as Float32Array).set(src as Float32Array, at);
 
 function stackInput(name: string, bs: PackedBatch[], to: { rows: number; width: number }, extra: number): HostTensor {
-  const K = bs.length, R = to.rows, W = to.width;
-  const axis = inputDecl(name).shape[0], rule = INPUT_RULES[name as keyof typeof INPUT_RULES];
+  const K = bs.length,
+    R = to.rows,
+    W = to.width;
+  const axis = inputDecl(name).shape[0],
+    rule = INPUT_RULES[name as keyof typeof INPUT_RULES];
   const first = bs[0].feeds[name];
   const P = axis === 'queries' ? first.dims[1] : 1;
   const longest = () => Math.max(...bs.map((b) => b.feeds[name].dims[0]));

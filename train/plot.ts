@@ -10,7 +10,10 @@ import type { EpochLog } from './run.js';
  */
 export async function writeCurve(logPath: string, pngPath: string, metric: string, title: string): Promise<void> {
   if (!existsSync(logPath)) return;
-  const rows = readFileSync(logPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochLog);
+  const rows = readFileSync(logPath, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as EpochLog);
   if (rows.length === 0) return;
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 900, height: 480 });
   const terms = Object.keys(rows[0].train).filter((k) => k.startsWith('loss'));
@@ -21,10 +24,24 @@ export async function writeCurve(logPath: string, pngPath: string, metric: strin
     legend: { top: 28 },
     grid: { left: 60, right: 70, top: 70, bottom: 45 },
     xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 28, min: 1, max: Math.max(rows.length, 2) },
-    yAxis: [{ type: 'value', name: 'train loss', scale: true }, { type: 'value', name: `valid ${metric}`, scale: true, position: 'right' }],
+    yAxis: [
+      { type: 'value', name: 'train loss', scale: true },
+      { type: 'value', name: `valid ${metric}`, scale: true, position: 'right' },
+    ],
     series: [
-      ...terms.map((k) => ({ name: k === 'loss' ? 'loss (total)' : k.slice(5), type: 'line', showSymbol: false, data: rows.map((r) => [r.epoch, r.train[k]]) })),
-      { name: `valid ${metric}`, type: 'line', yAxisIndex: 1, lineStyle: { width: 3 }, data: rows.map((r) => [r.epoch, r.valid[metric]]) },
+      ...terms.map((k) => ({
+        name: k === 'loss' ? 'loss (total)' : k.slice(5),
+        type: 'line',
+        showSymbol: false,
+        data: rows.map((r) => [r.epoch, r.train[k]]),
+      })),
+      {
+        name: `valid ${metric}`,
+        type: 'line',
+        yAxisIndex: 1,
+        lineStyle: { width: 3 },
+        data: rows.map((r) => [r.epoch, r.valid[metric]]),
+      },
     ],
   });
   const svg = chart.renderToSVGString();

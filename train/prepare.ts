@@ -18,7 +18,8 @@ export interface Prepared {
   warnings: string[];
 }
 
-const featurePath = (dir: string, name: string, m: 'txt' | 'img') => join(dir, `${name}.${m === 'txt' ? 'text' : 'image'}.f32`);
+const featurePath = (dir: string, name: string, m: 'txt' | 'img') =>
+  join(dir, `${name}.${m === 'txt' ? 'text' : 'image'}.f32`);
 
 /** A short content hash: a checkpoint refuses to resume on a different dataset or split. */
 export function fingerprintOf(ds: Dataset, maxLen: number): string {
@@ -31,7 +32,11 @@ export function fingerprintOf(ds: Dataset, maxLen: number): string {
 }
 
 /** A run's dataset: NAME.inter filtered, with category labels from NAME.item when it has a category column. */
-export function loadRunDataset(dir: string, name: string, o: { kCore: number; dedupe: boolean; categoryColumn: string }): Dataset {
+export function loadRunDataset(
+  dir: string,
+  name: string,
+  o: { kCore: number; dedupe: boolean; categoryColumn: string },
+): Dataset {
   return loadAtomicDataset(dir, name, { kCore: o.kCore, dedupe: o.dedupe, categoryColumn: o.categoryColumn });
 }
 
@@ -42,9 +47,13 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
   const ds = loadRunDataset(dir, name, rc.data);
   const maxLen = rc.model.maxLen ?? HM4SR_DEFAULTS.maxLen;
   const samples = buildSamples(ds, maxLen);
-  if (samples.train.size === 0) throw new Error(`${dir}/${name}: no training samples (every user needs at least 4 interactions)`);
+  if (samples.train.size === 0)
+    throw new Error(`${dir}/${name}: no training samples (every user needs at least 4 interactions)`);
   const warnings: string[] = [];
-  const note = (m: string) => { warnings.push(m); warn(m); };
+  const note = (m: string) => {
+    warnings.push(m);
+    warn(m);
+  };
   const frozen = new Map<string, Float32Array>();
   const dims = { txt: 768, img: 768 };
   const numCategories = ds.categories?.names.length ?? 0;
@@ -67,12 +76,17 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
     const path = featurePath(dir, name, m);
     if (existsSync(path)) {
       const aligned = alignFeatures(readFeatureTable(path), ds.itemTokens, { known: ds.knownItemTokens });
-      if (aligned.missing > 0) note(`${path}: ${aligned.missing} of ${ds.numItems} items have no features (zero vectors), e.g. ${aligned.missingTokens.slice(0, 3).join(', ')}`);
+      if (aligned.missing > 0)
+        note(
+          `${path}: ${aligned.missing} of ${ds.numItems} items have no features (zero vectors), e.g. ${aligned.missingTokens.slice(0, 3).join(', ')}`,
+        );
       dims[m] = aligned.dim;
       frozen.set(DATA_PARAMS[m], aligned.data);
       modalities.push(m);
     } else if (rc.data.missingModality === 'zeros') {
-      note(`no ${m === 'txt' ? 'text' : 'image'} features (${path}): the ${m} modality gets zero vectors (set data.missingModality to "drop" to leave it out)`);
+      note(
+        `no ${m === 'txt' ? 'text' : 'image'} features (${path}): the ${m} modality gets zero vectors (set data.missingModality to "drop" to leave it out)`,
+      );
       zeroFeatures.push(m);
       modalities.push(m);
     } else {

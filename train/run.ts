@@ -4,7 +4,12 @@ import { InputError, readJsonFile } from '../graph/input-file.js';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { lockDirectory } from '../runtime/output-lock.js';
 import { join } from 'node:path';
-import { type CheckpointData, checkCheckpointMatches, checkpointValues, readCheckpoint } from '../graph/artifacts/checkpoint.js';
+import {
+  type CheckpointData,
+  checkCheckpointMatches,
+  checkpointValues,
+  readCheckpoint,
+} from '../graph/artifacts/checkpoint.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { probeParams } from '../graph/train-step.js';
@@ -35,7 +40,10 @@ type RunFiles = ReturnType<typeof runFiles>;
  * call created it) is removed on failure, so a failed command does not look like a run.
  */
 export async function inRunDirectory<T>(
-  out: string, command: string, log: (m: string) => void, fn: (files: RunFiles) => Promise<T>,
+  out: string,
+  command: string,
+  log: (m: string) => void,
+  fn: (files: RunFiles) => Promise<T>,
 ): Promise<T> {
   const files = runFiles(out);
   if (existsSync(out) && !statSync(out).isDirectory()) {
@@ -55,7 +63,11 @@ export async function inRunDirectory<T>(
 }
 
 /** config.json: the run's settings, the model config they gave on its data, and the data's fingerprint. */
-export interface SavedConfig { run: RunConfig; model: Hm4srConfig; fingerprint: string }
+export interface SavedConfig {
+  run: RunConfig;
+  model: Hm4srConfig;
+  fingerprint: string;
+}
 
 /** One line of log.jsonl. */
 export interface EpochLog {
@@ -71,24 +83,42 @@ export interface EpochLog {
   best: boolean;
 }
 
-export interface LoadedRun { run: string; rc: RunConfig; p: Prepared; values: Map<string, Float32Array>; ck: CheckpointData; checkpoint: string }
+export interface LoadedRun {
+  run: string;
+  rc: RunConfig;
+  p: Prepared;
+  values: Map<string, Float32Array>;
+  ck: CheckpointData;
+  checkpoint: string;
+}
 
 /** Runs written before the eval section kept the selection metric and eval batch size in optim. */
 function withEvalSection(rc: RunConfig): RunConfig {
   if (rc.eval) return rc;
   const old = rc.optim as Partial<Record<'metric' | 'evalBatchSize', unknown>>;
-  return { ...rc, eval: { ...DEFAULT_CONFIG.eval, validMetric: String(old.metric ?? DEFAULT_CONFIG.eval.validMetric), batchSize: Number(old.evalBatchSize ?? DEFAULT_CONFIG.eval.batchSize) } };
+  return {
+    ...rc,
+    eval: {
+      ...DEFAULT_CONFIG.eval,
+      validMetric: String(old.metric ?? DEFAULT_CONFIG.eval.validMetric),
+      batchSize: Number(old.evalBatchSize ?? DEFAULT_CONFIG.eval.batchSize),
+    },
+  };
 }
 
 /** The settings as config.json and metrics.json record them: the dataset by recordedDataDir. */
-export const recordedRunConfig = (rc: RunConfig): RunConfig => ({ ...rc, data: { ...rc.data, dir: recordedDataDir(rc.data.dir) } });
+export const recordedRunConfig = (rc: RunConfig): RunConfig => ({
+  ...rc,
+  data: { ...rc.data, dir: recordedDataDir(rc.data.dir) },
+});
 
 /** A run directory's config.json, checked to be one, with its dataset as a directory of this machine. */
 export function readSavedConfig(run: string): SavedConfig {
   const f = runFiles(run).config;
   if (!existsSync(f)) throw new Error(`${run}: not a run directory (no config.json)`);
   const saved = readJsonFile(f, 'a run config') as SavedConfig;
-  if (typeof saved?.run?.data?.dir !== 'string' || typeof saved.fingerprint !== 'string') throw new InputError(f, 'not an hm4sr run config (no run.data.dir or fingerprint)');
+  if (typeof saved?.run?.data?.dir !== 'string' || typeof saved.fingerprint !== 'string')
+    throw new InputError(f, 'not an hm4sr run config (no run.data.dir or fingerprint)');
   saved.run.data.dir = recordedDataDirPath(saved.run.data.dir, () => {});
   return saved;
 }
@@ -99,7 +129,10 @@ export function loadRun(run: string, which: 'best' | 'last' = 'best', warn: (m: 
   const saved = readSavedConfig(run);
   saved.run = withEvalSection(saved.run);
   const p = prepare(saved.run, warn);
-  if (p.fingerprint !== saved.fingerprint) throw new Error(`${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`);
+  if (p.fingerprint !== saved.fingerprint)
+    throw new Error(
+      `${run}: the dataset at ${saved.run.data.dir} changed since training (fingerprint ${p.fingerprint}, run ${saved.fingerprint})`,
+    );
   const path = which === 'best' ? f.best : f.last;
   if (!existsSync(path)) throw new Error(`${run}: no ${which} checkpoint yet (${path})`);
   const ck = readCheckpoint(path);
@@ -108,7 +141,11 @@ export function loadRun(run: string, which: 'best' | 'last' = 'best', warn: (m: 
 }
 
 /** Full-catalog evaluation of a loaded run's weights on one split (session options over the run's threads). */
-export async function evaluateRun(r: LoadedRun, split: 'valid' | 'test', session: SessionOptions = {}): Promise<EvalResult> {
+export async function evaluateRun(
+  r: LoadedRun,
+  split: 'valid' | 'test',
+  session: SessionOptions = {},
+): Promise<EvalResult> {
   const ev = await Evaluator.create(r.p.model, r.rc.eval, { threads: r.rc.optim.threads || undefined, ...session });
   return ev.evaluate(r.p.ds, r.p.samples[split], r.values, packOptions(r.rc, r.p));
 }

@@ -20,7 +20,9 @@ type Flagged = [path: string, s: Setting & { flag: string }];
 export function flagged(which?: FlagScope | readonly string[]): Flagged[] {
   const all = allSettings().filter((e): e is Flagged => e[1].flag !== undefined);
   if (which === undefined) return all;
-  return typeof which === 'string' ? all.filter(([, s]) => (s.scope ?? 'train') === which) : all.filter(([p]) => which.includes(p));
+  return typeof which === 'string'
+    ? all.filter(([, s]) => (s.scope ?? 'train') === which)
+    : all.filter(([p]) => which.includes(p));
 }
 
 const plain = (v: unknown): string =>
@@ -36,10 +38,15 @@ export function describeSetting(s: Setting): string {
 function option(s: Setting): FlagOption {
   const describe = describeSetting(s);
   switch (s.kind) {
-    case 'int': case 'number': return { type: 'number', describe };
-    case 'boolean': return { type: 'boolean', describe };
-    case 'string': return { type: 'string', describe };
-    case 'choice': return { type: 'string', choices: s.choices, describe };
+    case 'int':
+    case 'number':
+      return { type: 'number', describe };
+    case 'boolean':
+      return { type: 'boolean', describe };
+    case 'string':
+      return { type: 'string', describe };
+    case 'choice':
+      return { type: 'string', choices: s.choices, describe };
     case 'list': {
       const elements = s.of === 'int' ? { number: true } : { string: true };
       return { type: 'array', ...elements, ...(s.of === 'choice' ? { choices: s.choices } : {}), describe };

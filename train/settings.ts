@@ -55,7 +55,9 @@ export interface EvalConfig {
   batchSize: number;
 }
 
-export type ModelOverrides = Partial<Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'intervalBuckets' | 'calendarSize'>>;
+export type ModelOverrides = Partial<
+  Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'intervalBuckets' | 'calendarSize'>
+>;
 
 export interface RunConfig {
   preset: 'hm4sr' | 'sasrec';
@@ -94,24 +96,61 @@ export interface Setting<V = unknown> {
 type More<V> = Partial<Pick<Setting<V>, 'flag' | 'scope' | 'shown' | 'cuda' | 'resumable'>>;
 type Range = readonly [number, number];
 type ListMore<E> = More<E[]> & Pick<Setting, 'range' | 'choices'>;
-const int = (d: number, range: Range, help: string, m: More<number> = {}): Setting<number> =>
-  ({ kind: 'int', default: d, range, help, ...m });
-const num = (d: number, range: Range, help: string, m: More<number> = {}): Setting<number> =>
-  ({ kind: 'number', default: d, range, help, ...m });
-const bool = (d: boolean, help: string, m: More<boolean> = {}): Setting<boolean> =>
-  ({ kind: 'boolean', default: d, help, ...m });
-const str = (d: string, help: string, m: More<string> = {}): Setting<string> => ({ kind: 'string', default: d, help, ...m });
-const choice = <C extends string>(d: C, choices: readonly C[], help: string, m: More<C> = {}): Setting<C> =>
-  ({ kind: 'choice', default: d, choices, help, ...m });
-const list = <E>(d: E[], of: 'int' | 'string' | 'choice', help: string, m: ListMore<E> = {}): Setting<E[]> =>
-  ({ kind: 'list', of, default: d, help, ...m });
+const int = (d: number, range: Range, help: string, m: More<number> = {}): Setting<number> => ({
+  kind: 'int',
+  default: d,
+  range,
+  help,
+  ...m,
+});
+const num = (d: number, range: Range, help: string, m: More<number> = {}): Setting<number> => ({
+  kind: 'number',
+  default: d,
+  range,
+  help,
+  ...m,
+});
+const bool = (d: boolean, help: string, m: More<boolean> = {}): Setting<boolean> => ({
+  kind: 'boolean',
+  default: d,
+  help,
+  ...m,
+});
+const str = (d: string, help: string, m: More<string> = {}): Setting<string> => ({
+  kind: 'string',
+  default: d,
+  help,
+  ...m,
+});
+const choice = <C extends string>(d: C, choices: readonly C[], help: string, m: More<C> = {}): Setting<C> => ({
+  kind: 'choice',
+  default: d,
+  choices,
+  help,
+  ...m,
+});
+const list = <E>(d: E[], of: 'int' | 'string' | 'choice', help: string, m: ListMore<E> = {}): Setting<E[]> => ({
+  kind: 'list',
+  of,
+  default: d,
+  help,
+  ...m,
+});
 
 /** A model setting: its default is the model's own (HM4SR_DEFAULTS, graph/models/hm4sr-config.ts). */
 type ModelEntry = Omit<Setting, 'default'>;
-const PROB = [0, 0.999] as const, POSITIVE = [1e-6, 1e6] as const, WEIGHT = [0, 1e6] as const;
+const PROB = [0, 0.999] as const,
+  POSITIVE = [1e-6, 1e6] as const,
+  WEIGHT = [0, 1e6] as const;
 const MODALITIES = ['id', 'txt', 'img'] as const satisfies readonly Modality[];
-const TIME_EMBEDDINGS = ['both', 'interval', 'absolute', 'day-index', 'day-of-year', 'interval-cos'] as const satisfies
-  readonly TimeEmbedding[];
+const TIME_EMBEDDINGS = [
+  'both',
+  'interval',
+  'absolute',
+  'day-index',
+  'day-of-year',
+  'interval-cos',
+] as const satisfies readonly TimeEmbedding[];
 const BUILD = { scope: 'build' } as const;
 
 type Section<T> = { [K in keyof T]-?: Setting<T[K]> };
@@ -122,13 +161,20 @@ type Section<T> = { [K in keyof T]-?: Setting<T[K]> };
  * asks for its entry).
  */
 export const SETTINGS: {
-  preset: Setting<RunConfig['preset']>; ablations: Setting<string[]>;
-  data: Section<DataConfig>; optim: Section<OptimConfig>; eval: Section<EvalConfig>;
+  preset: Setting<RunConfig['preset']>;
+  ablations: Setting<string[]>;
+  data: Section<DataConfig>;
+  optim: Section<OptimConfig>;
+  eval: Section<EvalConfig>;
   model: { [K in keyof ModelOverrides]-?: ModelEntry };
 } = {
   preset: choice('hm4sr', ['hm4sr', 'sasrec'] as const, 'model preset', { flag: 'preset', ...BUILD }),
-  ablations: list([], 'string',
-    'ablations (the paper\'s -IMoE ... written without the dash): IMoE TMoE CP IDCL PCL Text Image', { flag: 'ablate', ...BUILD }),
+  ablations: list(
+    [],
+    'string',
+    "ablations (the paper's -IMoE ... written without the dash): IMoE TMoE CP IDCL PCL Text Image",
+    { flag: 'ablate', ...BUILD },
+  ),
   data: {
     // The flags --data and --name name a built-in dataset or a directory: cli/options.ts resolves them.
     dir: str('', 'dataset directory', { resumable: true }),
@@ -136,8 +182,12 @@ export const SETTINGS: {
     categoryColumn: str('auto', 'NAME.item column with category labels', { flag: 'category-column', ...BUILD }),
     kCore: int(5, [0, 1e6], 'k-core filter: users and items with fewer interactions are dropped'),
     dedupe: bool(true, 'drop repeated (user, item) interactions'),
-    missingModality: choice('zeros', ['zeros', 'drop'] as const, 'absent feature table: zero features or drop the modality',
-      { flag: 'missing-modality', ...BUILD }),
+    missingModality: choice(
+      'zeros',
+      ['zeros', 'drop'] as const,
+      'absent feature table: zero features or drop the modality',
+      { flag: 'missing-modality', ...BUILD },
+    ),
   },
   optim: {
     epochs: int(200, [1, 1e6], 'maximum epochs (early stopping after --patience)', { flag: 'epochs', resumable: true }),
@@ -146,22 +196,36 @@ export const SETTINGS: {
     weightDecay: num(0, [0, 10], 'Adam weight decay'),
     seed: int(2025, [-(2 ** 31), 2 ** 32 - 1], 'random seed', { flag: 'seed', ...BUILD }),
     patience: int(10, [1, 1e6], 'epochs without validation improvement', { flag: 'patience' }),
-    layout: choice('packed', ['packed', 'padded'] as const, 'batch layout: pack histories into rows or one per row',
-      { flag: 'layout' }),
+    layout: choice('packed', ['packed', 'padded'] as const, 'batch layout: pack histories into rows or one per row', {
+      flag: 'layout',
+    }),
     lengthBucketing: bool(false, 'batch similar lengths together, not at random', { flag: 'length-bucketing' }),
     mu: num(100, [1e-6, 1e6], 'interval bucket scale: floor(mu * log2(interval + 1))'),
-    pclBeta: num(0.3, [0, 1], 'PCL: fraction of each history\'s positions replaced by a time placeholder'),
-    absTime: choice('days', ['days', 'seconds'] as const, 'absolute times in days since the first interaction, or Unix seconds'),
-    threads: int(0, [0, 1024], 'onnxruntime intra-op threads', { flag: 'threads', shown: 'all cores', resumable: true }),
-    stepsPerRun: int(1, [1, 1e4], 'training steps per onnxruntime run through the K-step Loop graph',
-      { flag: 'steps-per-run', cuda: 16 }),
+    pclBeta: num(0.3, [0, 1], "PCL: fraction of each history's positions replaced by a time placeholder"),
+    absTime: choice(
+      'days',
+      ['days', 'seconds'] as const,
+      'absolute times in days since the first interaction, or Unix seconds',
+    ),
+    threads: int(0, [0, 1024], 'onnxruntime intra-op threads', {
+      flag: 'threads',
+      shown: 'all cores',
+      resumable: true,
+    }),
+    stepsPerRun: int(1, [1, 1e4], 'training steps per onnxruntime run through the K-step Loop graph', {
+      flag: 'steps-per-run',
+      cuda: 16,
+    }),
   },
   eval: {
     metrics: list(['ndcg', 'mrr', 'hr'], 'choice', 'metrics reported at every cut-off', { choices: METRIC_KINDS }),
     topk: list([5, 10, 20], 'int', 'cut-offs K of the metrics', { range: [1, 1e6] }),
     validMetric: str('ndcg@20', 'metric@K that selects the best epoch and stops early'),
-    batchSize: int(1024, [1, 1 << 20], 'users ranked per evaluation batch',
-      { flag: 'eval-batch-size', cuda: 4096, resumable: true }),
+    batchSize: int(1024, [1, 1 << 20], 'users ranked per evaluation batch', {
+      flag: 'eval-batch-size',
+      cuda: 4096,
+      resumable: true,
+    }),
   },
   model: {
     maxLen: { kind: 'int', range: [2, 4096], help: 'longest history read (older items are dropped)' },
@@ -171,11 +235,16 @@ export const SETTINGS: {
     inner: { kind: 'int', range: [1, 65536], help: 'feed-forward inner size' },
     hiddenDropout: { kind: 'number', range: PROB, help: 'dropout of hidden states' },
     attnDropout: { kind: 'number', range: PROB, help: 'dropout of attention weights' },
-    embDropout: { kind: 'number', range: PROB, help: 'dropout after each modality\'s input LayerNorm' },
+    embDropout: { kind: 'number', range: PROB, help: "dropout after each modality's input LayerNorm" },
     modalities: { kind: 'list', of: 'choice', choices: MODALITIES, help: 'modalities that take part (id is required)' },
     textDim: { kind: 'int', range: [1, 65536], help: 'text feature size (set from NAME.text.f32)' },
     imageDim: { kind: 'int', range: [1, 65536], help: 'image feature size (set from NAME.image.f32)' },
-    zeroFeatures: { kind: 'list', of: 'choice', choices: MODALITIES, help: 'modalities without a feature table (from the data)' },
+    zeroFeatures: {
+      kind: 'list',
+      of: 'choice',
+      choices: MODALITIES,
+      help: 'modalities without a feature table (from the data)',
+    },
     imoe: { kind: 'boolean', help: 'interest mixture of experts (IMoE)' },
     k1: { kind: 'int', range: [1, 64], help: 'IMoE experts' },
     tmoe: { kind: 'boolean', help: 'temporal mixture of experts (TMoE)' },
@@ -187,7 +256,11 @@ export const SETTINGS: {
     lambdaPCL: { kind: 'number', range: WEIGHT, help: 'weight of placeholder contrastive learning (PCL)' },
     tau: { kind: 'number', range: POSITIVE, help: 'IDCL temperature' },
     pclTau: { kind: 'number', range: POSITIVE, help: 'PCL temperature' },
-    falseNegatives: { kind: 'choice', choices: ['exclude', 'reference'], help: 'same-target rows in InfoNCE: left out, or logit 0' },
+    falseNegatives: {
+      kind: 'choice',
+      choices: ['exclude', 'reference'],
+      help: 'same-target rows in InfoNCE: left out, or logit 0',
+    },
     includePadInSoftmax: { kind: 'boolean', help: 'item 0 (padding) stays in the softmax (the reference code)' },
   },
 };
@@ -197,9 +270,13 @@ export const SECTIONS: readonly SectionName[] = ['data', 'model', 'optim', 'eval
 
 /** Every setting with its path in the run config (preset, optim.epochs, model.tau, ...), in the table's order. */
 export function allSettings(): [path: string, s: Setting][] {
-  const top: [string, Setting][] = [['preset', SETTINGS.preset], ['ablations', SETTINGS.ablations]];
+  const top: [string, Setting][] = [
+    ['preset', SETTINGS.preset],
+    ['ablations', SETTINGS.ablations],
+  ];
   const entry = (sec: SectionName, k: string, s: Setting | ModelEntry): Setting =>
-    (sec === 'model' ? { ...s, default: HM4SR_DEFAULTS[k as keyof typeof HM4SR_DEFAULTS] } : s as Setting);
-  const section = (sec: SectionName) => Object.entries(SETTINGS[sec]).map(([k, s]): [string, Setting] => [`${sec}.${k}`, entry(sec, k, s)]);
+    sec === 'model' ? { ...s, default: HM4SR_DEFAULTS[k as keyof typeof HM4SR_DEFAULTS] } : (s as Setting);
+  const section = (sec: SectionName) =>
+    Object.entries(SETTINGS[sec]).map(([k, s]): [string, Setting] => [`${sec}.${k}`, entry(sec, k, s)]);
   return top.concat(SECTIONS.flatMap(section));
 }

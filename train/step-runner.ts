@@ -4,8 +4,15 @@ import { serialize } from '../graph/emit.js';
 import { DRAWS_INPUT, drawCount } from '../graph/random.js';
 import type { Rng } from '../graph/rng.js';
 import { type StatePair, type TrainGraph, stateName } from '../graph/train-step.js';
-import { type HostTensor, type SessionOptions, createSession, ort, runChecked, toOrtFeeds, toOrtTensor } from '../runtime/session.js';
-
+import {
+  type HostTensor,
+  type SessionOptions,
+  createSession,
+  ort,
+  runChecked,
+  toOrtFeeds,
+  toOrtTensor,
+} from '../runtime/session.js';
 
 export interface OptimizerState {
   params: ParamValues;
@@ -16,7 +23,8 @@ export interface OptimizerState {
 
 /** The state before the first step: the given parameter values and zero Adam moments. */
 export function freshState(specs: ParamSpec[], params: ParamValues): OptimizerState {
-  const zeros = () => new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(params.get(s.name)!.length)]));
+  const zeros = () =>
+    new Map(specs.filter((s) => s.trainable).map((s) => [s.name, new Float32Array(params.get(s.name)!.length)]));
   return { params, m: zeros(), v: zeros(), step: 0 };
 }
 
@@ -32,9 +40,16 @@ export class StepRunner {
   ) {}
 
   /** `lower: false` emits Softplus and LayerNormalization as single nodes (see EmitOptions.lower). */
-  static async create(tg: TrainGraph, state: OptimizerState, opts: SessionOptions & { lower?: boolean } = {}): Promise<StepRunner> {
+  static async create(
+    tg: TrainGraph,
+    state: OptimizerState,
+    opts: SessionOptions & { lower?: boolean } = {},
+  ): Promise<StepRunner> {
     const { lower, ...sessionOpts } = opts;
-    const session = await createSession(serialize(tg.graph, { params: 'inputs', lower }), { placementKey: tg.graph.name, ...sessionOpts });
+    const session = await createSession(serialize(tg.graph, { params: 'inputs', lower }), {
+      placementKey: tg.graph.name,
+      ...sessionOpts,
+    });
     return new StepRunner(session, tg, state);
   }
 
@@ -73,18 +88,24 @@ export class StepRunner {
    * without random sites (no dropout) takes none.
    */
   withDraws(batch: Record<string, HostTensor>, rng: Rng): Record<string, HostTensor> {
-    const g = this.graph.graph, sites = this.graph.draws;
-    if (sites === null) throw new Error(`${g.name} draws its randomness from seeded ops; it takes no ${DRAWS_INPUT} (build it with fedDraws)`);
+    const g = this.graph.graph,
+      sites = this.graph.draws;
+    if (sites === null)
+      throw new Error(
+        `${g.name} draws its randomness from seeded ops; it takes no ${DRAWS_INPUT} (build it with fedDraws)`,
+      );
     if (sites.length === 0) return batch;
     const sizes = new Map<string, { n: number; from: string }>();
     for (const v of g.inputs) {
       const t = batch[v.name];
       if (!t || !v.shape) continue;
-      if (t.dims.length !== v.shape.length) throw new Error(`batch input ${v.name}: ${t.dims.length} dims given, ${g.name} declares ${v.shape.length}`);
+      if (t.dims.length !== v.shape.length)
+        throw new Error(`batch input ${v.name}: ${t.dims.length} dims given, ${g.name} declares ${v.shape.length}`);
       v.shape.forEach((d, i) => {
         if (typeof d !== 'string') return;
         const seen = sizes.get(d);
-        if (seen && seen.n !== t.dims[i]) throw new Error(`batch inputs ${seen.from} and ${v.name} disagree on dim '${d}' (${seen.n} vs ${t.dims[i]})`);
+        if (seen && seen.n !== t.dims[i])
+          throw new Error(`batch inputs ${seen.from} and ${v.name} disagree on dim '${d}' (${seen.n} vs ${t.dims[i]})`);
         sizes.set(d, { n: t.dims[i], from: v.name });
       });
     }
@@ -96,17 +117,24 @@ export class StepRunner {
     const n = drawCount(sites, size);
     const looped = g.inputs.find((v) => v.name === DRAWS_INPUT)!.shape!.length === 2;
     const dims = looped ? [size('steps'), n] : [n];
-    return { ...batch, [DRAWS_INPUT]: { data: rng.fillUniform24(new Float32Array(dims.reduce((a, b) => a * b, 1))), dims } };
+    return {
+      ...batch,
+      [DRAWS_INPUT]: { data: rng.fillUniform24(new Float32Array(dims.reduce((a, b) => a * b, 1))), dims },
+    };
   }
 
   /** Runs one step (or K steps for a Loop graph); returns each loss output (length K for a Loop). */
   async run(batch: Record<string, HostTensor>, lr: number): Promise<Record<string, Float32Array>> {
     for (const name of this.graph.distinct) if (batch[name]) checkDistinct(name, batch[name]);
-    if (this.graph.draws?.length && !batch[DRAWS_INPUT]) throw new Error(`${this.graph.graph.name} reads its dropout draws from the input ${DRAWS_INPUT}: run it on runner.withDraws(batch, rng)`);
+    if (this.graph.draws?.length && !batch[DRAWS_INPUT])
+      throw new Error(
+        `${this.graph.graph.name} reads its dropout draws from the input ${DRAWS_INPUT}: run it on runner.withDraws(batch, rng)`,
+      );
     const out = await runChecked(this.session, this.feeds(batch, lr));
     for (const name of this.graph.losses) {
       const d = out[name].data as Float32Array;
-      for (const x of d) if (!Number.isFinite(x)) throw new Error(`training diverged: ${name} is ${x} at step ${this.state.step + 1}`);
+      for (const x of d)
+        if (!Number.isFinite(x)) throw new Error(`training diverged: ${name} is ${x} at step ${this.state.step + 1}`);
     }
     this.absorb(out, this.graph.state);
     return Object.fromEntries(this.graph.losses.map((n) => [n, out[n].data as Float32Array]));
@@ -123,7 +151,10 @@ function checkDistinct(name: string, t: HostTensor): void {
     const seen = new Set<number>();
     for (let i = at; i < at + n; i++) {
       const v = Number(t.data[i]);
-      if (v < 0 || seen.has(v)) throw new Error(`batch input ${name}: entry ${i - at}${t.dims.length > 1 ? ` of step ${at / n}` : ''} is ${v}, ${v < 0 ? 'negative' : 'a repeat'}; ${name} must hold distinct non-negative indices`);
+      if (v < 0 || seen.has(v))
+        throw new Error(
+          `batch input ${name}: entry ${i - at}${t.dims.length > 1 ? ` of step ${at / n}` : ''} is ${v}, ${v < 0 ? 'negative' : 'a repeat'}; ${name} must hold distinct non-negative indices`,
+        );
       seen.add(v);
     }
   }

@@ -8,7 +8,14 @@ import { type ParamValues, initialValues } from '../graph/init.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { buildTrainLoop, buildTrainStep, probeParams } from '../graph/train-step.js';
 import { type ExecutionProvider, type HostTensor, checkExecutionProvider } from '../runtime/session.js';
-import { checkCheckpointMatches, checkpointFromState, checkpointValues, readCheckpoint, stateFromCheckpoint, writeCheckpoint } from '../graph/artifacts/checkpoint.js';
+import {
+  checkCheckpointMatches,
+  checkpointFromState,
+  checkpointValues,
+  readCheckpoint,
+  stateFromCheckpoint,
+  writeCheckpoint,
+} from '../graph/artifacts/checkpoint.js';
 import { type RunConfig, adamConfig } from './config.js';
 import { EpochSampler, type EpochSamplerState, Rng } from './data/shuffle.js';
 import { Evaluator } from './evaluate.js';
@@ -68,7 +75,12 @@ export async function train(rc: RunConfig, opts: TrainOptions): Promise<TrainSum
 }
 
 /** What a run's checkpoints record beside the weights: epochs done and the early-stopping state. */
-interface Standing { epoch: number; best: number; bestEpoch: number; bad: number }
+interface Standing {
+  epoch: number;
+  best: number;
+  bestEpoch: number;
+  bad: number;
+}
 
 /** A started (or resumed) run: what each of its steps reads, and its standing, which the epochs advance. */
 interface Run {
@@ -106,10 +118,14 @@ async function checkStart(rc: RunConfig, opts: TrainOptions, files: RunFiles): P
   await checkExecutionProvider(opts.ep);
   const evaluated = metricNames(rc.eval.metrics, rc.eval.topk);
   if (!evaluated.includes(rc.eval.validMetric as MetricName)) {
-    throw new Error(`eval.validMetric "${rc.eval.validMetric}" is not one of the evaluated metrics (${evaluated.join(', ')})`);
+    throw new Error(
+      `eval.validMetric "${rc.eval.validMetric}" is not one of the evaluated metrics (${evaluated.join(', ')})`,
+    );
   }
   if (!opts.resume && existsSync(files.last)) {
-    throw new Error(`${opts.out} already holds a run (${files.last}); pass --resume to continue it or choose another --out`);
+    throw new Error(
+      `${opts.out} already holds a run (${files.last}); pass --resume to continue it or choose another --out`,
+    );
   }
   if (opts.resume && !existsSync(files.last)) throw new Error(`--resume: no checkpoint at ${files.last}`);
 }
@@ -132,10 +148,14 @@ async function startOrResume(rc: RunConfig, opts: TrainOptions, files: RunFiles)
   writeFileAtomic(files.config, JSON.stringify(saved, null, 2) + '\n');
   const { samples } = p;
   const trainable = specs.filter((s) => s.trainable).reduce((a, s) => a + s.dims.reduce((x, y) => x * y, 1), 0);
-  opts.log(`data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; `
-    + `samples train ${samples.train.size} / valid ${samples.valid.size} / test ${samples.test.size}`);
-  opts.log(`model: ${rc.preset}${rc.ablations.length ? ` ${rc.ablations.join(' ')}` : ''}, `
-    + `modalities ${mc.modalities.join('+')}, ${trainable.toLocaleString('en')} trainable parameters`);
+  opts.log(
+    `data: ${p.ds.numUsers} users, ${p.ds.numItems} items, ${p.ds.numInteractions} interactions; ` +
+      `samples train ${samples.train.size} / valid ${samples.valid.size} / test ${samples.test.size}`,
+  );
+  opts.log(
+    `model: ${rc.preset}${rc.ablations.length ? ` ${rc.ablations.join(' ')}` : ''}, ` +
+      `modalities ${mc.modalities.join('+')}, ${trainable.toLocaleString('en')} trainable parameters`,
+  );
   const begun = fresh ? begin(rc, files, p, specs, fresh) : resume(rc, opts, files, p, specs);
 
   const { ep, log } = opts;
@@ -167,7 +187,9 @@ function resume(rc: RunConfig, opts: TrainOptions, files: RunFiles, p: Prepared,
   const ck = readCheckpoint(files.last);
   checkCheckpointMatches(ck, specs, files.last);
   if (ck.properties.fingerprint !== p.fingerprint) {
-    throw new Error(`${files.last} was written for another dataset (fingerprint ${ck.properties.fingerprint}, data ${p.fingerprint})`);
+    throw new Error(
+      `${files.last} was written for another dataset (fingerprint ${ck.properties.fingerprint}, data ${p.fingerprint})`,
+    );
   }
   const state = stateFromCheckpoint(ck, files.last);
   const at = (key: string) => Number(ck.properties[key]);
@@ -188,16 +210,33 @@ function resume(rc: RunConfig, opts: TrainOptions, files: RunFiles, p: Prepared,
 const trainLengths = (rc: RunConfig, p: Prepared) => (rc.optim.lengthBucketing ? p.samples.train.length : null);
 
 /** An epoch's training: loss sums weighted by samples, and what the batches held. */
-interface Trained { sums: Record<string, number>; samples: number; tokens: number; padded: number; seconds: number }
+interface Trained {
+  sums: Record<string, number>;
+  samples: number;
+  tokens: number;
+  padded: number;
+  seconds: number;
+}
 
 /** A step group packed for its runner: its batches, the feeds the runner takes (stacked when looped), their cells. */
-interface PackedGroup { packed: PackedBatch[]; feeds: Record<string, HostTensor>; by: StepRunner; cells: number }
+interface PackedGroup {
+  packed: PackedBatch[];
+  feeds: Record<string, HostTensor>;
+  by: StepRunner;
+  cells: number;
+}
 
 /** One epoch: the sampler's batches in step groups (stepGroups), each packed while the previous one runs. */
 async function trainEpoch(run: Run): Promise<Trained> {
-  const { rc, p, opts, standing: { epoch } } = run;
+  const {
+    rc,
+    p,
+    opts,
+    standing: { epoch },
+  } = run;
   const seed = epochSeed(rc.optim.seed, epoch);
-  const pclRng = new Rng(seed >>> 0), dropRng = Rng.keyed(seed >>> 0, 'dropout');
+  const pclRng = new Rng(seed >>> 0),
+    dropRng = Rng.keyed(seed >>> 0, 'dropout');
   const groups = stepGroups(run.sampler.nextEpoch(), run.loop ? rc.optim.stepsPerRun : 1);
   const packGroup = (g: StepGroup): PackedGroup => {
     const o = { ...run.pack, withTarget: true, rng: pclRng };
@@ -207,7 +246,11 @@ async function trainEpoch(run: Run): Promise<Trained> {
     return { packed, feeds: by.withDraws(b.feeds, dropRng), by, cells: b.rows * b.width };
   };
   const t: Trained = { sums: {}, samples: 0, tokens: 0, padded: 0, seconds: 0 };
-  const bar = progressBar(`epoch ${epoch}`, groups.reduce((a, g) => a + g.batches.length, 0), opts.progress);
+  const bar = progressBar(
+    `epoch ${epoch}`,
+    groups.reduce((a, g) => a + g.batches.length, 0),
+    opts.progress,
+  );
   const te = performance.now();
   let next = groups.length > 0 ? packGroup(groups[0]) : null;
   for (let j = 0, done = 0; j < groups.length; j++) {
@@ -237,8 +280,10 @@ async function trainEpoch(run: Run): Promise<Trained> {
   // Checked before any checkpoint is written, so last.ckpt keeps the last finite weights.
   const badTerm = Object.entries(t.sums).find(([, v]) => !Number.isFinite(v));
   if (badTerm) {
-    throw new Error(`training diverged in epoch ${epoch}: ${badTerm[0]} is ${badTerm[1]} `
-      + '(lower --lr, or check the feature tables for extreme values)');
+    throw new Error(
+      `training diverged in epoch ${epoch}: ${badTerm[0]} is ${badTerm[1]} ` +
+        '(lower --lr, or check the feature tables for extreme values)',
+    );
   }
   t.seconds = (performance.now() - te) / 1000;
   return t;
@@ -262,38 +307,68 @@ async function validateAndCheckpoint(run: Run, t: Trained): Promise<void> {
     epoch: s.epoch,
     train: Object.fromEntries(Object.entries(t.sums).map(([k, v]) => [k, v / t.samples])),
     valid: ev.metrics,
-    samples: t.samples, tokens: t.tokens, paddedTokens: t.padded,
-    trainSeconds: t.seconds, samplesPerSecond: t.samples / t.seconds, evalSeconds: ev.seconds, best: improved,
+    samples: t.samples,
+    tokens: t.tokens,
+    paddedTokens: t.padded,
+    trainSeconds: t.seconds,
+    samplesPerSecond: t.samples / t.seconds,
+    evalSeconds: ev.seconds,
+    best: improved,
   };
   appendFileSync(files.log, JSON.stringify(line) + '\n');
   writeCheckpoint(files.last, checkpointOf(run));
-  opts.log(`epoch ${s.epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.eval.validMetric} ${score.toFixed(4)}${improved ? ' *' : ''}`
-    + ` | ${t.seconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`);
+  opts.log(
+    `epoch ${s.epoch}: loss ${line.train.loss.toFixed(4)} | valid ${rc.eval.validMetric} ${score.toFixed(4)}${improved ? ' *' : ''}` +
+      ` | ${t.seconds.toFixed(1)} s train (${line.samplesPerSecond.toFixed(0)} samples/s), ${ev.seconds.toFixed(1)} s eval`,
+  );
 }
 
 function checkpointOf(run: Run) {
   const { rc, p, standing: s } = run;
   const properties = {
-    format: 'hm4sr-run/1', epoch: s.epoch, seed: rc.optim.seed, best: s.best, bestEpoch: s.bestEpoch, bad: s.bad,
-    fingerprint: p.fingerprint, sampler: JSON.stringify(run.sampler.state()), config: JSON.stringify(p.model),
+    format: 'hm4sr-run/1',
+    epoch: s.epoch,
+    seed: rc.optim.seed,
+    best: s.best,
+    bestEpoch: s.bestEpoch,
+    bad: s.bad,
+    fingerprint: p.fingerprint,
+    sampler: JSON.stringify(run.sampler.state()),
+    config: JSON.stringify(p.model),
   };
   return checkpointFromState(run.specs, run.state, { lr: rc.optim.lr, properties });
 }
 
 /** Finish: the best weights' valid and test metrics, ranks, model.onnx and the training curve. */
 async function finish(run: Run, t0: number): Promise<TrainSummary> {
-  const { rc, p, opts, files, standing: { epoch, bestEpoch, bad } } = run;
+  const {
+    rc,
+    p,
+    opts,
+    files,
+    standing: { epoch, bestEpoch, bad },
+  } = run;
   if (bad >= rc.optim.patience) opts.log(`early stop: no ${rc.eval.validMetric} improvement for ${bad} epochs`);
   const bestValues = checkpointValues(readCheckpoint(files.best));
   const valid = await run.evaluator.evaluate(p.ds, p.samples.valid, bestValues, run.pack);
   const test = await run.evaluator.evaluate(p.ds, p.samples.test, bestValues, run.pack);
   const wallSeconds = (performance.now() - t0) / 1000;
   const summary: TrainSummary = {
-    bestEpoch, epochsRun: epoch, valid: valid.metrics, test: test.metrics, wallSeconds, exampleUser: p.ds.userTokens[0],
+    bestEpoch,
+    epochsRun: epoch,
+    valid: valid.metrics,
+    test: test.metrics,
+    wallSeconds,
+    exampleUser: p.ds.userTokens[0],
   };
   const metrics = {
-    ...summary, exampleUser: undefined, testEvalSeconds: test.seconds, users: test.users,
-    preset: rc.preset, ablations: rc.ablations, data: `${recordedRunConfig(rc).data.dir}/${rc.data.name}`,
+    ...summary,
+    exampleUser: undefined,
+    testEvalSeconds: test.seconds,
+    users: test.users,
+    preset: rc.preset,
+    ablations: rc.ablations,
+    data: `${recordedRunConfig(rc).data.dir}/${rc.data.name}`,
   };
   writeFileAtomic(files.metrics, JSON.stringify(metrics, null, 2) + '\n');
   writeRanks(files.ranks, { fingerprint: p.fingerprint, bestEpoch, valid: valid.ranks, test: test.ranks });

@@ -31,10 +31,16 @@ export const ORT_NAMES = {
   gradBuffer: (p: string) => `${p}_grad.accumulation.buffer`,
   gradOut: (p: string) => `${p}_grad.accumulation.out`,
   lazyResetGrad: 'lazy_reset_grad',
-  optimizerInputs: ['learning_rate', 'step', 'params', 'gradients', 'first_order_moments', 'second_order_moments'] as const,
+  optimizerInputs: [
+    'learning_rate',
+    'step',
+    'params',
+    'gradients',
+    'first_order_moments',
+    'second_order_moments',
+  ] as const,
   reservedSuffixes: ['_grad.accumulation.buffer', '_grad', '_grad.accumulation.out'],
 };
-
 
 /** Extra evaluation outputs (e.g. scores or ranks) over their own batch signature. */
 export interface EvalSpec {
@@ -54,16 +60,24 @@ export interface ArtifactModels {
   optimizerProto: P.ModelProto;
 }
 
-
 function checkUserName(kind: string, name: string): void {
   const bad = ORT_NAMES.reservedSuffixes.find((s) => name.endsWith(s));
-  if (bad) throw new Error(`${kind} ${name} ends in '${bad}', which onnxruntime's training API reserves for gradients; rename it`);
-  if (name === ORT_NAMES.lazyResetGrad) throw new Error(`${kind} ${name} is onnxruntime's gradient-reset input name; rename it`);
+  if (bad)
+    throw new Error(
+      `${kind} ${name} ends in '${bad}', which onnxruntime's training API reserves for gradients; rename it`,
+    );
+  if (name === ORT_NAMES.lazyResetGrad)
+    throw new Error(`${kind} ${name} is onnxruntime's gradient-reset input name; rename it`);
 }
 
 /** Declares every parameter up front, in probe order, so training and eval models list them identically. */
 function declareParams(g: Graph, specs: ParamSpec[]): Map<string, Value> {
-  return new Map(specs.map((s) => [s.name, g.param(s.name, s.dims, s.init, { absolute: true, trainable: s.trainable, dtype: s.dtype })]));
+  return new Map(
+    specs.map((s) => [
+      s.name,
+      g.param(s.name, s.dims, s.init, { absolute: true, trainable: s.trainable, dtype: s.dtype }),
+    ]),
+  );
 }
 
 /** Puts graph inputs in the given order (names not listed keep their relative order, after the listed ones). */
@@ -80,12 +94,16 @@ function reorderInputs(proto: P.ModelProto, order: string[]): void {
 }
 
 /** Training model: forward, loss, hm4sr's VJP graph, one InPlaceAccumulatorV2 per trainable parameter. */
-function buildTrainingModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[] } = {}): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[]; params: ParamSpec[] } {
+function buildTrainingModel(
+  model: LossModel,
+  opts: { seed?: number; params?: ParamSpec[] } = {},
+): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[]; params: ParamSpec[] } {
   const specs = opts.params ?? probeParams(model);
   const trainable = specs.filter((s) => s.trainable);
   if (trainable.length === 0) throw new Error(`model ${model.name} has no trainable parameters`);
   for (const s of specs) {
-    if (s.dtype !== 'float32') throw new Error(`parameter ${s.name} is ${s.dtype}; ORT checkpoints here hold float32 parameters only`);
+    if (s.dtype !== 'float32')
+      throw new Error(`parameter ${s.name} is ${s.dtype}; ORT checkpoints here hold float32 parameters only`);
   }
   for (const b of model.batch) checkUserName('batch input', b.name);
   const g = new Graph(`${model.name}_training`);
@@ -94,7 +112,10 @@ function buildTrainingModel(model: LossModel, opts: { seed?: number; params?: Pa
   const batch = declareBatch(g, model.batch);
   const params = declareParams(g, specs);
   const { loss, terms = {} } = model.loss(g, batch);
-  const grads = grad(loss, trainable.map((s) => params.get(s.name)!));
+  const grads = grad(
+    loss,
+    trainable.map((s) => params.get(s.name)!),
+  );
   const outputs: Value[] = [g.output(loss, 'loss')];
   for (const [t, v] of Object.entries(terms)) {
     checkUserName('loss term output', `loss.${t}`);
@@ -104,17 +125,31 @@ function buildTrainingModel(model: LossModel, opts: { seed?: number; params?: Pa
   const buffers = trainable.map((s) => g.input(ORT_NAMES.gradBuffer(s.name), 'float32', s.dims));
   g.withScope('grad_accumulation', () => {
     trainable.forEach((s, i) => {
-      const [flag] = g.node('InPlaceAccumulatorV2', [buffers[i], grads[i], reset], [{ dtype: 'bool', shape: [1], name: ORT_NAMES.gradOut(s.name) }], {}, 'com.microsoft');
+      const [flag] = g.node(
+        'InPlaceAccumulatorV2',
+        [buffers[i], grads[i], reset],
+        [{ dtype: 'bool', shape: [1], name: ORT_NAMES.gradOut(s.name) }],
+        {},
+        'com.microsoft',
+      );
       g.output(flag);
     });
   });
   const proto = modelProto(g, { params: 'inputs', docString: g.docString });
-  reorderInputs(proto, [...model.batch.map((b) => b.name), ...specs.map((s) => params.get(s.name)!.name), ...buffers.map((b) => b.name), reset.name]);
+  reorderInputs(proto, [
+    ...model.batch.map((b) => b.name),
+    ...specs.map((s) => params.get(s.name)!.name),
+    ...buffers.map((b) => b.name),
+    reset.name,
+  ]);
   return { graph: g, proto, outputs: outputs.map(tensorSpecOf), params: specs };
 }
 
 /** Eval model: the loss (and terms), or `spec`'s outputs, with every parameter as an input and Dropout off. */
-function buildEvalModel(model: LossModel, opts: { seed?: number; params?: ParamSpec[]; spec?: EvalSpec } = {}): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[] } {
+function buildEvalModel(
+  model: LossModel,
+  opts: { seed?: number; params?: ParamSpec[]; spec?: EvalSpec } = {},
+): { graph: Graph; proto: P.ModelProto; outputs: TensorSpec[] } {
   const specs = opts.params ?? probeParams(model);
   const g = new Graph(`${model.name}_eval`);
   g.docString = 'hm4sr evaluation model (onnxruntime on-device-training artifact)';
@@ -136,7 +171,8 @@ function buildEvalModel(model: LossModel, opts: { seed?: number; params?: ParamS
     for (const [t, v] of Object.entries(terms)) outputs.push(g.output(v, `loss.${t}`));
   }
   for (const name of g.params.keys()) {
-    if (!params.has(name)) throw new Error(`the eval graph declares parameter ${name}, which the training model does not have`);
+    if (!params.has(name))
+      throw new Error(`the eval graph declares parameter ${name}, which the training model does not have`);
   }
   // Inference mode, as onnxblock does for its eval model: Dropout without training_mode is the identity.
   for (const n of g.nodes) if (n.op === 'Dropout' && n.inputs.length > 2) n.inputs[2] = null;
@@ -150,15 +186,33 @@ function buildEvalModel(model: LossModel, opts: { seed?: number; params?: ParamS
  * weight decay p <- p - lr*wd*p before the moment update, bias correction on m and v), correct_bias 1.
  * PyTorch-style L2 Adam (decay: 'l2') has no AdamWOptimizer mode, so it is refused when weightDecay > 0.
  */
-export function adamWAttributes(adam: AdamConfig): { alpha: number; beta: number; epsilon: number; weight_decay: number; correct_bias: number; adam_mode: number } {
+export function adamWAttributes(adam: AdamConfig): {
+  alpha: number;
+  beta: number;
+  epsilon: number;
+  weight_decay: number;
+  correct_bias: number;
+  adam_mode: number;
+} {
   if (adam.weightDecay > 0 && adam.decay === 'l2') {
-    throw new Error(`onnxruntime's AdamWOptimizer has no L2-regularised Adam mode; weight decay ${adam.weightDecay} with decay 'l2' cannot be exported (use decay 'decoupled')`);
+    throw new Error(
+      `onnxruntime's AdamWOptimizer has no L2-regularised Adam mode; weight decay ${adam.weightDecay} with decay 'l2' cannot be exported (use decay 'decoupled')`,
+    );
   }
-  return { alpha: adam.beta1, beta: adam.beta2, epsilon: adam.eps, weight_decay: adam.weightDecay, correct_bias: 1, adam_mode: 0 };
+  return {
+    alpha: adam.beta1,
+    beta: adam.beta2,
+    epsilon: adam.eps,
+    weight_decay: adam.weightDecay,
+    correct_bias: 1,
+    adam_mode: 0,
+  };
 }
 
 const T = onnx.TensorProto.DataType;
-const tensorType = (elemType: number, dims?: number[]): P.ITypeProto => ({ tensorType: { elemType, ...(dims ? { shape: { dim: dims.map((d) => ({ dimValue: d })) } } : {}) } });
+const tensorType = (elemType: number, dims?: number[]): P.ITypeProto => ({
+  tensorType: { elemType, ...(dims ? { shape: { dim: dims.map((d) => ({ dimValue: d })) } } : {}) },
+});
 const seqType = (elemType: number): P.ITypeProto => ({ sequenceType: { elemType: tensorType(elemType) } });
 
 /**
@@ -170,7 +224,11 @@ const seqType = (elemType: number): P.ITypeProto => ({ sequenceType: { elemType:
  * `fixedLearningRate` the node reads a constant adam.lr instead and the `learning_rate` input is ignored:
  * for runtimes that cannot set the rate, at the cost of schedulers and SetLearningRate having no effect.
  */
-function buildOptimizerModel(adam: AdamConfig, name = 'hm4sr', opts: { fixedLearningRate?: boolean } = {}): P.ModelProto {
+function buildOptimizerModel(
+  adam: AdamConfig,
+  name = 'hm4sr',
+  opts: { fixedLearningRate?: boolean } = {},
+): P.ModelProto {
   const a = adamWAttributes(adam);
   const AT = onnx.AttributeProto.AttributeType;
   const [lr, step, params, grads, m1, m2] = ORT_NAMES.optimizerInputs;
@@ -179,8 +237,12 @@ function buildOptimizerModel(adam: AdamConfig, name = 'hm4sr', opts: { fixedLear
   if (opts.fixedLearningRate) {
     lrSource = 'fixed_learning_rate';
     nodes.push({
-      name: lrSource, opType: 'Constant', output: [lrSource],
-      attribute: [{ name: 'value', type: AT.TENSOR, t: { name: '', dims: [1], dataType: T.FLOAT, floatData: [adam.lr] } }],
+      name: lrSource,
+      opType: 'Constant',
+      output: [lrSource],
+      attribute: [
+        { name: 'value', type: AT.TENSOR, t: { name: '', dims: [1], dataType: T.FLOAT, floatData: [adam.lr] } },
+      ],
     });
   }
   nodes.push({
@@ -203,7 +265,10 @@ function buildOptimizerModel(adam: AdamConfig, name = 'hm4sr', opts: { fixedLear
     producerName: PRODUCER,
     producerVersion: PRODUCER_VERSION,
     docString: 'hm4sr AdamW optimizer model (onnxruntime on-device-training artifact)',
-    opsetImport: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }],
+    opsetImport: [
+      { domain: '', version: OPSET },
+      { domain: 'com.microsoft', version: 1 },
+    ],
     graph: {
       name: `${name}_optimizer`,
       input: [
@@ -222,7 +287,10 @@ function buildOptimizerModel(adam: AdamConfig, name = 'hm4sr', opts: { fixedLear
 }
 
 /** All three models of a LossModel (the checkpoint is written separately, from parameter values). */
-export function buildArtifactModels(model: LossModel, opts: { adam: AdamConfig; seed?: number; eval?: EvalSpec; fixedLearningRate?: boolean }): ArtifactModels {
+export function buildArtifactModels(
+  model: LossModel,
+  opts: { adam: AdamConfig; seed?: number; eval?: EvalSpec; fixedLearningRate?: boolean },
+): ArtifactModels {
   const params = probeParams(model);
   const tr = buildTrainingModel(model, { seed: opts.seed, params });
   const ev = buildEvalModel(model, { seed: opts.seed, params, spec: opts.eval });

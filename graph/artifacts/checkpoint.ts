@@ -25,7 +25,12 @@ const CHECKPOINT_VERSION = 2;
 const OPTIMIZER_GROUP = 'group0';
 const MOMENT_NAMES = { m: 'momentum0', v: 'momentum1' } as const;
 
-export interface CheckpointParam { name: string; dims: number[]; data: Float32Array; trainable: boolean }
+export interface CheckpointParam {
+  name: string;
+  dims: number[];
+  data: Float32Array;
+  trainable: boolean;
+}
 
 export interface CheckpointData {
   /** Trainable parameters, then frozen ones, each group in the order they were written. */
@@ -37,7 +42,10 @@ export interface CheckpointData {
 }
 
 export class CheckpointError extends Error {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(`checkpoint ${path}: ${message}`);
     this.name = 'CheckpointError';
   }
@@ -53,26 +61,39 @@ function validate(c: CheckpointData, path: string): void {
   for (const p of c.params) {
     if (seen.has(p.name)) throw new CheckpointError(path, `parameter ${p.name} is listed twice`);
     seen.add(p.name);
-    if (!p.dims.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(path, `parameter ${p.name} has invalid shape ${shape(p.dims)}`);
-    if (p.data.length !== numel(p.dims)) throw new CheckpointError(path, `parameter ${p.name}: ${p.data.length} values for shape ${shape(p.dims)}`);
+    if (!p.dims.every((d) => Number.isInteger(d) && d >= 0))
+      throw new CheckpointError(path, `parameter ${p.name} has invalid shape ${shape(p.dims)}`);
+    if (p.data.length !== numel(p.dims))
+      throw new CheckpointError(path, `parameter ${p.name}: ${p.data.length} values for shape ${shape(p.dims)}`);
   }
   const o = c.optimizer;
   if (!o) return;
-  if (!Number.isSafeInteger(o.step) || o.step < 0) throw new CheckpointError(path, `optimizer step ${o.step} is not a non-negative integer`);
-  for (const [label, map] of [['first moment (m)', o.m], ['second moment (v)', o.v]] as const) {
+  if (!Number.isSafeInteger(o.step) || o.step < 0)
+    throw new CheckpointError(path, `optimizer step ${o.step} is not a non-negative integer`);
+  for (const [label, map] of [
+    ['first moment (m)', o.m],
+    ['second moment (v)', o.v],
+  ] as const) {
     for (const p of c.params) {
       const x = map.get(p.name);
-      if (p.trainable && !x) throw new CheckpointError(path, `optimizer state has no ${label} for trainable parameter ${p.name}`);
-      if (!p.trainable && x) throw new CheckpointError(path, `optimizer state has a ${label} for frozen parameter ${p.name}`);
-      if (x && x.length !== p.data.length) throw new CheckpointError(path, `${label} of ${p.name} has ${x.length} values, the parameter ${p.data.length}`);
+      if (p.trainable && !x)
+        throw new CheckpointError(path, `optimizer state has no ${label} for trainable parameter ${p.name}`);
+      if (!p.trainable && x)
+        throw new CheckpointError(path, `optimizer state has a ${label} for frozen parameter ${p.name}`);
+      if (x && x.length !== p.data.length)
+        throw new CheckpointError(path, `${label} of ${p.name} has ${x.length} values, the parameter ${p.data.length}`);
     }
-    for (const k of map.keys()) if (!seen.has(k)) throw new CheckpointError(path, `optimizer state has a ${label} for unknown parameter ${k}`);
+    for (const k of map.keys())
+      if (!seen.has(k)) throw new CheckpointError(path, `optimizer state has a ${label} for unknown parameter ${k}`);
   }
 }
 
 function tensor(b: flatbuffers.Builder, name: string, dims: number[], data: Float32Array): flatbuffers.Offset {
   const nameOff = b.createString(name);
-  const dimsOff = fb.Tensor.createDimsVector(b, dims.map((d) => BigInt(d)));
+  const dimsOff = fb.Tensor.createDimsVector(
+    b,
+    dims.map((d) => BigInt(d)),
+  );
   // A byte vector's length prefix is 4-aligned and its data follows it, so the floats are 4-aligned too.
   const rawOff = b.createByteVector(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   fb.Tensor.startTensor(b);
@@ -87,10 +108,16 @@ function tensor(b: flatbuffers.Builder, name: string, dims: number[], data: Floa
 export function encodeCheckpoint(c: CheckpointData, path = '<memory>'): Uint8Array {
   validate(c, path);
   let bytes = 1024;
-  for (const p of c.params) bytes += p.data.byteLength * (p.trainable && c.optimizer ? 3 : 1) + p.name.length * 3 + 64 + 8 * p.dims.length;
-  for (const [k, v] of Object.entries(c.properties)) bytes += k.length + (typeof v === 'string' ? Buffer.byteLength(v) : 8) + 32;
+  for (const p of c.params)
+    bytes += p.data.byteLength * (p.trainable && c.optimizer ? 3 : 1) + p.name.length * 3 + 64 + 8 * p.dims.length;
+  for (const [k, v] of Object.entries(c.properties))
+    bytes += k.length + (typeof v === 'string' ? Buffer.byteLength(v) : 8) + 32;
   // Flatbuffers address with 32-bit signed offsets: onnxruntime's format cannot hold more than 2 GiB inline.
-  if (bytes >= 2 ** 31) throw new CheckpointError(path, `needs ~${(bytes / 2 ** 30).toFixed(2)} GiB, over the 2 GiB a flatbuffer checkpoint can hold`);
+  if (bytes >= 2 ** 31)
+    throw new CheckpointError(
+      path,
+      `needs ~${(bytes / 2 ** 30).toFixed(2)} GiB, over the 2 GiB a flatbuffer checkpoint can hold`,
+    );
   const b = new flatbuffers.Builder(bytes);
 
   const trainable = c.params.filter((p) => p.trainable).map((p) => tensor(b, p.name, p.dims, p.data));
@@ -105,28 +132,38 @@ export function encodeCheckpoint(c: CheckpointData, path = '<memory>'): Uint8Arr
   const groups: flatbuffers.Offset[] = [];
   if (c.optimizer) {
     const o = c.optimizer;
-    const states = c.params.filter((p) => p.trainable).map((p) => {
-      const m = tensor(b, MOMENT_NAMES.m, p.dims, o.m.get(p.name)!);
-      const v = tensor(b, MOMENT_NAMES.v, p.dims, o.v.get(p.name)!);
-      const name = b.createString(p.name);
-      const moms = fb.ParameterOptimizerState.createMomentumsVector(b, [m, v]);
-      return fb.ParameterOptimizerState.createParameterOptimizerState(b, name, moms);
-    });
+    const states = c.params
+      .filter((p) => p.trainable)
+      .map((p) => {
+        const m = tensor(b, MOMENT_NAMES.m, p.dims, o.m.get(p.name)!);
+        const v = tensor(b, MOMENT_NAMES.v, p.dims, o.v.get(p.name)!);
+        const name = b.createString(p.name);
+        const moms = fb.ParameterOptimizerState.createMomentumsVector(b, [m, v]);
+        return fb.ParameterOptimizerState.createParameterOptimizerState(b, name, moms);
+      });
     const gname = b.createString(OPTIMIZER_GROUP);
     const statesOff = fb.OptimizerGroup.createOptimizerStatesVector(b, states);
     groups.push(fb.OptimizerGroup.createOptimizerGroup(b, gname, BigInt(o.step), o.lr, statesOff));
   }
   const groupsOff = fb.Checkpoint.createOptimizerGroupsVector(b, groups);
 
-  const ints: flatbuffers.Offset[] = [], floats: flatbuffers.Offset[] = [], strings: flatbuffers.Offset[] = [];
+  const ints: flatbuffers.Offset[] = [],
+    floats: flatbuffers.Offset[] = [],
+    strings: flatbuffers.Offset[] = [];
   for (const [k, v] of Object.entries(c.properties)) {
     const name = b.createString(k);
     if (typeof v === 'string') strings.push(fb.StringProperty.createStringProperty(b, name, b.createString(v)));
-    else if (typeof v !== 'number') throw new CheckpointError(path, `property ${k} is a ${typeof v}; properties are numbers or strings`);
+    else if (typeof v !== 'number')
+      throw new CheckpointError(path, `property ${k} is a ${typeof v}; properties are numbers or strings`);
     else if (Number.isSafeInteger(v)) ints.push(fb.IntProperty.createIntProperty(b, name, BigInt(v)));
     else floats.push(fb.FloatProperty.createFloatProperty(b, name, v));
   }
-  const bag = fb.PropertyBag.createPropertyBag(b, fb.PropertyBag.createIntsVector(b, ints), fb.PropertyBag.createFloatsVector(b, floats), fb.PropertyBag.createStringsVector(b, strings));
+  const bag = fb.PropertyBag.createPropertyBag(
+    b,
+    fb.PropertyBag.createIntsVector(b, ints),
+    fb.PropertyBag.createFloatsVector(b, floats),
+    fb.PropertyBag.createStringsVector(b, strings),
+  );
 
   fb.Checkpoint.startCheckpoint(b);
   fb.Checkpoint.addVersion(b, CHECKPOINT_VERSION);
@@ -149,7 +186,16 @@ export function writeCheckpoint(path: string, c: CheckpointData): void {
  * runtime reads out-of-range bytes as zeros instead of failing), so a truncated or corrupt file is
  * reported instead of yielding garbage.
  */
-type FieldKind = 'scalar1' | 'scalar4' | 'scalar8' | 'string' | 'bytes' | 'int64s' | 'strings' | { table: string } | { tables: string };
+type FieldKind =
+  | 'scalar1'
+  | 'scalar4'
+  | 'scalar8'
+  | 'string'
+  | 'bytes'
+  | 'int64s'
+  | 'strings'
+  | { table: string }
+  | { tables: string };
 const LAYOUT: Record<string, FieldKind[]> = {
   Tensor: ['string', 'string', 'int64s', 'scalar4', 'bytes', 'strings', 'scalar8'],
   ModuleState: [{ tables: 'Tensor' }, { tables: 'Tensor' }, 'scalar1', 'scalar1'],
@@ -182,7 +228,8 @@ function verify(buf: Uint8Array): string | null {
     need(t, 4, type);
     const vt = t - dv.getInt32(t, true);
     need(vt, 4, `${type} vtable`);
-    const vtSize = dv.getUint16(vt, true), tSize = dv.getUint16(vt + 2, true);
+    const vtSize = dv.getUint16(vt, true),
+      tSize = dv.getUint16(vt + 2, true);
     if (vtSize < 4 || vtSize % 2) throw new Bad(`${type} vtable at byte ${vt} is malformed`);
     need(vt, vtSize, `${type} vtable`);
     need(t, tSize, type);
@@ -228,10 +275,19 @@ function readTensor(t: fb.Tensor, path: string, where: string): { name: string; 
   if (name === null) throw new CheckpointError(path, `a tensor in ${where} has no name`);
   const dims: number[] = [];
   for (let i = 0; i < t.dimsLength(); i++) dims.push(Number(t.dims(i)!));
-  if (t.dataType() !== fb.TensorDataType.FLOAT) throw new CheckpointError(path, `tensor ${name} in ${where} has data type ${fb.TensorDataType[t.dataType()] ?? t.dataType()}; only FLOAT is supported`);
+  if (t.dataType() !== fb.TensorDataType.FLOAT)
+    throw new CheckpointError(
+      path,
+      `tensor ${name} in ${where} has data type ${fb.TensorDataType[t.dataType()] ?? t.dataType()}; only FLOAT is supported`,
+    );
   const raw = t.rawDataArray();
-  if (raw === null) throw new CheckpointError(path, `tensor ${name} in ${where} has no raw data (external data is not supported)`);
-  if (raw.byteLength !== numel(dims) * 4) throw new CheckpointError(path, `tensor ${name} in ${where} has ${raw.byteLength} data bytes for shape ${shape(dims)}`);
+  if (raw === null)
+    throw new CheckpointError(path, `tensor ${name} in ${where} has no raw data (external data is not supported)`);
+  if (raw.byteLength !== numel(dims) * 4)
+    throw new CheckpointError(
+      path,
+      `tensor ${name} in ${where} has ${raw.byteLength} data bytes for shape ${shape(dims)}`,
+    );
   // Copy: the result must not alias (or depend on the alignment of) the file buffer.
   const data = new Float32Array(numel(dims));
   new Uint8Array(data.buffer).set(raw);
@@ -240,28 +296,44 @@ function readTensor(t: fb.Tensor, path: string, where: string): { name: string; 
 
 /** Parses ORT checkpoint bytes; `path` only names the source in errors. */
 export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): CheckpointData {
-  if (buf.byteLength < 8) throw new CheckpointError(path, `is not an ONNX Runtime training checkpoint: only ${buf.byteLength} bytes (truncated?)`);
+  if (buf.byteLength < 8)
+    throw new CheckpointError(
+      path,
+      `is not an ONNX Runtime training checkpoint: only ${buf.byteLength} bytes (truncated?)`,
+    );
   const id = String.fromCharCode(...buf.subarray(4, 8));
   if (id !== CHECKPOINT_IDENTIFIER) {
-    const shown = /^[\x20-\x7e]{4}$/.test(id) ? `'${id}'` : `bytes ${[...buf.subarray(4, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ')}`;
-    throw new CheckpointError(path, `is not an ONNX Runtime training checkpoint: file identifier ${shown}, expected '${CHECKPOINT_IDENTIFIER}'`);
+    const shown = /^[\x20-\x7e]{4}$/.test(id)
+      ? `'${id}'`
+      : `bytes ${[...buf.subarray(4, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ')}`;
+    throw new CheckpointError(
+      path,
+      `is not an ONNX Runtime training checkpoint: file identifier ${shown}, expected '${CHECKPOINT_IDENTIFIER}'`,
+    );
   }
   const problem = verify(buf);
   if (problem) throw new CheckpointError(path, `is truncated or corrupt (${buf.byteLength} bytes): ${problem}`);
   const ck = fb.Checkpoint.getRootAsCheckpoint(new flatbuffers.ByteBuffer(buf));
-  if (ck.version() !== CHECKPOINT_VERSION) throw new CheckpointError(path, `has checkpoint format version ${ck.version()}; this reader (and onnxruntime 1.19) supports version ${CHECKPOINT_VERSION}`);
+  if (ck.version() !== CHECKPOINT_VERSION)
+    throw new CheckpointError(
+      path,
+      `has checkpoint format version ${ck.version()}; this reader (and onnxruntime 1.19) supports version ${CHECKPOINT_VERSION}`,
+    );
 
   const params: CheckpointParam[] = [];
   const ms = ck.moduleState();
   if (ms) {
-    if (ms.isNominalState()) throw new CheckpointError(path, 'is a nominal checkpoint (parameter names without data); it cannot be loaded');
-    if (ms.hasExternalData()) throw new CheckpointError(path, 'keeps its tensors in an external data file, which is not supported');
+    if (ms.isNominalState())
+      throw new CheckpointError(path, 'is a nominal checkpoint (parameter names without data); it cannot be loaded');
+    if (ms.hasExternalData())
+      throw new CheckpointError(path, 'keeps its tensors in an external data file, which is not supported');
     for (const [trainable, len, get, field] of [
       [true, ms.requiresGradParamsLength(), (i: number) => ms.requiresGradParams(i), 'requires_grad_params'],
       [false, ms.frozenParamsLength(), (i: number) => ms.frozenParams(i), 'frozen_params'],
     ] as const) {
       // onnxruntime rejects a module state without either vector; so do we (an empty vector is fine).
-      if ((trainable ? ms.bb!.__offset(ms.bb_pos, 4) : ms.bb!.__offset(ms.bb_pos, 6)) === 0) throw new CheckpointError(path, `module state has no ${field} vector`);
+      if ((trainable ? ms.bb!.__offset(ms.bb_pos, 4) : ms.bb!.__offset(ms.bb_pos, 6)) === 0)
+        throw new CheckpointError(path, `module state has no ${field} vector`);
       for (let i = 0; i < len; i++) params.push({ ...readTensor(get(i)!, path, field), trainable });
     }
     const seen = new Set<string>();
@@ -275,29 +347,47 @@ export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): Checkpoint
   for (let g = 0; g < ck.optimizerGroupsLength(); g++) {
     const grp = ck.optimizerGroups(g)!;
     const gname = grp.groupName();
-    if (gname !== OPTIMIZER_GROUP) throw new CheckpointError(path, `has optimizer group '${gname}'; only a single group '${OPTIMIZER_GROUP}' is supported`);
+    if (gname !== OPTIMIZER_GROUP)
+      throw new CheckpointError(
+        path,
+        `has optimizer group '${gname}'; only a single group '${OPTIMIZER_GROUP}' is supported`,
+      );
     if (optimizer) throw new CheckpointError(path, `has optimizer group '${OPTIMIZER_GROUP}' twice`);
     const step = grp.step();
-    if (step < 0n || step > BigInt(Number.MAX_SAFE_INTEGER)) throw new CheckpointError(path, `optimizer step ${step} is out of range`);
+    if (step < 0n || step > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new CheckpointError(path, `optimizer step ${step} is out of range`);
     optimizer = { step: Number(step), lr: grp.initialLearningRate(), m: new Map(), v: new Map() };
     for (let i = 0; i < grp.optimizerStatesLength(); i++) {
       const st = grp.optimizerStates(i)!;
       const pname = st.paramName();
       if (pname === null) throw new CheckpointError(path, `optimizer state ${i} has no parameter name`);
       const param = params.find((p) => p.name === pname);
-      if (!param) throw new CheckpointError(path, `optimizer state for ${pname}, which is not a parameter of the checkpoint`);
+      if (!param)
+        throw new CheckpointError(path, `optimizer state for ${pname}, which is not a parameter of the checkpoint`);
       if (!param.trainable) throw new CheckpointError(path, `optimizer state for frozen parameter ${pname}`);
       for (let k = 0; k < st.momentumsLength(); k++) {
         const t = readTensor(st.momentums(k)!, path, `the optimizer state of ${pname}`);
         const map = t.name === MOMENT_NAMES.m ? optimizer.m : t.name === MOMENT_NAMES.v ? optimizer.v : null;
-        if (!map) throw new CheckpointError(path, `optimizer state of ${pname} has moment '${t.name}'; expected '${MOMENT_NAMES.m}' and '${MOMENT_NAMES.v}' (AdamW)`);
-        if (shape(t.dims) !== shape(param.dims)) throw new CheckpointError(path, `moment ${t.name} of ${pname} has shape ${shape(t.dims)}, the parameter ${shape(param.dims)}`);
+        if (!map)
+          throw new CheckpointError(
+            path,
+            `optimizer state of ${pname} has moment '${t.name}'; expected '${MOMENT_NAMES.m}' and '${MOMENT_NAMES.v}' (AdamW)`,
+          );
+        if (shape(t.dims) !== shape(param.dims))
+          throw new CheckpointError(
+            path,
+            `moment ${t.name} of ${pname} has shape ${shape(t.dims)}, the parameter ${shape(param.dims)}`,
+          );
         map.set(pname, t.data);
       }
     }
     for (const p of params.filter((q) => q.trainable)) {
-      for (const [key, map] of [[MOMENT_NAMES.m, optimizer.m], [MOMENT_NAMES.v, optimizer.v]] as const) {
-        if (!map.has(p.name)) throw new CheckpointError(path, `optimizer state lacks moment ${key} of trainable parameter ${p.name}`);
+      for (const [key, map] of [
+        [MOMENT_NAMES.m, optimizer.m],
+        [MOMENT_NAMES.v, optimizer.v],
+      ] as const) {
+        if (!map.has(p.name))
+          throw new CheckpointError(path, `optimizer state lacks moment ${key} of trainable parameter ${p.name}`);
       }
     }
   }
@@ -308,11 +398,13 @@ export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): Checkpoint
     for (let i = 0; i < bag.intsLength(); i++) {
       const p = bag.ints(i)!;
       const v = p.value();
-      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new CheckpointError(path, `int property ${p.name()} = ${v} does not fit a JS number exactly`);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+        throw new CheckpointError(path, `int property ${p.name()} = ${v} does not fit a JS number exactly`);
       properties[p.name() ?? ''] = Number(v);
     }
     for (let i = 0; i < bag.floatsLength(); i++) properties[bag.floats(i)!.name() ?? ''] = bag.floats(i)!.value();
-    for (let i = 0; i < bag.stringsLength(); i++) properties[bag.strings(i)!.name() ?? ''] = bag.strings(i)!.value() ?? '';
+    for (let i = 0; i < bag.stringsLength(); i++)
+      properties[bag.strings(i)!.name() ?? ''] = bag.strings(i)!.value() ?? '';
   }
   return { params, ...(optimizer ? { optimizer } : {}), properties };
 }
@@ -333,26 +425,50 @@ export function readCheckpoint(path: string): CheckpointData {
  * trainable/frozen split; throws naming the first mismatch (in the model's parameter order, then the
  * checkpoint's extra parameters).
  */
-export function checkCheckpointMatches(c: CheckpointData, specs: { name: string; dims: number[]; trainable: boolean }[], path: string): void {
+export function checkCheckpointMatches(
+  c: CheckpointData,
+  specs: { name: string; dims: number[]; trainable: boolean }[],
+  path: string,
+): void {
   const byName = new Map(c.params.map((p) => [p.name, p]));
   for (const s of specs) {
     const p = byName.get(s.name);
-    if (!p) throw new CheckpointError(path, `parameter ${s.name} ${shape(s.dims)} of the model is missing from the checkpoint`);
-    if (shape(p.dims) !== shape(s.dims)) throw new CheckpointError(path, `parameter ${s.name} has shape ${shape(p.dims)} in the checkpoint, the model expects ${shape(s.dims)}`);
+    if (!p)
+      throw new CheckpointError(
+        path,
+        `parameter ${s.name} ${shape(s.dims)} of the model is missing from the checkpoint`,
+      );
+    if (shape(p.dims) !== shape(s.dims))
+      throw new CheckpointError(
+        path,
+        `parameter ${s.name} has shape ${shape(p.dims)} in the checkpoint, the model expects ${shape(s.dims)}`,
+      );
     if (p.trainable !== s.trainable) {
-      throw new CheckpointError(path, `parameter ${s.name} is ${p.trainable ? 'trainable' : 'frozen'} in the checkpoint but ${s.trainable ? 'trainable' : 'frozen'} in the model`);
+      throw new CheckpointError(
+        path,
+        `parameter ${s.name} is ${p.trainable ? 'trainable' : 'frozen'} in the checkpoint but ${s.trainable ? 'trainable' : 'frozen'} in the model`,
+      );
     }
   }
   const known = new Set(specs.map((s) => s.name));
   for (const p of c.params) {
-    if (!known.has(p.name)) throw new CheckpointError(path, `checkpoint parameter ${p.name} ${shape(p.dims)} is not a parameter of the model`);
+    if (!known.has(p.name))
+      throw new CheckpointError(
+        path,
+        `checkpoint parameter ${p.name} ${shape(p.dims)} is not a parameter of the model`,
+      );
   }
 }
 
 /** A training state (train/step-runner.ts's OptimizerState) as checkpoint data. */
 export function checkpointFromState(
   specs: { name: string; dims: number[]; trainable: boolean }[],
-  state: { params: Map<string, Float32Array>; m?: Map<string, Float32Array>; v?: Map<string, Float32Array>; step?: number },
+  state: {
+    params: Map<string, Float32Array>;
+    m?: Map<string, Float32Array>;
+    v?: Map<string, Float32Array>;
+    step?: number;
+  },
   opts: { lr?: number; properties?: Record<string, number | string> } = {},
 ): CheckpointData {
   const params = specs.map((s) => {
@@ -374,7 +490,11 @@ export function checkpointValues(c: CheckpointData): Map<string, Float32Array> {
 }
 
 /** Parameter values and Adam state of a checkpoint, in OptimizerState's shape, to resume training from. */
-export function stateFromCheckpoint(c: CheckpointData, path = '<memory>'): { params: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number } {
-  if (!c.optimizer) throw new CheckpointError(path, 'has no optimizer state (weights only): training cannot resume from it');
+export function stateFromCheckpoint(
+  c: CheckpointData,
+  path = '<memory>',
+): { params: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number } {
+  if (!c.optimizer)
+    throw new CheckpointError(path, 'has no optimizer state (weights only): training cannot resume from it');
   return { params: checkpointValues(c), m: c.optimizer.m, v: c.optimizer.v, step: c.optimizer.step };
 }

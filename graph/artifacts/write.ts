@@ -1,7 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type CheckpointData, type CheckpointParam, checkCheckpointMatches, checkpointValues, encodeCheckpoint, readCheckpoint } from './checkpoint.js';
+import {
+  type CheckpointData,
+  type CheckpointParam,
+  checkCheckpointMatches,
+  checkpointValues,
+  encodeCheckpoint,
+  readCheckpoint,
+} from './checkpoint.js';
 import type { AdamConfig } from '../adam.js';
 import type { ParamSpec } from '../graph.js';
 import type { LossModel } from '../model.js';
@@ -70,24 +88,37 @@ export interface BuiltArtifacts {
 const numel = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
 /** The checkpoint for a model's parameters, checked against the model (names, shapes, values, moments). */
-function artifactCheckpoint(params: ParamSpec[], opts: Pick<ArtifactOptions, 'adam' | 'values' | 'optimizer' | 'properties'>): CheckpointData {
+function artifactCheckpoint(
+  params: ParamSpec[],
+  opts: Pick<ArtifactOptions, 'adam' | 'values' | 'optimizer' | 'properties'>,
+): CheckpointData {
   const known = new Set(params.map((p) => p.name));
-  for (const k of opts.values.keys()) if (!known.has(k)) throw new Error(`a value is given for ${k}, which is not a parameter of the model`);
+  for (const k of opts.values.keys())
+    if (!known.has(k)) throw new Error(`a value is given for ${k}, which is not a parameter of the model`);
   const ps: CheckpointParam[] = params.map((s) => {
     const data = opts.values.get(s.name);
     if (!data) throw new Error(`no value for parameter ${s.name} [${s.dims.join(', ')}]`);
-    if (data.length !== numel(s.dims)) throw new Error(`parameter ${s.name}: ${data.length} values for shape [${s.dims.join(', ')}]`);
+    if (data.length !== numel(s.dims))
+      throw new Error(`parameter ${s.name}: ${data.length} values for shape [${s.dims.join(', ')}]`);
     return { name: s.name, dims: s.dims, data, trainable: s.trainable };
   });
   const trainable = params.filter((s) => s.trainable);
-  const moments = (src: Map<string, Float32Array> | undefined, label: string) => new Map(trainable.map((s) => {
-    const x = src ? src.get(s.name) : new Float32Array(numel(s.dims));
-    if (!x) throw new Error(`optimizer state has no ${label} for trainable parameter ${s.name}`);
-    return [s.name, x];
-  }));
+  const moments = (src: Map<string, Float32Array> | undefined, label: string) =>
+    new Map(
+      trainable.map((s) => {
+        const x = src ? src.get(s.name) : new Float32Array(numel(s.dims));
+        if (!x) throw new Error(`optimizer state has no ${label} for trainable parameter ${s.name}`);
+        return [s.name, x];
+      }),
+    );
   const c: CheckpointData = {
     params: ps,
-    optimizer: { step: opts.optimizer?.step ?? 0, lr: opts.adam.lr, m: moments(opts.optimizer?.m, 'first moment'), v: moments(opts.optimizer?.v, 'second moment') },
+    optimizer: {
+      step: opts.optimizer?.step ?? 0,
+      lr: opts.adam.lr,
+      m: moments(opts.optimizer?.m, 'first moment'),
+      v: moments(opts.optimizer?.v, 'second moment'),
+    },
     properties: { ...(opts.properties ?? {}) },
   };
   checkCheckpointMatches(c, params, '<artifacts>');
@@ -96,7 +127,12 @@ function artifactCheckpoint(params: ParamSpec[], opts: Pick<ArtifactOptions, 'ad
 
 /** Builds the four artifacts (and artifacts.json) in memory. */
 function buildArtifacts(model: LossModel, opts: ArtifactOptions): BuiltArtifacts {
-  const m = buildArtifactModels(model, { adam: opts.adam, seed: opts.seed, eval: opts.evalOutputs, fixedLearningRate: opts.fixedLearningRate });
+  const m = buildArtifactModels(model, {
+    adam: opts.adam,
+    seed: opts.seed,
+    eval: opts.evalOutputs,
+    fixedLearningRate: opts.fixedLearningRate,
+  });
   const checkpoint = artifactCheckpoint(m.params, opts);
   const enc = (p: Parameters<typeof onnx.ModelProto.encode>[0]) => onnx.ModelProto.encode(p).finish();
   const manifest: ArtifactManifest = {
@@ -108,7 +144,13 @@ function buildArtifacts(model: LossModel, opts: ArtifactOptions): BuiltArtifacts
     evalInputs: opts.evalOutputs?.batch ?? model.batch,
     evalOutputs: m.evalOutputs,
     params: m.params.map((p) => ({ name: p.name, dims: p.dims, trainable: p.trainable })),
-    optimizer: { op: 'com.microsoft.AdamWOptimizer', attributes: adamWAttributes(opts.adam), learningRate: opts.adam.lr, fixedLearningRate: !!opts.fixedLearningRate, step: checkpoint.optimizer!.step },
+    optimizer: {
+      op: 'com.microsoft.AdamWOptimizer',
+      attributes: adamWAttributes(opts.adam),
+      learningRate: opts.adam.lr,
+      fixedLearningRate: !!opts.fixedLearningRate,
+      step: checkpoint.optimizer!.step,
+    },
     properties: checkpoint.properties,
   };
   return {
@@ -151,10 +193,14 @@ function fsyncDir(dir: string): void {
 /** An existing outDir may be replaced only when it is empty or holds nothing but artifact files. */
 function checkReplaceable(outDir: string): boolean {
   if (!existsSync(outDir)) return false;
-  if (!statSync(outDir).isDirectory()) throw new Error(`cannot write training artifacts to ${outDir}: it exists and is not a directory`);
+  if (!statSync(outDir).isDirectory())
+    throw new Error(`cannot write training artifacts to ${outDir}: it exists and is not a directory`);
   const allowed = new Set<string>(Object.values(ARTIFACT_FILES));
   const foreign = readdirSync(outDir).filter((f) => !allowed.has(f));
-  if (foreign.length > 0) throw new Error(`refusing to replace ${outDir}: it holds files that are not training artifacts (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`);
+  if (foreign.length > 0)
+    throw new Error(
+      `refusing to replace ${outDir}: it holds files that are not training artifacts (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`,
+    );
   return true;
 }
 
@@ -210,11 +256,20 @@ function artifactInputsFromCheckpoint(c: CheckpointData): Pick<ArtifactOptions, 
  * missing, extra, reshaped or re-split parameter is named), and writes the artifacts with its parameters,
  * Adam state and properties (`opts.properties` are merged over the checkpoint's).
  */
-export function exportArtifacts(model: LossModel, checkpointPath: string, outDir: string, opts: Omit<ArtifactOptions, 'values' | 'optimizer'>): ArtifactManifest {
+export function exportArtifacts(
+  model: LossModel,
+  checkpointPath: string,
+  outDir: string,
+  opts: Omit<ArtifactOptions, 'values' | 'optimizer'>,
+): ArtifactManifest {
   const c = readCheckpoint(checkpointPath);
   checkCheckpointMatches(c, probeParams(model), checkpointPath);
   const from = artifactInputsFromCheckpoint(c);
-  return writeArtifacts(model, outDir, { ...opts, ...from, properties: { ...from.properties, ...(opts.properties ?? {}) } });
+  return writeArtifacts(model, outDir, {
+    ...opts,
+    ...from,
+    properties: { ...from.properties, ...(opts.properties ?? {}) },
+  });
 }
 
 export { ORT_NAMES };

@@ -36,8 +36,11 @@ export type Activation = 'gelu' | 'gelu_tanh' | 'relu';
 
 export function activation(kind: Activation, x: Value): Value {
   switch (kind) {
-    case 'gelu': return gelu(x);
-    case 'gelu_tanh': return geluTanh(x);
-    case 'relu': return op.relu(x);
+    case 'gelu':
+      return gelu(x);
+    case 'gelu_tanh':
+      return geluTanh(x);
+    case 'relu':
+      return op.relu(x);
   }
 }

@@ -39,7 +39,13 @@ export interface AttentionConfig {
  * rows of crowded rows); slot [N] orders the flattened [Q * P] results like `pick`'s rows; mask
  * [Q, 1, P, L] is additive, like the layer's mask for those positions.
  */
-export interface Queries { rows: Value; more: Value; cols: Value; slot: Value; mask: Value }
+export interface Queries {
+  rows: Value;
+  more: Value;
+  cols: Value;
+  slot: Value;
+  mask: Value;
+}
 
 export interface AttentionResult {
   /** [B, L, hidden], after the output dense (before any residual / dropout / norm). */
@@ -66,7 +72,14 @@ type Attended = { ctx: Value; probs: Value[] | Value };
  * [N, heads, P, L]. Gives the context [N, P, heads*dh] and the probabilities [N, heads, P, L].
  */
 function attendHeadMajor(
-  g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig,
+  g: Graph,
+  q: Value,
+  k: Value,
+  v: Value,
+  mask: Value | null,
+  heads: number,
+  dh: number,
+  cfg: AttentionConfig,
 ): Attended {
   const sc = op.matmul(splitHeads(q, heads, dh), op.transposeLast(splitHeads(k, heads, dh)));
   const probs = op.softmax(mask ? op.add(sc, mask) : sc, -1);
@@ -80,17 +93,28 @@ function attendHeadMajor(
  * [N, P, heads*dh] and the per-head probabilities [N, P, L].
  */
 function attendHeadByHead(
-  g: Graph, q: Value, k: Value, v: Value, mask: Value | null, heads: number, dh: number, cfg: AttentionConfig,
+  g: Graph,
+  q: Value,
+  k: Value,
+  v: Value,
+  mask: Value | null,
+  heads: number,
+  dh: number,
+  cfg: AttentionConfig,
 ): Attended {
   if (mask && mask.rank === 4 && mask.dim(1) !== 1) g.fail('Attention', `splitHeads: mask ${mask} varies by head`);
   const m = mask && mask.rank === 4 ? op.squeeze(mask, [1]) : mask;
   const slices = (x: Value) => (heads === 1 ? [x] : op.split(x, Array(heads).fill(dh), -1));
-  const qs = slices(q), ks = slices(k), vs = slices(v);
+  const qs = slices(q),
+    ks = slices(k),
+    vs = slices(v);
   const probs = qs.map((qh, h) => {
     const sc = op.matmul(qh, op.transposeLast(ks[h]));
     return op.softmax(m ? op.add(sc, m) : sc, -1);
   });
-  const ctx = probs.map((p, h) => op.matmul(dropout(g, p, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false }), vs[h]));
+  const ctx = probs.map((p, h) =>
+    op.matmul(dropout(g, p, { ratio: cfg.attnDropout ?? 0, training: cfg.training ?? false }), vs[h]),
+  );
   return { ctx: heads === 1 ? ctx[0] : op.concat(ctx, -1), probs };
 }
 
@@ -99,7 +123,15 @@ function result(out: Value, a: Attended): AttentionResult {
   const probs = a.probs;
   if (!Array.isArray(probs)) return { out, probs };
   let stacked: Value | null = null;
-  return { out, get probs() { return (stacked ??= op.concat(probs.map((p) => op.unsqueeze(p, [1])), 1)); } };
+  return {
+    out,
+    get probs() {
+      return (stacked ??= op.concat(
+        probs.map((p) => op.unsqueeze(p, [1])),
+        1,
+      ));
+    },
+  };
 }
 
 /**
@@ -110,11 +142,18 @@ function result(out: Value, a: Attended): AttentionResult {
  * Batch and sequence dims stay symbolic. Three independent choices shape the graph, never the function:
  * the projection (fuseQKV), the attention core (splitHeads) and the query rows (pick, queries).
  */
-export function selfAttention(g: Graph, name: string, x: Value, mask: Value | null, cfg: AttentionConfig): AttentionResult {
+export function selfAttention(
+  g: Graph,
+  name: string,
+  x: Value,
+  mask: Value | null,
+  cfg: AttentionConfig,
+): AttentionResult {
   const { hidden, heads } = cfg;
   if (hidden % heads !== 0) g.fail('Attention', `${name}: hidden ${hidden} is not a multiple of heads ${heads}`);
   if (x.rank !== 3) g.fail('Attention', `${name}: input ${x} must be [batch, seq, hidden]`);
-  if (mask && mask.dtype !== x.dtype) g.fail('Attention', `${name}: mask ${mask} must have the input's dtype ${x.dtype}`);
+  if (mask && mask.dtype !== x.dtype)
+    g.fail('Attention', `${name}: mask ${mask} must have the input's dtype ${x.dtype}`);
   if (cfg.queries && !cfg.pick) g.fail('Attention', `${name}: queries without pick`);
   const dh = hidden / heads;
   const attend = cfg.splitHeads ? attendHeadByHead : attendHeadMajor;
@@ -147,10 +186,19 @@ export function selfAttention(g: Graph, name: string, x: Value, mask: Value | nu
 function projectQKV(g: Graph, x: Value, hidden: number, init?: LinearInit): Value[] {
   const inits = linearInits(hidden, init);
   // Declared in the order of three separate Linears (weight, bias per projection).
-  const ps = ['q', 'k', 'v'].map((n) => g.withScope(n, () => [
-    g.param('weight', [hidden, hidden], inits.weight, { dtype: x.dtype }),
-    g.param('bias', [hidden], inits.bias, { dtype: x.dtype }),
-  ]));
-  const w = op.concat(ps.map((p) => p[0]), 1), b = op.concat(ps.map((p) => p[1]), 0);
+  const ps = ['q', 'k', 'v'].map((n) =>
+    g.withScope(n, () => [
+      g.param('weight', [hidden, hidden], inits.weight, { dtype: x.dtype }),
+      g.param('bias', [hidden], inits.bias, { dtype: x.dtype }),
+    ]),
+  );
+  const w = op.concat(
+      ps.map((p) => p[0]),
+      1,
+    ),
+    b = op.concat(
+      ps.map((p) => p[1]),
+      0,
+    );
   return op.split(op.add(op.matmul(x, w), b), [hidden, hidden, hidden], -1);
 }

@@ -44,14 +44,17 @@ export function halfKeepMask(x: Value): Value {
   const r = x.rank;
   const u = uniformDraws(x, BITS);
   const digits = Array.from({ length: BITS }, (_, j) => 2 ** (j + 1));
-  const pow2 = g.constant(x.dtype === 'float64' ? Float64Array.from(digits) : Float32Array.from(digits), x.dtype, [BITS]);
+  const pow2 = g.constant(x.dtype === 'float64' ? Float64Array.from(digits) : Float32Array.from(digits), x.dtype, [
+    BITS,
+  ]);
   const f = op.floor(op.mul(op.unsqueeze(u, [-1]), pow2));
   // floor(u * 2^(j+1)) is odd exactly when digit j+1 of u is 1: (f/2 - floor(f/2)) is then 1/2, else 0.
   const half = op.mul(f, 0.5);
   const coins = op.reshape(op.mul(op.sub(half, op.floor(half)), 4), [...Array(r - 1).fill(0), -1]);
   const d = x.dim(-1);
-  const mask = typeof d === 'number' && d % BITS === 0
-    ? op.reshape(coins, [...Array(r - 1).fill(0), d])
-    : op.sliceDynamic(coins, op.int64s(g, [0]), op.slice(op.shapeOf(x), [r - 1], [r], [0]), [-1], x.shape!);
+  const mask =
+    typeof d === 'number' && d % BITS === 0
+      ? op.reshape(coins, [...Array(r - 1).fill(0), d])
+      : op.sliceDynamic(coins, op.int64s(g, [0]), op.slice(op.shapeOf(x), [r - 1], [r], [0]), [-1], x.shape!);
   return op.stopGradient(mask);
 }

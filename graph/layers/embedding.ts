@@ -13,11 +13,21 @@ export interface EmbeddingOptions {
 /** The `<scope>.<name>.weight` [num, dim] table, declared without a lookup (e.g. for scoring against all rows). */
 export function embeddingTable(g: Graph, name: string, num: number, dim: number, opts: EmbeddingOptions = {}): Value {
   return g.withScope(name, () =>
-    g.param('weight', [num, dim], opts.init ?? { kind: 'normal', std: 0.02 }, { dtype: opts.dtype ?? 'float32', trainable: opts.trainable }),
+    g.param('weight', [num, dim], opts.init ?? { kind: 'normal', std: 0.02 }, {
+      dtype: opts.dtype ?? 'float32',
+      trainable: opts.trainable,
+    }),
   );
 }
 
 /** Embedding lookup: Gather(axis 0) of an int64/int32 index tensor of any shape -> [...ids.shape, dim]. */
-export function embedding(g: Graph, name: string, ids: Value, num: number, dim: number, opts: EmbeddingOptions = {}): Value {
+export function embedding(
+  g: Graph,
+  name: string,
+  ids: Value,
+  num: number,
+  dim: number,
+  opts: EmbeddingOptions = {},
+): Value {
   return op.gather(embeddingTable(g, name, num, dim, opts), ids, 0);
 }

@@ -28,10 +28,18 @@ export function linearInits(inFeatures: number, init: LinearInit = 'normal0.02')
  * [out, in]; importing a torch checkpoint must transpose) and `<scope>.<name>.bias` [out].
  * x may have any rank >= 2 (MatMul broadcasts the leading dims); parameters take x's float dtype.
  */
-export function linear(g: Graph, name: string, x: Value, inFeatures: number, outFeatures: number, opts: LinearOptions = {}): Value {
+export function linear(
+  g: Graph,
+  name: string,
+  x: Value,
+  inFeatures: number,
+  outFeatures: number,
+  opts: LinearOptions = {},
+): Value {
   if (x.rank < 2) g.fail('Linear', `${name}: input ${x} must have rank >= 2`);
   const last = x.dim(-1);
-  if (typeof last === 'number' && last !== inFeatures) g.fail('Linear', `${name}: input ${x} has ${last} features, layer expects ${inFeatures}`);
+  if (typeof last === 'number' && last !== inFeatures)
+    g.fail('Linear', `${name}: input ${x} has ${last} features, layer expects ${inFeatures}`);
   const inits = linearInits(inFeatures, opts.init);
   return g.withScope(name, () => {
     const w = g.param('weight', [inFeatures, outFeatures], inits.weight, { dtype: x.dtype });

@@ -15,7 +15,8 @@ export interface LayerNormOptions {
  */
 export function layerNorm(g: Graph, name: string, x: Value, dim: number, opts: LayerNormOptions = {}): Value {
   const last = x.dim(-1);
-  if (typeof last === 'number' && last !== dim) g.fail('LayerNorm', `${name}: input ${x} has ${last} features, layer expects ${dim}`);
+  if (typeof last === 'number' && last !== dim)
+    g.fail('LayerNorm', `${name}: input ${x} has ${last} features, layer expects ${dim}`);
   const eps = opts.eps ?? 1e-12;
   return g.withScope(name, () => {
     const w = g.param('weight', [dim], { kind: 'ones' }, { dtype: x.dtype });

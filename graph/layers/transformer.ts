@@ -46,7 +46,15 @@ export interface TransformerEncoderConfig extends TransformerLayerConfig {
  * pre-LN:  h = x + Dropout(Dense(Attn(LN(x)))); y = h + Dropout(Dense2(act(Dense1(LN(h))))).
  * x: [B, L, hidden]; mask: additive, broadcastable to [B, heads, L, L], or null.
  */
-export function transformerLayer(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerLayerConfig, pick?: (v: Value) => Value, queries?: Queries): Value {
+export function transformerLayer(
+  g: Graph,
+  name: string,
+  x: Value,
+  mask: Value | null,
+  cfg: TransformerLayerConfig,
+  pick?: (v: Value) => Value,
+  queries?: Queries,
+): Value {
   const { hidden, heads, inner } = cfg;
   // With `pick`, only the picked query positions leave the layer: everything after attention runs on them alone.
   const picked = (v: Value) => (pick ? pick(v) : v);
@@ -56,7 +64,17 @@ export function transformerLayer(g: Graph, name: string, x: Value, mask: Value |
   const hdrop = (v: Value) => dropout(g, v, { ratio: cfg.hiddenDropout ?? 0, training });
   return g.withScope(name, () => {
     const attn = (v: Value) =>
-      selfAttention(g, 'attn', v, mask, { hidden, heads, attnDropout: cfg.attnDropout, training, init: cfg.init, pick, queries, fuseQKV: cfg.fuseQKV, splitHeads: cfg.splitHeads }).out;
+      selfAttention(g, 'attn', v, mask, {
+        hidden,
+        heads,
+        attnDropout: cfg.attnDropout,
+        training,
+        init: cfg.init,
+        pick,
+        queries,
+        fuseQKV: cfg.fuseQKV,
+        splitHeads: cfg.splitHeads,
+      }).out;
     const ffn = (v: Value) =>
       g.withScope('ffn', () => {
         const a = activation(cfg.activation ?? 'gelu', linear(g, 'dense1', v, hidden, inner, { init: cfg.init }));
@@ -89,13 +107,27 @@ export interface HfEncoderFields {
 
 export function hfEncoderConfig(cfg: HfEncoderFields, norm: 'post' | 'pre'): TransformerEncoderConfig {
   return {
-    layers: cfg.layers, hidden: cfg.hidden, heads: cfg.heads, inner: cfg.intermediate, eps: cfg.eps ?? 1e-12,
-    activation: cfg.activation ?? 'gelu', hiddenDropout: cfg.hiddenDropout, attnDropout: cfg.attnDropout, training: cfg.training, norm,
+    layers: cfg.layers,
+    hidden: cfg.hidden,
+    heads: cfg.heads,
+    inner: cfg.intermediate,
+    eps: cfg.eps ?? 1e-12,
+    activation: cfg.activation ?? 'gelu',
+    hiddenDropout: cfg.hiddenDropout,
+    attnDropout: cfg.attnDropout,
+    training: cfg.training,
+    norm,
   };
 }
 
 /** A stack of `cfg.layers` layers named `<scope>.<name>.layer0`, `.layer1`, ...; returns every layer's output. */
-function transformerEncoderAll(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig): Value[] {
+function transformerEncoderAll(
+  g: Graph,
+  name: string,
+  x: Value,
+  mask: Value | null,
+  cfg: TransformerEncoderConfig,
+): Value[] {
   return g.withScope(name, () => {
     const outs: Value[] = [];
     let h = x;
@@ -115,7 +147,15 @@ function transformerEncoderAll(g: Graph, name: string, x: Value, mask: Value | n
  * runs from those queries alone too. Dropout masks are drawn for the smaller tensors, so with dropout the
  * random stream differs from the unpicked form; without it the result is the same.
  */
-export function transformerEncoderPicked(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig, pick: (v: Value) => Value, queries?: Queries): Value {
+export function transformerEncoderPicked(
+  g: Graph,
+  name: string,
+  x: Value,
+  mask: Value | null,
+  cfg: TransformerEncoderConfig,
+  pick: (v: Value) => Value,
+  queries?: Queries,
+): Value {
   if (cfg.layers === 0) return pick(x);
   return g.withScope(name, () => {
     let h = x;
@@ -125,7 +165,13 @@ export function transformerEncoderPicked(g: Graph, name: string, x: Value, mask:
 }
 
 /** A stack of `cfg.layers` layers (see transformerEncoderAll); returns the last layer's output. */
-export function transformerEncoder(g: Graph, name: string, x: Value, mask: Value | null, cfg: TransformerEncoderConfig): Value {
+export function transformerEncoder(
+  g: Graph,
+  name: string,
+  x: Value,
+  mask: Value | null,
+  cfg: TransformerEncoderConfig,
+): Value {
   const outs = transformerEncoderAll(g, name, x, mask, cfg);
   return outs.length ? outs[outs.length - 1] : x;
 }

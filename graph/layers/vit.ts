@@ -22,8 +22,10 @@ function maybeScope<T>(g: Graph, name: string, fn: () => T): T {
 /** Height and width of the image, the patch grid, and the number of patches. */
 export function vitGrid(cfg: VitConfig): { h: number; w: number; gh: number; gw: number; patches: number } {
   const [h, w] = typeof cfg.imageSize === 'number' ? [cfg.imageSize, cfg.imageSize] : cfg.imageSize;
-  if (h % cfg.patchSize || w % cfg.patchSize) throw new Error(`image ${h}x${w} is not divisible into ${cfg.patchSize}-pixel patches`);
-  const gh = h / cfg.patchSize, gw = w / cfg.patchSize;
+  if (h % cfg.patchSize || w % cfg.patchSize)
+    throw new Error(`image ${h}x${w} is not divisible into ${cfg.patchSize}-pixel patches`);
+  const gh = h / cfg.patchSize,
+    gw = w / cfg.patchSize;
   return { h, w, gh, gw, patches: gh * gw };
 }
 
@@ -35,7 +37,9 @@ export function vitGrid(cfg: VitConfig): { h: number; w: number; gh: number; gw:
 function vitEmbeddings(g: Graph, name: string, pixelValues: Value, cfg: VitConfig): Value {
   const dtype = cfg.dtype ?? 'float32';
   const { patches } = vitGrid(cfg);
-  const c = cfg.channels ?? 3, p = cfg.patchSize, d = cfg.hidden;
+  const c = cfg.channels ?? 3,
+    p = cfg.patchSize,
+    d = cfg.hidden;
   return maybeScope(g, name, () => {
     const [w, b] = g.withScope('patch', () => [
       g.param('weight', [d, c, p, p], { kind: 'normal', std: 0.02 }, { dtype }),

@@ -12,7 +12,8 @@ export const expandedMul: Rewrite = {
   match(n) {
     if (n.op !== 'Mul' || n.domain) return null;
     for (const i of [1, 0]) {
-      const e = producer(n.inputs[i], 'Expand'), t = n.inputs[1 - i]!;
+      const e = producer(n.inputs[i], 'Expand'),
+        t = n.inputs[1 - i]!;
       const shape = producer(e?.inputs[1], 'Shape');
       if (!e || !shape || shape.inputs[0] !== t || shape.attrs.start || shape.attrs.end) continue;
       const s = e.inputs[0]!;

@@ -18,7 +18,10 @@ export function lowerNodes(g: Graph, rewrites: readonly Rewrite[]): Node[] {
   return out;
 }
 
-interface Match { rewrite: Rewrite; build: () => Value[] }
+interface Match {
+  rewrite: Rewrite;
+  build: () => Value[];
+}
 
 function firstMatch(g: Graph, n: Node, rewrites: readonly Rewrite[]): Match | null {
   for (const rewrite of rewrites) {

@@ -26,7 +26,8 @@ export const scatterAdd: Rewrite = {
     if (shape?.inputs.length !== 2 || !rest || !unsq) return null;
     if (producer(rest.inputs[0], 'Shape')?.inputs[0] !== upd || String(constInts(rest.inputs[1])) !== '1') return null;
     if ((constInts(rest.inputs[2])?.[0] ?? 0) < 2 ** 62 || String(constInts(rest.inputs[3])) !== '0') return null;
-    const idx = unsq.inputs[0]!, rows = shape.inputs[0]!;
+    const idx = unsq.inputs[0]!,
+      rows = shape.inputs[0]!;
     if (idx.shape?.length !== 1 || String(constInts(unsq.inputs[1])) !== '1') return null;
     const size = n.outputs[0].dim(0);
     if (isDistinct(idx)) return () => [op.scatterND(zeros, at, upd)];

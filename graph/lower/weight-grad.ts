@@ -16,13 +16,15 @@ export const weightGrad: Rewrite = {
     const t = producer(mm?.inputs[0], 'Transpose');
     const perm = t?.attrs.perm?.t === 'ints' ? t.attrs.perm.v : null;
     if (!mm || !t || !perm) return null;
-    const x = t.inputs[0]!, dy = mm.inputs[1]!;
+    const x = t.inputs[0]!,
+      dy = mm.inputs[1]!;
     const r = perm.length;
     const swapsLast = perm.every((p, i) => p === (i < r - 2 ? i : 2 * r - 3 - i));
     if (r <= 2 || !swapsLast || !x.shape || dy.shape?.length !== r) return null;
     // Flattening the leading dims is the sum only where x and dy share them (no broadcasting between the two).
     if (x.shape.slice(0, -2).some((d, i) => dimClash(d, dy.shape![i]))) return null;
-    const k = x.dim(-1), cols = dy.dim(-1);
+    const k = x.dim(-1),
+      cols = dy.dim(-1);
     if (typeof k !== 'number' || typeof cols !== 'number') return null;
     return () => [op.matmul(op.transposeLast(op.reshape(x, [-1, k])), op.reshape(dy, [-1, cols]))];
   },

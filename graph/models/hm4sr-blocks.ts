@@ -50,7 +50,9 @@ export function positionEmbedding(g: Graph, c: Hm4srConfig, positions: Value): V
  * (eq. 9), scaled by alpha_m (eq. 8) and added back (eq. 10). The experts run as one fused matmul.
  */
 export function interactiveMoE(g: Graph, c: Hm4srConfig, e: Value): Value {
-  const d = c.hidden, M = c.modalities.length, md = M * d;
+  const d = c.hidden,
+    M = c.modalities.length,
+    md = M * d;
   return g.withScope('imoe', () => {
     const experts = op.reshape(linear(g, 'experts', e, md, c.k1 * md, { init: 'torch' }), [0, 0, c.k1, M, d]);
     const slices = M === 1 ? [e] : op.split(e, Array(M).fill(d), -1);
@@ -160,7 +162,11 @@ export function contrastiveLogits(q: Value, k: Value, tau: number): Value {
  * The pairs of a batch (i, j) that are false negatives: another sample (j != i) with the same target. `idx`
  * is 0..B-1, `eye` [B, B] the diagonal (the positive pairs), `mask` [B, B] the false negatives.
  */
-export interface SameTarget { idx: Value; eye: Value; mask: Value }
+export interface SameTarget {
+  idx: Value;
+  eye: Value;
+  mask: Value;
+}
 
 export function sameTarget(target: Value): SameTarget {
   const idx = op.range(0, op.dimOf(target, 0), 1);

@@ -86,7 +86,12 @@ export const HM4SR_DEFAULTS: Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'i
 
 /** SASRec in the same framework: ID only, no MoE, no auxiliary losses. */
 export const SASREC_OVERRIDES: Partial<Hm4srConfig> = {
-  modalities: ['id'], imoe: false, tmoe: false, lambdaCP: 0, lambdaIDCL: 0, lambdaPCL: 0,
+  modalities: ['id'],
+  imoe: false,
+  tmoe: false,
+  lambdaCP: 0,
+  lambdaIDCL: 0,
+  lambdaPCL: 0,
 };
 
 /** Ablations of the paper's Figure 3, by the names it uses. */
@@ -102,12 +107,17 @@ export const ABLATIONS: Record<string, Partial<Hm4srConfig>> = {
 
 export const usesPCL = (c: Hm4srConfig) => c.tmoe && c.lambdaPCL > 0 && c.modalities.some((m) => m !== 'id');
 export const usesCP = (c: Hm4srConfig) => c.lambdaCP > 0 && c.numCategories > 0;
-export const usesInterval = (c: Hm4srConfig) => c.tmoe && (c.timeEmbedding === 'both' || c.timeEmbedding === 'interval');
-export const usesTimes = (c: Hm4srConfig) => c.tmoe && (c.timeEmbedding === 'both' || c.timeEmbedding === 'absolute' || c.timeEmbedding === 'interval-cos');
-export const usesCalendar = (c: Hm4srConfig) => c.tmoe && (c.timeEmbedding === 'day-index' || c.timeEmbedding === 'day-of-year');
+export const usesInterval = (c: Hm4srConfig) =>
+  c.tmoe && (c.timeEmbedding === 'both' || c.timeEmbedding === 'interval');
+export const usesTimes = (c: Hm4srConfig) =>
+  c.tmoe && (c.timeEmbedding === 'both' || c.timeEmbedding === 'absolute' || c.timeEmbedding === 'interval-cos');
+export const usesCalendar = (c: Hm4srConfig) =>
+  c.tmoe && (c.timeEmbedding === 'day-index' || c.timeEmbedding === 'day-of-year');
 
 export function validateConfig(c: Hm4srConfig): void {
-  const bad = (m: string): never => { throw new Error(`invalid model config: ${m}`); };
+  const bad = (m: string): never => {
+    throw new Error(`invalid model config: ${m}`);
+  };
   if (!c.modalities.includes('id')) bad('the id modality is required');
   if (c.hidden % c.heads !== 0) bad(`hidden ${c.hidden} is not a multiple of heads ${c.heads}`);
   if (c.numItems < 1) bad('numItems must be >= 1');
@@ -117,5 +127,6 @@ export function validateConfig(c: Hm4srConfig): void {
     const rules = FALSE_NEGATIVE_RULES.map((r) => `"${r}"`).join(', ');
     bad(`falseNegatives must be one of ${rules}, got ${JSON.stringify(c.falseNegatives)}${was}`);
   }
-  for (const k of ['hiddenDropout', 'attnDropout', 'embDropout'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1)`);
+  for (const k of ['hiddenDropout', 'attnDropout', 'embDropout'] as const)
+    if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1)`);
 }

@@ -11,12 +11,34 @@ import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
 import type { TensorSpec } from '../types.js';
 import {
-  type Hm4srConfig, type Modality, usesCP, usesCalendar, usesInterval, usesPCL, usesTimes, validateConfig,
+  type Hm4srConfig,
+  type Modality,
+  usesCP,
+  usesCalendar,
+  usesInterval,
+  usesPCL,
+  usesTimes,
+  validateConfig,
 } from './hm4sr-config.js';
 import {
-  binaryCrossEntropy, categoryHead, categoryLabels, concatLast, contrastiveLogits, encoderConfig, encoderInput,
-  excludedLogit, featurelessBias, fullCatalogRank, idTable, interactiveMoE, placeholder, positionEmbedding,
-  projectedFeatures, sameTarget, temporalMoE, timeEmbedding,
+  binaryCrossEntropy,
+  categoryHead,
+  categoryLabels,
+  concatLast,
+  contrastiveLogits,
+  encoderConfig,
+  encoderInput,
+  excludedLogit,
+  featurelessBias,
+  fullCatalogRank,
+  idTable,
+  interactiveMoE,
+  placeholder,
+  positionEmbedding,
+  projectedFeatures,
+  sameTarget,
+  temporalMoE,
+  timeEmbedding,
 } from './hm4sr-blocks.js';
 
 /**
@@ -47,11 +69,13 @@ interface ReferenceEncoded {
 
 /** Eqs. 4-5: each modality's item representations for the whole catalog, [N+1, d]. */
 function itemRepresentations(g: Graph, c: Hm4srConfig): Map<Modality, Value> {
-  return new Map(c.modalities.map((m): [Modality, Value] => {
-    if (m === 'id') return [m, idTable(g, c)];
-    if (c.zeroFeatures.includes(m)) return [m, op.expand(featurelessBias(g, c, m), [c.numItems + 1, c.hidden])];
-    return [m, projectedFeatures(g, c, m as 'txt' | 'img')];
-  }));
+  return new Map(
+    c.modalities.map((m): [Modality, Value] => {
+      if (m === 'id') return [m, idTable(g, c)];
+      if (c.zeroFeatures.includes(m)) return [m, op.expand(featurelessBias(g, c, m), [c.numItems + 1, c.hidden])];
+      return [m, projectedFeatures(g, c, m as 'txt' | 'img')];
+    }),
+  );
 }
 
 /** Eq. 18's H^m: the encoder's output at each row's last item (left-aligned rows: column length - 1). */
@@ -64,7 +88,8 @@ function lastPosition(h: Value, items: Value, d: number): Value {
 /** Eqs. 4-18 (and 24 for PCL's augmented sequences). */
 function encode(g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean): ReferenceEncoded {
   validateConfig(c);
-  const d = c.hidden, M = c.modalities.length;
+  const d = c.hidden,
+    M = c.modalities.length;
   const x = itemRepresentations(g, c);
   // Eq. 6: e_m = x_m + p, the position embedding of each column.
   const p = positionEmbedding(g, c, op.range(0, op.dimOf(b.items, 1), 1));
@@ -159,11 +184,16 @@ export function hm4srReferenceModel(c: Hm4srConfig, name = 'hm4sr'): LossModel {
         const pcl = (m: Modality, h: Value) =>
           g.withScope(`pcl.${m}`, () => infoNCE(c, enc.H.get(m)!, h, b.target, c.pclTau));
         const parts = [...enc.Hpcl].map(([m, h]) => pcl(m, h));
-        terms.pcl = op.div(parts.reduce((a, t) => op.add(a, t)), parts.length);
+        terms.pcl = op.div(
+          parts.reduce((a, t) => op.add(a, t)),
+          parts.length,
+        );
       }
       // Eq. 27.
       const weight: Record<string, number> = { main: 1, cp: c.lambdaCP, idcl: c.lambdaIDCL, pcl: c.lambdaPCL };
-      const loss = Object.entries(terms).map(([k, t]) => op.mul(t, weight[k])).reduce((a, t) => op.add(a, t));
+      const loss = Object.entries(terms)
+        .map(([k, t]) => op.mul(t, weight[k]))
+        .reduce((a, t) => op.add(a, t));
       return { loss, terms };
     },
   };

@@ -43,11 +43,16 @@ export function bucketThresholds(bucketOf: (seconds: number) => number, maxBucke
   thr[0] = -HUGE;
   const top = 2 ** 53;
   for (let k = 1; k < thr.length; k++) {
-    if (bucketOf(top) < k) { thr[k] = HUGE; continue; }
-    let lo = 1, hi = top;
+    if (bucketOf(top) < k) {
+      thr[k] = HUGE;
+      continue;
+    }
+    let lo = 1,
+      hi = top;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
-      if (bucketOf(mid) >= k) hi = mid; else lo = mid + 1;
+      if (bucketOf(mid) >= k) hi = mid;
+      else lo = mid + 1;
     }
     thr[k] = BigInt(lo);
   }
@@ -61,7 +66,8 @@ function shiftRight(x: Value, first: Value): Value {
 
 /** Day of the year (0-based, UTC) of Unix seconds, in int64 (H. Hinnant's civil-from-days). */
 function dayOfYear(g: Graph, t: Value): Value {
-  const mod = (a: Value, b: number) => g.node('Mod', [a, op.scalar(g, b, 'int64')], [{ dtype: 'int64', shape: a.shape }], {})[0];
+  const mod = (a: Value, b: number) =>
+    g.node('Mod', [a, op.scalar(g, b, 'int64')], [{ dtype: 'int64', shape: a.shape }], {})[0];
   const days = op.div(op.sub(t, mod(t, DAY)), DAY);
   const z = op.add(days, 719468);
   const era = op.div(z, 146097);
@@ -83,7 +89,13 @@ function dayOfYear(g: Graph, t: Value): Value {
  * the input. Outputs: top_items / top_scores [batch, K] and one user vector [batch, hidden] per modality
  * (scores are their summed dot products with the item's per-modality representations).
  */
-export function buildServingGraph(c: Hm4srConfig, enc: ServeEncoding, topK: number, bucketOf: (seconds: number) => number, name = 'hm4sr'): ServingGraph {
+export function buildServingGraph(
+  c: Hm4srConfig,
+  enc: ServeEncoding,
+  topK: number,
+  bucketOf: (seconds: number) => number,
+  name = 'hm4sr',
+): ServingGraph {
   const g = new Graph(`${name}_serving`);
   const itemsIn = g.input(SERVE_INPUTS.items, 'int64', ['batch', 'seq']);
   const readsTime = usesInterval(c) || usesTimes(c) || usesCalendar(c);
@@ -103,7 +115,8 @@ export function buildServingGraph(c: Hm4srConfig, enc: ServeEncoding, topK: numb
     b.items = op.mul(itemsIn, keep);
     b.segments = keep;
     b.positions = op.max(op.sub(kept, 1), 0);
-    const rows = op.dimOf(itemsIn, 0), width = op.dimOf(itemsIn, 1);
+    const rows = op.dimOf(itemsIn, 0),
+      width = op.dimOf(itemsIn, 1);
     // ArgMax over float32 (exact for counts): onnxruntime-web has no int64 ArgMax. The first maximum of
     // the running count is the last kept item.
     b.last = op.add(op.mul(op.range(0, rows, 1), width), op.argMax(op.cast(kept, 'float32'), 1));
@@ -115,22 +128,29 @@ export function buildServingGraph(c: Hm4srConfig, enc: ServeEncoding, topK: numb
     if (usesInterval(c)) {
       const thr = g.constant(bucketThresholds(bucketOf, enc.maxBucket), 'int64', [enc.maxBucket + 3]);
       const gapF = op.cast(op.max(gap, 0), 'float32');
-      const est = op.min(op.cast(op.floor(op.mul(op.log(op.add(gapF, 1)), enc.mu / Math.LN2)), 'int64'), enc.maxBucket + 1);
+      const est = op.min(
+        op.cast(op.floor(op.mul(op.log(op.add(gapF, 1)), enc.mu / Math.LN2)), 'int64'),
+        enc.maxBucket + 1,
+      );
       const down = op.cast(op.less(gap, op.gather(thr, est)), 'int64');
       const up = op.cast(op.greaterOrEqual(gap, op.gather(thr, op.add(est, 1))), 'int64');
       b.buckets = op.min(op.add(op.sub(est, down), up), enc.maxBucket);
     }
     if (usesTimes(c)) {
       // float64 arithmetic, then one rounding to float32: bit-identical to the host encoder.
-      const x = c.timeEmbedding === 'interval-cos'
-        ? op.div(op.cast(op.max(gap, 0), 'float64'), DAY)
-        : enc.absTime === 'days' ? op.div(op.sub(t64, enc.timeOrigin), DAY) : t64;
+      const x =
+        c.timeEmbedding === 'interval-cos'
+          ? op.div(op.cast(op.max(gap, 0), 'float64'), DAY)
+          : enc.absTime === 'days'
+            ? op.div(op.sub(t64, enc.timeOrigin), DAY)
+            : t64;
       b.times = op.cast(x, 'float32');
     }
     if (usesCalendar(c)) {
-      b.calendar = c.timeEmbedding === 'day-of-year'
-        ? dayOfYear(g, timesIn)
-        : op.min(op.max(op.cast(op.floor(op.div(op.sub(t64, enc.timeOrigin), DAY)), 'int64'), 0), c.calendarSize - 1);
+      b.calendar =
+        c.timeEmbedding === 'day-of-year'
+          ? dayOfYear(g, timesIn)
+          : op.min(op.max(op.cast(op.floor(op.div(op.sub(t64, enc.timeOrigin), DAY)), 'int64'), 0), c.calendarSize - 1);
     }
   });
 
@@ -140,11 +160,20 @@ export function buildServingGraph(c: Hm4srConfig, enc: ServeEncoding, topK: numb
     const pad = new Float32Array(c.numItems + 1);
     pad[0] = -Infinity;
     const s = op.add(scores(c, e), g.constant(pad, 'float32', [c.numItems + 1]));
-    const seen = op.scatterElements(s, itemsIn, op.constantOfShape(op.shapeOf(itemsIn), 'float32', -Infinity, itemsIn.shape ?? undefined), 1);
+    const seen = op.scatterElements(
+      s,
+      itemsIn,
+      op.constantOfShape(op.shapeOf(itemsIn), 'float32', -Infinity, itemsIn.shape ?? undefined),
+      1,
+    );
     const [vals, idx] = op.topK(op.where(excludeSeen, seen, s), K, 1);
     g.output(idx, SERVE_OUTPUTS.items);
     g.output(vals, SERVE_OUTPUTS.scores);
   });
   for (const m of c.modalities) g.output(e.H.get(m)!, userVectorOutput(m));
-  return { graph: g, defaults: { [SERVE_INPUTS.excludeSeen]: { dtype: 'bool', dims: [1, 1], data: new Uint8Array([0]) } }, topK: K };
+  return {
+    graph: g,
+    defaults: { [SERVE_INPUTS.excludeSeen]: { dtype: 'bool', dims: [1, 1], data: new Uint8Array([0]) } },
+    topK: K,
+  };
 }

@@ -7,13 +7,28 @@ import * as op from '../ops/index.js';
 import { type Hm4srConfig, type Modality, usesCP, usesPCL, validateConfig } from './hm4sr-config.js';
 import { batchSpec } from './hm4sr-batch.js';
 import {
-  type SameTarget, binaryCrossEntropy, categoryHead, categoryLabels, concatLast, contrastiveLogits, encoderConfig,
-  encoderInput, excludedLogit, featurelessBias, idTable, interactiveMoE, placeholder, positionEmbedding,
-  projectedFeatures, rankAmongItems, sameTarget, temporalMoE, timeEmbedding,
+  type SameTarget,
+  binaryCrossEntropy,
+  categoryHead,
+  categoryLabels,
+  concatLast,
+  contrastiveLogits,
+  encoderConfig,
+  encoderInput,
+  excludedLogit,
+  featurelessBias,
+  idTable,
+  interactiveMoE,
+  placeholder,
+  positionEmbedding,
+  projectedFeatures,
+  rankAmongItems,
+  sameTarget,
+  temporalMoE,
+  timeEmbedding,
 } from './hm4sr-blocks.js';
 
 export { DATA_PARAMS, fullCatalogRank, rankAmongItems } from './hm4sr-blocks.js';
-
 
 /** One modality's raw item representations: a [N+1, d] table, or a [d] bias every item shares (no features). */
 type CatalogPart = { m: Modality; table: Value; bias?: undefined } | { m: Modality; bias: Value; table?: undefined };
@@ -98,10 +113,15 @@ export interface EncodeOptions {
  * broadcast over the catalog or the tokens.
  */
 export function encode(
-  g: Graph, c: Hm4srConfig, b: Record<string, Value>, training: boolean, opts: EncodeOptions = {},
+  g: Graph,
+  c: Hm4srConfig,
+  b: Record<string, Value>,
+  training: boolean,
+  opts: EncodeOptions = {},
 ): Encoded {
   validateConfig(c);
-  const d = c.hidden, M = c.modalities.length;
+  const d = c.hidden,
+    M = c.modalities.length;
   const pos = positionEmbedding(g, c, b.positions);
   const parts = catalogParts(g, c, opts.catalog);
   const tables = parts.filter((p) => p.table);
@@ -127,7 +147,8 @@ export function encode(
   // Only each history's last position is read, so the last layer's tail runs on those B rows alone.
   const run = (m: Modality, x: Value) =>
     transformerEncoderPicked(g, `encoder.${m}`, encoderInput(g, c, m, x, training), mask, cfg, flatLast, queries);
-  const H = new Map<Modality, Value>(), Hpcl = new Map<Modality, Value>();
+  const H = new Map<Modality, Value>(),
+    Hpcl = new Map<Modality, Value>();
   c.modalities.forEach((m, i) => {
     // A bias-only modality's H_m only adds a row constant to the scores: ranking without it needs no encoder.
     if (!(opts.skipConstant && constant.some((k) => k.m === m))) H.set(m, run(m, streams[i]));
@@ -151,7 +172,10 @@ export function scores(_c: Hm4srConfig, enc: Encoded, opts: { withConstant?: boo
   const s = op.matmul(userVector(enc), op.transposeLast(enc.catalog));
   if (opts.withConstant === false || enc.constant.length === 0) return s;
   const rowConst = enc.constant.map(({ m, bias }) => op.reduceSum(op.mul(enc.H.get(m)!, bias), [-1], true));
-  return op.add(s, rowConst.reduce((a, b) => op.add(a, b)));
+  return op.add(
+    s,
+    rowConst.reduce((a, b) => op.add(a, b)),
+  );
 }
 
 /** [H_m for the modalities with a table], [B, V*d]: dotted with a catalog row it gives their summed scores. */
@@ -180,7 +204,11 @@ export function contrastiveLoss(c: Hm4srConfig, q: Value, k: Value, target: Valu
 }
 
 /** A step's false negatives, built once for all its InfoNCE terms ('none' reads the row indices only). */
-interface FalseNegatives { idx: Value; same: SameTarget | null; bias: (tau: number) => Value }
+interface FalseNegatives {
+  idx: Value;
+  same: SameTarget | null;
+  bias: (tau: number) => Value;
+}
 
 function falseNegatives(c: Hm4srConfig, target: Value): FalseNegatives {
   const g = target.graph;
@@ -213,7 +241,10 @@ function categoryLoss(g: Graph, c: Hm4srConfig, enc: Encoded, b: Record<string, 
   const { weight: w, bias } = categoryHead(g, c);
   // Linear(Md -> |C|) on [x_id; x_txt; x_img]: a bias-only modality's rows of the weight give a constant that
   // joins the bias, so the per-item product covers the modalities with a table only.
-  const rows = (m: Modality) => { const i = c.modalities.indexOf(m); return op.slice(w, [i * d], [(i + 1) * d], [0]); };
+  const rows = (m: Modality) => {
+    const i = c.modalities.indexOf(m);
+    return op.slice(w, [i * d], [(i + 1) * d], [0]);
+  };
   const wv = enc.varying.length === c.modalities.length ? w : op.concat(enc.varying.map(rows), 0);
   const constantRow = (m: Modality, bb: Value) => op.matmul(op.unsqueeze(bb, [0]), rows(m));
   const constant = enc.constant.reduce((acc: Value, { m, bias: bb }) => op.add(acc, constantRow(m, bb)), bias);
@@ -298,7 +329,9 @@ export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', opts: { catalogIn
   // A row-constant score term (a bias-only modality) changes no rank, so neither it nor its encoder is built.
   const enc = encode(g, c, b, false, { skipConstant: true, catalog });
   // Scores of items 1..N only: the padding item's column is never computed.
-  const items = opts.catalogInput ? g.input('catalog_items', 'float32', [c.numItems, vd]) : op.slice(enc.catalog, [1], [c.numItems + 1], [0]);
+  const items = opts.catalogInput
+    ? g.input('catalog_items', 'float32', [c.numItems, vd])
+    : op.slice(enc.catalog, [1], [c.numItems + 1], [0]);
   g.output(rankAmongItems(op.matmul(userVector(enc), op.transposeLast(items)), b.target), 'rank');
   return g;
 }

@@ -28,7 +28,11 @@ export function operands(op: string, xs: Operand[]): { g: Graph; vals: Value[] }
 }
 
 export function broadcastShapes(g: Graph, op: string, vals: Value[]): Shape | null {
-  return broadcast(vals.map((v) => v.shape), (m) => g.fail(op, m), () => vals.map((v) => shapeStr(v.shape)).join(' and '));
+  return broadcast(
+    vals.map((v) => v.shape),
+    (m) => g.fail(op, m),
+    () => vals.map((v) => shapeStr(v.shape)).join(' and '),
+  );
 }
 
 export function requireFloat(g: Graph, op: string, v: Value): void {

@@ -47,7 +47,11 @@ export const identity = (x: Value) => unary('Identity', x, false);
 export function where(cond: Value, a: Operand, b: Operand): Value {
   const { g, vals } = operands('Where', [a, b]);
   if (cond.dtype !== 'bool') g.fail('Where', `condition ${cond.name} must be bool, got ${cond.dtype}`);
-  return g.node('Where', [cond, ...vals], [{ dtype: vals[0].dtype, shape: broadcastShapes(g, 'Where', [cond, ...vals]) }])[0];
+  return g.node(
+    'Where',
+    [cond, ...vals],
+    [{ dtype: vals[0].dtype, shape: broadcastShapes(g, 'Where', [cond, ...vals]) }],
+  )[0];
 }
 
 export function cast(x: Value, to: DType): Value {

@@ -26,12 +26,22 @@ function axesOf(op: string, x: Value, axes: number[] | undefined): number[] {
 export function reduceSum(x: Value, axes?: number[], keepdims = false): Value {
   const ax = axesOf('ReduceSum', x, axes);
   const g = x.graph;
-  return g.node('ReduceSum', [x, int64s(g, ax)], [{ dtype: x.dtype, shape: reducedShape(x, ax, keepdims) }], { keepdims: attr.int(keepdims ? 1 : 0) })[0];
+  return g.node('ReduceSum', [x, int64s(g, ax)], [{ dtype: x.dtype, shape: reducedShape(x, ax, keepdims) }], {
+    keepdims: attr.int(keepdims ? 1 : 0),
+  })[0];
 }
 
-function reduceAttr(op: 'ReduceMean' | 'ReduceMax' | 'ReduceProd', x: Value, axes: number[] | undefined, keepdims: boolean): Value {
+function reduceAttr(
+  op: 'ReduceMean' | 'ReduceMax' | 'ReduceProd',
+  x: Value,
+  axes: number[] | undefined,
+  keepdims: boolean,
+): Value {
   const ax = axesOf(op, x, axes);
-  return x.graph.node(op, [x], [{ dtype: x.dtype, shape: reducedShape(x, ax, keepdims) }], { axes: attr.ints(ax), keepdims: attr.int(keepdims ? 1 : 0) })[0];
+  return x.graph.node(op, [x], [{ dtype: x.dtype, shape: reducedShape(x, ax, keepdims) }], {
+    axes: attr.ints(ax),
+    keepdims: attr.int(keepdims ? 1 : 0),
+  })[0];
 }
 
 export const reduceMean = (x: Value, axes?: number[], keepdims = false) => reduceAttr('ReduceMean', x, axes, keepdims);
@@ -54,26 +64,38 @@ export const reduceProd = (x: Value, axes?: number[], keepdims = false) => reduc
 
 export function softmax(x: Value, axis = -1): Value {
   requireFloat(x.graph, 'Softmax', x);
-  return x.graph.node('Softmax', [x], [{ dtype: x.dtype, shape: x.shape }], { axis: attr.int(normAxis(axis, x.rank, (m) => x.graph.fail('Softmax', m))) })[0];
+  return x.graph.node('Softmax', [x], [{ dtype: x.dtype, shape: x.shape }], {
+    axis: attr.int(normAxis(axis, x.rank, (m) => x.graph.fail('Softmax', m))),
+  })[0];
 }
 
 export function logSoftmax(x: Value, axis = -1): Value {
   requireFloat(x.graph, 'LogSoftmax', x);
-  return x.graph.node('LogSoftmax', [x], [{ dtype: x.dtype, shape: x.shape }], { axis: attr.int(normAxis(axis, x.rank, (m) => x.graph.fail('LogSoftmax', m))) })[0];
+  return x.graph.node('LogSoftmax', [x], [{ dtype: x.dtype, shape: x.shape }], {
+    axis: attr.int(normAxis(axis, x.rank, (m) => x.graph.fail('LogSoftmax', m))),
+  })[0];
 }
 
 export function cumsum(x: Value, axis: number, opts: { exclusive?: boolean; reverse?: boolean } = {}): Value {
   const g = x.graph;
   const a = normAxis(axis, x.rank, (m) => g.fail('CumSum', m));
-  return g.node('CumSum', [x, g.constant(BigInt64Array.of(BigInt(a)), "int64", [])], [{ dtype: x.dtype, shape: x.shape }], {
-    exclusive: attr.int(opts.exclusive ? 1 : 0),
-    reverse: attr.int(opts.reverse ? 1 : 0),
-  })[0];
+  return g.node(
+    'CumSum',
+    [x, g.constant(BigInt64Array.of(BigInt(a)), 'int64', [])],
+    [{ dtype: x.dtype, shape: x.shape }],
+    {
+      exclusive: attr.int(opts.exclusive ? 1 : 0),
+      reverse: attr.int(opts.reverse ? 1 : 0),
+    },
+  )[0];
 }
 
 export function argMax(x: Value, axis: number, keepdims = false): Value {
   const a = normAxis(axis, x.rank, (m) => x.graph.fail('ArgMax', m));
-  return x.graph.node('ArgMax', [x], [{ dtype: 'int64', shape: reducedShape(x, [a], keepdims) }], { axis: attr.int(a), keepdims: attr.int(keepdims ? 1 : 0) })[0];
+  return x.graph.node('ArgMax', [x], [{ dtype: 'int64', shape: reducedShape(x, [a], keepdims) }], {
+    axis: attr.int(a),
+    keepdims: attr.int(keepdims ? 1 : 0),
+  })[0];
 }
 
 /** Largest (or smallest) k along axis: [values, int64 indices]. */
@@ -82,8 +104,18 @@ export function topK(x: Value, k: number | Value, axis = -1, largest = true): [V
   const a = normAxis(axis, x.rank, (m) => g.fail('TopK', m));
   const kv = typeof k === 'number' ? int64s(g, [k]) : k;
   const shape = x.shape === null ? null : x.shape.map((d, i) => (i === a ? (typeof k === 'number' ? k : null) : d));
-  const [v, i] = g.node('TopK', [x, kv], [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }], {
-    axis: attr.int(a), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1),
-  });
+  const [v, i] = g.node(
+    'TopK',
+    [x, kv],
+    [
+      { dtype: x.dtype, shape },
+      { dtype: 'int64', shape },
+    ],
+    {
+      axis: attr.int(a),
+      largest: attr.int(largest ? 1 : 0),
+      sorted: attr.int(1),
+    },
+  );
   return [v, i];
 }

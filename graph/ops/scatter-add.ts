@@ -4,7 +4,19 @@ import { int64s } from './core.js';
 import { add, cast, equal, less, not, sub, where } from './elementwise.js';
 import { cumsum, topK } from './reduce.js';
 import { matmul } from './nn.js';
-import { concat, constantOfShape, dimOf, gather, reshape, scatterND, shapeOf, slice, squeeze, transposeLast, unsqueeze } from './shape-ops.js';
+import {
+  concat,
+  constantOfShape,
+  dimOf,
+  gather,
+  reshape,
+  scatterND,
+  shapeOf,
+  slice,
+  squeeze,
+  transposeLast,
+  unsqueeze,
+} from './shape-ops.js';
 
 /**
  * Scatter-add into a table of `n` rows, n a small static size (a position table, say): onehot(idx)^T @ upd,
@@ -15,12 +27,20 @@ import { concat, constantOfShape, dimOf, gather, reshape, scatterND, shapeOf, sl
 export function scatterAddSmall(n: number, idx: Value, upd: Value): Value {
   const g = upd.graph;
   const norm = nonNegative(idx, int64s(g, [n]));
-  const ids = g.constant(BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), 'int64', [n]);
+  const ids = g.constant(
+    BigInt64Array.from({ length: n }, (_, i) => BigInt(i)),
+    'int64',
+    [n],
+  );
   const onehot = cast(equal(unsqueeze(norm, [1]), ids), upd.dtype);
   const rest = upd.shape!.slice(1);
   if (rest.length === 1) return matmul(transposeLast(onehot), upd);
   const flat = reshape(upd, [0, -1]);
-  return reshape(matmul(transposeLast(onehot), flat), concat([int64s(g, [n]), slice(shapeOf(upd), [1], [Infinity], [0])], 0), [n, ...rest]);
+  return reshape(
+    matmul(transposeLast(onehot), flat),
+    concat([int64s(g, [n]), slice(shapeOf(upd), [1], [Infinity], [0])], 0),
+    [n, ...rest],
+  );
 }
 
 /**

@@ -7,7 +7,10 @@ const main = new URL('../../cli/main.js', import.meta.url).pathname;
 /** Runs the compiled `hm4sr` command as a user would (CI mode, its own cache under dir). */
 export function cliRunner(dir: string) {
   const hm4sr = (...args: string[]): { out: string; err: string; code: number } => {
-    const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', HM4SR_CACHE: join(dir, 'cache') } });
+    const r = spawnSync(process.execPath, [main, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, CI: 'true', HM4SR_CACHE: join(dir, 'cache') },
+    });
     return { out: r.stdout, err: r.stderr, code: r.status ?? -1 };
   };
   /** stdout of a command that must succeed. */

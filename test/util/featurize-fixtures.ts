@@ -14,10 +14,20 @@ export function bertVocab(): string[] {
 }
 
 export const TINY_BERT = { hidden: 16, layers: 2, heads: 2, intermediate: 32, maxPositions: 64, seed: 5, std: 0.3 };
-export const TINY_VIT = { imageSize: 32, patchSize: 8, hidden: 24, layers: 2, heads: 2, intermediate: 48, seed: 6, std: 0.3 };
+export const TINY_VIT = {
+  imageSize: 32,
+  patchSize: 8,
+  hidden: 24,
+  layers: 2,
+  heads: 2,
+  intermediate: 48,
+  seed: 6,
+  std: 0.3,
+};
 
 export function writeTinyModels(root: string): { bert: string; vit: string } {
-  const bert = join(root, 'bert'), vit = join(root, 'vit');
+  const bert = join(root, 'bert'),
+    vit = join(root, 'vit');
   writeRandomBert(bert, { vocab: bertVocab(), ...TINY_BERT });
   writeRandomVit(vit, TINY_VIT);
   return { bert, vit };
@@ -56,12 +66,18 @@ export function writeDataset(dir: string): void {
 export async function writeImages(dir: string): Promise<void> {
   mkdirSync(join(dir, 'a5'), { recursive: true });
   const raw = (w: number, h: number, c: 1 | 3 | 4, k: number) =>
-    sharp(Buffer.from(Array.from({ length: w * h * c }, (_, i) => (i * k + (i % 7) * 31) % 256)), { raw: { width: w, height: h, channels: c } });
+    sharp(Buffer.from(Array.from({ length: w * h * c }, (_, i) => (i * k + (i % 7) * 31) % 256)), {
+      raw: { width: w, height: h, channels: c },
+    });
   await raw(40, 30, 3, 3).png().toFile(join(dir, 'a1.png'));
   await raw(20, 50, 1, 5).jpeg().toFile(join(dir, 'a2.jpeg'));
   await raw(33, 33, 4, 7).webp({ lossless: true }).toFile(join(dir, 'a4.webp'));
-  await raw(64, 48, 3, 11).png().toFile(join(dir, 'a5', '0-front.png'));
-  await raw(64, 48, 3, 13).png().toFile(join(dir, 'a5', '1-back.png'));
+  await raw(64, 48, 3, 11)
+    .png()
+    .toFile(join(dir, 'a5', '0-front.png'));
+  await raw(64, 48, 3, 13)
+    .png()
+    .toFile(join(dir, 'a5', '1-back.png'));
   writeFileSync(join(dir, 'a7.jpg'), 'this is not a jpeg');
   writeFileSync(join(dir, 'a8.png'), '');
   await raw(8, 8, 3, 1).png().toFile(join(dir, 'stranger.png'));

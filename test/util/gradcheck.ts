@@ -18,7 +18,11 @@ export interface CheckInput {
   bool?: boolean[];
 }
 
-export interface CheckResult { dtype: DType; maxAbsErr: number; checked: number }
+export interface CheckResult {
+  dtype: DType;
+  maxAbsErr: number;
+  checked: number;
+}
 
 /** Small seeded generator so every check sees the same inputs. */
 export function rng(seed: number): () => number {
@@ -42,7 +46,12 @@ function floatData(dtype: DType, xs: number[]): Float32Array | Float64Array {
 export async function gradCheck(
   build: (g: Graph, x: Value[]) => Value,
   inputs: CheckInput[],
-  opts: { seed?: number; maxPerInput?: number; dtypes?: ('float32' | 'float64')[]; tol?: { rtol?: number; atol?: number; eps?: number } } = {},
+  opts: {
+    seed?: number;
+    maxPerInput?: number;
+    dtypes?: ('float32' | 'float64')[];
+    tol?: { rtol?: number; atol?: number; eps?: number };
+  } = {},
 ): Promise<CheckResult> {
   let lastErr: unknown = null;
   for (const dtype of opts.dtypes ?? ['float64', 'float32']) {
@@ -51,7 +60,10 @@ export async function gradCheck(
       res = await checkIn(dtype, build, inputs, opts);
     } catch (e) {
       const m = (e as Error).message;
-      if (dtype === 'float64' && /NOT_IMPLEMENTED|Could not find an implementation|type.*not supported|Type Error|tensor\(double\)/i.test(m)) {
+      if (
+        dtype === 'float64' &&
+        /NOT_IMPLEMENTED|Could not find an implementation|type.*not supported|Type Error|tensor\(double\)/i.test(m)
+      ) {
         lastErr = e;
         continue;
       }
@@ -62,7 +74,12 @@ export async function gradCheck(
   throw lastErr;
 }
 
-async function checkIn(dtype: 'float32' | 'float64', build: (g: Graph, x: Value[]) => Value, inputs: CheckInput[], opts: Parameters<typeof gradCheck>[2] & object): Promise<CheckResult> {
+async function checkIn(
+  dtype: 'float32' | 'float64',
+  build: (g: Graph, x: Value[]) => Value,
+  inputs: CheckInput[],
+  opts: Parameters<typeof gradCheck>[2] & object,
+): Promise<CheckResult> {
   const tol = { ...FLOAT_TOL[dtype], ...opts.tol };
   const rand = rng(opts.seed ?? 1);
   const feeds: Record<string, Feed> = {};
@@ -86,17 +103,28 @@ async function checkIn(dtype: 'float32' | 'float64', build: (g: Graph, x: Value[
     const n = i.dims.reduce((a, b) => a * b, 1);
     if (i.int) feeds[i.name] = { data: BigInt64Array.from(i.int.map(BigInt)), dims: i.dims };
     else if (i.bool) feeds[i.name] = { data: Uint8Array.from(i.bool.map(Number)), dims: i.dims };
-    else feeds[i.name] = { data: floatData(dtype, i.values ?? Array.from({ length: n }, () => rand() * 2 - 1)), dims: i.dims };
+    else
+      feeds[i.name] = {
+        data: floatData(dtype, i.values ?? Array.from({ length: n }, () => rand() * 2 - 1)),
+        dims: i.dims,
+      };
   }
   const fwd = await compile(make(false).g);
   const y = (await fwd(feeds)).y;
   const yDims = y.dims.map(Number);
-  feeds.r = { data: floatData(dtype, Array.from({ length: y.data.length }, () => rand() * 2 - 1)), dims: yDims };
+  feeds.r = {
+    data: floatData(
+      dtype,
+      Array.from({ length: y.data.length }, () => rand() * 2 - 1),
+    ),
+    dims: yDims,
+  };
   const full = make(true, yDims);
   const run = await compile(full.g);
   const out = await run(feeds);
   const lossAt = async (): Promise<number> => Number((await run(feeds)).loss.data[0]);
-  let maxAbsErr = 0, checked = 0;
+  let maxAbsErr = 0,
+    checked = 0;
   for (const i of inputs) {
     if (i.int || i.bool) continue;
     const data = feeds[i.name].data as Float32Array | Float64Array;
@@ -109,7 +137,9 @@ async function checkIn(dtype: 'float32' | 'float64', build: (g: Graph, x: Value[
       maxAbsErr = Math.max(maxAbsErr, err);
       checked++;
       if (!(err <= tol.atol + tol.rtol * Math.abs(num))) {
-        assert.unreachable(`${dtype} d loss / d ${i.name}[${k}]: analytic ${ana[k]} vs numeric ${num} (err ${err.toExponential(2)})`);
+        assert.unreachable(
+          `${dtype} d loss / d ${i.name}[${k}]: analytic ${ana[k]} vs numeric ${num} (err ${err.toExponential(2)})`,
+        );
       }
     }
   }
@@ -117,7 +147,12 @@ async function checkIn(dtype: 'float32' | 'float64', build: (g: Graph, x: Value[
 }
 
 /** Central finite difference of lossAt in data[k] (restored afterwards). */
-export async function centralDiff(data: { [k: number]: number }, k: number, eps: number, lossAt: () => Promise<number>): Promise<number> {
+export async function centralDiff(
+  data: { [k: number]: number },
+  k: number,
+  eps: number,
+  lossAt: () => Promise<number>,
+): Promise<number> {
   const x0 = data[k];
   data[k] = x0 + eps;
   const up = await lossAt();

@@ -2,14 +2,19 @@ import { type ChildProcess, spawn } from 'node:child_process';
 
 const lockModule = new URL('../../runtime/output-lock.js', import.meta.url).href;
 
-export interface Holder { pid: number; child: ChildProcess; kill9(): Promise<void> }
+export interface Holder {
+  pid: number;
+  child: ChildProcess;
+  kill9(): Promise<void>;
+}
 
 /**
  * Another process that takes a lock (lockDirectory(target) or lockFile(target)) as `command` and holds it
  * until killed: a writer that the test can stop with kill -9 at a known point.
  */
 export async function lockHolder(kind: 'lockDirectory' | 'lockFile', target: string, command: string): Promise<Holder> {
-  const code = `const m = await import(${JSON.stringify(lockModule)}); ` +
+  const code =
+    `const m = await import(${JSON.stringify(lockModule)}); ` +
     `m.${kind}(${JSON.stringify(target)}, ${JSON.stringify(command)}, () => {}); ` +
     `process.stdout.write('locked\\n'); setInterval(() => {}, 1e6);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });

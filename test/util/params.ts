@@ -9,7 +9,13 @@ export function paramValues(g: Graph, rand: () => number): Map<string, Float32Ar
   const m = new Map<string, Float32Array>();
   for (const { spec } of g.params.values()) {
     const n = spec.dims.reduce((a, b) => a * b, 1);
-    m.set(spec.name, Float32Array.from({ length: n }, () => (spec.init.kind === 'ones' ? 1 : 0) + (rand() - 0.5) * (spec.init.kind === 'ones' ? 0.4 : 1)));
+    m.set(
+      spec.name,
+      Float32Array.from(
+        { length: n },
+        () => (spec.init.kind === 'ones' ? 1 : 0) + (rand() - 0.5) * (spec.init.kind === 'ones' ? 0.4 : 1),
+      ),
+    );
   }
   return m;
 }
@@ -18,4 +24,5 @@ export function paramValues(g: Graph, rand: () => number): Map<string, Float32Ar
 export const compileWith = (g: Graph, values: Map<string, TypedData>) => compile(g, { params: 'initializers', values });
 
 /** A fresh training state with every parameter at its init rule (no data-bound tensors). */
-export const initState = (specs: ParamSpec[], seed: number): OptimizerState => freshState(specs, initialValues(specs, new Map(), seed));
+export const initState = (specs: ParamSpec[], seed: number): OptimizerState =>
+  freshState(specs, initialValues(specs, new Map(), seed));

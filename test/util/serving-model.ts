@@ -10,20 +10,53 @@ import { rng } from './gradcheck.js';
 import { paramValues } from './params.js';
 
 /** A synthetic dataset (with item titles) and an exported model.onnx over it with random weights. */
-export function tinyServingModel(dir: string, opts: { users?: number; items?: number; topK?: number } = {}): { model: string; data: string; name: string; ds: Dataset; config: Hm4srConfig } {
-  const data = join(dir, 'data'), name = 'mini';
-  generateSynthetic({ dir: data, name, users: opts.users ?? 40, items: opts.items ?? 30, categories: 5, textDim: 6, minLen: 5, maxLen: 14, seed: 5 });
+export function tinyServingModel(
+  dir: string,
+  opts: { users?: number; items?: number; topK?: number } = {},
+): { model: string; data: string; name: string; ds: Dataset; config: Hm4srConfig } {
+  const data = join(dir, 'data'),
+    name = 'mini';
+  generateSynthetic({
+    dir: data,
+    name,
+    users: opts.users ?? 40,
+    items: opts.items ?? 30,
+    categories: 5,
+    textDim: 6,
+    minLen: 5,
+    maxLen: 14,
+    seed: 5,
+  });
   const ds = loadAtomicDataset(data, name, { kCore: 5, itemFile: false });
   const config: Hm4srConfig = {
-    ...HM4SR_DEFAULTS, numItems: ds.numItems, numCategories: 0, maxLen: 10, hidden: 8, heads: 2, layers: 1, inner: 16,
-    hiddenDropout: 0, attnDropout: 0, embDropout: 0, k1: 2, k2: 2, textDim: 6, imageDim: 6, zeroFeatures: ['img'], intervalBuckets: 3000, calendarSize: 1,
+    ...HM4SR_DEFAULTS,
+    numItems: ds.numItems,
+    numCategories: 0,
+    maxLen: 10,
+    hidden: 8,
+    heads: 2,
+    layers: 1,
+    inner: 16,
+    hiddenDropout: 0,
+    attnDropout: 0,
+    embDropout: 0,
+    k1: 2,
+    k2: 2,
+    textDim: 6,
+    imageDim: 6,
+    zeroFeatures: ['img'],
+    intervalBuckets: 3000,
+    calendarSize: 1,
   };
   const g = new Graph('probe');
   hm4srModel(config).loss(g, declareBatch(g, hm4srModel(config).batch));
   const values = paramValues(g, rng(17));
   const model = join(dir, 'model.onnx');
   writeServingModel(model, {
-    model: config, values, tokens: ds.itemTokens, topK: opts.topK ?? 20,
+    model: config,
+    values,
+    tokens: ds.itemTokens,
+    topK: opts.topK ?? 20,
     encode: { mu: 100, maxBucket: config.intervalBuckets - 1, absTime: 'days', timeOrigin: ds.firstTimestamp },
     data: { kCore: 5, dedupe: true },
   });

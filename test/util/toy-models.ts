@@ -22,9 +22,23 @@ export function mlpModel(hidden = 16, classes = 4, opts: { frozenScale?: boolean
       { name: 'y', dtype: 'int64', shape: ['batch'] },
     ],
     loss(g, b) {
-      const h = g.withScope('fc1', () => op.relu(op.add(op.matmul(b.x, g.param('weight', [2, hidden], { kind: 'uniform', a: 0.7 })), g.param('bias', [hidden], { kind: 'zeros' }))));
-      const s = opts.frozenScale ? op.mul(h, g.param('mid.scale', [hidden], { kind: 'uniform', a: 1 }, { trainable: false })) : h;
-      const logits = g.withScope('fc2', () => op.add(op.matmul(s, g.param('weight', [hidden, classes], { kind: 'uniform', a: 0.25 })), g.param('bias', [classes], { kind: 'zeros' })));
+      const h = g.withScope('fc1', () =>
+        op.relu(
+          op.add(
+            op.matmul(b.x, g.param('weight', [2, hidden], { kind: 'uniform', a: 0.7 })),
+            g.param('bias', [hidden], { kind: 'zeros' }),
+          ),
+        ),
+      );
+      const s = opts.frozenScale
+        ? op.mul(h, g.param('mid.scale', [hidden], { kind: 'uniform', a: 1 }, { trainable: false }))
+        : h;
+      const logits = g.withScope('fc2', () =>
+        op.add(
+          op.matmul(s, g.param('weight', [hidden, classes], { kind: 'uniform', a: 0.25 })),
+          g.param('bias', [classes], { kind: 'zeros' }),
+        ),
+      );
       const loss = crossEntropy(logits, b.y);
       const acc = op.reduceMean(op.cast(op.equal(op.argMax(logits, 1), b.y), 'float32'));
       return { loss, terms: { accuracy: acc } };
@@ -35,8 +49,14 @@ export function mlpModel(hidden = 16, classes = 4, opts: { frozenScale?: boolean
 /** Four Gaussian blobs, one per class: learnable to ~zero loss. */
 export function blobs(n: number, seed: number): { x: Float32Array; y: BigInt64Array } {
   const r = new Rng(seed);
-  const centers = [[2, 2], [-2, 2], [-2, -2], [2, -2]];
-  const x = new Float32Array(2 * n), y = new BigInt64Array(n);
+  const centers = [
+    [2, 2],
+    [-2, 2],
+    [-2, -2],
+    [2, -2],
+  ];
+  const x = new Float32Array(2 * n),
+    y = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
     const c = r.nextInt(4);
     y[i] = BigInt(c);

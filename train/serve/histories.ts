@@ -20,16 +20,22 @@ export function loadServingData(dir: string, name: string, meta: ServingMeta, to
   const ds = loadAtomicDataset(dir, name, { kCore: meta.data.kCore, dedupe: meta.data.dedupe, itemFile: false });
   const differs = ds.itemTokens.length !== tokens.length ? -1 : ds.itemTokens.findIndex((t, i) => t !== tokens[i]);
   if (differs !== -1) {
-    throw new Error(`${join(dir, `${name}.inter`)}: not the dataset the model was trained on (${ds.numItems} items after ${meta.data.kCore}-core, ` +
-      `the model has ${tokens.length - 1}${differs > 0 ? `; item ${differs} is "${ds.itemTokens[differs]}" here, "${tokens[differs]}" in the model` : ''})`);
+    throw new Error(
+      `${join(dir, `${name}.inter`)}: not the dataset the model was trained on (${ds.numItems} items after ${meta.data.kCore}-core, ` +
+        `the model has ${tokens.length - 1}${differs > 0 ? `; item ${differs} is "${ds.itemTokens[differs]}" here, "${tokens[differs]}" in the model` : ''})`,
+    );
   }
   return {
     ds,
     titles: readTitles(join(dir, `${name}.item`)),
     userIndex: new Map(ds.userTokens.map((t, i) => [t, i])),
     history(u) {
-      const a = ds.offsets[u], b = ds.offsets[u + 1];
-      return { items: Array.from(ds.items.subarray(a, b), (i) => ds.itemTokens[i]), times: Array.from(ds.timestamps.subarray(a, b)) };
+      const a = ds.offsets[u],
+        b = ds.offsets[u + 1];
+      return {
+        items: Array.from(ds.items.subarray(a, b), (i) => ds.itemTokens[i]),
+        times: Array.from(ds.timestamps.subarray(a, b)),
+      };
     },
   };
 }
@@ -38,24 +44,38 @@ export function loadServingData(dir: string, name: string, meta: ServingMeta, to
 export function readTitles(path: string): Map<string, string> | null {
   if (!existsSync(path)) return null;
   const text = readFileSync(path, 'utf8');
-  const header = text.slice(0, text.indexOf('\n') >>> 0).replace(/\r$/, '').replace(/^\uFEFF/, '');
+  const header = text
+    .slice(0, text.indexOf('\n') >>> 0)
+    .replace(/\r$/, '')
+    .replace(/^\uFEFF/, '');
   if (!parseHeader(path, header).some((c) => c.name === 'title')) return null;
   const info = readItems(path, { categoryColumn: 'title', titleColumn: 'title' });
   return new Map([...info].map(([t, i]) => [t, i.title]));
 }
 
-export interface NamedHistory extends UserHistory { id: string }
+export interface NamedHistory extends UserHistory {
+  id: string;
+}
 
 /** A history given on the command line: comma-separated tokens and (optional) Unix seconds. */
-export function parseHistory(items: string, times: string | undefined, now = Math.floor(Date.now() / 1000)): NamedHistory {
-  const toks = items.split(',').map((s) => s.trim()).filter(Boolean);
+export function parseHistory(
+  items: string,
+  times: string | undefined,
+  now = Math.floor(Date.now() / 1000),
+): NamedHistory {
+  const toks = items
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (toks.length === 0) throw new Error('--items: empty history (give at least one item token)');
   let ts: number[];
-  if (times === undefined) ts = toks.map((_, i) => now - (toks.length - 1 - i) * 86400); // one day apart, ending now
+  if (times === undefined)
+    ts = toks.map((_, i) => now - (toks.length - 1 - i) * 86400); // one day apart, ending now
   else {
     ts = times.split(',').map((s, i) => {
       const x = Number(s.trim());
-      if (s.trim() === '' || !Number.isSafeInteger(x)) throw new Error(`--times: entry ${i + 1} (${JSON.stringify(s.trim())}) is not an integer of Unix seconds`);
+      if (s.trim() === '' || !Number.isSafeInteger(x))
+        throw new Error(`--times: entry ${i + 1} (${JSON.stringify(s.trim())}) is not an integer of Unix seconds`);
       return x;
     });
     if (ts.length !== toks.length) throw new Error(`--times gives ${ts.length} timestamps for ${toks.length} items`);
@@ -67,7 +87,10 @@ export function parseHistory(items: string, times: string | undefined, now = Mat
 export function datasetHistories(data: ServingData, users: string[]): NamedHistory[] {
   return users.map((u) => {
     const i = data.userIndex.get(u);
-    if (i === undefined) throw new Error(`unknown user "${u}" (the dataset has ${data.ds.numUsers} users, e.g. "${data.ds.userTokens[0]}")`);
+    if (i === undefined)
+      throw new Error(
+        `unknown user "${u}" (the dataset has ${data.ds.numUsers} users, e.g. "${data.ds.userTokens[0]}")`,
+      );
     return { id: u, ...data.history(i) };
   });
 }

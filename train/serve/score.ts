@@ -1,4 +1,15 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { writeFileAtomic } from '../../graph/atomic.js';
 import type { ServingData } from './histories.js';
 import type { Recommender } from '../../runtime/recommender.js';
@@ -14,17 +25,35 @@ export interface ScoreOptions {
   warn?: (m: string) => void;
 }
 
-export interface ScoreResult { users: number; resumedAt: number; seconds: number; out: string }
+export interface ScoreResult {
+  users: number;
+  resumedAt: number;
+  seconds: number;
+  out: string;
+}
 
 /** What a partial file was started with: resuming with anything else would mix two runs in one file. */
-interface Resume { model: string; modelBytes: number; data: string; users: number; k: number; excludeSeen: boolean }
+interface Resume {
+  model: string;
+  modelBytes: number;
+  data: string;
+  users: number;
+  k: number;
+  excludeSeen: boolean;
+}
 
 /**
  * Every user's top-K as JSON lines ({"user", "items", "scores"}), in dataset order. Lines go to
  * OUT.partial chunk by chunk (fsynced), so an interrupted run resumes after its last complete line; the
  * finished file is renamed to OUT, which therefore never exists half-written.
  */
-export async function scoreUsers(rec: Recommender, data: ServingData, dataLabel: string, out: string, o: ScoreOptions): Promise<ScoreResult> {
+export async function scoreUsers(
+  rec: Recommender,
+  data: ServingData,
+  dataLabel: string,
+  out: string,
+  o: ScoreOptions,
+): Promise<ScoreResult> {
   rec.checkK(o.k);
   if (!Number.isInteger(o.chunk) || o.chunk < 1) throw new Error(`--batch ${o.chunk}: must be a positive integer`);
   // One writer per OUT: two at once would append to the same OUT.partial.
@@ -33,17 +62,32 @@ export async function scoreUsers(rec: Recommender, data: ServingData, dataLabel:
 }
 
 async function scoreLocked(
-  rec: Recommender, data: ServingData, dataLabel: string, out: string, o: ScoreOptions,
+  rec: Recommender,
+  data: ServingData,
+  dataLabel: string,
+  out: string,
+  o: ScoreOptions,
 ): Promise<ScoreResult> {
   const t0 = performance.now();
-  const partial = `${out}.partial`, stateFile = `${out}.partial.json`;
+  const partial = `${out}.partial`,
+    stateFile = `${out}.partial.json`;
   const total = data.ds.numUsers;
-  const want: Resume = { model: rec.path, modelBytes: statSync(rec.path).size, data: dataLabel, users: total, k: o.k, excludeSeen: o.excludeSeen };
+  const want: Resume = {
+    model: rec.path,
+    modelBytes: statSync(rec.path).size,
+    data: dataLabel,
+    users: total,
+    k: o.k,
+    excludeSeen: o.excludeSeen,
+  };
   let done = 0;
   if (existsSync(partial) && existsSync(stateFile)) {
     const had = JSON.parse(readFileSync(stateFile, 'utf8')) as Resume;
     const diff = (Object.keys(want) as (keyof Resume)[]).find((key) => had[key] !== want[key]);
-    if (diff) throw new Error(`${partial}: an unfinished run with ${diff} = ${JSON.stringify(had[diff])}, not ${JSON.stringify(want[diff])}; delete it or rerun with the same settings`);
+    if (diff)
+      throw new Error(
+        `${partial}: an unfinished run with ${diff} = ${JSON.stringify(had[diff])}, not ${JSON.stringify(want[diff])}; delete it or rerun with the same settings`,
+      );
     done = completeLines(partial);
   } else {
     writeFileAtomic(stateFile, JSON.stringify(want) + '\n');
@@ -57,7 +101,16 @@ async function scoreLocked(
       const n = Math.min(o.chunk, total - done);
       const users = Array.from({ length: n }, (_, i) => data.history(done + i));
       const recs = await rec.recommend(users, o.k, { excludeSeen: o.excludeSeen });
-      const text = recs.map((r, i) => JSON.stringify({ user: data.ds.userTokens[done + i], items: r.items, scores: r.scores.map((s) => +s.toFixed(6)) })).join('\n') + '\n';
+      const text =
+        recs
+          .map((r, i) =>
+            JSON.stringify({
+              user: data.ds.userTokens[done + i],
+              items: r.items,
+              scores: r.scores.map((s) => +s.toFixed(6)),
+            }),
+          )
+          .join('\n') + '\n';
       const bytes = Buffer.from(text);
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
