@@ -30,7 +30,14 @@ import { DATA_OPTIONS, bench, benchData } from './bench.js';
 import { MODEL_FORMS, modelFeeds, trainingModel } from './model-form.js';
 
 /** Run settings the bench takes as flags, as train does (SETTINGS: same names, defaults and checks). */
-const SETTING_FLAGS = ['preset', 'data.missingModality', 'optim.batchSize', 'optim.layout', 'optim.lengthBucketing', 'optim.threads'];
+const SETTING_FLAGS = [
+  'preset',
+  'data.missingModality',
+  'optim.batchSize',
+  'optim.layout',
+  'optim.lengthBucketing',
+  'optim.threads',
+];
 
 const OPTIONS = {
   ...DATA_OPTIONS,
@@ -38,19 +45,44 @@ const OPTIONS = {
   steps: { type: 'number', describe: 'time N batches (an estimate) instead of a whole epoch' },
   'full-epoch': { type: 'boolean', default: false, describe: 'time a whole epoch (the default; overrides --steps)' },
   epochs: { type: 'number', default: 1, describe: 'whole epochs timed on one session, as the trainer runs them' },
-  graph: { choices: MODEL_FORMS, default: MODEL_FORMS[0], describe: 'the model timed (reference: padded rows, no evaluation)' },
-  'mem-pattern': { type: 'boolean', default: false, describe: 'onnxruntime\'s memory pattern on (off in runs)' },
-  exec: { choices: ['sequential', 'parallel'] as const, default: 'sequential' as const, describe: 'onnxruntime execution mode' },
+  graph: {
+    choices: MODEL_FORMS,
+    default: MODEL_FORMS[0],
+    describe: 'model timed (reference: padded, no eval)',
+  },
+  'mem-pattern': { type: 'boolean', default: false, describe: "onnxruntime's memory pattern on (off in runs)" },
+  exec: {
+    choices: ['sequential', 'parallel'] as const,
+    default: 'sequential' as const,
+    describe: 'onnxruntime execution mode',
+  },
   inter: { type: 'number', describe: 'onnxruntime inter-op threads (with --exec parallel)' },
-  profile: { type: 'string', describe: 'write onnxruntime\'s per-node profile of the training steps to PREFIX*.json' },
-  'profile-eval': { type: 'string', describe: 'write onnxruntime\'s per-node profile of the evaluation to PREFIX*.json' },
+  profile: { type: 'string', describe: "write onnxruntime's per-node profile of the training steps to PREFIX*.json" },
+  'profile-eval': {
+    type: 'string',
+    describe: "write onnxruntime's per-node profile of the evaluation to PREFIX*.json",
+  },
   eval: { type: 'boolean', default: true, describe: 'time full-catalog evaluation (--no-eval: skip it)' },
-  'eval-repeats': { type: 'number', default: 2, describe: 'evaluations timed after the first, as later epochs run them' },
+  'eval-repeats': {
+    type: 'number',
+    default: 2,
+    describe: 'evaluations timed after the first, as later epochs run them',
+  },
 } as const;
 
 type Args = Parameters<ReturnType<typeof bench<typeof OPTIONS>>['run']>[0];
 
-interface Timing { steps: number; batches: number; wholeEpoch: boolean; trainMs: number; samples: number; tokens: number; cells: number; allMs: number; laterEpochMs: number[] }
+interface Timing {
+  steps: number;
+  batches: number;
+  wholeEpoch: boolean;
+  trainMs: number;
+  samples: number;
+  tokens: number;
+  cells: number;
+  allMs: number;
+  laterEpochMs: number[];
+}
 
 export const trainBench = bench({
   name: 'train',
@@ -59,16 +91,29 @@ export const trainBench = bench({
   settings: SETTING_FLAGS,
   async run(a) {
     const data = benchData(a.data, a.name);
-    const rc = mergeConfig(mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name } }), flagOverrides(a, SETTING_FLAGS));
-    if (a.graph === 'reference' && rc.optim.layout !== 'padded') throw new Error('--graph reference reads padded rows: add --layout padded');
+    const rc = mergeConfig(
+      mergeConfig(DEFAULT_CONFIG, { data: { dir: data.dir, name: data.name } }),
+      flagOverrides(a, SETTING_FLAGS),
+    );
+    if (a.graph === 'reference' && rc.optim.layout !== 'padded')
+      throw new Error('--graph reference reads padded rows: add --layout padded');
     const p = prepare(rc, note);
-    const session: SessionOptions = { memoryPattern: a['mem-pattern'], threads: rc.optim.threads || undefined, executionMode: a.exec, interOpThreads: a.inter };
+    const session: SessionOptions = {
+      memoryPattern: a['mem-pattern'],
+      threads: rc.optim.threads || undefined,
+      executionMode: a.exec,
+      interOpThreads: a.inter,
+    };
     const model = trainingModel(p.model, a.graph);
     const specs = probeParams(model);
     const values = initialValues(specs, p.frozen, 1);
     const t = performance.now();
     // As in the trainer: one session for the run, dropout from host draws (random.draws).
-    const runner = await StepRunner.create(buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }), freshState(specs, values), { ...session, profile: a.profile });
+    const runner = await StepRunner.create(
+      buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }),
+      freshState(specs, values),
+      { ...session, profile: a.profile },
+    );
     const createMs = performance.now() - t;
     const timing = await timeEpochs(a, rc, p, runner, model);
     if (a.profile) runner.endProfiling();
@@ -84,15 +129,31 @@ export const trainBench = bench({
  * the one session, as a run's later epochs cost.
  */
 async function timeEpochs(a: Args, rc: RunConfig, p: Prepared, runner: StepRunner, model: LossModel): Promise<Timing> {
-  const sampler = new EpochSampler(p.samples.train.size, rc.optim.batchSize, 1, rc.optim.lengthBucketing ? p.samples.train.length : null);
+  const sampler = new EpochSampler(
+    p.samples.train.size,
+    rc.optim.batchSize,
+    1,
+    rc.optim.lengthBucketing ? p.samples.train.length : null,
+  );
   let batches = sampler.nextEpoch();
   const steps = a.steps !== undefined && !a['full-epoch'] ? Math.min(a.steps, batches.length) : batches.length;
   const wholeEpoch = steps === batches.length;
   const epochs = wholeEpoch ? a.epochs : 1;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs ${a.epochs}: expected a whole number >= 1`);
-  const rng = new Rng(1), drawRng = Rng.keyed(1, 'dropout');
+  const rng = new Rng(1),
+    drawRng = Rng.keyed(1, 'dropout');
   const pack = packOptions(rc, p);
-  const tm: Timing = { steps, batches: batches.length, wholeEpoch, trainMs: 0, samples: 0, tokens: 0, cells: 0, allMs: 0, laterEpochMs: [] };
+  const tm: Timing = {
+    steps,
+    batches: batches.length,
+    wholeEpoch,
+    trainMs: 0,
+    samples: 0,
+    tokens: 0,
+    cells: 0,
+    allMs: 0,
+    laterEpochMs: [],
+  };
   // As in the trainer, the next batch is packed while onnxruntime runs the current one.
   const encode = (i: number) => {
     const b = packBatch(p.ds, p.samples.train, batches[i], p.model, { ...pack, withTarget: true, rng });
@@ -109,7 +170,12 @@ async function timeEpochs(a: Args, rc: RunConfig, p: Prepared, runner: StepRunne
       if (i + 1 < steps) next = encode(i + 1);
       await running;
       const ms = performance.now() - t;
-      if (e === 0 && (i > 0 || wholeEpoch)) { tm.trainMs += ms; tm.samples += b.size; tm.tokens += b.tokens; tm.cells += b.rows * b.width; }
+      if (e === 0 && (i > 0 || wholeEpoch)) {
+        tm.trainMs += ms;
+        tm.samples += b.size;
+        tm.tokens += b.tokens;
+        tm.cells += b.rows * b.width;
+      }
     }
     if (e === 0) tm.allMs = performance.now() - te;
     else tm.laterEpochMs.push(performance.now() - te);
@@ -121,30 +187,63 @@ async function timeEpochs(a: Args, rc: RunConfig, p: Prepared, runner: StepRunne
  * The trainer evaluates with one evaluator every epoch, and onnxruntime plans memory per new input shape:
  * the first evaluation pays for planning, later ones (same users, same batches) reuse it. Both are reported.
  */
-async function timeEvaluation(a: Args, rc: RunConfig, p: Prepared, values: Map<string, Float32Array>, session: SessionOptions) {
+async function timeEvaluation(
+  a: Args,
+  rc: RunConfig,
+  p: Prepared,
+  values: Map<string, Float32Array>,
+  session: SessionOptions,
+) {
   const pack = packOptions(rc, p);
   const ev = await Evaluator.create(p.model, rc.eval, { ...session, profile: a['profile-eval'] });
   const first = (await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds;
   const later: number[] = [];
-  for (let i = 0; i < a['eval-repeats']; i++) later.push((await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds);
+  for (let i = 0; i < a['eval-repeats']; i++)
+    later.push((await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds);
   if (a['profile-eval']) ev.endProfiling();
   return { first, later };
 }
 
-function report(a: Args, rc: RunConfig, p: Prepared, data: string, createMs: number, tm: Timing, evals: { first: number; later: number[] } | null): void {
+function report(
+  a: Args,
+  rc: RunConfig,
+  p: Prepared,
+  data: string,
+  createMs: number,
+  tm: Timing,
+  evals: { first: number; later: number[] } | null,
+): void {
   const timed = tm.wholeEpoch ? tm.steps : tm.steps - 1;
   const sps = tm.samples / (tm.trainMs / 1000);
-  process.stdout.write(JSON.stringify({
-    bench: 'train', data, preset: rc.preset, modalities: p.model.modalities.map((m) => (p.model.zeroFeatures.includes(m) ? `${m} (zeros)` : m)), graph: a.graph, layout: rc.optim.layout, batchSize: rc.optim.batchSize,
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) }, threads: rc.optim.threads || cpus().length,
-    trainSamples: p.samples.train.size, stepsTimed: timed, sessionCreateSeconds: +(createMs / 1000).toFixed(2),
-    trainSamplesPerSecond: Math.round(sps), msPerStep: +(tm.trainMs / timed).toFixed(1),
-    epochTiming: tm.wholeEpoch ? `measured: a whole epoch (${tm.steps} batches) plus session creation` : `estimated from ${tm.steps - 1} of ${tm.batches} batches (pass no --steps to time a whole epoch)`,
-    epochSeconds: +((tm.wholeEpoch ? tm.allMs + createMs : createMs + p.samples.train.size / sps * 1000) / 1000).toFixed(1),
-    laterEpochSeconds: tm.laterEpochMs.map((ms) => +(ms / 1000).toFixed(1)),
-    realTokensPerBatch: Math.round(tm.tokens / timed), paddedCellsPerBatch: Math.round(tm.cells / timed),
-    evalUsers: p.samples.valid.size, evalSeconds: evals === null ? null : +evals.first.toFixed(2),
-    evalSecondsLater: (evals?.later ?? []).map((x) => +x.toFixed(2)),
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-  }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'train',
+      data,
+      preset: rc.preset,
+      modalities: p.model.modalities.map((m) => (p.model.zeroFeatures.includes(m) ? `${m} (zeros)` : m)),
+      graph: a.graph,
+      layout: rc.optim.layout,
+      batchSize: rc.optim.batchSize,
+      machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) },
+      threads: rc.optim.threads || cpus().length,
+      trainSamples: p.samples.train.size,
+      stepsTimed: timed,
+      sessionCreateSeconds: +(createMs / 1000).toFixed(2),
+      trainSamplesPerSecond: Math.round(sps),
+      msPerStep: +(tm.trainMs / timed).toFixed(1),
+      epochTiming: tm.wholeEpoch
+        ? `measured: a whole epoch (${tm.steps} batches) plus session creation`
+        : `estimated from ${tm.steps - 1} of ${tm.batches} batches (pass no --steps to time a whole epoch)`,
+      epochSeconds: +(
+        (tm.wholeEpoch ? tm.allMs + createMs : createMs + (p.samples.train.size / sps) * 1000) / 1000
+      ).toFixed(1),
+      laterEpochSeconds: tm.laterEpochMs.map((ms) => +(ms / 1000).toFixed(1)),
+      realTokensPerBatch: Math.round(tm.tokens / timed),
+      paddedCellsPerBatch: Math.round(tm.cells / timed),
+      evalUsers: p.samples.valid.size,
+      evalSeconds: evals === null ? null : +evals.first.toFixed(2),
+      evalSecondsLater: (evals?.later ?? []).map((x) => +x.toFixed(2)),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    }) + '\n',
+  );
 }
