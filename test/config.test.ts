@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
+import { FALSE_NEGATIVE_RULES, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
 import {
   CUDA_DEFAULTS,
   DEFAULT_CONFIG,
@@ -61,6 +61,14 @@ test('config files: the eval section merges over the defaults; unknown and moved
     // The contrastive terms' false-negative rule is a model setting a config file may set.
     const fn = mergeConfig(DEFAULT_CONFIG, readConfigFile(file({ model: { falseNegatives: 'none' } })));
     assert.is(modelConfig(fn, dims).falseNegatives, 'none');
+    // Every rule the model implements passes the settings table's check; the retired name does not.
+    for (const rule of FALSE_NEGATIVE_RULES) {
+      checkRunConfig(mergeConfig(DEFAULT_CONFIG, readConfigFile(file({ model: { falseNegatives: rule } }))));
+    }
+    assert.throws(
+      () => checkRunConfig(mergeConfig(DEFAULT_CONFIG, { model: { falseNegatives: 'reference' } } as never)),
+      /falseNegatives/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

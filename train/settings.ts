@@ -2,7 +2,13 @@
 // SETTINGS says, for every field, its default, accepted values, command-line flag, help text and whether a
 // resumed run may change it. train/config.ts derives DEFAULT_CONFIG, the CUDA defaults, the range checks
 // and the config-file field names from it; cli/ and bench/ derive their yargs options from it (settingFlags).
-import { HM4SR_DEFAULTS, type Hm4srConfig, type Modality, type TimeEmbedding } from '../graph/models/hm4sr-config.js';
+import {
+  FALSE_NEGATIVE_RULES,
+  HM4SR_DEFAULTS,
+  type Hm4srConfig,
+  type Modality,
+  type TimeEmbedding,
+} from '../graph/models/hm4sr-config.js';
 import type { Layout } from './batch-layout.js';
 import { METRIC_KINDS, type MetricKind } from './metrics.js';
 
@@ -258,8 +264,8 @@ export const SETTINGS: {
     pclTau: { kind: 'number', range: POSITIVE, help: 'PCL temperature' },
     falseNegatives: {
       kind: 'choice',
-      choices: ['exclude', 'reference'],
-      help: 'same-target rows in InfoNCE: left out, or logit 0',
+      choices: FALSE_NEGATIVE_RULES,
+      help: 'same-target rows in IDCL/PCL: exclude (left out), zero (logit 0, the authors), none (the paper)',
     },
     includePadInSoftmax: { kind: 'boolean', help: 'item 0 (padding) stays in the softmax (the reference code)' },
   },
