@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +9,8 @@ import { type SearchSettings, type TuneState, checkSearch, readTuneState, tune }
 import { type Space, checkSpace, readSpace } from '../train/tune-space.js';
 import { rejects } from './util/rejects.js';
 import { tempDir } from './util/tmp.js';
+import { cliRunner } from './util/cli.js';
+import { lockDirectory } from '../runtime/output-lock.js';
 
 const dir = tempDir('hm4sr-tune-');
 generateSynthetic({
@@ -139,6 +141,39 @@ test('continuing needs a search; a bad space is refused naming the setting befor
   assert.throws(() => checkSearch({ ...search, budget: 0 }, 'space.json'), /budget must be an integer of at least 1/);
   // The shipped spaces are valid spaces.
   for (const f of ['hm4sr', 'sasrec']) readSpace(new URL(`../../experiments/tune/${f}.json`, import.meta.url).pathname);
+});
+
+test('the command refuses a bad space before anything runs, and a continued search takes no new settings', async () => {
+  await fullSearch();
+  const { hm4sr } = cliRunner(dir);
+  const bad = join(dir, 'bad-space.json');
+  writeFileSync(bad, JSON.stringify({ 'model.tau': [] }));
+  const fresh = join(dir, 'cli-new');
+  const data = ['--data', join(dir, 'data'), '--name', 'mini'];
+  const r = hm4sr('tune', ...data, '--space', bad, '--out', fresh);
+  assert.is(r.code, 1, r.err);
+  assert.match(r.err, `${bad}: model.tau is an empty list`);
+  assert.not.ok(existsSync(fresh), 'a refused search leaves no directory');
+  assert.match(hm4sr('tune', ...data, '--out', fresh).err, /--space FILE is required/);
+  const table = readFileSync(join(full, 'trials.json'), 'utf8');
+  for (const [flags, named] of [
+    [['--budget', '8'], '--budget'],
+    [['--lr', '0.1'], 'lr'],
+    [['--space', bad], '--space'],
+  ] as const) {
+    const c = hm4sr('tune', '--out', full, ...flags);
+    assert.is(c.code, 1, c.err);
+    assert.match(c.err, /already holds a search .* leave out/);
+    assert.match(c.err, named);
+  }
+  assert.is(readFileSync(join(full, 'trials.json'), 'utf8'), table);
+  // The tune directory is locked while a search writes it.
+  const lock = lockDirectory(full, 'test', () => {});
+  try {
+    await rejects(tune({ ...quiet, out: full, log: () => {} }), /is being written by .*test/);
+  } finally {
+    lock.release();
+  }
 });
 
 test.run();

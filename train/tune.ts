@@ -150,7 +150,7 @@ async function runTrial(out: string, st: TuneState, t: Trial, opts: TuneOptions)
   save(out, st);
   const stopped = t.earlyStopped ? ' (early stop)' : '';
   opts.log(
-    `trial ${t.name} finish: ${t.epochs} epochs${stopped}, best ${s.base.eval.validMetric} ${fmt(t.best)} at epoch ${t.bestEpoch}`,
+    `trial ${t.name} finish: epoch ${t.epochs}${stopped}, best ${s.base.eval.validMetric} ${fmt(t.best)} at epoch ${t.bestEpoch}`,
   );
 }
 
@@ -165,7 +165,7 @@ function endRung(out: string, st: TuneState, opts: TuneOptions): void {
     if (kept.has(t.name)) t.rung = st.rung + 1;
   }
   const summary = last ? 'search done' : `${kept.size} of ${members.length} promoted: ${[...kept].join(' ')}`;
-  opts.log(`rung ${st.rung} end (${rungEpochs(s, st.rung)} epochs): ${summary}`);
+  opts.log(`rung ${st.rung} end (epoch ${rungEpochs(s, st.rung)}): ${summary}`);
   if (!last) st.rung += 1;
   save(out, st);
 }
@@ -207,7 +207,7 @@ async function runSearch(opts: TuneOptions, st: TuneState): Promise<TuneState> {
     const members = st.trials.filter((t) => t.rung === st.rung && t.state !== 'stopped' && t.state !== 'done');
     const todo = members.filter((t) => t.state !== 'waiting');
     if (todo.length === members.length)
-      opts.log(`rung ${st.rung} start: ${members.length} trials to ${rungEpochs(s, st.rung)} epochs`);
+      opts.log(`rung ${st.rung} start: ${members.length} trials to epoch ${rungEpochs(s, st.rung)}`);
     for (const t of todo) {
       if (opts.stopAfterTrainings !== undefined && trainings >= opts.stopAfterTrainings) return st;
       if (t.earlyStopped) {
