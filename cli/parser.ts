@@ -10,6 +10,7 @@ import { registerInspect } from './inspect-command.js';
 import { registerRecommend } from './recommend-commands.js';
 import { registerSystem } from './system-commands.js';
 import { registerTrain } from './train-commands.js';
+import { registerTune } from './tune-commands.js';
 
 /** A command line yargs refused (unknown flag, bad choice, missing option): shown with the command's help. */
 export class UsageError extends Error {
@@ -52,6 +53,7 @@ export function buildParser(opts: { dryRun?: boolean } = {}): Argv {
   }
   const groups = [
     registerTrain,
+    registerTune,
     registerEvaluate,
     registerRecommend,
     registerExport,
