@@ -122,8 +122,8 @@ test('continuing needs a search; a bad space is refused naming the setting befor
     [{ 'optim.lr': { min: 0.01, max: 0.1 } }, /optim\.lr range scale must be "log" or "linear"/],
     [{ 'model.falseNegatives': { min: 0, max: 1, scale: 'linear' } }, /model\.falseNegatives is a choice setting/],
     [
-      { 'model.falseNegatives': ['exclude', 'zero'] },
-      /model\.falseNegatives choice 2 must be one of exclude, reference/,
+      { 'model.falseNegatives': ['exclude', 'reference'] },
+      /model\.falseNegatives choice 2 must be one of exclude, zero, none/,
     ],
     [{ 'optim.epochs': [1, 2] }, /optim\.epochs cannot be searched/],
     [{ 'model.tau': 0.2 }, /model\.tau must be a list of choices or a range/],
