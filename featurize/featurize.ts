@@ -272,23 +272,11 @@ async function featurizeLocked(
       },
       compute: (start, end) => encodeRange(kind, enc, inp, o.batch, start, end),
     });
-    const zeroRows = { ...inp.zeroRows, ...r.zeroRows };
     writeFeatureTable(file, inp.tokens, r.data, enc.dim);
     const seconds = (performance.now() - t0) / 1000;
     const computed = inp.tokens.length - r.reused;
     const report: ModelReport = {
-      kind,
-      model: o.model,
-      modelDir: src.dir,
-      file,
-      items: inp.tokens.length,
-      dim: enc.dim,
-      zeroRows: { count: Object.keys(zeroRows).length, items: zeroRows },
-      unknownItems: { count: inp.unknown.length, entries: cap(inp.unknown) },
-      ...(inp.ignored ? { ignoredFiles: cap(inp.ignored) } : {}),
-      ...(inp.fields
-        ? { fields: inp.fields, textForm: o.form ?? 'standard', overlongFieldsDropped: inp.overlong }
-        : {}),
+      ...reportHead(kind, o, src, file, inp, enc.dim, { ...inp.zeroRows, ...r.zeroRows }),
       key: runKey,
       computed,
       seconds,
@@ -301,6 +289,30 @@ async function featurizeLocked(
     bar.stop();
     await enc.dispose();
   }
+}
+
+/** The report's fields that describe the table (the run's key, counts and timings follow them). */
+function reportHead(
+  kind: ModelKind,
+  o: ModelRunOptions,
+  src: ModelSource,
+  file: string,
+  inp: Inputs,
+  dim: number,
+  zeroRows: Record<string, string>,
+): Omit<ModelReport, 'key' | 'computed' | 'seconds' | 'itemsPerSecond'> {
+  return {
+    kind,
+    model: o.model,
+    modelDir: src.dir,
+    file,
+    items: inp.tokens.length,
+    dim,
+    zeroRows: { count: Object.keys(zeroRows).length, items: zeroRows },
+    unknownItems: { count: inp.unknown.length, entries: cap(inp.unknown) },
+    ...(inp.ignored ? { ignoredFiles: cap(inp.ignored) } : {}),
+    ...(inp.fields ? { fields: inp.fields, textForm: o.form ?? 'standard', overlongFieldsDropped: inp.overlong } : {}),
+  };
 }
 
 /** The report of a table already built with fingerprint `key`, or null when it must be (re)built. */
