@@ -77,20 +77,7 @@ export const deviceBench = bench({
     const state = freshState(specs, initialValues(specs, p.frozen, 1));
     const K = rc.optim.stepsPerRun;
     t = performance.now();
-    // As the trainer builds them: dropout from host draws (random.draws), one session per graph for every epoch.
-    const runner = await StepRunner.create(
-      buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }),
-      state,
-      session,
-    );
-    const loopRunner =
-      K > 1
-        ? await StepRunner.create(
-            buildTrainLoop(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }),
-            state,
-            session,
-          )
-        : null;
+    const { runner, loopRunner } = await createRunners(model, state, K, session);
     const sessionCreateSeconds = (performance.now() - t) / 1000;
     log(
       `sessions created in ${sessionCreateSeconds.toFixed(1)} s (${K > 1 ? `Loop of ${K} steps + single step` : 'single step'})`,
@@ -120,6 +107,29 @@ export const deviceBench = bench({
   },
 });
 
+/**
+ * The single-step runner and, for K > 1, the K-step Loop runner, as the trainer builds them: dropout from host
+ * draws (random.draws), one session per graph for every epoch.
+ */
+async function createRunners(
+  model: ReturnType<typeof hm4srModel>,
+  state: ReturnType<typeof freshState>,
+  K: number,
+  session: SessionOptions,
+): Promise<{ runner: StepRunner; loopRunner: StepRunner | null }> {
+  const runner = await StepRunner.create(
+    buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }),
+    state,
+    session,
+  );
+  const loopRunner =
+    K > 1
+      ? await StepRunner.create(buildTrainLoop(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }), state, session)
+      : null;
+  return { runner, loopRunner };
+}
+
+// Stays whole: one timed loop whose counters (samples, runs, first run) make up each epoch's figures.
 async function timeEpochs(
   rc: RunConfig,
   p: Prepared,

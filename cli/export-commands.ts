@@ -25,6 +25,12 @@ import {
 } from './options.js';
 
 export function registerExport(cli: Argv): void {
+  exportCommand(cli);
+  buildGraphCommand(cli);
+  exportArtifactsCommand(cli);
+}
+
+function exportCommand(cli: Argv): void {
   cli.command(
     'export',
     "write a run's inference model (best weights) as one portable ONNX file",
@@ -54,6 +60,9 @@ export function registerExport(cli: Argv): void {
       );
     },
   );
+}
+
+function buildGraphCommand(cli: Argv): void {
   cli.command(
     'build-graph',
     "write the training-step, K-step Loop and evaluation graphs of a dataset's model and the serving model.onnx " +
@@ -73,6 +82,9 @@ export function registerExport(cli: Argv): void {
       process.stdout.write(`${JSON.stringify(listed, null, 2)}\n`);
     },
   );
+}
+
+function exportArtifactsCommand(cli: Argv): void {
   cli.command(
     'export-artifacts',
     'write ONNX Runtime training artifacts from a trained run (its weights and Adam state), to continue training on device',

@@ -20,6 +20,11 @@ import { type DeviceArgs, deviceOptions, log, sessionFrom, warn } from './option
 
 export function registerRecommend(cli: Argv): void {
   recommendCommand(cli);
+  scoreCommand(cli);
+  demoCommand(cli);
+}
+
+function scoreCommand(cli: Argv): void {
   cli.command(
     'score',
     "batch scoring: every user's top-K after their full history, as JSON lines (resumable; OUT appears only when complete)",
@@ -61,6 +66,9 @@ export function registerRecommend(cli: Argv): void {
       );
     },
   );
+}
+
+function demoCommand(cli: Argv): void {
   cli.command(
     'demo',
     'a static web page that runs model.onnx in the browser (onnxruntime-web) and recommends after items you click',

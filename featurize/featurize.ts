@@ -242,16 +242,10 @@ async function featurizeLocked(
   const reportPath = join(o.out, `${o.name}.${tableName(kind)}.report.json`);
   const cacheDir = join(o.out, `.${o.name}.${tableName(kind)}.cache`);
   const key = src.download ? null : fingerprint(kind, src, inp, o.form);
-  if (key && existsSync(file) && existsSync(reportPath)) {
-    try {
-      const prev = JSON.parse(readFileSync(reportPath, 'utf8')) as ModelReport;
-      if (prev.key === key) {
-        o.log(`${file} is up to date (same model, items and inputs): nothing to do`);
-        return { ...prev, upToDate: true, computed: 0 };
-      }
-    } catch {
-      // An unreadable report means the table must be rebuilt.
-    }
+  const prev = key ? upToDateReport(file, reportPath, key) : null;
+  if (prev) {
+    o.log(`${file} is up to date (same model, items and inputs): nothing to do`);
+    return { ...prev, upToDate: true, computed: 0 };
   }
   const encOpts = { source: src, modelsDir: o.modelsDir, ep: o.ep, threads: o.threads };
   const enc =
@@ -276,46 +270,13 @@ async function featurizeLocked(
         bar.update(done, { 'items/s': s > 0 ? (done - reused) / s : 0 });
         o.onChunk?.(done, inp.tokens.length);
       },
-      async compute(start, end) {
-        const data = new Float32Array((end - start) * enc.dim);
-        const zeroRows: Record<string, string> = {};
-        const todo: number[] = [];
-        for (let i = start; i < end; i++) if (inp.inputs[i] !== '') todo.push(i);
-        // Texts of similar length share a batch, so little of each batch is padding (order is fixed: resumes match).
-        if (kind === 'text') todo.sort((a, b) => inp.inputs[a].length - inp.inputs[b].length || a - b);
-        for (let b = 0; b < todo.length; b += o.batch) {
-          const idx = todo.slice(b, b + o.batch);
-          if (kind === 'text') {
-            const rows = await (enc as TextEncoder).encode(idx.map((i) => inp.inputs[i]));
-            idx.forEach((i, k) => data.set(rows.subarray(k * enc.dim, (k + 1) * enc.dim), (i - start) * enc.dim));
-          } else {
-            const r = await (enc as ImageEncoder).encode(idx.map((i) => inp.inputs[i]));
-            r.ok.forEach((j, k) =>
-              data.set(r.rows.subarray(k * enc.dim, (k + 1) * enc.dim), (idx[j] - start) * enc.dim),
-            );
-            for (const [j, why] of r.failed) zeroRows[inp.tokens[idx[j]]] = `${why} (${inp.inputs[idx[j]]})`;
-          }
-        }
-        return { data, zeroRows };
-      },
+      compute: (start, end) => encodeRange(kind, enc, inp, o.batch, start, end),
     });
-    const zeroRows = { ...inp.zeroRows, ...r.zeroRows };
     writeFeatureTable(file, inp.tokens, r.data, enc.dim);
     const seconds = (performance.now() - t0) / 1000;
     const computed = inp.tokens.length - r.reused;
     const report: ModelReport = {
-      kind,
-      model: o.model,
-      modelDir: src.dir,
-      file,
-      items: inp.tokens.length,
-      dim: enc.dim,
-      zeroRows: { count: Object.keys(zeroRows).length, items: zeroRows },
-      unknownItems: { count: inp.unknown.length, entries: cap(inp.unknown) },
-      ...(inp.ignored ? { ignoredFiles: cap(inp.ignored) } : {}),
-      ...(inp.fields
-        ? { fields: inp.fields, textForm: o.form ?? 'standard', overlongFieldsDropped: inp.overlong }
-        : {}),
+      ...reportHead(kind, o, src, file, inp, enc.dim, { ...inp.zeroRows, ...r.zeroRows }),
       key: runKey,
       computed,
       seconds,
@@ -328,4 +289,69 @@ async function featurizeLocked(
     bar.stop();
     await enc.dispose();
   }
+}
+
+/** The report's fields that describe the table (the run's key, counts and timings follow them). */
+function reportHead(
+  kind: ModelKind,
+  o: ModelRunOptions,
+  src: ModelSource,
+  file: string,
+  inp: Inputs,
+  dim: number,
+  zeroRows: Record<string, string>,
+): Omit<ModelReport, 'key' | 'computed' | 'seconds' | 'itemsPerSecond'> {
+  return {
+    kind,
+    model: o.model,
+    modelDir: src.dir,
+    file,
+    items: inp.tokens.length,
+    dim,
+    zeroRows: { count: Object.keys(zeroRows).length, items: zeroRows },
+    unknownItems: { count: inp.unknown.length, entries: cap(inp.unknown) },
+    ...(inp.ignored ? { ignoredFiles: cap(inp.ignored) } : {}),
+    ...(inp.fields ? { fields: inp.fields, textForm: o.form ?? 'standard', overlongFieldsDropped: inp.overlong } : {}),
+  };
+}
+
+/** The report of a table already built with fingerprint `key`, or null when it must be (re)built. */
+function upToDateReport(file: string, reportPath: string, key: string): ModelReport | null {
+  if (!existsSync(file) || !existsSync(reportPath)) return null;
+  try {
+    const prev = JSON.parse(readFileSync(reportPath, 'utf8')) as ModelReport;
+    return prev.key === key ? prev : null;
+  } catch {
+    // An unreadable report means the table must be rebuilt.
+    return null;
+  }
+}
+
+/** Rows start..end of the feature table, in batches of `batch`; empty inputs stay zero rows. */
+async function encodeRange(
+  kind: ModelKind,
+  enc: TextEncoder | ImageEncoder,
+  inp: Inputs,
+  batch: number,
+  start: number,
+  end: number,
+): Promise<{ data: Float32Array; zeroRows: Record<string, string> }> {
+  const data = new Float32Array((end - start) * enc.dim);
+  const zeroRows: Record<string, string> = {};
+  const todo: number[] = [];
+  for (let i = start; i < end; i++) if (inp.inputs[i] !== '') todo.push(i);
+  // Texts of similar length share a batch, so little of each batch is padding (order is fixed: resumes match).
+  if (kind === 'text') todo.sort((a, b) => inp.inputs[a].length - inp.inputs[b].length || a - b);
+  for (let b = 0; b < todo.length; b += batch) {
+    const idx = todo.slice(b, b + batch);
+    if (kind === 'text') {
+      const rows = await (enc as TextEncoder).encode(idx.map((i) => inp.inputs[i]));
+      idx.forEach((i, k) => data.set(rows.subarray(k * enc.dim, (k + 1) * enc.dim), (i - start) * enc.dim));
+    } else {
+      const r = await (enc as ImageEncoder).encode(idx.map((i) => inp.inputs[i]));
+      r.ok.forEach((j, k) => data.set(r.rows.subarray(k * enc.dim, (k + 1) * enc.dim), (idx[j] - start) * enc.dim));
+      for (const [j, why] of r.failed) zeroRows[inp.tokens[idx[j]]] = `${why} (${inp.inputs[idx[j]]})`;
+    }
+  }
+  return { data, zeroRows };
 }

@@ -76,15 +76,10 @@ function projectionOf(feature: string, o: TfidfOptions, idx: Int32Array, sign: F
   }
 }
 
-export function tfidfFeatures(texts: string[], opts: Partial<TfidfOptions> = {}): TfidfResult {
-  const o: TfidfOptions = { ...TFIDF_DEFAULTS, ...opts };
-  if (!Number.isInteger(o.dim) || o.dim < 1) throw new Error(`tfidf: dim must be a positive integer, got ${o.dim}`);
-  if (o.projectionNnz < 1 || o.projectionNnz > o.dim)
-    throw new Error(`tfidf: projectionNnz must be in 1..${o.dim}, got ${o.projectionNnz}`);
-  const docs = texts.map((t) => analyze(t, o));
+/** The terms kept (document frequency >= minDf), sorted, with their idf, column and sparse projection. */
+function vocabularyOf(docs: ReturnType<typeof analyze>[], n: number, o: TfidfOptions) {
   const df = new Map<string, number>();
   for (const blocks of docs) for (const b of blocks) for (const k of b.keys()) df.set(k, (df.get(k) ?? 0) + 1);
-  const n = texts.length;
   // Smoothed idf (as scikit-learn): ln((1 + n) / (1 + df)) + 1.
   const kept = new Map<string, { idf: number; col: number }>();
   const keys = [...df.keys()].filter((k) => df.get(k)! >= o.minDf).sort();
@@ -99,6 +94,17 @@ export function tfidfFeatures(texts: string[], opts: Partial<TfidfOptions> = {})
       sign.subarray(col * o.projectionNnz, (col + 1) * o.projectionNnz),
     );
   });
+  return { kept, keys, idx, sign };
+}
+
+export function tfidfFeatures(texts: string[], opts: Partial<TfidfOptions> = {}): TfidfResult {
+  const o: TfidfOptions = { ...TFIDF_DEFAULTS, ...opts };
+  if (!Number.isInteger(o.dim) || o.dim < 1) throw new Error(`tfidf: dim must be a positive integer, got ${o.dim}`);
+  if (o.projectionNnz < 1 || o.projectionNnz > o.dim)
+    throw new Error(`tfidf: projectionNnz must be in 1..${o.dim}, got ${o.projectionNnz}`);
+  const docs = texts.map((t) => analyze(t, o));
+  const n = texts.length;
+  const { kept, keys, idx, sign } = vocabularyOf(docs, n, o);
   const data = new Float32Array(n * o.dim);
   const row = new Float64Array(o.dim);
   const noFeatures: number[] = [];

@@ -139,6 +139,7 @@ export function buildTrainStep(model: LossModel, opts: TrainStepOptions): TrainG
  * moments are loop-carried (they stay on the device between steps), and each loss comes back as [K].
  * The final state has the same output names as buildTrainStep's, so one host loop drives both.
  */
+// Stays whole: the Loop body's closure fills pool, sites and terms that the outer graph's inputs and outputs use.
 export function buildTrainLoop(model: LossModel, opts: TrainStepOptions): TrainGraph {
   const specs = probeParams(model);
   const g = new Graph(`${model.name}_train_loop`);

@@ -29,6 +29,7 @@ const FLOAT = new Set(['float', 'double']);
 
 type Tok = { kind: 'id' | 'num' | 'str' | 'punct'; text: string; value?: string; line: number };
 
+// Stays whole: a single-pass scanner with one branch per token kind, sharing one position and line counter.
 function tokenize(src: string, file: string): Tok[] {
   const out: Tok[] = [];
   let i = 0,
@@ -94,6 +95,7 @@ function tokenize(src: string, file: string): Tok[] {
 }
 
 /** Parses `src` as a text-format `type` message; errors name the file, line and field. */
+// Stays whole: a recursive-descent parser whose scalar, value and message share one token cursor.
 export function parseTextFormat(src: string, type: protobuf.Type, file = '<text>'): TextMessage {
   const toks = tokenize(src, file);
   let p = 0;

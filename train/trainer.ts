@@ -226,6 +226,27 @@ interface PackedGroup {
   cells: number;
 }
 
+/** Adds a step group's per-batch losses (weighted by batch size) and counts to the epoch's totals. */
+function accumulate(t: Trained, packed: PackedBatch[], out: Awaited<ReturnType<StepRunner['run']>>, cells: number) {
+  packed.forEach((e, k) => {
+    for (const [name, v] of Object.entries(out)) t.sums[name] = (t.sums[name] ?? 0) + v[k] * e.size;
+    t.samples += e.size;
+    t.tokens += e.tokens;
+    t.padded += cells;
+  });
+}
+
+/** Fails when any summed loss term of the epoch is not finite. */
+function checkFinite(t: Trained, epoch: number): void {
+  const badTerm = Object.entries(t.sums).find(([, v]) => !Number.isFinite(v));
+  if (badTerm) {
+    throw new Error(
+      `training diverged in epoch ${epoch}: ${badTerm[0]} is ${badTerm[1]} ` +
+        '(lower --lr, or check the feature tables for extreme values)',
+    );
+  }
+}
+
 /** One epoch: the sampler's batches in step groups (stepGroups), each packed while the previous one runs. */
 async function trainEpoch(run: Run): Promise<Trained> {
   const {
@@ -267,24 +288,13 @@ async function trainEpoch(run: Run): Promise<Trained> {
       }
     }
     const out = await running;
-    packed.forEach((e, k) => {
-      for (const [name, v] of Object.entries(out)) t.sums[name] = (t.sums[name] ?? 0) + v[k] * e.size;
-      t.samples += e.size;
-      t.tokens += e.tokens;
-      t.padded += cells;
-    });
+    accumulate(t, packed, out, cells);
     done += packed.length;
     bar.update(done, { loss: t.sums.loss / t.samples, 'samples/s': t.samples / ((performance.now() - te) / 1000) });
   }
   bar.stop();
   // Checked before any checkpoint is written, so last.ckpt keeps the last finite weights.
-  const badTerm = Object.entries(t.sums).find(([, v]) => !Number.isFinite(v));
-  if (badTerm) {
-    throw new Error(
-      `training diverged in epoch ${epoch}: ${badTerm[0]} is ${badTerm[1]} ` +
-        '(lower --lr, or check the feature tables for extreme values)',
-    );
-  }
+  checkFinite(t, epoch);
   t.seconds = (performance.now() - te) / 1000;
   return t;
 }

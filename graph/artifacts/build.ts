@@ -224,6 +224,7 @@ const seqType = (elemType: number): P.ITypeProto => ({ sequenceType: { elemType:
  * `fixedLearningRate` the node reads a constant adam.lr instead and the `learning_rate` input is ignored:
  * for runtimes that cannot set the rate, at the cost of schedulers and SetLearningRate having no effect.
  */
+// Stays whole: one declarative ModelProto (a node, its attributes and the fixed ORT signature) read top to bottom.
 function buildOptimizerModel(
   adam: AdamConfig,
   name = 'hm4sr',

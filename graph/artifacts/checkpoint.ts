@@ -104,6 +104,53 @@ function tensor(b: flatbuffers.Builder, name: string, dims: number[], data: Floa
   return fb.Tensor.endTensor(b);
 }
 
+/** The checkpoint's optimizer groups vector: one group of AdamW moments when `c.optimizer` is set, else empty. */
+function encodeOptimizerGroups(b: flatbuffers.Builder, c: CheckpointData): flatbuffers.Offset {
+  const groups: flatbuffers.Offset[] = [];
+  if (c.optimizer) {
+    const o = c.optimizer;
+    const states = c.params
+      .filter((p) => p.trainable)
+      .map((p) => {
+        const m = tensor(b, MOMENT_NAMES.m, p.dims, o.m.get(p.name)!);
+        const v = tensor(b, MOMENT_NAMES.v, p.dims, o.v.get(p.name)!);
+        const name = b.createString(p.name);
+        const moms = fb.ParameterOptimizerState.createMomentumsVector(b, [m, v]);
+        return fb.ParameterOptimizerState.createParameterOptimizerState(b, name, moms);
+      });
+    const gname = b.createString(OPTIMIZER_GROUP);
+    const statesOff = fb.OptimizerGroup.createOptimizerStatesVector(b, states);
+    groups.push(fb.OptimizerGroup.createOptimizerGroup(b, gname, BigInt(o.step), o.lr, statesOff));
+  }
+  return fb.Checkpoint.createOptimizerGroupsVector(b, groups);
+}
+
+/** The property bag: safe integers as int properties, other numbers as floats, strings as strings. */
+function encodePropertyBag(
+  b: flatbuffers.Builder,
+  properties: CheckpointData['properties'],
+  path: string,
+): flatbuffers.Offset {
+  const ints: flatbuffers.Offset[] = [],
+    floats: flatbuffers.Offset[] = [],
+    strings: flatbuffers.Offset[] = [];
+  for (const [k, v] of Object.entries(properties)) {
+    const name = b.createString(k);
+    if (typeof v === 'string') strings.push(fb.StringProperty.createStringProperty(b, name, b.createString(v)));
+    else if (typeof v !== 'number')
+      throw new CheckpointError(path, `property ${k} is a ${typeof v}; properties are numbers or strings`);
+    else if (Number.isSafeInteger(v)) ints.push(fb.IntProperty.createIntProperty(b, name, BigInt(v)));
+    else floats.push(fb.FloatProperty.createFloatProperty(b, name, v));
+  }
+  const bag = fb.PropertyBag.createPropertyBag(
+    b,
+    fb.PropertyBag.createIntsVector(b, ints),
+    fb.PropertyBag.createFloatsVector(b, floats),
+    fb.PropertyBag.createStringsVector(b, strings),
+  );
+  return bag;
+}
+
 /** Serializes a checkpoint to ORT's flatbuffer bytes (validating names, shapes and optimizer slots). */
 export function encodeCheckpoint(c: CheckpointData, path = '<memory>'): Uint8Array {
   validate(c, path);
@@ -129,41 +176,8 @@ export function encodeCheckpoint(c: CheckpointData, path = '<memory>'): Uint8Arr
   fb.ModuleState.addFrozenParams(b, fr);
   const module = fb.ModuleState.endModuleState(b);
 
-  const groups: flatbuffers.Offset[] = [];
-  if (c.optimizer) {
-    const o = c.optimizer;
-    const states = c.params
-      .filter((p) => p.trainable)
-      .map((p) => {
-        const m = tensor(b, MOMENT_NAMES.m, p.dims, o.m.get(p.name)!);
-        const v = tensor(b, MOMENT_NAMES.v, p.dims, o.v.get(p.name)!);
-        const name = b.createString(p.name);
-        const moms = fb.ParameterOptimizerState.createMomentumsVector(b, [m, v]);
-        return fb.ParameterOptimizerState.createParameterOptimizerState(b, name, moms);
-      });
-    const gname = b.createString(OPTIMIZER_GROUP);
-    const statesOff = fb.OptimizerGroup.createOptimizerStatesVector(b, states);
-    groups.push(fb.OptimizerGroup.createOptimizerGroup(b, gname, BigInt(o.step), o.lr, statesOff));
-  }
-  const groupsOff = fb.Checkpoint.createOptimizerGroupsVector(b, groups);
-
-  const ints: flatbuffers.Offset[] = [],
-    floats: flatbuffers.Offset[] = [],
-    strings: flatbuffers.Offset[] = [];
-  for (const [k, v] of Object.entries(c.properties)) {
-    const name = b.createString(k);
-    if (typeof v === 'string') strings.push(fb.StringProperty.createStringProperty(b, name, b.createString(v)));
-    else if (typeof v !== 'number')
-      throw new CheckpointError(path, `property ${k} is a ${typeof v}; properties are numbers or strings`);
-    else if (Number.isSafeInteger(v)) ints.push(fb.IntProperty.createIntProperty(b, name, BigInt(v)));
-    else floats.push(fb.FloatProperty.createFloatProperty(b, name, v));
-  }
-  const bag = fb.PropertyBag.createPropertyBag(
-    b,
-    fb.PropertyBag.createIntsVector(b, ints),
-    fb.PropertyBag.createFloatsVector(b, floats),
-    fb.PropertyBag.createStringsVector(b, strings),
-  );
+  const groupsOff = encodeOptimizerGroups(b, c);
+  const bag = encodePropertyBag(b, c.properties, path);
 
   fb.Checkpoint.startCheckpoint(b);
   fb.Checkpoint.addVersion(b, CHECKPOINT_VERSION);
@@ -208,6 +222,7 @@ const LAYOUT: Record<string, FieldKind[]> = {
   Checkpoint: ['scalar4', { table: 'ModuleState' }, { tables: 'OptimizerGroup' }, { table: 'PropertyBag' }],
 };
 
+// Stays whole: its bounds helpers are closures over one buffer and one table counter, walking LAYOUT.
 function verify(buf: Uint8Array): string | null {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = buf.byteLength;
@@ -294,8 +309,8 @@ function readTensor(t: fb.Tensor, path: string, where: string): { name: string; 
   return { name, dims, data };
 }
 
-/** Parses ORT checkpoint bytes; `path` only names the source in errors. */
-export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): CheckpointData {
+/** Fails unless the bytes carry ORT's checkpoint file identifier (naming what they carry instead). */
+function checkIdentifier(buf: Uint8Array, path: string): void {
   if (buf.byteLength < 8)
     throw new CheckpointError(
       path,
@@ -311,15 +326,10 @@ export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): Checkpoint
       `is not an ONNX Runtime training checkpoint: file identifier ${shown}, expected '${CHECKPOINT_IDENTIFIER}'`,
     );
   }
-  const problem = verify(buf);
-  if (problem) throw new CheckpointError(path, `is truncated or corrupt (${buf.byteLength} bytes): ${problem}`);
-  const ck = fb.Checkpoint.getRootAsCheckpoint(new flatbuffers.ByteBuffer(buf));
-  if (ck.version() !== CHECKPOINT_VERSION)
-    throw new CheckpointError(
-      path,
-      `has checkpoint format version ${ck.version()}; this reader (and onnxruntime 1.19) supports version ${CHECKPOINT_VERSION}`,
-    );
+}
 
+/** The module state's parameters, trainable ones first, each name once. */
+function readParams(ck: fb.Checkpoint, path: string): CheckpointParam[] {
   const params: CheckpointParam[] = [];
   const ms = ck.moduleState();
   if (ms) {
@@ -342,7 +352,11 @@ export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): Checkpoint
       seen.add(p.name);
     }
   }
+  return params;
+}
 
+/** The AdamW state of the single optimizer group, if any, with both moments of every trainable parameter. */
+function readOptimizer(ck: fb.Checkpoint, params: CheckpointParam[], path: string): CheckpointData['optimizer'] {
   let optimizer: CheckpointData['optimizer'];
   for (let g = 0; g < ck.optimizerGroupsLength(); g++) {
     const grp = ck.optimizerGroups(g)!;
@@ -391,7 +405,11 @@ export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): Checkpoint
       }
     }
   }
+  return optimizer;
+}
 
+/** The property bag; int properties must fit a JS number exactly. */
+function readProperties(ck: fb.Checkpoint, path: string): Record<string, number | string> {
   const properties: Record<string, number | string> = {};
   const bag = ck.propertyBag();
   if (bag) {
@@ -406,6 +424,24 @@ export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): Checkpoint
     for (let i = 0; i < bag.stringsLength(); i++)
       properties[bag.strings(i)!.name() ?? ''] = bag.strings(i)!.value() ?? '';
   }
+  return properties;
+}
+
+/** Parses ORT checkpoint bytes; `path` only names the source in errors. */
+export function decodeCheckpoint(buf: Uint8Array, path = '<memory>'): CheckpointData {
+  checkIdentifier(buf, path);
+  const problem = verify(buf);
+  if (problem) throw new CheckpointError(path, `is truncated or corrupt (${buf.byteLength} bytes): ${problem}`);
+  const ck = fb.Checkpoint.getRootAsCheckpoint(new flatbuffers.ByteBuffer(buf));
+  if (ck.version() !== CHECKPOINT_VERSION)
+    throw new CheckpointError(
+      path,
+      `has checkpoint format version ${ck.version()}; this reader (and onnxruntime 1.19) supports version ${CHECKPOINT_VERSION}`,
+    );
+
+  const params = readParams(ck, path);
+  const optimizer = readOptimizer(ck, params, path);
+  const properties = readProperties(ck, path);
   return { params, ...(optimizer ? { optimizer } : {}), properties };
 }
 

@@ -81,6 +81,49 @@ function dayOfYear(g: Graph, t: Value): Value {
   return op.where(op.greaterOrEqual(doyMar, 306), op.sub(doyMar, 306), op.add(op.add(doyMar, 59), leap));
 }
 
+/** The time inputs the model reads (interval buckets, times, calendar indices), from the kept items' timestamps. */
+function timeInputs(
+  g: Graph,
+  c: Hm4srConfig,
+  enc: ServeEncoding,
+  bucketOf: (seconds: number) => number,
+  keep: Value,
+  timesIn: Value,
+  b: Record<string, Value>,
+): void {
+  // Gaps in int64 (exact for any Unix seconds); 0 at the first kept item, as for a history's first item.
+  const both = op.mul(keep, shiftRight(keep, op.mul(op.slice(keep, [0], [1], [1]), 0)));
+  const gap = op.mul(op.sub(timesIn, shiftRight(timesIn, op.slice(timesIn, [0], [1], [1]))), both);
+  const t64 = op.cast(timesIn, 'float64');
+  if (usesInterval(c)) {
+    const thr = g.constant(bucketThresholds(bucketOf, enc.maxBucket), 'int64', [enc.maxBucket + 3]);
+    const gapF = op.cast(op.max(gap, 0), 'float32');
+    const est = op.min(
+      op.cast(op.floor(op.mul(op.log(op.add(gapF, 1)), enc.mu / Math.LN2)), 'int64'),
+      enc.maxBucket + 1,
+    );
+    const down = op.cast(op.less(gap, op.gather(thr, est)), 'int64');
+    const up = op.cast(op.greaterOrEqual(gap, op.gather(thr, op.add(est, 1))), 'int64');
+    b.buckets = op.min(op.add(op.sub(est, down), up), enc.maxBucket);
+  }
+  if (usesTimes(c)) {
+    // float64 arithmetic, then one rounding to float32: bit-identical to the host encoder.
+    const x =
+      c.timeEmbedding === 'interval-cos'
+        ? op.div(op.cast(op.max(gap, 0), 'float64'), DAY)
+        : enc.absTime === 'days'
+          ? op.div(op.sub(t64, enc.timeOrigin), DAY)
+          : t64;
+    b.times = op.cast(x, 'float32');
+  }
+  if (usesCalendar(c)) {
+    b.calendar =
+      c.timeEmbedding === 'day-of-year'
+        ? dayOfYear(g, timesIn)
+        : op.min(op.max(op.cast(op.floor(op.div(op.sub(t64, enc.timeOrigin), DAY)), 'int64'), 0), c.calendarSize - 1);
+  }
+}
+
 /**
  * Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first, padding on either side), timestamps
  * [batch, seq] int64 Unix seconds (only when the model reads time), exclude_seen [batch, 1] bool (default
@@ -121,37 +164,7 @@ export function buildServingGraph(
     // the running count is the last kept item.
     b.last = op.add(op.mul(op.range(0, rows, 1), width), op.argMax(op.cast(kept, 'float32'), 1));
     if (!timesIn) return;
-    // Gaps in int64 (exact for any Unix seconds); 0 at the first kept item, as for a history's first item.
-    const both = op.mul(keep, shiftRight(keep, op.mul(op.slice(keep, [0], [1], [1]), 0)));
-    const gap = op.mul(op.sub(timesIn, shiftRight(timesIn, op.slice(timesIn, [0], [1], [1]))), both);
-    const t64 = op.cast(timesIn, 'float64');
-    if (usesInterval(c)) {
-      const thr = g.constant(bucketThresholds(bucketOf, enc.maxBucket), 'int64', [enc.maxBucket + 3]);
-      const gapF = op.cast(op.max(gap, 0), 'float32');
-      const est = op.min(
-        op.cast(op.floor(op.mul(op.log(op.add(gapF, 1)), enc.mu / Math.LN2)), 'int64'),
-        enc.maxBucket + 1,
-      );
-      const down = op.cast(op.less(gap, op.gather(thr, est)), 'int64');
-      const up = op.cast(op.greaterOrEqual(gap, op.gather(thr, op.add(est, 1))), 'int64');
-      b.buckets = op.min(op.add(op.sub(est, down), up), enc.maxBucket);
-    }
-    if (usesTimes(c)) {
-      // float64 arithmetic, then one rounding to float32: bit-identical to the host encoder.
-      const x =
-        c.timeEmbedding === 'interval-cos'
-          ? op.div(op.cast(op.max(gap, 0), 'float64'), DAY)
-          : enc.absTime === 'days'
-            ? op.div(op.sub(t64, enc.timeOrigin), DAY)
-            : t64;
-      b.times = op.cast(x, 'float32');
-    }
-    if (usesCalendar(c)) {
-      b.calendar =
-        c.timeEmbedding === 'day-of-year'
-          ? dayOfYear(g, timesIn)
-          : op.min(op.max(op.cast(op.floor(op.div(op.sub(t64, enc.timeOrigin), DAY)), 'int64'), 0), c.calendarSize - 1);
-    }
+    timeInputs(g, c, enc, bucketOf, keep, timesIn, b);
   });
 
   const e = encode(g, c, b, false);

@@ -151,6 +151,29 @@ function buildCategories(itemTokens: string[], info: Map<string, ItemInfo>): Cat
 export const MAX_SPAN_DAYS = 100_000;
 
 /**
+ * Row positions grouped by user (offsets[u]..offsets[u + 1]), each user's rows by time. Counting sort by user
+ * keeps file order within a user; a stable sort by time then gives ties in file order.
+ */
+function chronologicalOrder(
+  userIds: Int32Array,
+  numUsers: number,
+  ts: (r: number) => number,
+): { offsets: Int32Array; order: Int32Array } {
+  const offsets = new Int32Array(numUsers + 1);
+  for (const uid of userIds) offsets[uid + 1] += 1;
+  for (let x = 0; x < numUsers; x++) offsets[x + 1] += offsets[x];
+  const fill = offsets.slice(0, numUsers);
+  const order = new Int32Array(userIds.length);
+  for (let r = 0; r < userIds.length; r++) order[fill[userIds[r]]++] = r;
+  for (let uid = 0; uid < numUsers; uid++) {
+    const seg = order.subarray(offsets[uid], offsets[uid + 1]);
+    const sorted = Array.from(seg).sort((a, b) => ts(a) - ts(b) || a - b);
+    seg.set(sorted);
+  }
+  return { offsets, order };
+}
+
+/**
  * Builds the dataset from raw columns. Ids are assigned scanning the kept rows in FILE order
  * (not per-user chronological order), so they do not depend on the sort.
  */
@@ -172,19 +195,8 @@ export function buildDataset(inter: InterColumns, itemInfo: Map<string, ItemInfo
   const numUsers = users.names.length;
   const numItems = itemIds.names.length;
 
-  // Counting sort by user keeps file order within a user; a stable sort by time then gives ties in file order.
-  const offsets = new Int32Array(numUsers + 1);
-  for (const uid of users.ids) offsets[uid + 1] += 1;
-  for (let x = 0; x < numUsers; x++) offsets[x + 1] += offsets[x];
-  const fill = offsets.slice(0, numUsers);
-  const order = new Int32Array(rows.length);
-  for (let r = 0; r < rows.length; r++) order[fill[users.ids[r]]++] = r;
   const ts = (r: number): number => inter.timestamps[rows[r]];
-  for (let uid = 0; uid < numUsers; uid++) {
-    const seg = order.subarray(offsets[uid], offsets[uid + 1]);
-    const sorted = Array.from(seg).sort((a, b) => ts(a) - ts(b) || a - b);
-    seg.set(sorted);
-  }
+  const { offsets, order } = chronologicalOrder(users.ids, numUsers, ts);
 
   const items = new Int32Array(rows.length);
   const timestamps = new Float64Array(rows.length);

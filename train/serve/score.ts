@@ -80,19 +80,7 @@ async function scoreLocked(
     k: o.k,
     excludeSeen: o.excludeSeen,
   };
-  let done = 0;
-  if (existsSync(partial) && existsSync(stateFile)) {
-    const had = JSON.parse(readFileSync(stateFile, 'utf8')) as Resume;
-    const diff = (Object.keys(want) as (keyof Resume)[]).find((key) => had[key] !== want[key]);
-    if (diff)
-      throw new Error(
-        `${partial}: an unfinished run with ${diff} = ${JSON.stringify(had[diff])}, not ${JSON.stringify(want[diff])}; delete it or rerun with the same settings`,
-      );
-    done = completeLines(partial);
-  } else {
-    writeFileAtomic(stateFile, JSON.stringify(want) + '\n');
-    writeFileAtomic(partial, '');
-  }
+  let done = resumePoint(partial, stateFile, want);
   const resumedAt = done;
   const fd = openSync(partial, 'a');
   try {
@@ -101,17 +89,7 @@ async function scoreLocked(
       const n = Math.min(o.chunk, total - done);
       const users = Array.from({ length: n }, (_, i) => data.history(done + i));
       const recs = await rec.recommend(users, o.k, { excludeSeen: o.excludeSeen });
-      const text =
-        recs
-          .map((r, i) =>
-            JSON.stringify({
-              user: data.ds.userTokens[done + i],
-              items: r.items,
-              scores: r.scores.map((s) => +s.toFixed(6)),
-            }),
-          )
-          .join('\n') + '\n';
-      const bytes = Buffer.from(text);
+      const bytes = Buffer.from(jsonLines(recs, data.ds.userTokens, done));
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
       fsyncSync(fd);
@@ -124,6 +102,40 @@ async function scoreLocked(
   renameSync(partial, out);
   rmSync(stateFile, { force: true });
   return { users: total, resumedAt, seconds: (performance.now() - t0) / 1000, out };
+}
+
+/**
+ * Users already written by an unfinished run with the same settings (its torn last line cut off), or 0 after
+ * starting a new one; an unfinished run with other settings is an error.
+ */
+function resumePoint(partial: string, stateFile: string, want: Resume): number {
+  if (existsSync(partial) && existsSync(stateFile)) {
+    const had = JSON.parse(readFileSync(stateFile, 'utf8')) as Resume;
+    const diff = (Object.keys(want) as (keyof Resume)[]).find((key) => had[key] !== want[key]);
+    if (diff)
+      throw new Error(
+        `${partial}: an unfinished run with ${diff} = ${JSON.stringify(had[diff])}, not ${JSON.stringify(want[diff])}; delete it or rerun with the same settings`,
+      );
+    return completeLines(partial);
+  }
+  writeFileAtomic(stateFile, JSON.stringify(want) + '\n');
+  writeFileAtomic(partial, '');
+  return 0;
+}
+
+/** One JSON line per user (scores to 6 decimals) for the users from `first` on. */
+function jsonLines(recs: Awaited<ReturnType<Recommender['recommend']>>, userTokens: string[], first: number): string {
+  return (
+    recs
+      .map((r, i) =>
+        JSON.stringify({
+          user: userTokens[first + i],
+          items: r.items,
+          scores: r.scores.map((s) => +s.toFixed(6)),
+        }),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Complete lines of a partial file; a torn last line (the process died mid-write) is cut off. */
