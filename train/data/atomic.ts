@@ -45,7 +45,11 @@ export interface ReadItemsOptions {
 }
 
 export class AtomicFormatError extends Error {
-  constructor(readonly file: string, readonly line: number, detail: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    detail: string,
+  ) {
     super(`${file}:${line}: ${detail}`);
     this.name = 'AtomicFormatError';
   }
@@ -71,7 +75,11 @@ export function parseHeader(file: string, header: string): AtomicColumn[] {
     const name = colon < 0 ? field : field.slice(0, colon);
     const type = colon < 0 ? '' : field.slice(colon + 1);
     if (name === '' || !ATOMIC_TYPES.has(type)) {
-      throw new AtomicFormatError(file, 1, `header column ${i + 1} "${field}" is not name:type with type one of ${[...ATOMIC_TYPES].join(', ')}`);
+      throw new AtomicFormatError(
+        file,
+        1,
+        `header column ${i + 1} "${field}" is not name:type with type one of ${[...ATOMIC_TYPES].join(', ')}`,
+      );
     }
     return { name, type: type as AtomicType };
   });
@@ -86,7 +94,11 @@ export function parseHeader(file: string, header: string): AtomicColumn[] {
 export function columnIndex(file: string, cols: AtomicColumn[], name: string): number {
   const i = cols.findIndex((c) => c.name === name);
   if (i < 0) {
-    throw new AtomicFormatError(file, 1, `missing required column "${name}" (header has ${cols.map((c) => c.name).join(', ')})`);
+    throw new AtomicFormatError(
+      file,
+      1,
+      `missing required column "${name}" (header has ${cols.map((c) => c.name).join(', ')})`,
+    );
   }
   return i;
 }
@@ -132,7 +144,12 @@ export function parseTimestamp(file: string, lineNo: number, field: string): num
   if (Number.isNaN(t)) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is not a number`);
   if (!Number.isFinite(t)) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is not finite`);
   if (t < 0) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is negative`);
-  if (t > MAX_TIMESTAMP) throw new AtomicFormatError(file, lineNo, `timestamp "${field}" is after the year 275760 (Unix seconds are expected; milliseconds?)`);
+  if (t > MAX_TIMESTAMP)
+    throw new AtomicFormatError(
+      file,
+      lineNo,
+      `timestamp "${field}" is after the year 275760 (Unix seconds are expected; milliseconds?)`,
+    );
   return t;
 }
 

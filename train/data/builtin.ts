@@ -53,7 +53,7 @@ export const BUILT_IN: readonly BuiltInDataset[] = [
   },
   {
     id: 'amazon-beauty',
-    about: 'Amazon Beauty 5-core (Amazon Reviews 2014), the HM4SR paper\'s dataset; attribute labels, no features',
+    about: "Amazon Beauty 5-core (Amazon Reviews 2014), the HM4SR paper's dataset; attribute labels, no features",
     locate: () => ({ dir: BEAUTY_DIR, name: 'Beauty' }),
   },
 ];
@@ -65,20 +65,33 @@ export const builtInDataset = (id: string): BuiltInDataset | undefined => BUILT_
  * to the directory's only NAME.inter (or NAME.inter.gz). A built-in name that is also a directory here is
  * an error rather than a guess: `./amazon-beauty` names the directory.
  */
-export function resolveDataset(data: string | undefined, name: string | undefined, log: (m: string) => void): { dir: string; name: string; builtIn?: BuiltInDataset } {
+export function resolveDataset(
+  data: string | undefined,
+  name: string | undefined,
+  log: (m: string) => void,
+): { dir: string; name: string; builtIn?: BuiltInDataset } {
   const b = builtInDataset(data ?? 'synth');
   if (b) {
-    if (data !== undefined && existsSync(data)) throw new Error(`--data ${data} is both a built-in dataset and a path here: write ./${data} for the directory, or run elsewhere for the built-in set`);
+    if (data !== undefined && existsSync(data))
+      throw new Error(
+        `--data ${data} is both a built-in dataset and a path here: write ./${data} for the directory, or run elsewhere for the built-in set`,
+      );
     if (name !== undefined) throw new Error(`--name does not apply to the built-in dataset ${b.id}`);
     return { ...b.locate(log), builtIn: b };
   }
   const dir = resolve(data!);
-  if (!existsSync(dir)) throw new InputError(data!, `no such directory (built-in datasets: ${BUILT_IN.map((x) => x.id).join(', ')})`);
-  if (!statSync(dir).isDirectory()) throw new InputError(data!, 'is a file; --data takes a dataset directory holding NAME.inter');
+  if (!existsSync(dir))
+    throw new InputError(data!, `no such directory (built-in datasets: ${BUILT_IN.map((x) => x.id).join(', ')})`);
+  if (!statSync(dir).isDirectory())
+    throw new InputError(data!, 'is a file; --data takes a dataset directory holding NAME.inter');
   if (name) return { dir, name };
   const inters = readdirNames(dir).filter((f) => /\.inter(\.gz)?$/.test(f));
   const names = [...new Set(inters.map((f) => f.replace(/\.inter(\.gz)?$/, '')))];
-  if (names.length !== 1) throw new InputError(data!, `${names.length === 0 ? 'no .inter file' : `several datasets (${names.join(', ')})`}; pass --name`);
+  if (names.length !== 1)
+    throw new InputError(
+      data!,
+      `${names.length === 0 ? 'no .inter file' : `several datasets (${names.join(', ')})`}; pass --name`,
+    );
   return { dir, name: names[0] };
 }
 
@@ -99,7 +112,9 @@ const REPO_ROOT = resolve(REPO_DATA, '..');
  */
 export function recordedDataDir(dir: string): string {
   const abs = resolve(dir);
-  const builtIn = Object.entries({ synth: synthDir(), 'amazon-beauty': BEAUTY_DIR }).find(([, d]) => resolve(d) === abs);
+  const builtIn = Object.entries({ synth: synthDir(), 'amazon-beauty': BEAUTY_DIR }).find(
+    ([, d]) => resolve(d) === abs,
+  );
   if (builtIn) return builtIn[0];
   const rel = relative(REPO_ROOT, abs);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return abs;

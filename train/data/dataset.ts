@@ -1,7 +1,15 @@
 // Turns raw atomic columns into the indexed dataset the trainer uses: de-duplication, iterative
 // k-core, stable chronological order per user, dense ids, and category labels.
 import { InputError } from '../../graph/input-file.js';
-import { findAtomicFile, readAtomic, readInter, readItems, type InterColumns, type ItemInfo, type ReadInterOptions } from './atomic.js';
+import {
+  findAtomicFile,
+  readAtomic,
+  readInter,
+  readItems,
+  type InterColumns,
+  type ItemInfo,
+  type ReadInterOptions,
+} from './atomic.js';
 
 export interface DatasetOptions {
   /** Minimum interactions per user and per item, applied until stable; 0 disables. Default 5. */
@@ -59,7 +67,8 @@ export interface UserSequence {
 
 /** Views (no copies) of user u's chronological history. */
 export function userSequence(ds: Dataset, u: number): UserSequence {
-  const a = ds.offsets[u], b = ds.offsets[u + 1];
+  const a = ds.offsets[u],
+    b = ds.offsets[u + 1];
   return { items: ds.items.subarray(a, b), timestamps: ds.timestamps.subarray(a, b) };
 }
 
@@ -177,7 +186,11 @@ function chronologicalOrder(
  * Builds the dataset from raw columns. Ids are assigned scanning the kept rows in FILE order
  * (not per-user chronological order), so they do not depend on the sort.
  */
-export function buildDataset(inter: InterColumns, itemInfo: Map<string, ItemInfo> | null, opts: DatasetOptions = {}): Dataset {
+export function buildDataset(
+  inter: InterColumns,
+  itemInfo: Map<string, ItemInfo> | null,
+  opts: DatasetOptions = {},
+): Dataset {
   const k = opts.kCore ?? 5;
   const rowsRead = inter.users.length;
   let rows: Int32Array = Int32Array.from({ length: rowsRead }, (_, r) => r);
@@ -200,7 +213,8 @@ export function buildDataset(inter: InterColumns, itemInfo: Map<string, ItemInfo
 
   const items = new Int32Array(rows.length);
   const timestamps = new Float64Array(rows.length);
-  let first = Infinity, last = -Infinity;
+  let first = Infinity,
+    last = -Infinity;
   for (let p = 0; p < order.length; p++) {
     const r = order[p];
     items[p] = itemIds.ids[r] + 1;
@@ -211,7 +225,10 @@ export function buildDataset(inter: InterColumns, itemInfo: Map<string, ItemInfo
   }
   if ((last - first) / 86400 > MAX_SPAN_DAYS) {
     const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
-    throw new InputError(inter.path, `the interactions span ${Math.round((last - first) / 86400)} days (${day(first)} to ${day(last)}); at most ${MAX_SPAN_DAYS} days (about 270 years) are supported, since the absolute-time embedding has a row per day`);
+    throw new InputError(
+      inter.path,
+      `the interactions span ${Math.round((last - first) / 86400)} days (${day(first)} to ${day(last)}); at most ${MAX_SPAN_DAYS} days (about 270 years) are supported, since the absolute-time embedding has a row per day`,
+    );
   }
   const itemTokens = ['', ...itemIds.names];
   const knownItemTokens = new Set(inter.items);
@@ -243,7 +260,10 @@ export interface LoadDatasetOptions extends DatasetOptions, ReadInterOptions {
 
 export function loadDataset(opts: LoadDatasetOptions): Dataset {
   const inter = readInter(opts.interPath, opts);
-  const info = opts.itemPath === undefined ? null : readItems(opts.itemPath, { categoryColumn: opts.categoryColumn ?? 'categories' });
+  const info =
+    opts.itemPath === undefined
+      ? null
+      : readItems(opts.itemPath, { categoryColumn: opts.categoryColumn ?? 'categories' });
   return buildDataset(inter, info, opts);
 }
 
@@ -251,7 +271,8 @@ export function loadDataset(opts: LoadDatasetOptions): Dataset {
 export function resolveCategoryColumn(itemPath: string, wanted: string): string | null {
   const names = readAtomic(itemPath).cols.map((c) => c.name);
   if (wanted !== 'auto') {
-    if (!names.includes(wanted)) throw new InputError(itemPath, `no column "${wanted}" (columns: ${names.join(', ')})`, 1);
+    if (!names.includes(wanted))
+      throw new InputError(itemPath, `no column "${wanted}" (columns: ${names.join(', ')})`, 1);
     return wanted;
   }
   return ['categories', 'attr_ids', 'category'].find((c) => names.includes(c)) ?? null;

@@ -42,7 +42,9 @@ function checkFinite(path: string, tokens: string[], data: Float32Array, dim: nu
     if (!Number.isFinite(data[i]) || Math.abs(data[i]) > FEATURE_LIMIT) {
       const row = Math.floor(i / dim);
       const why = Number.isFinite(data[i]) ? ` (beyond +-${FEATURE_LIMIT}: normalise the features)` : '';
-      throw new Error(`${path}:${row + 2}: feature row ${row} (item "${tokens[row]}") has ${data[i]} at column ${i % dim}${why}`);
+      throw new Error(
+        `${path}:${row + 2}: feature row ${row} (item "${tokens[row]}") has ${data[i]} at column ${i % dim}${why}`,
+      );
     }
   }
 }
@@ -58,7 +60,9 @@ export function readFeatureTable(path: string): FeatureTable {
     throw new Error(`${path}:1: header is not JSON (${(e as Error).message})`);
   }
   if (header.format !== FEATURE_FORMAT || header.version !== FEATURE_VERSION) {
-    throw new Error(`${path}:1: not a ${FEATURE_FORMAT} v${FEATURE_VERSION} file (format ${header.format}, version ${header.version})`);
+    throw new Error(
+      `${path}:1: not a ${FEATURE_FORMAT} v${FEATURE_VERSION} file (format ${header.format}, version ${header.version})`,
+    );
   }
   const { dim, count } = header;
   if (!Number.isInteger(dim) || dim < 1 || !Number.isInteger(count) || count < 0) {
@@ -96,9 +100,11 @@ export function readFeatureTable(path: string): FeatureTable {
 
 /** Writes a table atomically (temp file in the same directory, fsync, rename). */
 export function writeFeatureTable(path: string, tokens: string[], data: Float32Array, dim: number): void {
-  if (data.length !== tokens.length * dim) throw new Error(`${path}: ${data.length} values for ${tokens.length} tokens x ${dim}`);
+  if (data.length !== tokens.length * dim)
+    throw new Error(`${path}: ${data.length} values for ${tokens.length} tokens x ${dim}`);
   tokens.forEach((t, i) => {
-    if (t === '' || /[\n\r\t]/.test(t)) throw new Error(`${path}: token ${i} ${JSON.stringify(t)} is empty or holds a tab/newline`);
+    if (t === '' || /[\n\r\t]/.test(t))
+      throw new Error(`${path}: token ${i} ${JSON.stringify(t)} is empty or holds a tab/newline`);
   });
   checkFinite(path, tokens, data, dim);
   const head = Buffer.from(
@@ -145,7 +151,8 @@ export function alignFeatures(table: FeatureTable, itemTokens: string[], opts: A
   for (let r = 0; r < table.tokens.length; r++) {
     const item = index.get(table.tokens[r]);
     if (item === undefined) {
-      if (!opts.allowExtra && !opts.known?.has(table.tokens[r])) throw new Error(`${table.path}:${r + 2}: item "${table.tokens[r]}" is not in the dataset`);
+      if (!opts.allowExtra && !opts.known?.has(table.tokens[r]))
+        throw new Error(`${table.path}:${r + 2}: item "${table.tokens[r]}" is not in the dataset`);
       extra += 1;
       continue;
     }

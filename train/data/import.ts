@@ -3,7 +3,13 @@ import { writeFileAtomic } from '../../graph/atomic.js';
 import { readInputText } from '../../graph/input-file.js';
 
 /** CSV/TSV with user, item, timestamp columns -> RecBole atomic NAME.inter. */
-export function importDelimited(src: string, outDir: string, name: string, cols: { user: string; item: string; time: string }, delimiter: string): number {
+export function importDelimited(
+  src: string,
+  outDir: string,
+  name: string,
+  cols: { user: string; item: string; time: string },
+  delimiter: string,
+): number {
   const text = readInputText(src);
   const lines = text.split(/\r?\n/);
   const header = lines[0].split(delimiter).map((h) => h.trim().replace(/^"|"$/g, ''));
@@ -21,11 +27,13 @@ export function importDelimited(src: string, outDir: string, name: string, cols:
     let ts = Number(f[t]);
     if (!Number.isFinite(ts)) {
       const parsed = Date.parse(f[t]);
-      if (Number.isNaN(parsed)) throw new Error(`${src}:${n + 1}: timestamp "${f[t]}" is neither Unix seconds nor a date`);
+      if (Number.isNaN(parsed))
+        throw new Error(`${src}:${n + 1}: timestamp "${f[t]}" is neither Unix seconds nor a date`);
       ts = Math.floor(parsed / 1000);
     }
     if (ts < 0) throw new Error(`${src}:${n + 1}: negative timestamp ${ts}`);
-    if (!f[u] || !f[it] || /\s/.test(f[u] + f[it])) throw new Error(`${src}:${n + 1}: user and item ids must be non-empty tokens without whitespace`);
+    if (!f[u] || !f[it] || /\s/.test(f[u] + f[it]))
+      throw new Error(`${src}:${n + 1}: user and item ids must be non-empty tokens without whitespace`);
     out.push(`${f[u]}\t${f[it]}\t${ts}`);
   }
   if (out.length === 1) throw new Error(`${src}: no interactions`);

@@ -29,22 +29,29 @@ function emptySet(n: number): SampleSet {
  */
 export function buildSamples(ds: Dataset, maxLen: number): SplitSamples {
   if (!Number.isInteger(maxLen) || maxLen < 1) throw new Error(`maxLen must be a positive integer, got ${maxLen}`);
-  let nTrain = 0, nValid = 0, nTest = 0;
+  let nTrain = 0,
+    nValid = 0,
+    nTest = 0;
   for (let u = 0; u < ds.numUsers; u++) {
     const n = ds.offsets[u + 1] - ds.offsets[u];
     if (n >= 2) nTest += 1;
     if (n >= 3) nValid += 1;
     if (n >= 4) nTrain += n - 3;
   }
-  const train = emptySet(nTrain), valid = emptySet(nValid), test = emptySet(nTest);
+  const train = emptySet(nTrain),
+    valid = emptySet(nValid),
+    test = emptySet(nTest);
   const put = (set: SampleSet, at: number, u: number, start: number, pos: number): void => {
     set.user[at] = u;
     set.pos[at] = pos;
     set.length[at] = Math.min(pos - start, maxLen);
   };
-  let a = 0, b = 0, c = 0;
+  let a = 0,
+    b = 0,
+    c = 0;
   for (let u = 0; u < ds.numUsers; u++) {
-    const start = ds.offsets[u], end = ds.offsets[u + 1];
+    const start = ds.offsets[u],
+      end = ds.offsets[u + 1];
     for (let pos = start + 1; pos < end; pos++) {
       if (pos === end - 1) put(test, c++, u, start, pos);
       else if (pos === end - 2) put(valid, b++, u, start, pos);

@@ -16,12 +16,16 @@ function shuffleInPlace<E, T extends { length: number; [i: number]: E }>(a: T, r
 }
 
 export function permutation(n: number, rng: Rng): Int32Array {
-  return shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), rng);
+  return shuffleInPlace(
+    Int32Array.from({ length: n }, (_, i) => i),
+    rng,
+  );
 }
 
 /** Consecutive chunks of `order` (views), the last one possibly partial. */
 export function chunk(order: Int32Array, batchSize: number): Int32Array[] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   const out: Int32Array[] = [];
   for (let i = 0; i < order.length; i += batchSize) out.push(order.subarray(i, i + batchSize));
   return out;
@@ -68,7 +72,8 @@ export class EpochSampler {
       this.rng = Rng.fromState(seedOrState.rng);
       this.epoch = seedOrState.epoch;
     }
-    if (lengths !== null && lengths.length !== n) throw new Error(`lengths has ${lengths.length} entries for ${n} samples`);
+    if (lengths !== null && lengths.length !== n)
+      throw new Error(`lengths has ${lengths.length} entries for ${n} samples`);
   }
 
   state(): EpochSamplerState {

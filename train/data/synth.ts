@@ -54,7 +54,24 @@ export interface SynthResult {
 
 const DAY = 86400;
 const YEAR = 365.25 * DAY;
-const SYLLABLES = ['ka', 'lo', 'mi', 'ru', 'sen', 'ta', 'vi', 'no', 'pel', 'dra', 'qu', 'zo', 'bel', 'fin', 'gra', 'hu'];
+const SYLLABLES = [
+  'ka',
+  'lo',
+  'mi',
+  'ru',
+  'sen',
+  'ta',
+  'vi',
+  'no',
+  'pel',
+  'dra',
+  'qu',
+  'zo',
+  'bel',
+  'fin',
+  'gra',
+  'hu',
+];
 
 function word(rng: Rng, syllables: number): string {
   let w = '';
@@ -77,15 +94,19 @@ interface Catalog {
 function makeCatalog(rng: Rng, nItems: number, nCat: number, nSub: number, r: number): Catalog {
   const centre = Float64Array.from({ length: nCat * r }, () => rng.nextGaussian());
   const subCentre = Float64Array.from({ length: nCat * nSub * r }, () => 0.5 * rng.nextGaussian());
-  const category = new Int32Array(nItems), sub = new Int32Array(nItems);
-  const latent = new Float64Array(nItems * r), popularity = new Float64Array(nItems);
+  const category = new Int32Array(nItems),
+    sub = new Int32Array(nItems);
+  const latent = new Float64Array(nItems * r),
+    popularity = new Float64Array(nItems);
   const byCategory: number[][] = Array.from({ length: nCat }, () => []);
   for (let i = 0; i < nItems; i++) {
     // Round-robin then shuffled chains keeps category sizes balanced.
-    const c = i % nCat, s = rng.nextInt(nSub);
+    const c = i % nCat,
+      s = rng.nextInt(nSub);
     category[i] = c;
     sub[i] = s;
-    for (let d = 0; d < r; d++) latent[i * r + d] = centre[c * r + d] + subCentre[(c * nSub + s) * r + d] + 0.3 * rng.nextGaussian();
+    for (let d = 0; d < r; d++)
+      latent[i * r + d] = centre[c * r + d] + subCentre[(c * nSub + s) * r + d] + 0.3 * rng.nextGaussian();
     popularity[i] = 0.5 * rng.nextGaussian();
     byCategory[c].push(i);
   }
@@ -120,7 +141,15 @@ function textFeatures(rng: Rng, cat: Catalog, nCat: number, r: number, dim: numb
  * projection of the latent vector, under more noise. Drawn from their own generator so that adding them
  * left the interactions and text features of a given seed unchanged.
  */
-function imageFeatures(seed: number, cat: Catalog, nCat: number, nSub: number, r: number, dim: number, noise: number): Float32Array {
+function imageFeatures(
+  seed: number,
+  cat: Catalog,
+  nCat: number,
+  nSub: number,
+  r: number,
+  dim: number,
+  noise: number,
+): Float32Array {
   const rng = new Rng(seed ^ 0x1a6e5);
   const styles = nCat * nSub;
   const a = Float64Array.from({ length: dim * r }, () => rng.nextGaussian() / Math.sqrt(r));
@@ -170,12 +199,21 @@ const lognormal = (rng: Rng, sigma: number): number => Math.exp(sigma * rng.next
 /** The options with their defaults, checked. */
 function settings(opts: SynthOptions) {
   const s = {
-    name: opts.name ?? 'synth', users: opts.users ?? 2000, items: opts.items ?? 1000,
-    categories: opts.categories ?? 20, subcategories: opts.subcategories ?? 3,
-    minLen: opts.minLen ?? 12, maxLen: opts.maxLen ?? 28, textDim: opts.textDim ?? 64, latentDim: opts.latentDim ?? 16,
-    textNoise: opts.textNoise ?? 0.5, startTime: opts.startTime ?? 1420070400, seed: opts.seed ?? 0,
+    name: opts.name ?? 'synth',
+    users: opts.users ?? 2000,
+    items: opts.items ?? 1000,
+    categories: opts.categories ?? 20,
+    subcategories: opts.subcategories ?? 3,
+    minLen: opts.minLen ?? 12,
+    maxLen: opts.maxLen ?? 28,
+    textDim: opts.textDim ?? 64,
+    latentDim: opts.latentDim ?? 16,
+    textNoise: opts.textNoise ?? 0.5,
+    startTime: opts.startTime ?? 1420070400,
+    seed: opts.seed ?? 0,
   };
-  if (s.items < s.categories) throw new Error(`need at least one item per category (${s.items} items, ${s.categories} categories)`);
+  if (s.items < s.categories)
+    throw new Error(`need at least one item per category (${s.items} items, ${s.categories} categories)`);
   if (!(s.minLen >= 1 && s.maxLen >= s.minLen)) throw new Error(`bad length range ${s.minLen}..${s.maxLen}`);
   return s;
 }
@@ -183,7 +221,12 @@ function settings(opts: SynthOptions) {
 type Settings = ReturnType<typeof settings>;
 
 /** How users move between categories: return periods, the early and late transitions, seasonal phases. */
-interface Dynamics { period: Float64Array; early: Int32Array; late: Int32Array; phase: Float64Array }
+interface Dynamics {
+  period: Float64Array;
+  early: Int32Array;
+  late: Int32Array;
+  phase: Float64Array;
+}
 
 function categoryDynamics(rng: Rng, nCat: number): Dynamics {
   // Return periods from 1 to 8 days, log-spaced, in shuffled order over categories.
@@ -197,7 +240,8 @@ function categoryDynamics(rng: Rng, nCat: number): Dynamics {
   }
   // Category transitions are two rotations of one random cycle: permutations keep every
   // category equally visited in the long run, so k-core filtering drops few items.
-  const early = new Int32Array(nCat), late = new Int32Array(nCat);
+  const early = new Int32Array(nCat),
+    late = new Int32Array(nCat);
   const hop = Math.max(1, Math.floor(nCat / 2));
   for (let j = 0; j < nCat; j++) {
     early[cycle[j]] = cycle[(j + 1) % nCat];
@@ -209,9 +253,16 @@ function categoryDynamics(rng: Rng, nCat: number): Dynamics {
 
 /** One user's interactions (series of visits, see the file's head), appended to `inter` as .inter lines. */
 function userHistory(
-  rng: Rng, s: Settings, cat: Catalog, dyn: Dynamics, user: string, itemTok: (i: number) => string, inter: string[],
+  rng: Rng,
+  s: Settings,
+  cat: Catalog,
+  dyn: Dynamics,
+  user: string,
+  itemTok: (i: number) => string,
+  inter: string[],
 ): number {
-  const r = s.latentDim, { period, early, late, phase } = dyn;
+  const r = s.latentDim,
+    { period, early, late, phase } = dyn;
   const n = s.minLen + rng.nextInt(s.maxLen - s.minLen + 1);
   let t = s.startTime + Math.floor(rng.nextFloat() * 2 * YEAR);
   const taste = new Float64Array(r);
@@ -269,8 +320,11 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
   const item = itemLines(rng, s, cat, itemTok);
 
   const files = {
-    inter: `${name}.inter`, item: `${name}.item`, text: `${name}.text.f32`,
-    image: `${name}.image.f32`, meta: `${name}.synth.json`,
+    inter: `${name}.inter`,
+    item: `${name}.item`,
+    text: `${name}.text.f32`,
+    image: `${name}.image.f32`,
+    meta: `${name}.synth.json`,
   };
   const meta = {
     generator: 'hm4sr synth v2',
@@ -290,9 +344,13 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
   });
   const at = (f: string) => join(dir, f);
   return {
-    dir, name,
+    dir,
+    name,
     files: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, at(f)])) as typeof files,
-    users: nUsers, items: nItems, interactions, categories: nCat,
+    users: nUsers,
+    items: nItems,
+    interactions,
+    categories: nCat,
   };
 }
 
