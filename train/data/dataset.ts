@@ -182,6 +182,30 @@ function chronologicalOrder(
   return { offsets, order };
 }
 
+/** Items (ids + 1) and timestamps in per-user chronological order, and the time span, which must fit the embedding. */
+function chronologicalColumns(path: string, order: Int32Array, itemIds: Int32Array, ts: (r: number) => number) {
+  const items = new Int32Array(order.length);
+  const timestamps = new Float64Array(order.length);
+  let first = Infinity,
+    last = -Infinity;
+  for (let p = 0; p < order.length; p++) {
+    const r = order[p];
+    items[p] = itemIds[r] + 1;
+    const t = ts(r);
+    timestamps[p] = t;
+    if (t < first) first = t;
+    if (t > last) last = t;
+  }
+  if ((last - first) / 86400 > MAX_SPAN_DAYS) {
+    const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
+    throw new InputError(
+      path,
+      `the interactions span ${Math.round((last - first) / 86400)} days (${day(first)} to ${day(last)}); at most ${MAX_SPAN_DAYS} days (about 270 years) are supported, since the absolute-time embedding has a row per day`,
+    );
+  }
+  return { items, timestamps, first, last };
+}
+
 /**
  * Builds the dataset from raw columns. Ids are assigned scanning the kept rows in FILE order
  * (not per-user chronological order), so they do not depend on the sort.
@@ -211,25 +235,7 @@ export function buildDataset(
   const ts = (r: number): number => inter.timestamps[rows[r]];
   const { offsets, order } = chronologicalOrder(users.ids, numUsers, ts);
 
-  const items = new Int32Array(rows.length);
-  const timestamps = new Float64Array(rows.length);
-  let first = Infinity,
-    last = -Infinity;
-  for (let p = 0; p < order.length; p++) {
-    const r = order[p];
-    items[p] = itemIds.ids[r] + 1;
-    const t = ts(r);
-    timestamps[p] = t;
-    if (t < first) first = t;
-    if (t > last) last = t;
-  }
-  if ((last - first) / 86400 > MAX_SPAN_DAYS) {
-    const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
-    throw new InputError(
-      inter.path,
-      `the interactions span ${Math.round((last - first) / 86400)} days (${day(first)} to ${day(last)}); at most ${MAX_SPAN_DAYS} days (about 270 years) are supported, since the absolute-time embedding has a row per day`,
-    );
-  }
+  const { items, timestamps, first, last } = chronologicalColumns(inter.path, order, itemIds.ids, ts);
   const itemTokens = ['', ...itemIds.names];
   const knownItemTokens = new Set(inter.items);
   for (const tok of itemInfo?.keys() ?? []) knownItemTokens.add(tok);
