@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { featurizeWithModel } from '../featurize/featurize.js';
 import { wordpieceFromSentencepieceStyle, writeRandomBert, writeRandomVit } from '../featurize/random-model.js';
 import { bench } from './bench.js';
@@ -68,6 +67,9 @@ function writeDataset(dir: string, items: string[], titlesOf: string[]): void {
 
 async function writeImages(dir: string, items: string[]): Promise<void> {
   mkdirSync(dir, { recursive: true });
+  // sharp is a devDependency: the CLI loads every bench when it starts, and an install without dev packages
+  // (the GPU kit) must still start it.
+  const { default: sharp } = await import('sharp');
   // 500x500 JPEGs, the size of a typical product photo.
   for (let k = 0; k < items.length; k++) {
     const px = Buffer.alloc(500 * 500 * 3);
