@@ -31,6 +31,8 @@ function describe(dir) {
   if (!(m.lambdaIDCL > 0)) parts.push('-IDCL');
   // PCL contrasts a feature modality with its placeholder view: off without TMoE, its weight, or such a modality.
   if (!(m.tmoe && m.lambdaPCL > 0 && m.modalities.some((x) => x !== 'id'))) parts.push('-PCL');
+  // The contrastive terms' false-negative rule, when it is not the default (docs/model.md).
+  if (m.falseNegatives && m.falseNegatives !== 'exclude') zeros.push(`false negatives: ${m.falseNegatives}`);
   return ['HM4SR', ...parts, ...(zeros.length ? [`(${zeros.join(', ')})`] : [])].join(' ');
 }
 const cols = ['ndcg@5', 'ndcg@10', 'ndcg@20', 'mrr@5', 'mrr@10', 'hr@10', 'hr@20'];
