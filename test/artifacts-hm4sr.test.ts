@@ -13,7 +13,7 @@ import {
   trainStep,
 } from '../runtime/ort-web-training.js';
 import { Graph } from '../graph/graph.js';
-import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
+import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { encode, hm4srModel, scores } from '../graph/models/hm4sr.js';
 import { batchSpec } from '../graph/models/hm4sr-batch.js';
 import { scoresGraph } from './util/scores-graph.js';
@@ -31,6 +31,7 @@ import type { HostTensor } from '../runtime/session.js';
 import { checkModels } from './util/checker.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
+import { tinyHm4sr } from './util/tiny-hm4sr.js';
 
 /**
  * Tolerance: ORT's WASM kernels and onnxruntime-node's native ones sum in different orders (MatMul,
@@ -60,26 +61,7 @@ const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
 const samples = buildSamples(ds, 5);
 const ort = loadOrtWebTraining();
 
-const tiny: Hm4srConfig = {
-  ...HM4SR_DEFAULTS,
-  numItems: ds.numItems,
-  numCategories: ds.categories!.names.length,
-  maxLen: 5,
-  hidden: 8,
-  heads: 2,
-  layers: 1,
-  inner: 16,
-  hiddenDropout: 0,
-  attnDropout: 0,
-  embDropout: 0,
-  k1: 2,
-  k2: 2,
-  textDim: 6,
-  imageDim: 4,
-  intervalBuckets: 2000,
-  calendarSize: 1,
-  frozenTemporalExperts: true,
-};
+const tiny: Hm4srConfig = tinyHm4sr(ds, { frozenTemporalExperts: true });
 const model = hm4srModel(tiny);
 const specs = probeParams(model);
 

@@ -14,12 +14,7 @@ import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { Graph } from '../graph/graph.js';
 import { saveModel } from '../graph/manifest.js';
 import type { LossModel } from '../graph/model.js';
-import {
-  FALSE_NEGATIVE_RULES,
-  type Hm4srConfig,
-  HM4SR_DEFAULTS,
-  SASREC_OVERRIDES,
-} from '../graph/models/hm4sr-config.js';
+import { FALSE_NEGATIVE_RULES, type Hm4srConfig, SASREC_OVERRIDES } from '../graph/models/hm4sr-config.js';
 import { buildEvalGraph, contrastiveLoss, hm4srModel } from '../graph/models/hm4sr.js';
 import {
   buildReferenceEvalGraph,
@@ -44,6 +39,7 @@ import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
 import { checkModels } from './util/checker.js';
 import { scoresGraph } from './util/scores-graph.js';
+import { tinyHm4sr } from './util/tiny-hm4sr.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-equivalence-'));
 generateSynthetic({
@@ -62,25 +58,7 @@ const samples = buildSamples(ds, 8);
 
 // Two layers, so the picked last layer reads keys and values from a full first layer; dropout off unless a
 // test turns it on.
-const base: Hm4srConfig = {
-  ...HM4SR_DEFAULTS,
-  numItems: ds.numItems,
-  numCategories: ds.categories!.names.length,
-  maxLen: 8,
-  hidden: 8,
-  heads: 2,
-  layers: 2,
-  inner: 16,
-  hiddenDropout: 0,
-  attnDropout: 0,
-  embDropout: 0,
-  k1: 2,
-  k2: 2,
-  textDim: 6,
-  imageDim: 4,
-  intervalBuckets: 2000,
-  calendarSize: 1,
-};
+const base: Hm4srConfig = tinyHm4sr(ds, { maxLen: 8, layers: 2 });
 const configs: [string, Hm4srConfig][] = [
   ['ids + text + image', base],
   ['ids + text', { ...base, modalities: ['id', 'txt'] }],

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { ADAM_DEFAULTS } from '../graph/adam.js';
 import { Graph } from '../graph/graph.js';
 import { saveModel } from '../graph/manifest.js';
-import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
+import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { buildEvalGraph, hm4srModel } from '../graph/models/hm4sr.js';
 import { scoresGraph } from './util/scores-graph.js';
 import { declareBatch } from '../graph/model.js';
@@ -21,6 +21,7 @@ import { StepRunner, freshState } from '../train/step-runner.js';
 import { checkModels } from './util/checker.js';
 import { centralDiff, rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
+import { tinyHm4sr } from './util/tiny-hm4sr.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-model-'));
 generateSynthetic({
@@ -37,25 +38,7 @@ generateSynthetic({
 const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
 const samples = buildSamples(ds, 5);
 
-const tiny: Hm4srConfig = {
-  ...HM4SR_DEFAULTS,
-  numItems: ds.numItems,
-  numCategories: ds.categories!.names.length,
-  maxLen: 5,
-  hidden: 8,
-  heads: 2,
-  layers: 1,
-  inner: 16,
-  hiddenDropout: 0,
-  attnDropout: 0,
-  embDropout: 0,
-  k1: 2,
-  k2: 2,
-  textDim: 6,
-  imageDim: 4,
-  intervalBuckets: 2000,
-  calendarSize: 1,
-};
+const tiny: Hm4srConfig = tinyHm4sr(ds);
 
 const packOpts = (layout: 'packed' | 'padded'): BatchOptions => ({
   layout,

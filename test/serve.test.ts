@@ -6,7 +6,7 @@ import { Graph } from '../graph/graph.js';
 import { onnx } from '../graph/onnx-proto.js';
 import { saveModel } from '../graph/manifest.js';
 import { type History, packHistories, intervalBucket } from '../train/batch.js';
-import { type Hm4srConfig, HM4SR_DEFAULTS } from '../graph/models/hm4sr-config.js';
+import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { buildServingGraph, bucketThresholds } from '../graph/models/hm4sr-serve.js';
 import { buildEvalGraph, hm4srModel } from '../graph/models/hm4sr.js';
 import { scoresGraph } from './util/scores-graph.js';
@@ -20,6 +20,7 @@ import { checkModels } from './util/checker.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
 import { tempDir } from './util/tmp.js';
+import { tinyHm4sr } from './util/tiny-hm4sr.js';
 
 const dir = tempDir('hm4sr-serve-');
 generateSynthetic({
@@ -37,25 +38,7 @@ const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
 const MU = 100,
   K = 8;
 
-const tiny: Hm4srConfig = {
-  ...HM4SR_DEFAULTS,
-  numItems: ds.numItems,
-  numCategories: ds.categories!.names.length,
-  maxLen: 5,
-  hidden: 8,
-  heads: 2,
-  layers: 1,
-  inner: 16,
-  hiddenDropout: 0,
-  attnDropout: 0,
-  embDropout: 0,
-  k1: 2,
-  k2: 2,
-  textDim: 6,
-  imageDim: 4,
-  intervalBuckets: 2000,
-  calendarSize: 400,
-};
+const tiny: Hm4srConfig = tinyHm4sr(ds, { calendarSize: 400 });
 
 function values(c: Hm4srConfig, seed = 11) {
   const r = rng(seed);

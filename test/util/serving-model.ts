@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Graph } from '../../graph/graph.js';
-import { type Hm4srConfig, HM4SR_DEFAULTS } from '../../graph/models/hm4sr-config.js';
+import type { Hm4srConfig } from '../../graph/models/hm4sr-config.js';
 import { hm4srModel } from '../../graph/models/hm4sr.js';
 import { declareBatch } from '../../graph/model.js';
 import { type Dataset, loadAtomicDataset } from '../../train/data/dataset.js';
@@ -8,6 +8,7 @@ import { generateSynthetic } from '../../train/data/synth.js';
 import { writeServingModel } from '../../train/export.js';
 import { rng } from './gradcheck.js';
 import { paramValues } from './params.js';
+import { tinyHm4sr } from './tiny-hm4sr.js';
 
 /** A synthetic dataset (with item titles) and an exported model.onnx over it with random weights. */
 export function tinyServingModel(
@@ -28,26 +29,13 @@ export function tinyServingModel(
     seed: 5,
   });
   const ds = loadAtomicDataset(data, name, { kCore: 5, itemFile: false });
-  const config: Hm4srConfig = {
-    ...HM4SR_DEFAULTS,
-    numItems: ds.numItems,
+  const config: Hm4srConfig = tinyHm4sr(ds, {
     numCategories: 0,
     maxLen: 10,
-    hidden: 8,
-    heads: 2,
-    layers: 1,
-    inner: 16,
-    hiddenDropout: 0,
-    attnDropout: 0,
-    embDropout: 0,
-    k1: 2,
-    k2: 2,
-    textDim: 6,
     imageDim: 6,
     zeroFeatures: ['img'],
     intervalBuckets: 3000,
-    calendarSize: 1,
-  };
+  });
   const g = new Graph('probe');
   hm4srModel(config).loss(g, declareBatch(g, hm4srModel(config).batch));
   const values = paramValues(g, rng(17));
