@@ -21,9 +21,7 @@ import { declareBatch } from '../graph/model.js';
 import { buildTrainStep, probeParams } from '../graph/train-step.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { Rng as HostRng } from '../train/data/shuffle.js';
-import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
-import { generateSynthetic } from '../train/data/synth.js';
 import { packBatch } from '../train/pack.js';
 import type { BatchOptions } from '../train/batch.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
@@ -31,7 +29,7 @@ import type { HostTensor } from '../runtime/session.js';
 import { checkModels } from './util/checker.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
-import { tinyHm4sr } from './util/tiny-hm4sr.js';
+import { tinyDataset, tinyHm4sr } from './util/tiny-hm4sr.js';
 
 /**
  * Tolerance: ORT's WASM kernels and onnxruntime-node's native ones sum in different orders (MatMul,
@@ -46,18 +44,7 @@ function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string): 
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-artifacts-model-'));
-generateSynthetic({
-  dir,
-  name: 'tiny',
-  users: 12,
-  items: 20,
-  categories: 4,
-  textDim: 6,
-  minLen: 5,
-  maxLen: 9,
-  seed: 3,
-});
-const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
+const ds = tinyDataset(dir);
 const samples = buildSamples(ds, 5);
 const ort = loadOrtWebTraining();
 

@@ -12,30 +12,17 @@ import { scoresGraph } from './util/scores-graph.js';
 import { declareBatch } from '../graph/model.js';
 import { buildTrainStep } from '../graph/train-step.js';
 import { Rng as HostRng } from '../train/data/shuffle.js';
-import { loadAtomicDataset } from '../train/data/dataset.js';
 import { buildSamples } from '../train/data/samples.js';
-import { generateSynthetic } from '../train/data/synth.js';
 import { packBatch } from '../train/pack.js';
 import type { BatchOptions } from '../train/batch.js';
 import { StepRunner, freshState } from '../train/step-runner.js';
 import { checkModels } from './util/checker.js';
 import { centralDiff, rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
-import { tinyHm4sr } from './util/tiny-hm4sr.js';
+import { tinyDataset, tinyHm4sr } from './util/tiny-hm4sr.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-model-'));
-generateSynthetic({
-  dir,
-  name: 'tiny',
-  users: 12,
-  items: 20,
-  categories: 4,
-  textDim: 6,
-  minLen: 5,
-  maxLen: 9,
-  seed: 3,
-});
-const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
+const ds = tinyDataset(dir);
 const samples = buildSamples(ds, 5);
 
 const tiny: Hm4srConfig = tinyHm4sr(ds);

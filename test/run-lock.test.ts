@@ -8,25 +8,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DIR_LOCK } from '../runtime/output-lock.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
-import { generateSynthetic } from '../train/data/synth.js';
 import { type EpochLog, runFiles } from '../train/run.js';
 import { cliRunner } from './util/cli.js';
 import { tempDir } from './util/tmp.js';
+import { writeMiniData } from './util/tiny-hm4sr.js';
 
 const dir = tempDir('hm4sr-run-lock-');
 const { hm4sr, ok } = cliRunner(dir);
 const main = new URL('../cli/main.js', import.meta.url).pathname;
-generateSynthetic({
-  dir: join(dir, 'data'),
-  name: 'mini',
-  users: 80,
-  items: 40,
-  categories: 4,
-  textDim: 8,
-  minLen: 6,
-  maxLen: 12,
-  seed: 4,
-});
+writeMiniData(join(dir, 'data'));
 const EPOCHS = 6;
 writeFileSync(
   join(dir, 'config.json'),

@@ -14,27 +14,14 @@ import { declareBatch } from '../graph/model.js';
 import { requireInputs } from '../runtime/model-bytes.js';
 import { loadOrtWeb } from '../runtime/ort-web.js';
 import { createSession, ort } from '../runtime/session.js';
-import { loadAtomicDataset } from '../train/data/dataset.js';
-import { generateSynthetic } from '../train/data/synth.js';
 import { checkModels } from './util/checker.js';
 import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
 import { tempDir } from './util/tmp.js';
-import { tinyHm4sr } from './util/tiny-hm4sr.js';
+import { tinyDataset, tinyHm4sr } from './util/tiny-hm4sr.js';
 
 const dir = tempDir('hm4sr-serve-');
-generateSynthetic({
-  dir,
-  name: 'tiny',
-  users: 12,
-  items: 20,
-  categories: 4,
-  textDim: 6,
-  minLen: 5,
-  maxLen: 9,
-  seed: 3,
-});
-const ds = loadAtomicDataset(dir, 'tiny', { kCore: 0 });
+const ds = tinyDataset(dir);
 const MU = 100,
   K = 8;
 

@@ -7,22 +7,12 @@ import { Recommender } from '../runtime/recommender.js';
 import { rejects } from './util/rejects.js';
 import { readCheckpoint } from '../graph/artifacts/checkpoint.js';
 import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
-import { generateSynthetic } from '../train/data/synth.js';
 import { train } from '../train/trainer.js';
 import { type EpochLog, runFiles } from '../train/run.js';
+import { writeMiniData } from './util/tiny-hm4sr.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-trainer-'));
-generateSynthetic({
-  dir: join(dir, 'data'),
-  name: 'mini',
-  users: 80,
-  items: 40,
-  categories: 4,
-  textDim: 8,
-  minLen: 6,
-  maxLen: 12,
-  seed: 4,
-});
+writeMiniData(join(dir, 'data'));
 
 const rc: RunConfig = mergeConfig(DEFAULT_CONFIG, {
   data: { dir: join(dir, 'data'), name: 'mini' },

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
-import { generateSynthetic } from '../train/data/synth.js';
 import { type EpochLog, runFiles } from '../train/run.js';
 import { type SearchSettings, type TuneState, checkSearch, readTuneState, tune } from '../train/tune.js';
 import { type Space, checkSpace, readSpace } from '../train/tune-space.js';
@@ -11,19 +10,10 @@ import { rejects } from './util/rejects.js';
 import { tempDir } from './util/tmp.js';
 import { cliRunner } from './util/cli.js';
 import { lockDirectory } from '../runtime/output-lock.js';
+import { writeMiniData } from './util/tiny-hm4sr.js';
 
 const dir = tempDir('hm4sr-tune-');
-generateSynthetic({
-  dir: join(dir, 'data'),
-  name: 'mini',
-  users: 80,
-  items: 40,
-  categories: 4,
-  textDim: 8,
-  minLen: 6,
-  maxLen: 12,
-  seed: 4,
-});
+writeMiniData(join(dir, 'data'));
 
 const base: RunConfig = mergeConfig(DEFAULT_CONFIG, {
   data: { dir: join(dir, 'data'), name: 'mini' },

@@ -1,5 +1,6 @@
 import { HM4SR_DEFAULTS, type Hm4srConfig } from '../../graph/models/hm4sr-config.js';
-import type { Dataset } from '../../train/data/dataset.js';
+import { type Dataset, loadAtomicDataset } from '../../train/data/dataset.js';
+import { generateSynthetic } from '../../train/data/synth.js';
 
 /** The small HM4SR the model tests share: every block on, dropout off, sizes that run in milliseconds. */
 export function tinyHm4sr(ds: Dataset, over: Partial<Hm4srConfig> = {}): Hm4srConfig {
@@ -23,4 +24,35 @@ export function tinyHm4sr(ds: Dataset, over: Partial<Hm4srConfig> = {}): Hm4srCo
     calendarSize: 1,
     ...over,
   };
+}
+
+/** The tiny synthetic dataset of the model tests (12 users, 20 items, 4 categories, text features), written to dir. */
+export function tinyDataset(dir: string): Dataset {
+  generateSynthetic({
+    dir,
+    name: 'tiny',
+    users: 12,
+    items: 20,
+    categories: 4,
+    textDim: 6,
+    minLen: 5,
+    maxLen: 9,
+    seed: 3,
+  });
+  return loadAtomicDataset(dir, 'tiny', { kCore: 0 });
+}
+
+/** The mini dataset the training-run tests train on (80 users, 40 items), written to dir as `mini`. */
+export function writeMiniData(dir: string): void {
+  generateSynthetic({
+    dir,
+    name: 'mini',
+    users: 80,
+    items: 40,
+    categories: 4,
+    textDim: 8,
+    minLen: 6,
+    maxLen: 12,
+    seed: 4,
+  });
 }
