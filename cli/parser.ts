@@ -1,6 +1,7 @@
 // The hm4sr command line: every command registered on one strict yargs parser. cli/main.ts runs it;
 // tests parse command lines with it dry (validation only, no command runs).
 import yargs, { type Argv } from 'yargs';
+import { registerAddItems } from './add-items-command.js';
 import { registerBench } from './bench-commands.js';
 import { registerData } from './data-commands.js';
 import { registerEvaluate } from './evaluate-commands.js';
@@ -57,6 +58,7 @@ export function buildParser(opts: { dryRun?: boolean } = {}): Argv {
     registerEvaluate,
     registerRecommend,
     registerExport,
+    registerAddItems,
     registerData,
     registerFeaturize,
     registerSystem,

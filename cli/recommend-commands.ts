@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { writeDemo } from '../runtime/demo.js';
 import { Recommender, readServingMeta } from '../runtime/recommender.js';
+import { readNewItems } from '../featurize/new-items.js';
 import { resolveDataset } from '../train/data/builtin.js';
 import { progressBar } from '../train/progress.js';
 import { runDataset } from '../train/run.js';
@@ -81,7 +82,11 @@ function demoCommand(cli: Argv): void {
           describe: 'output directory (serve it with any static file server)',
         })
         .option('data', { type: 'string', describe: 'dataset directory whose NAME.item titles label the items' })
-        .option('name', { type: 'string', describe: 'dataset name (NAME.item) when DIR has several' }),
+        .option('name', { type: 'string', describe: 'dataset name (NAME.item) when DIR has several' })
+        .option('new-items', {
+          type: 'string',
+          describe: 'the directory add-items read (its NAME.item): titles of the items added after training',
+        }),
     (a) => {
       readServingMeta(a.model);
       const titles = a.data
@@ -90,6 +95,12 @@ function demoCommand(cli: Argv): void {
             return readTitles(`${ds.dir}/${ds.name}.item`);
           })()
         : null;
+      if (a['new-items']) {
+        const added = readTitles(readNewItems(a['new-items']).file);
+        if (!added) throw new Error(`--new-items ${a['new-items']}: its .item file has no title column`);
+        if (!titles) throw new Error('--new-items labels added items: give the training data with --data as well');
+        for (const [k, v] of added) titles.set(k, v);
+      }
       const r = writeDemo(a.model, a.out, titles);
       process.stdout.write(
         `${JSON.stringify({ out: a.out, files: r.files, titles: titles !== null, serve: `npx http-server ${a.out} (or python3 -m http.server -d ${a.out}), then open http://localhost:8080/` })}\n`,

@@ -1,11 +1,12 @@
 // `hm4sr featurize`: writes NAME.text.f32 / NAME.image.f32 for a dataset directory, plus a JSON report
 // of the items that got zero rows and why.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../graph/atomic.js';
 import { lockDirectory, withLock } from '../runtime/output-lock.js';
 import { findAtomicFile, readInter } from '../train/data/atomic.js';
+import { featurizerRecordPath, fileSha256, hashFile } from '../train/data/featurizer-record.js';
 import { writeFeatureTable } from '../train/data/features.js';
 import { progressBar } from '../train/progress.js';
 import { dropCache, runChunked } from './chunk-cache.js';
@@ -17,10 +18,11 @@ import {
   loadImageEncoder,
   loadTextEncoder,
 } from './encoders.js';
+import { FEATURIZER_FORMAT, modelKey, writeFeaturizerSpec } from './featurizer-spec.js';
 import { indexImages } from './images.js';
-import { type ItemTexts, readItemTexts } from './item-text.js';
+import { type ItemTexts, type TextField, readItemTexts } from './item-text.js';
 import { type ModelKind, type ModelSource, REQUIRED_FILES, resolveModel } from './model-source.js';
-import { TFIDF_DEFAULTS, tfidfFeatures } from './tfidf.js';
+import { TFIDF_DEFAULTS, type TfidfOptions, tfidfFeatures } from './tfidf.js';
 
 export interface TextReport {
   model: string;
@@ -67,9 +69,23 @@ export function featurizeTextTfidf(o: TfidfRunOptions): TextReport {
 
 function tfidfTable(o: TfidfRunOptions, items: ItemTexts, t0: number): TextReport {
   o.log(`tfidf: ${items.tokens.length} items from ${o.name}.item (fields: ${items.fields.join(', ')})`);
-  const r = tfidfFeatures(items.texts, { seed: o.seed ?? TFIDF_DEFAULTS.seed, dim: o.dim ?? TFIDF_DEFAULTS.dim });
+  const options: TfidfOptions = {
+    ...TFIDF_DEFAULTS,
+    seed: o.seed ?? TFIDF_DEFAULTS.seed,
+    dim: o.dim ?? TFIDF_DEFAULTS.dim,
+  };
+  const r = tfidfFeatures(items.texts, options);
   const file = join(o.out, `${o.name}.text.f32`);
   writeFeatureTable(file, items.tokens, r.data, r.dim);
+  writeFeaturizerSpec(featurizerRecordPath(o.out, o.name, 'text'), {
+    format: FEATURIZER_FORMAT,
+    kind: 'text',
+    model: 'tfidf',
+    fields: items.fields,
+    options,
+    vocabulary: r.fitted,
+    table: fileSha256(file),
+  });
   const seconds = (performance.now() - t0) / 1000;
   const noKnown = r.noFeatures.map((i) => items.tokens[i]);
   const report: TextReport = {
@@ -133,20 +149,6 @@ export interface ModelReport {
   seconds: number;
   itemsPerSecond: number;
   upToDate?: boolean;
-}
-
-function hashFile(h: ReturnType<typeof createHash>, path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(1 << 22);
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
 }
 
 interface Inputs {
@@ -245,6 +247,8 @@ async function featurizeLocked(
   const prev = key ? upToDateReport(file, reportPath, key) : null;
   if (prev) {
     o.log(`${file} is up to date (same model, items and inputs): nothing to do`);
+    // Tables written before featurize recorded its featurizer get the record now.
+    if (!existsSync(featurizerRecordPath(o.out, o.name, kind))) writeEncoderSpec(kind, o, src, inp, file);
     return { ...prev, upToDate: true, computed: 0 };
   }
   const encOpts = { source: src, modelsDir: o.modelsDir, ep: o.ep, threads: o.threads };
@@ -273,6 +277,7 @@ async function featurizeLocked(
       compute: (start, end) => encodeRange(kind, enc, inp, o.batch, start, end),
     });
     writeFeatureTable(file, inp.tokens, r.data, enc.dim);
+    writeEncoderSpec(kind, o, src, inp, file);
     const seconds = (performance.now() - t0) / 1000;
     const computed = inp.tokens.length - r.reused;
     const report: ModelReport = {
@@ -289,6 +294,17 @@ async function featurizeLocked(
     bar.stop();
     await enc.dispose();
   }
+}
+
+function writeEncoderSpec(kind: ModelKind, o: ModelRunOptions, src: ModelSource, inp: Inputs, file: string): void {
+  writeFeaturizerSpec(featurizerRecordPath(o.out, o.name, kind), {
+    format: FEATURIZER_FORMAT,
+    kind,
+    model: o.model,
+    modelKey: modelKey(kind, src),
+    ...(inp.fields ? { fields: inp.fields as TextField[], textForm: o.form ?? 'standard' } : {}),
+    table: fileSha256(file),
+  });
 }
 
 /** The report's fields that describe the table (the run's key, counts and timings follow them). */

@@ -31,6 +31,8 @@ export interface TfidfResult {
   data: Float32Array;
   dim: number;
   vocabulary: number;
+  /** The vocabulary fitted on the texts (with the options, what featurizes new texts alike). */
+  fitted: TfidfVocabulary;
   /** Non-empty texts whose every feature fell under minDf: zero rows too. */
   noFeatures: number[];
 }
@@ -76,17 +78,33 @@ function projectionOf(feature: string, o: TfidfOptions, idx: Int32Array, sign: F
   }
 }
 
-/** The terms kept (document frequency >= minDf), sorted, with their idf, column and sparse projection. */
-function vocabularyOf(docs: ReturnType<typeof analyze>[], n: number, o: TfidfOptions) {
+/**
+ * The fitted vocabulary: the terms kept (document frequency >= minDf), sorted, with their document
+ * frequencies and the number of documents fitted on. With the options it is the whole featurizer: a term's
+ * projection column is keyed by the term itself, so new texts can be featurized later exactly as the fitted
+ * ones were (hm4sr add-items).
+ */
+export interface TfidfVocabulary {
+  documents: number;
+  terms: string[];
+  df: number[];
+}
+
+function fitVocabulary(docs: ReturnType<typeof analyze>[], o: TfidfOptions): TfidfVocabulary {
   const df = new Map<string, number>();
   for (const blocks of docs) for (const b of blocks) for (const k of b.keys()) df.set(k, (df.get(k) ?? 0) + 1);
+  const terms = [...df.keys()].filter((k) => df.get(k)! >= o.minDf).sort();
+  return { documents: docs.length, terms, df: terms.map((k) => df.get(k)!) };
+}
+
+/** Each term's idf, column and sparse projection. */
+function termTable(v: TfidfVocabulary, o: TfidfOptions) {
   // Smoothed idf (as scikit-learn): ln((1 + n) / (1 + df)) + 1.
   const kept = new Map<string, { idf: number; col: number }>();
-  const keys = [...df.keys()].filter((k) => df.get(k)! >= o.minDf).sort();
-  const idx = new Int32Array(keys.length * o.projectionNnz);
-  const sign = new Float64Array(keys.length * o.projectionNnz);
-  keys.forEach((k, col) => {
-    kept.set(k, { idf: Math.log((1 + n) / (1 + df.get(k)!)) + 1, col });
+  const idx = new Int32Array(v.terms.length * o.projectionNnz);
+  const sign = new Float64Array(v.terms.length * o.projectionNnz);
+  v.terms.forEach((k, col) => {
+    kept.set(k, { idf: Math.log((1 + v.documents) / (1 + v.df[col])) + 1, col });
     projectionOf(
       k,
       o,
@@ -94,17 +112,47 @@ function vocabularyOf(docs: ReturnType<typeof analyze>[], n: number, o: TfidfOpt
       sign.subarray(col * o.projectionNnz, (col + 1) * o.projectionNnz),
     );
   });
-  return { kept, keys, idx, sign };
+  return { kept, idx, sign };
 }
 
-export function tfidfFeatures(texts: string[], opts: Partial<TfidfOptions> = {}): TfidfResult {
-  const o: TfidfOptions = { ...TFIDF_DEFAULTS, ...opts };
+function checkOptions(o: TfidfOptions): void {
   if (!Number.isInteger(o.dim) || o.dim < 1) throw new Error(`tfidf: dim must be a positive integer, got ${o.dim}`);
   if (o.projectionNnz < 1 || o.projectionNnz > o.dim)
     throw new Error(`tfidf: projectionNnz must be in 1..${o.dim}, got ${o.projectionNnz}`);
+}
+
+/** Fits the vocabulary on `texts` and featurizes them. */
+export function tfidfFeatures(texts: string[], opts: Partial<TfidfOptions> = {}): TfidfResult {
+  const o: TfidfOptions = { ...TFIDF_DEFAULTS, ...opts };
+  checkOptions(o);
   const docs = texts.map((t) => analyze(t, o));
+  const vocab = fitVocabulary(docs, o);
+  return { ...transform(texts, docs, vocab, o), vocabulary: vocab.terms.length, fitted: vocab };
+}
+
+/** Featurizes `texts` with a vocabulary fitted before: a fitted text gets the row the fit gave it, bit for bit. */
+export function tfidfTransform(
+  texts: string[],
+  vocab: TfidfVocabulary,
+  o: TfidfOptions,
+): Omit<TfidfResult, 'vocabulary' | 'fitted'> {
+  checkOptions(o);
+  return transform(
+    texts,
+    texts.map((t) => analyze(t, o)),
+    vocab,
+    o,
+  );
+}
+
+function transform(
+  texts: string[],
+  docs: ReturnType<typeof analyze>[],
+  vocab: TfidfVocabulary,
+  o: TfidfOptions,
+): Omit<TfidfResult, 'vocabulary' | 'fitted'> {
+  const { kept, idx, sign } = termTable(vocab, o);
   const n = texts.length;
-  const { kept, keys, idx, sign } = vocabularyOf(docs, n, o);
   const data = new Float32Array(n * o.dim);
   const row = new Float64Array(o.dim);
   const noFeatures: number[] = [];
@@ -143,5 +191,5 @@ export function tfidfFeatures(texts: string[], opts: Partial<TfidfOptions> = {})
     const scale = Math.sqrt(o.dim / norm);
     for (let j = 0; j < o.dim; j++) data[i * o.dim + j] = row[j] * scale;
   });
-  return { data, dim: o.dim, vocabulary: keys.length, noFeatures };
+  return { data, dim: o.dim, noFeatures };
 }

@@ -27,6 +27,8 @@ export function writeDemo(modelPath: string, out: string, titles: Map<string, st
       titles: titles ? tokens.map((t) => titles.get(t) ?? '') : null,
       topK: meta.topK,
       readsTime: meta.inputs.includes(SERVE_INPUTS.times),
+      // Items added after training (hm4sr add-items): the page marks them "new".
+      added: (meta.added ?? []).map((a) => [a.first, a.first + a.count]),
     }),
   );
   writeFileAtomic(join(out, 'app.js'), APP_JS);
@@ -47,6 +49,7 @@ const INDEX_HTML = `<!doctype html>
   li.item { padding: .3em .4em; border-bottom: 1px solid #eee; cursor: pointer; }
   li.item:hover { background: #eef4ff; }
   .token { color: #666; font-family: monospace; font-size: .9em; }
+  .new { background: #e6f6e6; color: #1a6b1a; border-radius: 3px; padding: 0 .3em; font-size: .8em; }
   table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .25em .4em; border-bottom: 1px solid #eee; }
   td.score { font-family: monospace; text-align: right; }
   #status { color: #666; margin-bottom: 1em; }
@@ -74,6 +77,8 @@ ort.env.wasm.wasmPaths = new URL('./', location.href).href;
 const state = { history: [], times: [], session: null, items: null, lastRun: null };
 const $ = (id) => document.getElementById(id);
 const label = (i) => (state.items.titles && state.items.titles[i]) || state.items.tokens[i];
+const isNew = (i) => (state.items.added || []).some(([a, b]) => i >= a && i < b);
+const badge = (el, i) => { if (isNew(i)) { const b = document.createElement('span'); b.className = 'new'; b.textContent = 'new'; el.appendChild(b); } };
 
 async function main() {
   state.items = await (await fetch('items.json')).json();
@@ -103,6 +108,7 @@ function itemRow(i) {
   li.innerHTML = '<span class="title"></span> <span class="token"></span>';
   li.querySelector('.title').textContent = label(i);
   li.querySelector('.token').textContent = state.items.tokens[i];
+  badge(li, i);
   li.addEventListener('click', () => add(i));
   return li;
 }
@@ -138,6 +144,7 @@ async function update() {
     tr.children[0].textContent = String(r + 1);
     tr.querySelector('.title').textContent = label(i);
     tr.querySelector('.token').textContent = state.items.tokens[i];
+    badge(tr.children[1], i);
     tr.children[2].textContent = scores[r].toFixed(4);
     tr.addEventListener('click', () => add(i));
     tbody.appendChild(tr);

@@ -80,7 +80,7 @@ function isCheckpoint(path: string): boolean {
 const DTYPES: Record<number, string> = { 1: 'float32', 2: 'uint8', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
 
 /** The values of an initializer, from raw_data, a typed field, or external data beside the model. */
-function initializerData(t: P.ITensorProto, modelPath: string): Numeric {
+export function initializerData(t: P.ITensorProto, modelPath: string): Numeric {
   const dtype = DTYPES[t.dataType ?? 0];
   if (!dtype) throw new Error(`${modelPath}: initializer ${t.name} has unsupported data type ${t.dataType}`);
   let raw: Uint8Array | null = t.rawData && t.rawData.length > 0 ? t.rawData : null;

@@ -21,7 +21,17 @@ export interface ServingMeta {
   data: { kCore: number; dedupe: boolean };
   inputs: string[];
   outputs: string[];
+  /**
+   * Items added after training by `hm4sr add-items`: indices first..first+count-1 of the catalog, with the
+   * rule that gave them an ID representation.
+   */
+  added?: { first: number; count: number; idRule: string }[];
 }
+
+/** A feature modality's featurizer as the model records it, or why it has none. */
+export type ServingFeaturizers = Partial<Record<'txt' | 'img', object | { missing: string }>>;
+/** The metadata_props key of a modality's featurizer record. */
+export const featurizerKey = (m: string) => `hm4sr.featurizer.${m}`;
 
 export interface UserHistory {
   items: string[];

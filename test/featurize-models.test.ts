@@ -66,7 +66,17 @@ test('text: one row per dataset item, model width, zero rows for items without t
   assert.is(r.overlongFieldsDropped, 1);
   const report = JSON.parse(readFileSync(join(out, 'D.text.report.json'), 'utf8'));
   assert.is(report.zeroRows.count, 3);
-  assert.equal(readdirSync(out).sort(), ['D.text.f32', 'D.text.report.json'], 'the cache is gone after a finished run');
+  assert.equal(
+    readdirSync(out).sort(),
+    ['D.text.f32', 'D.text.featurizer.json', 'D.text.report.json'],
+    'the cache is gone after a finished run',
+  );
+  // The featurizer's record names the model, its files' hash, the fields and form (add-items reads it).
+  const record = JSON.parse(readFileSync(join(out, 'D.text.featurizer.json'), 'utf8'));
+  assert.equal(
+    { kind: record.kind, fields: record.fields, textForm: record.textForm, key: record.modelKey.length },
+    { kind: 'text', fields: r.fields, textForm: 'standard', key: 64 },
+  );
 });
 
 test('text: the [CLS] row equals onnxruntime-node run directly on the tokenizer ids; real WordPiece ids; long titles truncated', async () => {

@@ -4,8 +4,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { featurizeTextTfidf } from '../featurize/featurize.js';
-import { cleanField, itemText, MAX_FIELD_CHARS } from '../featurize/item-text.js';
-import { tfidfFeatures } from '../featurize/tfidf.js';
+import { cleanField, itemText, MAX_FIELD_CHARS, readItemTexts } from '../featurize/item-text.js';
+import { TFIDF_DEFAULTS, tfidfFeatures, tfidfTransform } from '../featurize/tfidf.js';
+import { featurizerSpec, isTfidf } from '../featurize/featurizer-spec.js';
+import { fileSha256, readFeaturizerRecord } from '../train/data/featurizer-record.js';
 import { readFeatureTable } from '../train/data/features.js';
 import { tempDir } from './util/tmp.js';
 
@@ -105,6 +107,33 @@ test('featurizeTextTfidf: writes a table keyed by item token; empty titles, miss
   for (const f of ['D.inter', 'D.item']) writeFileSync(join(gz, `${f}.gz`), gzipSync(readFileSync(join(dir, f))));
   featurizeTextTfidf({ dir: gz, name: 'D', out: join(gz, 'out'), log: () => {} });
   assert.equal(readFileSync(join(gz, 'out', 'D.text.f32')), readFileSync(join(dir, 'out', 'D.text.f32')));
+  // Beside the table, the record of its featurizer: the fitted vocabulary featurizes the items again bit for bit.
+  const table = join(dir, 'out', 'D.text.f32');
+  const rec = readFeaturizerRecord(join(dir, 'out', 'D.text.featurizer.json'), table);
+  assert.ok(rec.record, 'record written and matching the table');
+  const spec = featurizerSpec(rec.record, 'D');
+  assert.ok(isTfidf(spec));
+  if (!isTfidf(spec)) return;
+  assert.equal(spec.fields, ['title', 'brand']);
+  assert.is(spec.table, fileSha256(table));
+  const texts = readItemTexts(join(dir, 'D.inter'), join(dir, 'D.item')).texts;
+  const again = tfidfTransform(texts, spec.vocabulary, spec.options);
+  assert.ok(again.data.length === t.data.length && again.data.every((v, i) => Object.is(v, t.data[i])), 'same rows');
+  // A table rewritten since: the record no longer describes it.
+  writeFileSync(table, readFileSync(join(gz, 'out', 'D.text.f32')).subarray(0, 40));
+  assert.match(
+    (readFeaturizerRecord(join(dir, 'out', 'D.text.featurizer.json'), table) as { why?: string }).why ?? '',
+    /describes another table/,
+  );
+});
+
+test('tfidf: transform with the fitted vocabulary reproduces the fit; unseen terms add nothing', () => {
+  const fit = tfidfFeatures(TITLES, { dim: 64 });
+  const o = { ...TFIDF_DEFAULTS, dim: 64 };
+  const again = tfidfTransform(TITLES, fit.fitted, o);
+  assert.equal(Array.from(again.data), Array.from(fit.data));
+  const unseen = tfidfTransform([`${TITLES[0]} zzqxv`], fit.fitted, o);
+  assert.equal(Array.from(unseen.data), Array.from(fit.data.subarray(0, 64)));
 });
 
 test.run();

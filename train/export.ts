@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
+import { featurizerRecordPath, readFeaturizerRecord } from './data/featurizer-record.js';
 import { intervalBucket } from './batch.js';
 import { type ServeEncoding, buildServingGraph } from '../graph/models/hm4sr-serve.js';
 import { type Manifest, saveModel } from '../graph/manifest.js';
-import { SERVING_FORMAT, type ServingMeta } from '../runtime/recommender.js';
+import { SERVING_FORMAT, type ServingFeaturizers, type ServingMeta, featurizerKey } from '../runtime/recommender.js';
 import type { RunConfig } from './config.js';
 import type { Prepared } from './prepare.js';
 
@@ -33,7 +35,25 @@ export function exportInference(
       timeOrigin: p.ds.firstTimestamp,
     },
     data: { kCore: rc.data.kCore, dedupe: rc.data.dedupe },
+    featurizers: featurizersOf(mc, rc),
   });
+}
+
+/**
+ * The featurizers of the model's feature tables, as `featurize` recorded them beside the tables: the model
+ * carries them so `add-items` can featurize new items alike. A table without a (matching) record leaves its
+ * modality out, and add-items says why.
+ */
+function featurizersOf(mc: Hm4srConfig, rc: RunConfig): ServingFeaturizers {
+  const out: ServingFeaturizers = {};
+  for (const m of ['txt', 'img'] as const) {
+    if (!mc.modalities.includes(m) || mc.zeroFeatures.includes(m)) continue;
+    const kind = m === 'txt' ? 'text' : 'image';
+    const table = join(rc.data.dir, `${rc.data.name}.${kind}.f32`);
+    const r = readFeaturizerRecord(featurizerRecordPath(rc.data.dir, rc.data.name, kind), table);
+    out[m] = r.record ?? { missing: r.why };
+  }
+  return out;
 }
 
 export interface ServingModelSpec {
@@ -44,6 +64,10 @@ export interface ServingModelSpec {
   encode: ServeEncoding;
   data: ServingMeta['data'];
   topK: number;
+  /** Per feature modality: what featurized its table (or why that is not known). */
+  featurizers?: ServingFeaturizers;
+  /** Items added after training (hm4sr add-items), oldest batch first. */
+  added?: ServingMeta['added'];
 }
 
 export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
@@ -60,7 +84,9 @@ export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
     data: s.data,
     inputs: sg.graph.inputs.map((v) => v.name),
     outputs: sg.graph.outputs.map((v) => v.name),
+    ...(s.added?.length ? { added: s.added } : {}),
   };
+  const featurizers = Object.entries(s.featurizers ?? {}).map(([m, f]) => [featurizerKey(m), JSON.stringify(f)]);
   const used = new Map(
     [...sg.graph.params.keys()].map((k) => {
       const v = s.values.get(k);
@@ -80,7 +106,11 @@ export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
         `HM4SR recommender (${mc.modalities.join('+')}), ${mc.numItems} items. Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first)` +
         `${meta.inputs.includes('timestamps') ? ', timestamps [batch, seq] int64 Unix seconds' : ''}, exclude_seen [batch, 1] bool (default [[false]]). ` +
         `Outputs: top_items, top_scores [batch, ${sg.topK}], user_vector_<modality> [batch, ${mc.hidden}]. Item tokens: metadata hm4sr.items (line i = item index i).`,
-      metadata: { 'hm4sr.serving': JSON.stringify(meta), 'hm4sr.items': s.tokens.join('\n') },
+      metadata: {
+        'hm4sr.serving': JSON.stringify(meta),
+        'hm4sr.items': s.tokens.join('\n'),
+        ...Object.fromEntries(featurizers),
+      },
     },
     { meta: { serving: meta, itemTokens: s.tokens } },
   );
