@@ -4,7 +4,7 @@
 # CONFIG is a file in experiments/beauty/ (without .json), named for what it removes from HM4SR (noX: the
 # modality or part X is left out; zeroimage: the image modality runs on all-zero features). The run goes to runs/beauty/CONFIG-sSEED and is
 # resumed from its last checkpoint when that exists. HM4SR configs that use text get the offline TF-IDF
-# features first (hm4sr featurize --text-model tfidf; a no-op once they exist). Data: the built-in
+# features first (hm4sr featurize --text-model tfidf, skipped once they and their featurizer record exist). Data: the built-in
 # amazon-beauty set; Beauty has no images, so the image modality is left out (data.missingModality "drop")
 # or given zero features ("zeros"). THREADS=1 runs it on one onnxruntime thread: two such runs side by side on
 # two cores do 1.27x the work of one two-thread run after another; the thread count changes only float rounding.
@@ -16,7 +16,8 @@ file=experiments/beauty/$config.json
 [ -f "$file" ] || { echo "no config $file" >&2; exit 1; }
 [ -f dist/cli/main.js ] || npm run build
 hm4sr() { node dist/cli/main.js "$@"; }
-if ! grep -q '"sasrec"' "$file" && ! grep -q '"Text"' "$file"; then
+# Featurized once (two runs started side by side would both write the table otherwise).
+if ! grep -q '"sasrec"' "$file" && ! grep -q '"Text"' "$file" && ! [ -f data/amazon-beauty/Beauty.text.featurizer.json ]; then
   hm4sr featurize --data amazon-beauty --text-model tfidf
 fi
 out=runs/beauty/$config-s$seed

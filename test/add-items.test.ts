@@ -16,6 +16,7 @@ import { alignFeatures, readFeatureTable } from '../train/data/features.js';
 import { featurizerRecordPath, readFeaturizerRecord } from '../train/data/featurizer-record.js';
 import { generateSynthetic } from '../train/data/synth.js';
 import { writeServingModel } from '../train/export.js';
+import { loadServingData } from '../train/serve/histories.js';
 import { checkModels } from './util/checker.js';
 import { rng } from './util/gradcheck.js';
 import { paramValues } from './util/params.js';
@@ -133,6 +134,13 @@ test('add-items: the old items keep their scores bit for bit; the twin of an ite
   // the added items.
   const tri = writeTritonRepository(out, join(dir, 'triton'), { name: 'hm4sr' });
   assert.ok(existsSync(tri.model));
+  // score and recommend --user read the training data's users against the trained part of the catalog.
+  const served = loadServingData(data, name, meta, tokens);
+  assert.equal(served.history(2).items.slice(0, 2), [
+    ds.itemTokens[ds.items[ds.offsets[2]]],
+    ds.itemTokens[ds.items[ds.offsets[2] + 1]],
+  ]);
+  assert.throws(() => loadServingData(data, name, { ...meta, added: undefined }, tokens), /the model has 32/);
   writeDemo(out, join(dir, 'site'), null);
   const shown = JSON.parse(readFileSync(join(dir, 'site', 'items.json'), 'utf8'));
   assert.equal(shown.added, [[ds.numItems + 1, ds.numItems + 3]]);

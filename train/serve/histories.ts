@@ -18,11 +18,14 @@ export interface ServingData {
  */
 export function loadServingData(dir: string, name: string, meta: ServingMeta, tokens: string[]): ServingData {
   const ds = loadAtomicDataset(dir, name, { kCore: meta.data.kCore, dedupe: meta.data.dedupe, itemFile: false });
-  const differs = ds.itemTokens.length !== tokens.length ? -1 : ds.itemTokens.findIndex((t, i) => t !== tokens[i]);
+  // Items added after training (add-items) follow the trained catalog, which the dataset must equal.
+  const trained = meta.added?.length ? meta.added[0].first : tokens.length;
+  const added = tokens.length - trained;
+  const differs = ds.itemTokens.length !== trained ? 0 : ds.itemTokens.findIndex((t, i) => t !== tokens[i]);
   if (differs !== -1) {
     throw new Error(
       `${join(dir, `${name}.inter`)}: not the dataset the model was trained on (${ds.numItems} items after ${meta.data.kCore}-core, ` +
-        `the model has ${tokens.length - 1}${differs > 0 ? `; item ${differs} is "${ds.itemTokens[differs]}" here, "${tokens[differs]}" in the model` : ''})`,
+        `the model has ${trained - 1}${added ? ` trained and ${added} added` : ''}${differs > 0 ? `; item ${differs} is "${ds.itemTokens[differs]}" here, "${tokens[differs]}" in the model` : ''})`,
     );
   }
   return {
