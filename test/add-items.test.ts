@@ -9,7 +9,7 @@ import { Graph } from '../graph/graph.js';
 import { declareBatch } from '../graph/model.js';
 import { hm4srModel } from '../graph/models/hm4sr.js';
 import { writeDemo } from '../runtime/demo.js';
-import { Recommender, readServingMeta } from '../runtime/recommender.js';
+import { Recommender, type ServingFeaturizers, readServingMeta } from '../runtime/recommender.js';
 import { writeTritonRepository } from '../runtime/triton.js';
 import { loadAtomicDataset } from '../train/data/dataset.js';
 import { alignFeatures, readFeatureTable } from '../train/data/features.js';
@@ -46,16 +46,20 @@ const values = paramValues(g, rng(23));
 const textTable = readFeaturesInDatasetOrder();
 values.set('features.text', textTable);
 const record = readFeaturizerRecord(featurizerRecordPath(data, name, 'text'), join(data, `${name}.text.f32`));
-const base = join(dir, 'model.onnx');
-writeServingModel(base, {
-  model: config,
-  values,
-  tokens: ds.itemTokens,
-  topK: 100,
-  encode: { mu: 100, maxBucket: config.intervalBuckets - 1, absTime: 'days', timeOrigin: ds.firstTimestamp },
-  data: { kCore: 5, dedupe: true },
-  featurizers: { txt: record.record ?? { missing: 'test setup' } },
-});
+/** The model over the catalog with these featurizer records, at `path`. */
+function writeModel(path: string, topK: number, featurizers?: ServingFeaturizers): string {
+  writeServingModel(path, {
+    model: config,
+    values,
+    tokens: ds.itemTokens,
+    topK,
+    encode: { mu: 100, maxBucket: config.intervalBuckets - 1, absTime: 'days', timeOrigin: ds.firstTimestamp },
+    data: { kCore: 5, dedupe: true },
+    featurizers,
+  });
+  return path;
+}
+const base = writeModel(join(dir, 'model.onnx'), 100, { txt: record.record ?? { missing: 'test setup' } });
 
 /** The text table rows in the dataset's item order (row 0 padding), as training binds them. */
 function readFeaturesInDatasetOrder(): Float32Array {
@@ -210,15 +214,7 @@ test('add-items: refuses an item the catalog has, an item without text, a missin
 });
 
 test('add-items: refuses a model without a featurizer record, and an encoder whose files differ', async () => {
-  const bare = join(dir, 'bare.onnx');
-  writeServingModel(bare, {
-    model: config,
-    values,
-    tokens: ds.itemTokens,
-    topK: 10,
-    encode: { mu: 100, maxBucket: config.intervalBuckets - 1, absTime: 'days', timeOrigin: ds.firstTimestamp },
-    data: { kCore: 5, dedupe: true },
-  });
+  const bare = writeModel(join(dir, 'bare.onnx'), 10);
   const d = newItemsDir('fine', [rowOf(twin).replace(/^[^\t]+/, 'n-c')]);
   await refused({ model: bare, data: d }, /does not record how its text features were made/);
   // A record of a BERT model, and a directory holding another one.
@@ -240,16 +236,7 @@ test('add-items: refuses a model without a featurizer record, and an encoder who
     fields: ['title'],
     table: 'x',
   };
-  const withBert = join(dir, 'bert-model.onnx');
-  writeServingModel(withBert, {
-    model: config,
-    values,
-    tokens: ds.itemTokens,
-    topK: 10,
-    encode: { mu: 100, maxBucket: config.intervalBuckets - 1, absTime: 'days', timeOrigin: ds.firstTimestamp },
-    data: { kCore: 5, dedupe: true },
-    featurizers: { txt: bertRecord },
-  });
+  const withBert = writeModel(join(dir, 'bert-model.onnx'), 10, { txt: bertRecord });
   await refused(
     { model: withBert, data: d },
     /featurizer mismatch: text model .*bert.* is not the model the catalog was featurized with/,
