@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { HM4SR_DEFAULTS, type Hm4srConfig, type Modality } from '../graph/models/hm4sr-config.js';
+import { HM4SR_DEFAULTS, type Hm4srConfig, type Modality, autoCatalogChunk } from '../graph/models/hm4sr-config.js';
 import { DATA_PARAMS } from '../graph/models/hm4sr.js';
 import { type RunConfig, checkRunConfig, modelConfig } from './config.js';
 import { type Dataset, loadAtomicDataset, multiHot } from './data/dataset.js';
@@ -94,6 +94,13 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
     }
   }
   if (base.lambdaCP > 0 && numCategories > 0) frozen.set(DATA_PARAMS.categories, multiHot(ds.categories!));
-  const model: Hm4srConfig = { ...base, modalities, zeroFeatures, textDim: dims.txt, imageDim: dims.img };
+  const model: Hm4srConfig = {
+    ...base,
+    modalities,
+    zeroFeatures,
+    textDim: dims.txt,
+    imageDim: dims.img,
+    catalogChunk: base.catalogChunk || autoCatalogChunk(ds.numItems),
+  };
   return { ds, samples, model, frozen, fingerprint: fingerprintOf(ds, maxLen), warnings };
 }

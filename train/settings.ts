@@ -268,6 +268,13 @@ export const SETTINGS: {
       help: 'same-target rows in IDCL/PCL: exclude (left out), zero (logit 0, the authors), none (the paper)',
     },
     includePadInSoftmax: { kind: 'boolean', help: 'item 0 (padding) stays in the softmax (the reference code)' },
+    catalogChunk: {
+      kind: 'int',
+      range: [0, 2 ** 30],
+      help:
+        'items per catalog chunk in the loss, evaluation and serving TopK (memory grows with the chunk, not the ' +
+        'catalog); 0: the whole catalog up to 32,768 items, else 16,384',
+    },
   },
 };
 

@@ -54,6 +54,12 @@ export interface Hm4srConfig {
   falseNegatives: FalseNegativeRule;
   /** Reference training leaves item 0 in the softmax. */
   includePadInSoftmax: boolean;
+  /**
+   * Items per catalog chunk where a step or an evaluation scores the whole catalog (the main loss's
+   * log-sum-exp, evaluation ranks, the serving TopK): memory then grows with the chunk, not the catalog. 0 or
+   * at least the catalog: the whole catalog at once. Runs resolve 0 from the catalog size (autoCatalogChunk).
+   */
+  catalogChunk: number;
 }
 
 export const HM4SR_DEFAULTS: Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'intervalBuckets' | 'calendarSize'> = {
@@ -82,7 +88,19 @@ export const HM4SR_DEFAULTS: Omit<Hm4srConfig, 'numItems' | 'numCategories' | 'i
   pclTau: 1,
   falseNegatives: 'exclude',
   includePadInSoftmax: false,
+  catalogChunk: 0,
 };
+
+/** Catalogs up to this size are scored whole; larger ones in chunks of AUTO_CHUNK items. */
+export const WHOLE_CATALOG_MAX = 32768;
+export const AUTO_CHUNK = 16384;
+
+/** The chunk a run uses for catalogChunk 0: the whole catalog when it is small, else AUTO_CHUNK items. */
+export const autoCatalogChunk = (numItems: number) => (numItems <= WHOLE_CATALOG_MAX ? numItems : AUTO_CHUNK);
+
+/** Whether scoring `rows` catalog rows goes chunk by chunk under c.catalogChunk. */
+export const chunked = (c: Pick<Hm4srConfig, 'catalogChunk'>, rows: number) =>
+  c.catalogChunk > 0 && c.catalogChunk < rows;
 
 /** SASRec in the same framework: ID only, no MoE, no auxiliary losses. */
 export const SASREC_OVERRIDES: Partial<Hm4srConfig> = {
@@ -127,6 +145,7 @@ export function validateConfig(c: Hm4srConfig): void {
     const rules = FALSE_NEGATIVE_RULES.map((r) => `"${r}"`).join(', ');
     bad(`falseNegatives must be one of ${rules}, got ${JSON.stringify(c.falseNegatives)}${was}`);
   }
+  if (!(Number.isInteger(c.catalogChunk) && c.catalogChunk >= 0)) bad('catalogChunk must be an integer >= 0');
   for (const k of ['hiddenDropout', 'attnDropout', 'embDropout'] as const)
     if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1)`);
 }
