@@ -37,6 +37,7 @@ const SETTING_FLAGS = [
   'optim.layout',
   'optim.lengthBucketing',
   'optim.threads',
+  'model.catalogChunk',
 ];
 
 const OPTIONS = {
@@ -224,6 +225,8 @@ function report(
       graph: a.graph,
       layout: rc.optim.layout,
       batchSize: rc.optim.batchSize,
+      catalogItems: p.model.numItems,
+      catalogChunk: p.model.catalogChunk,
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) },
       threads: rc.optim.threads || cpus().length,
       trainSamples: p.samples.train.size,

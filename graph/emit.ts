@@ -1,7 +1,7 @@
 import { onnx } from './onnx-proto.js';
 import type { onnx as P } from 'onnx-proto';
 import type { Attr, ConstTensor, Graph, Node as GraphNode, ParamSpec, Value } from './graph.js';
-import { lower } from './lower/index.js';
+import { REQUIRED, lower } from './lower/index.js';
 import { type DType, ONNX_DTYPE, type Shape, type TypedData } from './types.js';
 
 export const OPSET = 17;
@@ -223,11 +223,12 @@ export function modelProto(g: Graph, opts: EmitOptions): P.ModelProto {
 }
 
 function emission(opts: EmitOptions): Emission {
-  if (opts.lower === false) return { ...opts, nodesOf: (g) => g.nodes };
+  // Not lowering still writes the hm4sr-domain ops as standard ONNX: they have no other form.
+  const rewrites = opts.lower === false ? REQUIRED : undefined;
   // Each lowering makes new values, so a Loop body is lowered once: its emission and the liveness of the values
   // it reads from the enclosing graph see the same nodes.
   const lowered = new Map<Graph, GraphNode[]>();
-  return { ...opts, nodesOf: (g) => lowered.get(g) ?? lowered.set(g, lower(g)).get(g)! };
+  return { ...opts, nodesOf: (g) => lowered.get(g) ?? lowered.set(g, lower(g, rewrites)).get(g)! };
 }
 
 export function serialize(g: Graph, opts: EmitOptions): Uint8Array {

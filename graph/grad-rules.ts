@@ -170,6 +170,13 @@ export const RULES: Record<string, GradRule> = {
       c.needs(2) ? sumTo(op.where(cond, 0, dy), b.shape) : null,
     ];
   },
+  // Recomputes each chunk's scores instead of keeping them: graph/lower/catalog-lse.ts.
+  CatalogLogSumExp: (c) => {
+    const [h, cat] = xs(c);
+    const chunk = (c.node.attrs.chunk as { v: number }).v;
+    const [dh, dcat] = op.catalogLogSumExpGrad(h, cat, c.y[0], c.dy[0]!, chunk);
+    return [c.needs(0) ? dh : null, c.needs(1) ? dcat : null];
+  },
   MatMul: (c) => {
     const [a, b] = xs(c),
       dy = c.dy[0]!;

@@ -187,6 +187,11 @@ export class Graph {
     return new Graph(name, this, prefix);
   }
 
+  /** A name no value or node of the model has: for a subgraph built again each time the graph is emitted. */
+  freshName(base: string): string {
+    return this.namer.fresh(base);
+  }
+
   get scope(): string {
     return this.scopes.join('.');
   }

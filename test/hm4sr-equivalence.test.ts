@@ -68,6 +68,10 @@ const configs: [string, Hm4srConfig][] = [
     "images without features, item 0 in the softmax, the authors' false-negative rule",
     { ...base, zeroFeatures: ['img'], includePadInSoftmax: true, falseNegatives: 'zero' },
   ],
+  // The main loss chunk by chunk (graph/lower/catalog-lse.ts): chunks of 7 of the 24 items (the last one short),
+  // and of 5 with item 0 in the softmax (25 rows).
+  ['ids + text, the catalog in chunks of 7 items', { ...base, modalities: ['id', 'txt'], catalogChunk: 7 }],
+  ['ids + text + image, item 0 in the softmax, chunks of 5', { ...base, includePadInSoftmax: true, catalogChunk: 5 }],
   [
     "no features, frozen temporal experts, the paper's false-negative rule, one layer",
     { ...base, zeroFeatures: ['txt', 'img'], frozenTemporalExperts: true, falseNegatives: 'none', layers: 1 },
@@ -205,44 +209,48 @@ test('reference vs production with dropout on, from fixed draws (padded rows, so
   }
 });
 
-test('the production K-step Loop equals K single steps (dropout on, fixed draws)', async () => {
-  const c = withDropout(base),
-    K = 2;
-  const model = hm4srModel(c),
-    vals = values(c);
-  const batches = [batch(c, 'packed'), batch(c, 'packed', collidingBatch(3))];
-  const sameShape = batches[0].width === batches[1].width && batches[0].rows === batches[1].rows;
-  assert.not.ok(sameShape, 'the stacked batches are padded to a common shape');
-  const run = async (loop: boolean) => {
-    const tg = (loop ? buildTrainLoop : buildTrainStep)(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true });
-    const state = freshState(tg.params, new Map([...vals].map(([k, v]) => [k, v.slice()])));
-    const runner = await StepRunner.create(tg, state, { threads: 1 });
-    const all = loop ? [stackBatches(batches)] : batches;
-    const losses: number[] = [];
-    for (const b of all) losses.push(...(await runner.run(runner.withDraws(b.feeds, fixedDraws), 1e-2)).loss);
-    return { state, losses };
-  };
-  const single = await run(false),
-    looped = await run(true);
-  assert.is(looped.losses.length, K);
-  close(looped.losses, single.losses, 'loss per step', 1e-6, 1e-5);
-  assert.is(looped.state.step, K);
-  for (const [n, m] of single.state.m) {
-    close(looped.state.m.get(n)!, m, `adam.m.${n} after ${K} steps`, 1e-6, 1e-3);
-    // Adam divides m by sqrt(v), which magnifies rounding where a gradient is near zero (the attention keys'
-    // bias, which softmax cancels): the parameters are held where the gradient stands above rounding noise.
-    const real = Array.from(m, (_x, i) => i).filter((i) => Math.abs(m[i]) > 1e-6);
-    const p = single.state.params.get(n)!,
-      lp = looped.state.params.get(n)!;
-    close(
-      real.map((i) => lp[i]),
-      real.map((i) => p[i]),
-      `${n} after ${K} steps`,
-      1e-5,
-      0,
-    );
-  }
-});
+for (const [label, c0] of [
+  ['', base],
+  [', the catalog in chunks of 7 (a Loop in the Loop)', { ...base, catalogChunk: 7 }],
+] as const)
+  test(`the production K-step Loop equals K single steps (dropout on, fixed draws)${label}`, async () => {
+    const c = withDropout(c0),
+      K = 2;
+    const model = hm4srModel(c),
+      vals = values(c);
+    const batches = [batch(c, 'packed'), batch(c, 'packed', collidingBatch(3))];
+    const sameShape = batches[0].width === batches[1].width && batches[0].rows === batches[1].rows;
+    assert.not.ok(sameShape, 'the stacked batches are padded to a common shape');
+    const run = async (loop: boolean) => {
+      const tg = (loop ? buildTrainLoop : buildTrainStep)(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true });
+      const state = freshState(tg.params, new Map([...vals].map(([k, v]) => [k, v.slice()])));
+      const runner = await StepRunner.create(tg, state, { threads: 1 });
+      const all = loop ? [stackBatches(batches)] : batches;
+      const losses: number[] = [];
+      for (const b of all) losses.push(...(await runner.run(runner.withDraws(b.feeds, fixedDraws), 1e-2)).loss);
+      return { state, losses };
+    };
+    const single = await run(false),
+      looped = await run(true);
+    assert.is(looped.losses.length, K);
+    close(looped.losses, single.losses, 'loss per step', 1e-6, 1e-5);
+    assert.is(looped.state.step, K);
+    for (const [n, m] of single.state.m) {
+      close(looped.state.m.get(n)!, m, `adam.m.${n} after ${K} steps`, 1e-6, 1e-3);
+      // Adam divides m by sqrt(v), which magnifies rounding where a gradient is near zero (the attention keys'
+      // bias, which softmax cancels): the parameters are held where the gradient stands above rounding noise.
+      const real = Array.from(m, (_x, i) => i).filter((i) => Math.abs(m[i]) > 1e-6);
+      const p = single.state.params.get(n)!,
+        lp = looped.state.params.get(n)!;
+      close(
+        real.map((i) => lp[i]),
+        real.map((i) => p[i]),
+        `${n} after ${K} steps`,
+        1e-5,
+        0,
+      );
+    }
+  });
 
 test('evaluation ranks and scores: reference vs production (eval graph, Evaluator, scores)', async () => {
   for (const [name, c] of configs) {

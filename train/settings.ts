@@ -270,6 +270,7 @@ export const SETTINGS: {
     includePadInSoftmax: { kind: 'boolean', help: 'item 0 (padding) stays in the softmax (the reference code)' },
     catalogChunk: {
       kind: 'int',
+      flag: 'catalog-chunk',
       range: [0, 2 ** 30],
       help:
         'items per catalog chunk in the loss, evaluation and serving TopK (memory grows with the chunk, not the ' +

@@ -2,6 +2,7 @@
 // onnxruntime runs fastest, each rewrite computing the same function (test/emit-lower.test.ts holds each to it).
 import type { Graph, Node } from '../graph.js';
 import { biasGrad } from './bias-grad.js';
+import { catalogLse, catalogLseGrad } from './catalog-lse.js';
 import { expandedMul } from './expanded-mul.js';
 import { layerNorm } from './layer-norm.js';
 import { lowerNodes } from './pass.js';
@@ -12,8 +13,12 @@ import { weightGrad } from './weight-grad.js';
 
 export type { Rewrite } from './rewrite.js';
 
+/** Rewrites of ops that exist in the graph as built only (domain hm4sr): applied even when not lowering. */
+export const REQUIRED: readonly Rewrite[] = [catalogLse, catalogLseGrad];
+
 /** The rewrites, tried in this order on each node (the first that matches takes it). */
 export const REWRITES: readonly Rewrite[] = [
+  ...REQUIRED,
   softplus,
   layerNorm,
   expandedMul,

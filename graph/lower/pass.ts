@@ -11,7 +11,7 @@ import type { Rewrite } from './rewrite.js';
 export function lowerNodes(g: Graph, rewrites: readonly Rewrite[]): Node[] {
   const out: Node[] = [];
   for (const n of g.nodes) {
-    const found = n.domain ? null : firstMatch(g, n, rewrites);
+    const found = firstMatch(g, n, rewrites);
     if (found) out.push(...replace(g, n, found.rewrite, found.build));
     else out.push(n);
   }
@@ -25,6 +25,7 @@ interface Match {
 
 function firstMatch(g: Graph, n: Node, rewrites: readonly Rewrite[]): Match | null {
   for (const rewrite of rewrites) {
+    if ((rewrite.domain ?? '') !== n.domain) continue;
     if (rewrite.gradientOnly && !g.gradient.has(n)) continue;
     const build = rewrite.match(n);
     if (build) return { rewrite, build };

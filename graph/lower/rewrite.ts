@@ -11,6 +11,11 @@ export interface Rewrite {
   /** Whether only nodes grad() built qualify: a forward sum keeps its ReduceSum, say, and so its rounding. */
   gradientOnly: boolean;
   /**
+   * The op domain of the nodes it matches (default: standard ONNX). Rewrites of the hm4sr domain write ops that
+   * exist in the graph as built only, and apply even when emission does not lower (graph/ops/catalog.ts).
+   */
+  domain?: string;
+  /**
    * The replacement of n when the rewrite applies to it, else null without building anything: a builder that
    * makes nodes (with the ops of graph/ops/) and returns one value per output of n.
    */

@@ -4,7 +4,7 @@ import { MASKED, transformerEncoderPicked } from '../layers/transformer.js';
 import type { LossModel } from '../model.js';
 import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
-import { type Hm4srConfig, type Modality, usesCP, usesPCL, validateConfig } from './hm4sr-config.js';
+import { type Hm4srConfig, type Modality, chunked, usesCP, usesPCL, validateConfig } from './hm4sr-config.js';
 import { batchSpec } from './hm4sr-batch.js';
 import {
   type SameTarget,
@@ -265,7 +265,11 @@ function categoryLoss(g: Graph, c: Hm4srConfig, enc: Encoded, b: Record<string, 
 function mainLoss(c: Hm4srConfig, enc: Encoded, target: Value): Value {
   const h = userVector(enc);
   const cat = c.includePadInSoftmax ? enc.catalog : op.slice(enc.catalog, [1], [c.numItems + 1], [0]);
-  const lse = op.reduceLogSumExp(op.matmul(h, op.transposeLast(cat)), [1]);
+  const rows = c.includePadInSoftmax ? c.numItems + 1 : c.numItems;
+  // A large catalog goes chunk by chunk: no [batch x catalog] matrix, forward or backward.
+  const lse = chunked(c, rows)
+    ? op.catalogLogSumExp(h, cat, c.catalogChunk)
+    : op.reduceLogSumExp(op.matmul(h, op.transposeLast(cat)), [1]);
   const zt = op.reduceSum(op.mul(h, op.gather(enc.catalog, target)), [1]);
   return op.reduceMean(op.sub(lse, zt));
 }

@@ -5,3 +5,4 @@ export * from './shape-ops.js';
 export * from './nn.js';
 export * from './loop.js';
 export * from './scatter-add.js';
+export * from './catalog.js';
