@@ -4,7 +4,8 @@ import { MASKED, transformerEncoderPicked } from '../layers/transformer.js';
 import type { LossModel } from '../model.js';
 import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
-import { type Hm4srConfig, type Modality, usesCP, usesPCL, validateConfig } from './hm4sr-config.js';
+import { type Hm4srConfig, type Modality, chunked, usesCP, usesPCL, validateConfig } from './hm4sr-config.js';
+import { chunkedRank } from './catalog-chunks.js';
 import { batchSpec } from './hm4sr-batch.js';
 import {
   type SameTarget,
@@ -317,8 +318,9 @@ export function buildCatalogGraph(c: Hm4srConfig, name = 'hm4sr'): Graph {
 }
 
 /**
- * Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session. With `catalogInput`,
- * the catalog is read from the inputs `catalog` and `catalog_items`, buildCatalogGraph's outputs for the same
+ * Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session, and under c.catalogChunk
+ * none is built either (chunkedRank: the same ranks, one chunk of scores at a time). With `catalogInput`, the
+ * catalog is read from the inputs `catalog` and `catalog_items`, buildCatalogGraph's outputs for the same
  * weights, so an evaluation computes it once instead of once per batch.
  */
 export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', opts: { catalogInput?: boolean } = {}): Graph {
@@ -332,6 +334,9 @@ export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', opts: { catalogIn
   const items = opts.catalogInput
     ? g.input('catalog_items', 'float32', [c.numItems, vd])
     : op.slice(enc.catalog, [1], [c.numItems + 1], [0]);
-  g.output(rankAmongItems(op.matmul(userVector(enc), op.transposeLast(items)), b.target), 'rank');
+  const rank = chunked(c, c.numItems)
+    ? chunkedRank(userVector(enc), items, b.target, c.catalogChunk)
+    : rankAmongItems(op.matmul(userVector(enc), op.transposeLast(items)), b.target);
+  g.output(rank, 'rank');
   return g;
 }
