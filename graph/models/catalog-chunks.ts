@@ -89,3 +89,40 @@ function targetScore(s: Value, col: Value, start: Value, was: Value): Value {
   const at = op.min(op.max(local, 0), op.sub(width, 1));
   return op.where(op.unsqueeze(inside, [1]), op.gatherElements(s, op.unsqueeze(at, [1]), 1), was);
 }
+
+/**
+ * TopK(k) along axis 1 of the scores of every table row, chunk by chunk: the values and table-row indices the
+ * TopK over all rows at once gives, ties included. `score` gives a chunk's scores [B, len]; `head` marks the
+ * first chunk, rows [0, max(size, k)) outside the Loop, which seeds the running best with k real entries (a
+ * placeholder entry would win ties against a real one). Each later chunk's TopK(min(k, len)) is merged with the
+ * running best by a TopK over [best, chunk]: TopK puts the lower index first among equal values, and the best
+ * so far (lower rows, in order) comes first, so ties resolve as over the whole catalog.
+ */
+export function chunkedTopK(
+  table: Value,
+  size: number,
+  k: number,
+  score: (ch: Chunk, head: boolean) => Value,
+): [Value, Value] {
+  const g = table.graph;
+  const total = table.dim(0) as number;
+  const first = Math.min(total, Math.max(size, k));
+  const head = { rows: op.slice(table, [0], [first], [0]), start: op.scalar(g, 0, 'int64') };
+  const best = op.topK(score(head, true), k, 1);
+  if (first === total) return best;
+  const [vals, idx] = overChunks(
+    g,
+    table,
+    first,
+    size,
+    best,
+    (ch, [bestVals, bestIdx]) => {
+      const s = score(ch, false);
+      const [v, i] = op.topK(s, op.min(op.unsqueeze(op.dimOf(s, 1), [0]), k), 1);
+      const [merged, at] = op.topK(op.concat([bestVals, v], 1), k, 1);
+      return [merged, op.gatherElements(op.concat([bestIdx, op.add(i, ch.start)], 1), at, 1)];
+    },
+    'topk',
+  );
+  return [vals, idx];
+}

@@ -86,7 +86,7 @@ function lastQueries(b: Record<string, Value>): Queries {
   return { rows, more: b.pick_more, cols: b.pick_col, slot: b.pick_slot, mask };
 }
 
-interface Encoded {
+export interface Encoded {
   /** Final user representation per modality, [B, d]. */
   H: Map<Modality, Value>;
   /** Representations of the PCL-augmented sequences (txt/img), [B, d]. */
@@ -172,15 +172,18 @@ export function encode(
 export function scores(_c: Hm4srConfig, enc: Encoded, opts: { withConstant?: boolean } = {}): Value {
   const s = op.matmul(userVector(enc), op.transposeLast(enc.catalog));
   if (opts.withConstant === false || enc.constant.length === 0) return s;
+  return op.add(s, rowConstant(enc)!);
+}
+
+/** The bias-only modalities' score term, the same for every item of a row: [B, 1], or null without one. */
+export function rowConstant(enc: Encoded): Value | null {
+  if (enc.constant.length === 0) return null;
   const rowConst = enc.constant.map(({ m, bias }) => op.reduceSum(op.mul(enc.H.get(m)!, bias), [-1], true));
-  return op.add(
-    s,
-    rowConst.reduce((a, b) => op.add(a, b)),
-  );
+  return rowConst.reduce((a, b) => op.add(a, b));
 }
 
 /** [H_m for the modalities with a table], [B, V*d]: dotted with a catalog row it gives their summed scores. */
-function userVector(enc: Encoded): Value {
+export function userVector(enc: Encoded): Value {
   return concatLast(enc.varying.map((m) => enc.H.get(m)!));
 }
 
