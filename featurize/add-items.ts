@@ -5,7 +5,7 @@
 // and their scores bit for bit.
 import { readFileSync } from 'node:fs';
 import { DATA_PARAMS } from '../graph/models/hm4sr-blocks.js';
-import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
+import { type Hm4srConfig, autoCatalogChunk } from '../graph/models/hm4sr-config.js';
 import { onnx } from '../graph/onnx-proto.js';
 import { initializerData } from '../runtime/inspect.js';
 import { type ServingFeaturizers, featurizerKey, readServingMeta } from '../runtime/recommender.js';
@@ -112,7 +112,11 @@ export async function addItems(o: AddItemsOptions): Promise<AddItemsResult> {
   for (const [m, rows] of features) extended.set(DATA_PARAMS[m], concat(table(DATA_PARAMS[m]), rows));
   const idRows = idVectors(o.idRule, o.neighbours, mc, table(ID_TABLE), features, (m) => table(DATA_PARAMS[m]), n);
   extended.set(ID_TABLE, concat(table(ID_TABLE), idRows));
-  const model: Hm4srConfig = { ...mc, numItems: N + n };
+  // A catalog scored whole stays whole when the extension leaves it small (the chunk is resolved from its size).
+  // (A model exported before the setting existed has none: it scored the whole catalog.)
+  const was = mc.catalogChunk ?? 0;
+  const catalogChunk = was === 0 || was >= N ? autoCatalogChunk(N + n) : was;
+  const model: Hm4srConfig = { ...mc, numItems: N + n, catalogChunk };
   writeServingModel(o.out, {
     model,
     values: extended,

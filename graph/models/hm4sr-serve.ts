@@ -1,8 +1,9 @@
 import type { ConstTensor } from '../graph.js';
 import { Graph, type Value } from '../graph.js';
 import * as op from '../ops/index.js';
-import { type Hm4srConfig, type Modality, usesCalendar, usesInterval, usesTimes } from './hm4sr-config.js';
-import { encode, scores } from './hm4sr.js';
+import { type Chunk, chunkedTopK } from './catalog-chunks.js';
+import { type Hm4srConfig, type Modality, chunked, usesCalendar, usesInterval, usesTimes } from './hm4sr-config.js';
+import { type Encoded, encode, rowConstant, scores, userVector } from './hm4sr.js';
 
 /**
  * The serving signature of model.onnx: inputs any application has (item indices and Unix seconds), every
@@ -125,6 +126,43 @@ function timeInputs(
 }
 
 /**
+ * The rank scope's TopK over catalog chunks of c.catalogChunk rows, the padding row riding in the first (so a
+ * catalog the setting does not split keeps the whole form, though the rows scored are N + 1): the whole form's
+ * values and indices. Each chunk's columns get what the whole form gives them: the row constant of bias-only
+ * modalities, -inf at the padding item, and under exclude_seen -inf at the history's items. The whole form's
+ * pad adds +0 to the other columns; later chunks skip that add, which could only turn a -0 score into +0, an
+ * equal value to TopK.
+ */
+function chunkedServingTopK(e: Encoded, c: Hm4srConfig, itemsIn: Value, excludeSeen: Value, K: number): [Value, Value] {
+  const g = itemsIn.graph;
+  const user = userVector(e);
+  const rowConst = rowConstant(e);
+  const unseen = op.constantOfShape(op.shapeOf(itemsIn), 'float32', -Infinity, itemsIn.shape ?? undefined);
+  const score = (ch: Chunk, head: boolean) => {
+    let s = op.matmul(user, op.transposeLast(ch.rows));
+    if (rowConst) s = op.add(s, rowConst);
+    if (head) {
+      const pad = new Float32Array(ch.rows.dim(0) as number);
+      pad[0] = -Infinity;
+      s = op.add(s, g.constant(pad, 'float32', [pad.length]));
+    }
+    return op.where(excludeSeen, withoutSeen(s, itemsIn, ch.start, unseen), s);
+  };
+  return chunkedTopK(e.catalog, c.catalogChunk, K, score);
+}
+
+/** A chunk's scores s [B, len] from catalog row `start` with the history's items in it set to -inf (`unseen`). */
+function withoutSeen(s: Value, itemsIn: Value, start: Value, unseen: Value): Value {
+  const width = op.dimOf(s, 1);
+  const local = op.sub(itemsIn, start);
+  const inside = op.and(op.greaterOrEqual(local, 0), op.less(local, width));
+  // ScatterElements cannot skip an index: items of other chunks write to a spare column, dropped after.
+  const spare = op.concat([s, op.slice(s, [0], [1], [1])], 1);
+  const hit = op.scatterElements(spare, op.where(inside, local, width), unseen, 1);
+  return op.slice(hit, [0], [-1], [1]);
+}
+
+/**
  * Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first, padding on either side), timestamps
  * [batch, seq] int64 Unix seconds (only when the model reads time), exclude_seen [batch, 1] bool (default
  * [[false]], an overridable initializer; see `requireInputs` for runtimes that cannot override one).
@@ -170,6 +208,12 @@ export function buildServingGraph(
   const e = encode(g, c, b, false);
   const K = Math.min(topK, c.numItems);
   g.withScope('rank', () => {
+    if (chunked(c, c.numItems)) {
+      const [vals, idx] = chunkedServingTopK(e, c, itemsIn, excludeSeen, K);
+      g.output(idx, SERVE_OUTPUTS.items);
+      g.output(vals, SERVE_OUTPUTS.scores);
+      return;
+    }
     const pad = new Float32Array(c.numItems + 1);
     pad[0] = -Infinity;
     const s = op.add(scores(c, e), g.constant(pad, 'float32', [c.numItems + 1]));

@@ -5,6 +5,7 @@ import type { LossModel } from '../model.js';
 import { declareBatch } from '../model.js';
 import * as op from '../ops/index.js';
 import { type Hm4srConfig, type Modality, chunked, usesCP, usesPCL, validateConfig } from './hm4sr-config.js';
+import { chunkedRank } from './catalog-chunks.js';
 import { batchSpec } from './hm4sr-batch.js';
 import {
   type SameTarget,
@@ -85,7 +86,7 @@ function lastQueries(b: Record<string, Value>): Queries {
   return { rows, more: b.pick_more, cols: b.pick_col, slot: b.pick_slot, mask };
 }
 
-interface Encoded {
+export interface Encoded {
   /** Final user representation per modality, [B, d]. */
   H: Map<Modality, Value>;
   /** Representations of the PCL-augmented sequences (txt/img), [B, d]. */
@@ -171,15 +172,18 @@ export function encode(
 export function scores(_c: Hm4srConfig, enc: Encoded, opts: { withConstant?: boolean } = {}): Value {
   const s = op.matmul(userVector(enc), op.transposeLast(enc.catalog));
   if (opts.withConstant === false || enc.constant.length === 0) return s;
+  return op.add(s, rowConstant(enc)!);
+}
+
+/** The bias-only modalities' score term, the same for every item of a row: [B, 1], or null without one. */
+export function rowConstant(enc: Encoded): Value | null {
+  if (enc.constant.length === 0) return null;
   const rowConst = enc.constant.map(({ m, bias }) => op.reduceSum(op.mul(enc.H.get(m)!, bias), [-1], true));
-  return op.add(
-    s,
-    rowConst.reduce((a, b) => op.add(a, b)),
-  );
+  return rowConst.reduce((a, b) => op.add(a, b));
 }
 
 /** [H_m for the modalities with a table], [B, V*d]: dotted with a catalog row it gives their summed scores. */
-function userVector(enc: Encoded): Value {
+export function userVector(enc: Encoded): Value {
   return concatLast(enc.varying.map((m) => enc.H.get(m)!));
 }
 
@@ -321,8 +325,9 @@ export function buildCatalogGraph(c: Hm4srConfig, name = 'hm4sr'): Graph {
 }
 
 /**
- * Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session. With `catalogInput`,
- * the catalog is read from the inputs `catalog` and `catalog_items`, buildCatalogGraph's outputs for the same
+ * Full-catalog ranks inside the graph: no [batch x catalog] matrix leaves the session, and under c.catalogChunk
+ * none is built either (chunkedRank: the same ranks, one chunk of scores at a time). With `catalogInput`, the
+ * catalog is read from the inputs `catalog` and `catalog_items`, buildCatalogGraph's outputs for the same
  * weights, so an evaluation computes it once instead of once per batch.
  */
 export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', opts: { catalogInput?: boolean } = {}): Graph {
@@ -336,6 +341,9 @@ export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', opts: { catalogIn
   const items = opts.catalogInput
     ? g.input('catalog_items', 'float32', [c.numItems, vd])
     : op.slice(enc.catalog, [1], [c.numItems + 1], [0]);
-  g.output(rankAmongItems(op.matmul(userVector(enc), op.transposeLast(items)), b.target), 'rank');
+  const rank = chunked(c, c.numItems)
+    ? chunkedRank(userVector(enc), items, b.target, c.catalogChunk)
+    : rankAmongItems(op.matmul(userVector(enc), op.transposeLast(items)), b.target);
+  g.output(rank, 'rank');
   return g;
 }
