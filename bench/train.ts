@@ -38,6 +38,7 @@ const SETTING_FLAGS = [
   'optim.lengthBucketing',
   'optim.threads',
   'model.catalogChunk',
+  'data.kCore',
 ];
 
 const OPTIONS = {

@@ -186,7 +186,10 @@ export const SETTINGS: {
     dir: str('', 'dataset directory', { resumable: true }),
     name: str('', 'dataset name (NAME.inter)', { resumable: true }),
     categoryColumn: str('auto', 'NAME.item column with category labels', { flag: 'category-column', ...BUILD }),
-    kCore: int(5, [0, 1e6], 'k-core filter: users and items with fewer interactions are dropped'),
+    kCore: int(5, [0, 1e6], 'k-core filter: users and items with fewer interactions are dropped', {
+      flag: 'k-core',
+      ...BUILD,
+    }),
     dedupe: bool(true, 'drop repeated (user, item) interactions'),
     missingModality: choice(
       'zeros',
