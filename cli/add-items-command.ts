@@ -27,7 +27,7 @@ export function registerAddItems(cli: Argv): void {
           describe:
             "the new items' ID vectors: nearest (mean of the most alike trained items'), mean (of all trained items'), zero",
         })
-        .option('neighbours', { type: 'number', default: 10, describe: 'trained items --id-rule nearest averages' })
+        .option('neighbours', { type: 'number', default: 3, describe: 'trained items --id-rule nearest averages' })
         .option('images', {
           type: 'string',
           describe: "the new items' images (image models): DIR/TOKEN.EXT or DIR/TOKEN/",
@@ -42,6 +42,11 @@ export function registerAddItems(cli: Argv): void {
         })
         .option('models-dir', { type: 'string', describe: 'cache of Hub models (default: HM4SR cache/models)' })
         .option('batch', { type: 'number', default: 32, describe: 'items per encoder run' })
+        .option('allow-missing', {
+          type: 'boolean',
+          default: false,
+          describe: 'new items without text (or image) get zero feature rows, as featurize gives catalog items',
+        })
         .option('top-k', { type: 'number', describe: "K of the extended model's TopK output (default: the model's)" }),
     async (a) => {
       const out = resolve(a.out);
@@ -59,6 +64,7 @@ export function registerAddItems(cli: Argv): void {
           imageModel: a['image-model'],
           modelsDir: resolve(a['models-dir'] ?? join(cacheDir(), 'models')),
           batch: a.batch,
+          allowMissing: a['allow-missing'],
           topK: a['top-k'],
           log,
         }),

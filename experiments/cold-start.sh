@@ -5,6 +5,7 @@
 # -Image with TF-IDF text is trained on the rest (features fitted on the old items only), the new items are
 # added to its model.onnx with each ID rule (hm4sr add-items), and every test user is ranked through the
 # models (experiments/cold-start/evaluate.mjs). Resumes a stopped training; THREADS=1 runs it on one thread.
+# Two new items have no title: --allow-missing gives them zero text rows, as featurize gives catalog items.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seed=${1:-2025}
@@ -19,9 +20,13 @@ threads=(); [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
 [ -f "$run/metrics.json" ] || hm4sr train --data $out/data/old --config experiments/beauty/hm4sr-tfidf-noimage.json \
   --seed "$seed" --out "$run" "${threads[@]}" "${resume[@]}"
 models=()
-for rule in nearest mean zero; do
-  hm4sr add-items --model "$run/model.onnx" --data $out/data/new --out "$run/extended-$rule.onnx" --id-rule "$rule"
-  models+=(--model "$rule=$run/extended-$rule.onnx")
+# The default (nearest, 3 neighbours), nearest with 1 and 10, mean and zero: the table's rows.
+for variant in nearest:3 nearest:1 nearest:10 mean:3 zero:3; do
+  rule=${variant%%:*} k=${variant##*:}
+  label=$rule; [ "$rule" = nearest ] && label=$rule-$k
+  [ -f "$run/extended-$label.onnx" ] || hm4sr add-items --model "$run/model.onnx" --data $out/data/new \
+    --out "$run/extended-$label.onnx" --id-rule "$rule" --neighbours "$k" --allow-missing
+  models+=(--model "$label=$run/extended-$label.onnx")
 done
 node experiments/cold-start/evaluate.mjs --data amazon-beauty --split $out/data --base "$run/model.onnx" \
   "${models[@]}" --out "$run/cold-start.json"

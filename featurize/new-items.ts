@@ -65,6 +65,8 @@ export interface NewFeatureOptions {
   /** Images of the new items (image modality): DIR/TOKEN.EXT or DIR/TOKEN/. */
   images?: string;
   batch: number;
+  /** Items without text (or image) get zero rows, as featurize gives catalog items, instead of an error. */
+  allowMissing?: boolean;
   log: (m: string) => void;
 }
 
@@ -88,10 +90,12 @@ export async function newItemFeatures(
       );
     const texts = items.tokens.map((_, i) => itemText(fields.map((f) => items.columns.get(f)![i])).text);
     const empty = items.tokens.filter((_, i) => texts[i] === '');
-    if (empty.length)
+    if (empty.length && !o.allowMissing)
       throw new Error(
-        `${items.file}: ${empty.length} new item(s) without text (${listed(empty)}): the model reads text`,
+        `${items.file}: ${empty.length} new item(s) without text (${listed(empty)}): the model reads text ` +
+          '(--allow-missing gives them zero text rows, as featurize gives catalog items)',
       );
+    if (empty.length) o.log(`warning: ${empty.length} new item(s) without text get zero text rows: ${listed(empty)}`);
     if (isTfidf(spec)) {
       const r = tfidfTransform(texts, spec.vocabulary, spec.options);
       if (r.noFeatures.length)
@@ -107,8 +111,12 @@ export async function newItemFeatures(
       });
       try {
         data = new Float32Array(items.tokens.length * enc.dim);
-        for (let b = 0; b < texts.length; b += o.batch)
-          data.set(await enc.encode(texts.slice(b, b + o.batch)), b * enc.dim);
+        const todo = texts.flatMap((t, i) => (t === '' ? [] : [i]));
+        for (let b = 0; b < todo.length; b += o.batch) {
+          const idx = todo.slice(b, b + o.batch);
+          const rows = await enc.encode(idx.map((i) => texts[i]));
+          idx.forEach((i, k) => data.set(rows.subarray(k * enc.dim, (k + 1) * enc.dim), i * enc.dim));
+        }
       } finally {
         await enc.dispose();
       }
@@ -117,18 +125,24 @@ export async function newItemFeatures(
     if (!o.images) throw new Error("the model reads images: give the new items' images with --images DIR");
     const idx = indexImages(resolve(o.images), items.tokens);
     const none = items.tokens.filter((t) => !idx.paths.has(t));
-    if (none.length) throw new Error(`--images ${o.images}: no image for ${none.length} new item(s) (${listed(none)})`);
+    if (none.length && !o.allowMissing)
+      throw new Error(
+        `--images ${o.images}: no image for ${none.length} new item(s) (${listed(none)}) (--allow-missing gives them zero image rows)`,
+      );
+    if (none.length) o.log(`warning: ${none.length} new item(s) without an image get zero image rows: ${listed(none)}`);
     const enc = await loadImageEncoder({ ...encoderSource(spec, 'image', o), ep: 'cpu' });
     try {
       data = new Float32Array(items.tokens.length * enc.dim);
-      for (let b = 0; b < items.tokens.length; b += o.batch) {
-        const paths = items.tokens.slice(b, b + o.batch).map((t) => idx.paths.get(t)!);
+      const todo = items.tokens.flatMap((t, i) => (idx.paths.has(t) ? [i] : []));
+      for (let b = 0; b < todo.length; b += o.batch) {
+        const at = todo.slice(b, b + o.batch);
+        const paths = at.map((i) => idx.paths.get(items.tokens[i])!);
         const r = await enc.encode(paths);
         if (r.failed.size) {
           const [j, why] = [...r.failed][0];
-          throw new Error(`${paths[j]}: ${why} (new item "${items.tokens[b + j]}")`);
+          throw new Error(`${paths[j]}: ${why} (new item "${items.tokens[at[j]]}")`);
         }
-        data.set(r.rows, b * enc.dim);
+        at.forEach((i, k) => data.set(r.rows.subarray(k * enc.dim, (k + 1) * enc.dim), i * enc.dim));
       }
     } finally {
       await enc.dispose();

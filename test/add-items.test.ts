@@ -207,6 +207,15 @@ test('add-items: refuses an item the catalog has, an item without text, a missin
     .map((_, i) => (i === 0 ? 'n-empty' : ''))
     .join('\t');
   await refused({ data: newItemsDir('empty', [empty]) }, /1 new item\(s\) without text \(n-empty\)/);
+  // Unless asked: then a zero text row, as featurize gives catalog items without text.
+  const out = join(dir, 'allowed.onnx');
+  const warned: string[] = [];
+  await addItems(opts({ data: join(dir, 'empty'), out, allowMissing: true, log: (m) => warned.push(m) }));
+  assert.ok(
+    warned.some((m) => /1 new item\(s\) without text get zero text rows: n-empty/.test(m)),
+    warned.join('\n'),
+  );
+  assert.is(readServingMeta(out).meta.model.numItems, ds.numItems + 1);
   await refused(
     { data: newItemsDir('nocol', ['n-x\tc00 c00s0'], 'item_id:token\tcategories:token_seq') },
     /no title, brand column; the model's text featurizer \(tfidf\) read title, categories, brand/,
