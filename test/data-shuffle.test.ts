@@ -32,6 +32,19 @@ test('state survives a JSON round trip and resumes the stream', () => {
   assert.throws(() => Rng.fromState({ kind: 'xoshiro128**', s: [0, 0, 0, 0] }), /not a valid/);
 });
 
+test('fillGaussian gives the values of successive nextGaussian calls, bit for bit, and leaves the same state', () => {
+  const a = new Rng(77),
+    b = new Rng(77);
+  const one = Float64Array.from({ length: 1001 }, () => a.nextGaussian());
+  const filled = b.fillGaussian(new Float64Array(1001));
+  assert.ok(
+    one.every((v, i) => Object.is(v, filled[i])),
+    'same values',
+  );
+  assert.is(a.nextU32(), b.nextU32());
+  assert.ok(Math.abs(filled.reduce((p, q) => p + q, 0) / 1001) < 0.15, 'mean near 0');
+});
+
 test('nextInt is in range and roughly uniform; nextFloat in [0, 1)', () => {
   const r = new Rng(1);
   const counts = new Array(7).fill(0);

@@ -126,11 +126,13 @@ function textFeatures(rng: Rng, cat: Catalog, nCat: number, r: number, dim: numb
   const b = Float64Array.from({ length: dim * nCat }, () => rng.nextGaussian());
   const n = cat.category.length;
   const out = new Float32Array(n * dim);
+  const eps = new Float64Array(dim);
   for (let i = 0; i < n; i++) {
+    rng.fillGaussian(eps);
     for (let d = 0; d < dim; d++) {
       let v = b[d * nCat + cat.category[i]];
       for (let k = 0; k < r; k++) v += a[d * r + k] * cat.latent[i * r + k];
-      out[i * dim + d] = Math.tanh(0.5 * v) + noise * rng.nextGaussian();
+      out[i * dim + d] = Math.tanh(0.5 * v) + noise * eps[d];
     }
   }
   return out;
@@ -156,20 +158,31 @@ function imageFeatures(
   const b = Float64Array.from({ length: dim * styles }, () => rng.nextGaussian());
   const n = cat.category.length;
   const out = new Float32Array(n * dim);
+  const eps = new Float64Array(dim);
   for (let i = 0; i < n; i++) {
     const style = cat.category[i] * nSub + cat.sub[i];
+    rng.fillGaussian(eps);
     for (let d = 0; d < dim; d++) {
       let v = 0.7 * b[d * styles + style];
       for (let k = 0; k < r; k++) v += 0.5 * a[d * r + k] * cat.latent[i * r + k];
-      out[i * dim + d] = Math.tanh(0.5 * v) + 2 * noise * rng.nextGaussian();
+      out[i * dim + d] = Math.tanh(0.5 * v) + 2 * noise * eps[d];
     }
   }
   return out;
 }
 
+/**
+ * A category of more items draws this many candidates (uniformly, with replacement) and picks among them by
+ * the same weights: a pick then costs the same in a million-item catalog as in a small one. Categories up to
+ * this size (every catalog up to 20 x 1,024 items with the default categories) pick among all their items.
+ */
+const PICK_CANDIDATES = 1024;
+
 /** Samples an item of category c for a user, by affinity to the user's taste plus popularity. */
 function pickItem(rng: Rng, cat: Catalog, c: number, taste: Float64Array, r: number): number {
-  const items = cat.byCategory[c];
+  const all = cat.byCategory[c];
+  const items =
+    all.length <= PICK_CANDIDATES ? all : Array.from({ length: PICK_CANDIDATES }, () => all[rng.nextInt(all.length)]);
   const scale = 1.5 / Math.sqrt(r);
   const w = items.map((i) => {
     let s = 0;
