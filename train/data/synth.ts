@@ -172,29 +172,40 @@ function imageFeatures(
 }
 
 /**
- * A category of more items draws this many candidates (uniformly, with replacement) and picks among them by
- * the same weights: a pick then costs the same in a million-item catalog as in a small one. Categories up to
- * this size (every catalog up to 20 x 1,024 items with the default categories) pick among all their items.
+ * A category of up to WHOLE_CATEGORY items picks among all of them (every catalog up to 20 x 1,024 items with the
+ * default categories, so those sets are generated as they always were); a larger one draws PICK_CANDIDATES
+ * candidates (uniformly, with replacement) and picks among them by the same weights, so a pick costs the same
+ * in a million-item catalog as in a small one.
  */
-const PICK_CANDIDATES = 1024;
+const WHOLE_CATEGORY = 1024;
+const PICK_CANDIDATES = 128;
+
+/** Scratch for pickItem's weights (grown as needed): a pick allocates nothing. */
+let weights = new Float64Array(WHOLE_CATEGORY);
+let picks = new Int32Array(WHOLE_CATEGORY);
 
 /** Samples an item of category c for a user, by affinity to the user's taste plus popularity. */
 function pickItem(rng: Rng, cat: Catalog, c: number, taste: Float64Array, r: number): number {
   const all = cat.byCategory[c];
-  const items =
-    all.length <= PICK_CANDIDATES ? all : Array.from({ length: PICK_CANDIDATES }, () => all[rng.nextInt(all.length)]);
+  const whole = all.length <= WHOLE_CATEGORY;
+  const n = whole ? all.length : PICK_CANDIDATES;
+  if (weights.length < n) [weights, picks] = [new Float64Array(n), new Int32Array(n)];
+  for (let j = 0; j < n; j++) picks[j] = whole ? all[j] : all[rng.nextInt(all.length)];
   const scale = 1.5 / Math.sqrt(r);
-  const w = items.map((i) => {
+  let total = 0;
+  for (let j = 0; j < n; j++) {
+    const i = picks[j];
     let s = 0;
     for (let k = 0; k < r; k++) s += taste[k] * cat.latent[i * r + k];
-    return Math.exp(cat.popularity[i] + scale * s);
-  });
-  let u = rng.nextFloat() * w.reduce((x, y) => x + y, 0);
-  for (let j = 0; j < items.length; j++) {
-    u -= w[j];
-    if (u <= 0) return items[j];
+    weights[j] = Math.exp(cat.popularity[i] + scale * s);
+    total += weights[j];
   }
-  return items[items.length - 1];
+  let u = rng.nextFloat() * total;
+  for (let j = 0; j < n; j++) {
+    u -= weights[j];
+    if (u <= 0) return picks[j];
+  }
+  return picks[n - 1];
 }
 
 function seasonalCategory(rng: Rng, phase: Float64Array, t: number): number {
