@@ -10,7 +10,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8A
     for (const chunk of Array.isArray(data) ? data : [data]) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       let off = 0;
-      while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+      // At most 1 GiB a call: write(2) takes at most 2 GiB - 1, and a feature table can be larger.
+      while (off < bytes.byteLength) off += writeSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 30));
     }
     fsyncSync(fd);
   } catch (e) {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alignFeatures, readFeatureTable, writeFeatureTable } from '../train/data/features.js';
+import { tempDir } from './util/tmp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-features-'));
 
@@ -65,5 +66,19 @@ test('align: rows by item index, row 0 and missing items zero, unknown items rej
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a table whose token list outgrows the first read (read in pieces) comes back whole', () => {
+  const dir = tempDir('hm4sr-features-big-');
+  const n = 150_000,
+    dim = 3;
+  const tokens = Array.from({ length: n }, (_, i) => `item-${i}`);
+  const data = Float32Array.from({ length: n * dim }, (_, i) => (i % 997) / 10);
+  const path = join(dir, 'big.text.f32');
+  writeFeatureTable(path, tokens, data, dim);
+  const t = readFeatureTable(path);
+  assert.is(t.tokens.length, n);
+  assert.is(t.tokens[n - 1], 'item-149999');
+  assert.ok(t.data.length === data.length && t.data.every((v, i) => v === data[i]), 'same values');
+});
 
 test.run();

@@ -7,7 +7,8 @@
 //   M * D float32 values, little-endian, row-major (row i belongs to the token on line i + 2)
 // The file size must match exactly; trailing bytes are an error.
 import { writeFileAtomic } from '../../graph/atomic.js';
-import { readInputBytes } from '../../graph/input-file.js';
+import { InputError } from '../../graph/input-file.js';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 export const FEATURE_FORMAT = 'hm4sr-features';
@@ -49,13 +50,66 @@ function checkFinite(path: string, tokens: string[], data: Float32Array, dim: nu
   }
 }
 
+/**
+ * The file read in pieces: the header and token lines as far as they go, then the float block straight into the
+ * table's memory, so a table of any size (a million items x 768 is 3 GB) is read without a copy of the file.
+ */
+class TableReader {
+  private fd: number;
+  readonly size: number;
+  buf = Buffer.alloc(0);
+  constructor(readonly path: string) {
+    try {
+      if (statSync(path).isDirectory()) throw new InputError(path, 'is a directory, where a file is expected');
+      this.fd = openSync(path, 'r');
+      this.size = fstatSync(this.fd).size;
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(path, 'file does not exist');
+      throw new InputError(path, `cannot be read: ${(e as Error).message}`);
+    }
+  }
+  /** The position of the next newline at or after `from`, reading on as needed; -1 at the end of the file. */
+  newline(from: number): number {
+    for (;;) {
+      const at = this.buf.indexOf(10, from);
+      if (at >= 0 || this.buf.length >= this.size) return at;
+      const more = Buffer.alloc(Math.min(Math.max(1 << 20, this.buf.length), this.size - this.buf.length));
+      const n = readSync(this.fd, more, 0, more.length, this.buf.length);
+      this.buf = Buffer.concat([this.buf, more.subarray(0, n)]);
+    }
+  }
+  /** Bytes [start, start + out.length) of the file into out, those already read copied, the rest read into it. */
+  readInto(out: Uint8Array, start: number): void {
+    const have = Math.max(0, Math.min(this.buf.length - start, out.length));
+    if (have > 0) out.set(this.buf.subarray(start, start + have));
+    for (let done = have; done < out.length;) {
+      const n = readSync(this.fd, out, done, Math.min(out.length - done, 1 << 30), start + done);
+      if (n === 0) throw new Error(`${this.path}: file ends early`);
+      done += n;
+    }
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 export function readFeatureTable(path: string): FeatureTable {
-  const buf = readInputBytes(path);
-  const nl = buf.indexOf(10);
+  const r = new TableReader(path);
+  try {
+    return readTable(r);
+  } finally {
+    r.close();
+  }
+}
+
+function readTable(r: TableReader): FeatureTable {
+  const path = r.path;
+  const nl = r.newline(0);
   if (nl < 0) throw new Error(`${path}:1: no header line`);
   let header: Header;
   try {
-    header = JSON.parse(buf.subarray(0, nl).toString('utf8')) as Header;
+    header = JSON.parse(r.buf.subarray(0, nl).toString('utf8')) as Header;
   } catch (e) {
     throw new Error(`${path}:1: header is not JSON (${(e as Error).message})`);
   }
@@ -72,9 +126,9 @@ export function readFeatureTable(path: string): FeatureTable {
   const seen = new Map<string, number>();
   let at = nl + 1;
   for (let i = 0; i < count; i++) {
-    const end = buf.indexOf(10, at);
+    const end = r.newline(at);
     if (end < 0) throw new Error(`${path}:${i + 2}: file ends inside the token list (${i} of ${count} tokens)`);
-    const tok = buf.subarray(at, end).toString('utf8');
+    const tok = r.buf.subarray(at, end).toString('utf8');
     if (tok === '') throw new Error(`${path}:${i + 2}: empty item token`);
     const prev = seen.get(tok);
     if (prev !== undefined) throw new Error(`${path}:${i + 2}: item "${tok}" already on line ${prev + 2}`);
@@ -84,14 +138,14 @@ export function readFeatureTable(path: string): FeatureTable {
   }
   const dataStart = (at + 3) & ~3;
   const expected = dataStart + count * dim * 4;
-  if (buf.length !== expected) {
-    throw new Error(`${path}: size ${buf.length} bytes, expected ${expected} for ${count} rows of ${dim} float32`);
+  if (r.size !== expected) {
+    throw new Error(`${path}: size ${r.size} bytes, expected ${expected} for ${count} rows of ${dim} float32`);
   }
   const data = new Float32Array(count * dim);
-  if (LE) {
-    new Uint8Array(data.buffer).set(buf.subarray(dataStart));
-  } else {
-    const view = new DataView(buf.buffer, buf.byteOffset + dataStart, count * dim * 4);
+  const bytes = new Uint8Array(data.buffer);
+  r.readInto(bytes, dataStart);
+  if (!LE) {
+    const view = new DataView(data.buffer);
     for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(i * 4, true);
   }
   checkFinite(path, tokens, data, dim);
@@ -113,9 +167,15 @@ export function writeFeatureTable(path: string, tokens: string[], data: Float32A
     'utf8',
   );
   const pad = Buffer.alloc(((head.length + 3) & ~3) - head.length);
+  // Little-endian hosts write the table's own bytes (no copy of a table that may be gigabytes).
+  const body = LE ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : bigEndianBody(data);
+  writeFileAtomic(path, [head, pad, body]);
+}
+
+function bigEndianBody(data: Float32Array): Buffer {
   const body = Buffer.alloc(data.length * 4);
   for (let i = 0; i < data.length; i++) body.writeFloatLE(data[i], i * 4);
-  writeFileAtomic(path, [head, pad, body]);
+  return body;
 }
 
 export interface AlignedFeatures {
