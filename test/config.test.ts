@@ -172,6 +172,7 @@ test("every setting's range check comes from its table entry: refused by path (a
 test('flags: yargs options, the config they make and their checks, all from the table', () => {
   const train = flagOptions('train');
   assert.equal(Object.keys(train), [
+    'catalog-chunk',
     'epochs',
     'batch-size',
     'lr',
@@ -182,7 +183,14 @@ test('flags: yargs options, the config they make and their checks, all from the 
     'steps-per-run',
     'eval-batch-size',
   ]);
-  assert.equal(Object.keys(flagOptions('build')), ['preset', 'ablate', 'category-column', 'missing-modality', 'seed']);
+  assert.equal(Object.keys(flagOptions('build')), [
+    'preset',
+    'ablate',
+    'category-column',
+    'k-core',
+    'missing-modality',
+    'seed',
+  ]);
   assert.equal(train.epochs, {
     type: 'number',
     describe: 'maximum epochs (early stopping after --patience) (default 200)',

@@ -204,7 +204,7 @@ test('featurize: refused while another writer holds --out, nothing written; once
   const res = hm4sr(...args);
   assert.is(res.code, 0, res.err);
   assert.match(res.err, new RegExp(`warning: ${out}: taking over the lock of hm4sr featurize \\(pid ${holder.pid}.*`));
-  assert.equal(readdirSync(out).sort(), ['D.text.f32', 'D.text.report.json']);
+  assert.equal(readdirSync(out).sort(), ['D.text.f32', 'D.text.featurizer.json', 'D.text.report.json']);
   ok(...args.slice(0, -1), join(dir, 'features2'));
   assert.equal(readFileSync(join(out, 'D.text.f32')), readFileSync(join(dir, 'features2', 'D.text.f32')));
 });
