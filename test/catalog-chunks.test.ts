@@ -6,13 +6,11 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { serialize } from '../graph/emit.js';
-import { Graph } from '../graph/graph.js';
 import { saveModel } from '../graph/manifest.js';
-import { declareBatch } from '../graph/model.js';
 import { DATA_PARAMS } from '../graph/models/hm4sr-blocks.js';
 import { type Hm4srConfig, chunked } from '../graph/models/hm4sr-config.js';
 import { buildServingGraph } from '../graph/models/hm4sr-serve.js';
-import { buildCatalogGraph, buildEvalGraph, hm4srModel } from '../graph/models/hm4sr.js';
+import { buildCatalogGraph, buildEvalGraph } from '../graph/models/hm4sr.js';
 import { cudaCoverage, describeFailure } from '../runtime/cuda-coverage.js';
 import { requireInputs } from '../runtime/model-bytes.js';
 import { loadOrtWeb } from '../runtime/ort-web.js';
@@ -22,8 +20,8 @@ import { COVERAGE_MODEL, cudaGraphFamilies } from '../train/cuda-graphs.js';
 import { buildSamples } from '../train/data/samples.js';
 import { packBatch } from '../train/pack.js';
 import { checkModels } from './util/checker.js';
-import { rng } from './util/gradcheck.js';
 import { type Feed, compile } from './util/ort.js';
+import { modelValues } from './util/params.js';
 import { tempDir } from './util/tmp.js';
 import { tinyDataset, tinyHm4sr } from './util/tiny-hm4sr.js';
 
@@ -37,18 +35,7 @@ const tiny: Hm4srConfig = tinyHm4sr(ds, { calendarSize: 400 });
 /** Chunks that divide the catalog and chunks that do not, down to one item and up to N - 1. */
 const CHUNKS = [1, 3, 4, 7, N - 1];
 
-/** Random values for every parameter (feature tables included). */
-function values(c: Hm4srConfig, seed = 11): Map<string, Float32Array> {
-  const r = rng(seed);
-  const g = new Graph('probe');
-  hm4srModel(c).loss(g, declareBatch(g, hm4srModel(c).batch));
-  return new Map(
-    [...g.params.values()].map(({ spec }) => {
-      const n = spec.dims.reduce((a, b) => a * b, 1);
-      return [spec.name, Float32Array.from({ length: n }, () => (r() * 2 - 1) * 0.5)];
-    }),
-  );
-}
+const values = modelValues;
 
 /** Item j takes item src(j)'s row in every per-item table: equal scores, chunks apart. */
 function withDuplicates(vals: Map<string, Float32Array>, src: (j: number) => number): Map<string, Float32Array> {

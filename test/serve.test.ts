@@ -2,21 +2,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Graph } from '../graph/graph.js';
 import { onnx } from '../graph/onnx-proto.js';
 import { saveModel } from '../graph/manifest.js';
 import { type History, packHistories, intervalBucket } from '../train/batch.js';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { buildServingGraph, bucketThresholds } from '../graph/models/hm4sr-serve.js';
-import { buildEvalGraph, hm4srModel } from '../graph/models/hm4sr.js';
+import { buildEvalGraph } from '../graph/models/hm4sr.js';
 import { scoresGraph } from './util/scores-graph.js';
-import { declareBatch } from '../graph/model.js';
 import { requireInputs } from '../runtime/model-bytes.js';
 import { loadOrtWeb } from '../runtime/ort-web.js';
 import { createSession, ort } from '../runtime/session.js';
 import { checkModels } from './util/checker.js';
-import { rng } from './util/gradcheck.js';
 import { compile } from './util/ort.js';
+import { modelValues } from './util/params.js';
 import { tempDir } from './util/tmp.js';
 import { tinyDataset, tinyHm4sr } from './util/tiny-hm4sr.js';
 
@@ -27,17 +25,7 @@ const MU = 100,
 
 const tiny: Hm4srConfig = tinyHm4sr(ds, { calendarSize: 400 });
 
-function values(c: Hm4srConfig, seed = 11) {
-  const r = rng(seed);
-  const g = new Graph('probe');
-  hm4srModel(c).loss(g, declareBatch(g, hm4srModel(c).batch));
-  return new Map(
-    [...g.params.values()].map(({ spec }) => {
-      const n = spec.dims.reduce((a, b) => a * b, 1);
-      return [spec.name, Float32Array.from({ length: n }, () => (r() * 2 - 1) * 0.5)];
-    }),
-  );
-}
+const values = modelValues;
 
 /** Every user's full history, plus crafted ones: gaps at exact bucket thresholds, a huge gap, one item. */
 function histories(c: Hm4srConfig): History[] {

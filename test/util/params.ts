@@ -1,4 +1,8 @@
-import type { Graph, ParamSpec } from '../../graph/graph.js';
+import { Graph, type ParamSpec } from '../../graph/graph.js';
+import { declareBatch } from '../../graph/model.js';
+import type { Hm4srConfig } from '../../graph/models/hm4sr-config.js';
+import { hm4srModel } from '../../graph/models/hm4sr.js';
+import { rng } from './gradcheck.js';
 import { initialValues } from '../../graph/init.js';
 import { type OptimizerState, freshState } from '../../train/step-runner.js';
 import type { TypedData } from '../../graph/types.js';
@@ -26,3 +30,16 @@ export const compileWith = (g: Graph, values: Map<string, TypedData>) => compile
 /** A fresh training state with every parameter at its init rule (no data-bound tensors). */
 export const initState = (specs: ParamSpec[], seed: number): OptimizerState =>
   freshState(specs, initialValues(specs, new Map(), seed));
+
+/** Uniform values in [-0.5, 0.5) for every parameter of the HM4SR training model of c, feature tables included. */
+export function modelValues(c: Hm4srConfig, seed = 11): Map<string, Float32Array> {
+  const r = rng(seed);
+  const g = new Graph('probe');
+  hm4srModel(c).loss(g, declareBatch(g, hm4srModel(c).batch));
+  return new Map(
+    [...g.params.values()].map(({ spec }) => {
+      const n = spec.dims.reduce((a, b) => a * b, 1);
+      return [spec.name, Float32Array.from({ length: n }, () => (r() * 2 - 1) * 0.5)];
+    }),
+  );
+}
