@@ -53,6 +53,20 @@ test('data synth, stats, import', () => {
   assert.not.ok(existsSync(join(dir, 'imported2', 'x.inter')));
 });
 
+test('train and evaluate with the catalog in chunks: the chunk in the config, the model serves', () => {
+  synthesized();
+  const out = join(dir, 'run-chunks');
+  const r = JSON.parse(
+    ok('train', '--data', data, '--out', out, '--config', config, '--epochs', '1', '--catalog-chunk', '7'),
+  );
+  assert.is(r.epochs, 1);
+  assert.is(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model.catalogChunk, 7);
+  const ev = JSON.parse(ok('evaluate', '--run', out, '--split', 'test'));
+  assert.ok(ev.metrics['ndcg@10'] > 0 && ev.metrics['ndcg@10'] <= 1, JSON.stringify(ev.metrics));
+  const rec = JSON.parse(ok('recommend', '--run', out, '--user', 'u00', '--k', '5', '--json'));
+  assert.is(rec[0].items.length, 5);
+});
+
 test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
   synthesized();
   const r = JSON.parse(ok('train', '--data', data, '--out', run, '--config', config, '--epochs', '2'));
@@ -80,7 +94,10 @@ test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
   // --resume with nothing but the run: its own settings (tiny model from --config), two more epochs allowed.
   const more = JSON.parse(ok('train', '--out', run, '--resume', '--epochs', '3'));
   assert.is(more.epochs, 3);
-  assert.is(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).run.model.hidden, 8);
+  const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+  assert.is(cfg.run.model.hidden, 8);
+  // The chunk a run used is in its config: a small catalog is scored whole (the chunk is the catalog).
+  assert.is(cfg.model.catalogChunk, cfg.model.numItems);
   const changed = hm4sr('train', '--out', run, '--resume', '--lr', '0.5', '--epochs', '4');
   assert.is(changed.code, 1);
   assert.match(
