@@ -172,7 +172,6 @@ test("every setting's range check comes from its table entry: refused by path (a
 test('flags: yargs options, the config they make and their checks, all from the table', () => {
   const train = flagOptions('train');
   assert.equal(Object.keys(train), [
-    'catalog-chunk',
     'epochs',
     'batch-size',
     'lr',
@@ -189,6 +188,7 @@ test('flags: yargs options, the config they make and their checks, all from the 
     'category-column',
     'k-core',
     'missing-modality',
+    'catalog-chunk',
     'seed',
   ]);
   assert.equal(train.epochs, {

@@ -274,6 +274,7 @@ export const SETTINGS: {
     catalogChunk: {
       kind: 'int',
       flag: 'catalog-chunk',
+      ...BUILD,
       range: [0, 2 ** 30],
       help:
         'items per catalog chunk in the loss, evaluation and serving TopK (memory grows with the chunk, not the ' +
