@@ -196,6 +196,29 @@ test("tiny HM4SR: frozen tables and experts go to frozen_params; ORT trains 3 st
   checkModels([ARTIFACT_FILES.training, ARTIFACT_FILES.eval, ARTIFACT_FILES.optimizer].map((f) => join(out, f)));
 });
 
+test("with the catalog in chunks (Loops in the training model), ORT's TrainingSession trains like hm4sr", async () => {
+  const chunkedModel = hm4srModel({ ...tiny, catalogChunk: 5 });
+  assert.equal(probeParams(chunkedModel), specs, 'chunks change no parameter');
+  const adam = { ...ADAM_DEFAULTS, lr: 1e-3 };
+  const vals = values();
+  const out = join(dir, 'artifacts-chunks');
+  writeArtifacts(chunkedModel, out, { adam, values: vals, properties: { epoch: 0, seed: 1 } });
+  const tg = buildTrainStep(chunkedModel, { adam, seed: 1 });
+  const runner = await StepRunner.create(
+    tg,
+    freshState(tg.params, new Map([...vals].map(([k, v]) => [k, Float32Array.from(v)]))),
+    { threads: 1 },
+  );
+  const s = await openTrainingSession(out);
+  for (const feeds of batches.slice(0, 2)) {
+    const theirs = await trainStep(s, toOrt(feeds));
+    await s.runOptimizerStep();
+    await s.lazyResetGrad();
+    const ours = await runner.run(feeds, adam.lr);
+    for (const name of tg.losses) assertClose(theirs[name].data as Float32Array, [ours[name][0]], name);
+  }
+});
+
 test("an eval model with scores instead of the loss matches hm4sr's inference graph", async () => {
   const adam = { ...ADAM_DEFAULTS };
   const vals = values();
