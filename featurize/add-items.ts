@@ -43,24 +43,34 @@ export interface AddItemsResult {
 const ID_TABLE = 'item.id.embedding';
 const FEATURE_MODALITIES = ['txt', 'img'] as const;
 
-/** Every float32 initializer of a model, by name (the serving graph's parameters among them). */
-function readInitializers(path: string): Map<string, Float32Array> {
+/** The model's float32 initializers by name (the serving graph's parameters among them) and featurizer records. */
+function readModel(path: string): { values: Map<string, Float32Array>; records: Record<string, unknown> } {
   const model = onnx.ModelProto.decode(readFileSync(path));
-  const out = new Map<string, Float32Array>();
+  const values = new Map<string, Float32Array>();
   for (const t of model.graph?.initializer ?? []) {
     const v = initializerData(t, path);
-    if (v instanceof Float32Array) out.set(t.name!, v);
+    if (v instanceof Float32Array) values.set(t.name!, v);
   }
-  return out;
-}
-
-function readFeaturizers(path: string): Record<string, unknown> {
-  const model = onnx.ModelProto.decode(readFileSync(path));
-  return Object.fromEntries(
+  const records = Object.fromEntries(
     (model.metadataProps ?? [])
       .filter((p) => p.key?.startsWith('hm4sr.featurizer.'))
       .map((p) => [p.key!, JSON.parse(p.value ?? 'null')]),
   );
+  return { values, records };
+}
+
+/** The featurizer of each feature modality, as the model records it; a modality without one is an error. */
+function featurizersOf(path: string, records: Record<string, unknown>, modalities: readonly ('txt' | 'img')[]) {
+  return modalities.map((m) => {
+    const r = records[featurizerKey(m)] as { missing?: string } | undefined;
+    const what = m === 'txt' ? 'text' : 'image';
+    if (!r || r.missing)
+      throw new Error(
+        `${path}: the model does not record how its ${what} features were made (${r?.missing ?? 'exported before hm4sr recorded featurizers'}); ` +
+          `featurize the training data with hm4sr featurize, then train or export again`,
+      );
+    return { m, spec: featurizerSpec(r, `${path} (${what})`) };
+  });
 }
 
 export async function addItems(o: AddItemsOptions): Promise<AddItemsResult> {
@@ -76,50 +86,25 @@ export async function addItems(o: AddItemsOptions): Promise<AddItemsResult> {
         'have nothing but a made-up ID vector; add-items needs a model trained with text or image features',
     );
   const items = readNewItems(o.data, o.name);
-  const index = new Map(tokens.map((t, i) => [t, i]));
-  const known = items.tokens.filter((t) => index.has(t));
-  if (known.length)
+  const known = new Set(tokens);
+  const already = items.tokens.filter((t) => known.has(t));
+  if (already.length)
     throw new Error(
-      `${items.file}: ${known.length} item(s) already in the model's catalog (${known.slice(0, 5).join(', ')}); ` +
+      `${items.file}: ${already.length} item(s) already in the model's catalog (${already.slice(0, 5).join(', ')}); ` +
         'add-items adds new items only',
     );
-  const records = readFeaturizers(o.model);
-  const specs = withFeatures.map((m) => {
-    const r = records[featurizerKey(m)] as { missing?: string } | undefined;
-    const what = m === 'txt' ? 'text' : 'image';
-    if (!r || r.missing)
-      throw new Error(
-        `${o.model}: the model does not record how its ${what} features were made (${r?.missing ?? 'exported before hm4sr recorded featurizers'}); ` +
-          `featurize the training data with hm4sr featurize, then train or export again`,
-      );
-    return { m, spec: featurizerSpec(r, `${o.model} (${what})`) };
-  });
-  const values = readInitializers(o.model);
-  const n = items.tokens.length,
-    N = mc.numItems;
+  const { values, records } = readModel(o.model);
   const features = new Map<'txt' | 'img', Float32Array>();
-  for (const { m, spec } of specs) {
+  for (const { m, spec } of featurizersOf(o.model, records, withFeatures)) {
     const dim = m === 'txt' ? mc.textDim : mc.imageDim;
-    o.log(`${m === 'txt' ? 'text' : 'image'} features of ${n} new items (${spec.model})`);
+    o.log(`${m === 'txt' ? 'text' : 'image'} features of ${items.tokens.length} new items (${spec.model})`);
     features.set(m, await newItemFeatures(spec, items, dim, { ...o, model: m === 'txt' ? o.textModel : o.imageModel }));
   }
-  const table = (name: string) => {
-    const t = values.get(name);
-    if (!t) throw new Error(`${o.model}: no initializer ${name} (not an hm4sr serving model?)`);
-    return t;
-  };
-  const extended = new Map(values);
-  for (const [m, rows] of features) extended.set(DATA_PARAMS[m], concat(table(DATA_PARAMS[m]), rows));
-  const idRows = idVectors(o.idRule, o.neighbours, mc, table(ID_TABLE), features, (m) => table(DATA_PARAMS[m]), n);
-  extended.set(ID_TABLE, concat(table(ID_TABLE), idRows));
-  // A catalog scored whole stays whole when the extension leaves it small (the chunk is resolved from its size).
-  // (A model exported before the setting existed has none: it scored the whole catalog.)
-  const was = mc.catalogChunk ?? 0;
-  const catalogChunk = was === 0 || was >= N ? autoCatalogChunk(N + n) : was;
-  const model: Hm4srConfig = { ...mc, numItems: N + n, catalogChunk };
+  const N = mc.numItems,
+    n = items.tokens.length;
   writeServingModel(o.out, {
-    model,
-    values: extended,
+    model: extendedConfig(mc, n),
+    values: extendedValues(o, mc, values, features, n),
     tokens: [...tokens, ...items.tokens],
     encode: meta.encode,
     data: meta.data,
@@ -133,6 +118,36 @@ export async function addItems(o: AddItemsOptions): Promise<AddItemsResult> {
     added: [...(meta.added ?? []), { first: N + 1, count: n, idRule: o.idRule }],
   });
   return { model: o.out, items: { before: N, added: n, after: N + n }, idRule: o.idRule };
+}
+
+/**
+ * The config of the longer catalog. A catalog scored whole stays whole while it is small (its chunk resolved
+ * again from its size); a model exported before catalogChunk existed has none: it scored the whole catalog.
+ */
+function extendedConfig(mc: Hm4srConfig, n: number): Hm4srConfig {
+  const N = mc.numItems,
+    was = mc.catalogChunk ?? 0;
+  return { ...mc, numItems: N + n, catalogChunk: was === 0 || was >= N ? autoCatalogChunk(N + n) : was };
+}
+
+/** The model's values with the new items' rows appended to the ID and feature tables. */
+function extendedValues(
+  o: AddItemsOptions,
+  mc: Hm4srConfig,
+  values: Map<string, Float32Array>,
+  features: Map<'txt' | 'img', Float32Array>,
+  n: number,
+): Map<string, Float32Array> {
+  const table = (name: string) => {
+    const t = values.get(name);
+    if (!t) throw new Error(`${o.model}: no initializer ${name} (not an hm4sr serving model?)`);
+    return t;
+  };
+  const extended = new Map(values);
+  for (const [m, rows] of features) extended.set(DATA_PARAMS[m], concat(table(DATA_PARAMS[m]), rows));
+  const idRows = idVectors(o.idRule, o.neighbours, mc, table(ID_TABLE), features, (m) => table(DATA_PARAMS[m]), n);
+  extended.set(ID_TABLE, concat(table(ID_TABLE), idRows));
+  return extended;
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {
