@@ -83,6 +83,27 @@ export class Rng {
    * of a graph's random sites (graph/random.ts). One generator step per value, in order.
    */
   fillUniform24(out: Float32Array): Float32Array {
+    const u = this.fillU32(new Uint32Array(out.length));
+    for (let i = 0; i < out.length; i++) out[i] = (u[i] >>> 8) * 5.9604644775390625e-8;
+    return out;
+  }
+
+  /**
+   * Fills out with standard normals, the values nextGaussian would return one after another (four generator
+   * steps each), in bulk: the synthetic data's feature noise draws millions.
+   */
+  fillGaussian(out: Float64Array): Float64Array {
+    const u = this.fillU32(new Uint32Array(4 * out.length));
+    for (let i = 0; i < out.length; i++) {
+      const a = ((u[4 * i] >>> 5) * 67108864 + (u[4 * i + 1] >>> 6)) / 9007199254740992;
+      const b = ((u[4 * i + 2] >>> 5) * 67108864 + (u[4 * i + 3] >>> 6)) / 9007199254740992;
+      out[i] = Math.sqrt(-2 * Math.log(1 - a)) * Math.cos(2 * Math.PI * b);
+    }
+    return out;
+  }
+
+  /** The next out.length outputs of nextU32, in order. */
+  private fillU32(out: Uint32Array): Uint32Array {
     // nextU32 inlined on int32 locals: the uint32 fields would make V8 box every intermediate (15x slower).
     let s0 = this.s0 | 0,
       s1 = this.s1 | 0,
@@ -90,7 +111,7 @@ export class Rng {
       s3 = this.s3 | 0;
     for (let i = 0; i < out.length; i++) {
       const m = Math.imul(s1, 5);
-      const r = Math.imul((m << 7) | (m >>> 25), 9);
+      out[i] = Math.imul((m << 7) | (m >>> 25), 9);
       const t = s1 << 9;
       s2 ^= s0;
       s3 ^= s1;
@@ -98,43 +119,6 @@ export class Rng {
       s0 ^= s3;
       s2 ^= t;
       s3 = (s3 << 11) | (s3 >>> 21);
-      out[i] = (r >>> 8) * 5.9604644775390625e-8;
-    }
-    this.s0 = s0 >>> 0;
-    this.s1 = s1 >>> 0;
-    this.s2 = s2 >>> 0;
-    this.s3 = s3 >>> 0;
-    return out;
-  }
-
-  /**
-   * Fills out with standard normals, the values nextGaussian would return one after another (four generator
-   * steps each), on int32 locals as fillUniform24: the synthetic data's feature noise draws millions.
-   */
-  fillGaussian(out: Float64Array): Float64Array {
-    let s0 = this.s0 | 0,
-      s1 = this.s1 | 0,
-      s2 = this.s2 | 0,
-      s3 = this.s3 | 0;
-    const next = (): number => {
-      const m = Math.imul(s1, 5);
-      const r = Math.imul((m << 7) | (m >>> 25), 9);
-      const t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
-      return r >>> 0;
-    };
-    for (let i = 0; i < out.length; i++) {
-      const hi1 = next() >>> 5,
-        lo1 = next() >>> 6;
-      const hi2 = next() >>> 5,
-        lo2 = next() >>> 6;
-      const u = 1 - (hi1 * 67108864 + lo1) / 9007199254740992;
-      out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * ((hi2 * 67108864 + lo2) / 9007199254740992));
     }
     this.s0 = s0 >>> 0;
     this.s1 = s1 >>> 0;
