@@ -3,7 +3,7 @@
 // N requests, in process, CPU, after a warm-up) and batch-scoring throughput for every user of the dataset.
 // Without --run the model has its initial weights: timing does not depend on their values.
 import { note } from './note.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { hm4srModel } from '../graph/models/hm4sr.js';
@@ -15,6 +15,7 @@ import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
 import { Rng } from '../train/data/shuffle.js';
 import { exportInference } from '../train/export.js';
 import { prepare } from '../train/prepare.js';
+import { flagOptions, flagOverrides } from '../train/setting-flags.js';
 import { initialValues } from '../graph/init.js';
 
 import { DATA_OPTIONS, bench, benchData } from './bench.js';
@@ -23,11 +24,16 @@ import { DATA_OPTIONS, bench, benchData } from './bench.js';
 // save, measured: p50 29 ms with 2 threads vs 1.2 ms with 1 on a loaded 2-core machine), so single-user
 // latency runs on one intra-op thread, as a server running one session per worker would; batch scoring
 // uses every core.
+/** Run settings the bench takes as flags, as train does: a generated catalog keeps its rare items (k-core). */
+const SETTING_FLAGS = ['data.kCore', 'model.catalogChunk'];
+
 export const serveBench = bench({
   name: 'serve',
   about: 'single-user top-10 latency through model.onnx and batch-scoring throughput for every user (one JSON line)',
+  settings: SETTING_FLAGS,
   options: {
     ...DATA_OPTIONS,
+    ...flagOptions(SETTING_FLAGS),
     requests: { type: 'number', default: 1000, describe: 'single-user requests timed (after 50 to warm up)' },
     batch: { type: 'number', default: 512, describe: 'users per batch-scoring chunk' },
     threads: { type: 'number', describe: 'onnxruntime intra-op threads of batch scoring (default: all cores)' },
@@ -46,7 +52,7 @@ export const serveBench = bench({
       k = 10;
     const tmp = mkdtempSync(join(tmpdir(), 'hm4sr-bench-serve-'));
     try {
-      const rc = mergeConfig(DEFAULT_CONFIG, { data });
+      const rc = mergeConfig(mergeConfig(DEFAULT_CONFIG, { data }), flagOverrides(a, SETTING_FLAGS));
       const p = prepare(rc, note);
       const model = join(tmp, 'model.onnx');
       exportInference(p.model, initialValues(probeParams(hm4srModel(p.model)), p.frozen, 1), p, rc, model);
@@ -68,6 +74,8 @@ export const serveBench = bench({
           data: data.name,
           items: p.ds.numItems,
           users: p.ds.numUsers,
+          catalogChunk: p.model.catalogChunk,
+          modelMiB: +(statSync(model).size / 2 ** 20).toFixed(1),
           machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) },
           latencyThreads,
           batchThreads: threads ?? cpus().length,
