@@ -9,7 +9,7 @@ import { serialize } from '../graph/emit.js';
 import { saveModel } from '../graph/manifest.js';
 import { DATA_PARAMS } from '../graph/models/hm4sr-blocks.js';
 import { type Hm4srConfig, chunked } from '../graph/models/hm4sr-config.js';
-import { buildServingGraph } from '../graph/models/hm4sr-serve.js';
+import { SERVING_WHOLE_MAX, buildServingGraph, servingChunk } from '../graph/models/hm4sr-serve.js';
 import { buildCatalogGraph, buildEvalGraph } from '../graph/models/hm4sr.js';
 import { cudaCoverage, describeFailure } from '../runtime/cuda-coverage.js';
 import { requireInputs } from '../runtime/model-bytes.js';
@@ -149,7 +149,8 @@ function signature() {
 /** Writes the serving model of c (top k) and returns its path and a runner. */
 async function serving(c: Hm4srConfig, vals: Map<string, Float32Array>, k: number, label: string) {
   const enc = { mu: MU, maxBucket: c.intervalBuckets - 1, absTime: 'days' as const, timeOrigin: ds.firstTimestamp };
-  const sg = buildServingGraph(c, enc, k, (s) => intervalBucket(s, MU));
+  // The chunk given explicitly: by itself serving scores catalogs this small whole (servingChunk).
+  const sg = buildServingGraph(c, enc, k, (s) => intervalBucket(s, MU), 'hm4sr', c.catalogChunk);
   const path = join(dir, `serve-${label}-k${k}-chunk${c.catalogChunk}.onnx`);
   saveModel(sg.graph, path, 'inference', {
     params: 'initializers',
@@ -207,11 +208,21 @@ test('a catalog chunk of at least the catalog leaves the graphs as they were', (
   const bytes = (c: Hm4srConfig) => [
     serialize(buildEvalGraph(c), { params: 'inputs' }),
     serialize(buildEvalGraph(c, 'hm4sr', { catalogInput: true }), { params: 'inputs' }),
-    serialize(buildServingGraph(c, enc, 5, (s) => intervalBucket(s, MU)).graph, { params: 'inputs' }),
+    serialize(buildServingGraph(c, enc, 5, (s) => intervalBucket(s, MU), 'hm4sr', c.catalogChunk).graph, {
+      params: 'inputs',
+    }),
   ];
   const whole = bytes(tiny);
   for (const chunk of [N, N + 1, 1000]) assert.equal(bytes({ ...tiny, catalogChunk: chunk }), whole, `chunk ${chunk}`);
   assert.not.equal(bytes({ ...tiny, catalogChunk: N - 1 }), whole);
+});
+
+test("serving chooses its own chunk: the whole catalog up to 262,144 items, whatever the run's catalogChunk", () => {
+  assert.equal([servingChunk(N), servingChunk(SERVING_WHOLE_MAX), servingChunk(SERVING_WHOLE_MAX + 1)], [0, 0, 262144]);
+  const enc = { mu: MU, maxBucket: tiny.intervalBuckets - 1, absTime: 'days' as const, timeOrigin: 0 };
+  const served = (c: Hm4srConfig) =>
+    serialize(buildServingGraph(c, enc, 5, (s) => intervalBucket(s, MU)).graph, { params: 'inputs' });
+  assert.equal(served({ ...tiny, catalogChunk: 3 }), served(tiny));
 });
 
 test('chunked evaluation and serving models pass the checker', () => {

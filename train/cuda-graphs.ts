@@ -48,7 +48,8 @@ export function cudaGraphFamilies(c: Hm4srConfig = COVERAGE_MODEL): { name: stri
   const step = buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 0, fedDraws: true });
   const loop = buildTrainLoop(model, { adam: ADAM_DEFAULTS, seed: 0, fedDraws: true });
   const enc = { mu: 1, maxBucket: c.intervalBuckets - 1, absTime: 'days' as const, timeOrigin: 1.5e9 };
-  const serving = buildServingGraph(c, enc, DEFAULT_TOP_K, (x) => intervalBucket(x, enc.mu));
+  // A chunking config gets the chunked serving TopK too (the product chunks it above 262,144 items only).
+  const serving = buildServingGraph(c, enc, DEFAULT_TOP_K, (x) => intervalBucket(x, enc.mu), 'hm4sr', c.catalogChunk);
   const bert = buildBertGraph({ vocab: 64, hidden: 32, layers: 1, heads: 2, intermediate: 64, maxPositions: 32 });
   const vit = buildVitGraph({ imageSize: 32, patchSize: 16, hidden: 32, layers: 1, heads: 2, intermediate: 64 });
   return [

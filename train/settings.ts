@@ -277,8 +277,8 @@ export const SETTINGS: {
       ...BUILD,
       range: [0, 2 ** 30],
       help:
-        'items per catalog chunk in the loss, evaluation and serving TopK (memory grows with the chunk, not the ' +
-        'catalog); 0: the whole catalog up to 32,768 items, else 16,384',
+        'items per catalog chunk in the loss and evaluation (memory grows with the chunk, not the catalog); ' +
+        '0: the whole catalog up to 32,768 items, else 16,384',
     },
   },
 };

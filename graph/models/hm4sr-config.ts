@@ -56,7 +56,7 @@ export interface Hm4srConfig {
   includePadInSoftmax: boolean;
   /**
    * Items per catalog chunk where a step or an evaluation scores the whole catalog (the main loss's
-   * log-sum-exp, evaluation ranks, the serving TopK): memory then grows with the chunk, not the catalog. 0 or
+   * log-sum-exp, evaluation ranks; serving has its own, servingChunk): memory then grows with the chunk, not the catalog. 0 or
    * at least the catalog: the whole catalog at once. Runs resolve 0 from the catalog size (autoCatalogChunk).
    */
   catalogChunk: number;

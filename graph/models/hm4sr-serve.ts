@@ -2,7 +2,7 @@ import type { ConstTensor } from '../graph.js';
 import { Graph, type Value } from '../graph.js';
 import * as op from '../ops/index.js';
 import { type Chunk, chunkedTopK } from './catalog-chunks.js';
-import { type Hm4srConfig, type Modality, chunked, usesCalendar, usesInterval, usesTimes } from './hm4sr-config.js';
+import { type Hm4srConfig, type Modality, usesCalendar, usesInterval, usesTimes } from './hm4sr-config.js';
 import { type Encoded, encode, rowConstant, scores, userVector } from './hm4sr.js';
 
 /**
@@ -126,14 +126,14 @@ function timeInputs(
 }
 
 /**
- * The rank scope's TopK over catalog chunks of c.catalogChunk rows, the padding row riding in the first (so a
+ * The rank scope's TopK over catalog chunks of `chunk` rows, the padding row riding in the first (so a
  * catalog the setting does not split keeps the whole form, though the rows scored are N + 1): the whole form's
  * values and indices. Each chunk's columns get what the whole form gives them: the row constant of bias-only
  * modalities, -inf at the padding item, and under exclude_seen -inf at the history's items. The whole form's
  * pad adds +0 to the other columns; later chunks skip that add, which could only turn a -0 score into +0, an
  * equal value to TopK.
  */
-function chunkedServingTopK(e: Encoded, c: Hm4srConfig, itemsIn: Value, excludeSeen: Value, K: number): [Value, Value] {
+function chunkedServingTopK(e: Encoded, chunk: number, itemsIn: Value, excludeSeen: Value, K: number): [Value, Value] {
   const g = itemsIn.graph;
   const user = userVector(e);
   const rowConst = rowConstant(e);
@@ -148,7 +148,7 @@ function chunkedServingTopK(e: Encoded, c: Hm4srConfig, itemsIn: Value, excludeS
     }
     return op.where(excludeSeen, withoutSeen(s, itemsIn, ch.start, unseen), s);
   };
-  return chunkedTopK(e.catalog, c.catalogChunk, K, score);
+  return chunkedTopK(e.catalog, chunk, K, score);
 }
 
 /** A chunk's scores s [B, len] from catalog row `start` with the history's items in it set to -inf (`unseen`). */
@@ -161,6 +161,14 @@ function withoutSeen(s: Value, itemsIn: Value, start: Value, unseen: Value): Val
   const hit = op.scatterElements(spare, op.where(inside, local, width), unseen, 1);
   return op.slice(hit, [0], [-1], [1]);
 }
+
+/**
+ * Serving scores a request's few histories (the Node runtime runs 64 at a time, Triton batches up to 256), not a
+ * training batch of 1,024: its TopK takes the whole catalog up to SERVING_WHOLE_MAX items (256 x 262,144 scores
+ * are 256 MB), where chunks only cost time (measured 1.8x at 96,083 items), and chunks of that size beyond.
+ */
+export const SERVING_WHOLE_MAX = 262144;
+export const servingChunk = (numItems: number) => (numItems <= SERVING_WHOLE_MAX ? 0 : SERVING_WHOLE_MAX);
 
 /**
  * Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first, padding on either side), timestamps
@@ -176,6 +184,7 @@ export function buildServingGraph(
   topK: number,
   bucketOf: (seconds: number) => number,
   name = 'hm4sr',
+  chunk = servingChunk(c.numItems),
 ): ServingGraph {
   const g = new Graph(`${name}_serving`);
   const itemsIn = g.input(SERVE_INPUTS.items, 'int64', ['batch', 'seq']);
@@ -208,8 +217,8 @@ export function buildServingGraph(
   const e = encode(g, c, b, false);
   const K = Math.min(topK, c.numItems);
   g.withScope('rank', () => {
-    if (chunked(c, c.numItems)) {
-      const [vals, idx] = chunkedServingTopK(e, c, itemsIn, excludeSeen, K);
+    if (chunk > 0 && chunk < c.numItems) {
+      const [vals, idx] = chunkedServingTopK(e, chunk, itemsIn, excludeSeen, K);
       g.output(idx, SERVE_OUTPUTS.items);
       g.output(vals, SERVE_OUTPUTS.scores);
       return;
