@@ -26,6 +26,7 @@ import { StepRunner, freshState } from '../train/step-runner.js';
 import { initialValues } from '../graph/init.js';
 import type { LossModel } from '../graph/model.js';
 import type { SessionOptions } from '../runtime/session.js';
+import type { SampleSet } from '../train/data/samples.js';
 import { DATA_OPTIONS, bench, benchData } from './bench.js';
 import { MODEL_FORMS, modelFeeds, trainingModel } from './model-form.js';
 
@@ -65,6 +66,10 @@ const OPTIONS = {
     describe: "write onnxruntime's per-node profile of the evaluation to PREFIX*.json",
   },
   eval: { type: 'boolean', default: true, describe: 'time full-catalog evaluation (--no-eval: skip it)' },
+  'eval-users': {
+    type: 'number',
+    describe: 'evaluate the first N validation users only (a full evaluation costs users / (N / seconds))',
+  },
   'eval-repeats': {
     type: 'number',
     default: 2,
@@ -189,6 +194,20 @@ async function timeEpochs(a: Args, rc: RunConfig, p: Prepared, runner: StepRunne
  * The trainer evaluates with one evaluator every epoch, and onnxruntime plans memory per new input shape:
  * the first evaluation pays for planning, later ones (same users, same batches) reuse it. Both are reported.
  */
+/** The validation samples evaluated: all, or the first --eval-users. */
+function evalUsers(a: Args, valid: SampleSet): SampleSet {
+  const n = a['eval-users'];
+  if (n === undefined) return valid;
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--eval-users ${n}: expected a whole number >= 1`);
+  const k = Math.min(n, valid.size);
+  return {
+    size: k,
+    user: valid.user.subarray(0, k),
+    pos: valid.pos.subarray(0, k),
+    length: valid.length.subarray(0, k),
+  };
+}
+
 async function timeEvaluation(
   a: Args,
   rc: RunConfig,
@@ -198,10 +217,10 @@ async function timeEvaluation(
 ) {
   const pack = packOptions(rc, p);
   const ev = await Evaluator.create(p.model, rc.eval, { ...session, profile: a['profile-eval'] });
-  const first = (await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds;
+  const users = evalUsers(a, p.samples.valid);
+  const first = (await ev.evaluate(p.ds, users, values, pack)).seconds;
   const later: number[] = [];
-  for (let i = 0; i < a['eval-repeats']; i++)
-    later.push((await ev.evaluate(p.ds, p.samples.valid, values, pack)).seconds);
+  for (let i = 0; i < a['eval-repeats']; i++) later.push((await ev.evaluate(p.ds, users, values, pack)).seconds);
   if (a['profile-eval']) ev.endProfiling();
   return { first, later };
 }
@@ -244,7 +263,7 @@ function report(
       laterEpochSeconds: tm.laterEpochMs.map((ms) => +(ms / 1000).toFixed(1)),
       realTokensPerBatch: Math.round(tm.tokens / timed),
       paddedCellsPerBatch: Math.round(tm.cells / timed),
-      evalUsers: p.samples.valid.size,
+      evalUsers: a['eval-users'] === undefined ? p.samples.valid.size : Math.min(a['eval-users'], p.samples.valid.size),
       evalSeconds: evals === null ? null : +evals.first.toFixed(2),
       evalSecondsLater: (evals?.later ?? []).map((x) => +x.toFixed(2)),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
