@@ -70,6 +70,10 @@ export interface NewFeatureOptions {
   log: (m: string) => void;
 }
 
+/** At most five tokens, then how many more. */
+const listed = (toks: string[]) =>
+  `${toks.slice(0, 5).join(', ')}${toks.length > 5 ? ` and ${toks.length - 5} more` : ''}`;
+
 /** [items x dim] features of the new items; an item the featurizer cannot read is an error naming it. */
 export async function newItemFeatures(
   spec: FeaturizerSpec,
@@ -78,81 +82,85 @@ export async function newItemFeatures(
   o: NewFeatureOptions,
 ): Promise<Float32Array> {
   const what = spec.kind === 'text' ? 'text' : 'image';
-  const listed = (toks: string[]) =>
-    `${toks.slice(0, 5).join(', ')}${toks.length > 5 ? ` and ${toks.length - 5} more` : ''}`;
-  let data: Float32Array;
-  if (spec.kind === 'text') {
-    const fields = spec.fields!;
-    const lacking = fields.filter((f) => !items.columns.has(f));
-    if (lacking.length)
-      throw new Error(
-        `${items.file}: no ${lacking.join(', ')} column; the model's text featurizer (${spec.model}) read ${fields.join(', ')}`,
-      );
-    const texts = items.tokens.map((_, i) => itemText(fields.map((f) => items.columns.get(f)![i])).text);
-    const empty = items.tokens.filter((_, i) => texts[i] === '');
-    if (empty.length && !o.allowMissing)
-      throw new Error(
-        `${items.file}: ${empty.length} new item(s) without text (${listed(empty)}): the model reads text ` +
-          '(--allow-missing gives them zero text rows, as featurize gives catalog items)',
-      );
-    if (empty.length) o.log(`warning: ${empty.length} new item(s) without text get zero text rows: ${listed(empty)}`);
-    if (isTfidf(spec)) {
-      const r = tfidfTransform(texts, spec.vocabulary, spec.options);
-      if (r.noFeatures.length)
-        o.log(
-          `warning: ${r.noFeatures.length} new item(s) share no term with the catalog's vocabulary (${listed(r.noFeatures.map((i) => items.tokens[i]))}): zero text rows, as featurize gives such items`,
-        );
-      data = r.data;
-    } else {
-      const enc = await loadTextEncoder({
-        ...encoderSource(spec, 'text', o),
-        ep: 'cpu',
-        form: spec.textForm ?? 'standard',
-      });
-      try {
-        data = new Float32Array(items.tokens.length * enc.dim);
-        const todo = texts.flatMap((t, i) => (t === '' ? [] : [i]));
-        for (let b = 0; b < todo.length; b += o.batch) {
-          const idx = todo.slice(b, b + o.batch);
-          const rows = await enc.encode(idx.map((i) => texts[i]));
-          idx.forEach((i, k) => data.set(rows.subarray(k * enc.dim, (k + 1) * enc.dim), i * enc.dim));
-        }
-      } finally {
-        await enc.dispose();
-      }
-    }
-  } else {
-    if (!o.images) throw new Error("the model reads images: give the new items' images with --images DIR");
-    const idx = indexImages(resolve(o.images), items.tokens);
-    const none = items.tokens.filter((t) => !idx.paths.has(t));
-    if (none.length && !o.allowMissing)
-      throw new Error(
-        `--images ${o.images}: no image for ${none.length} new item(s) (${listed(none)}) (--allow-missing gives them zero image rows)`,
-      );
-    if (none.length) o.log(`warning: ${none.length} new item(s) without an image get zero image rows: ${listed(none)}`);
-    const enc = await loadImageEncoder({ ...encoderSource(spec, 'image', o), ep: 'cpu' });
-    try {
-      data = new Float32Array(items.tokens.length * enc.dim);
-      const todo = items.tokens.flatMap((t, i) => (idx.paths.has(t) ? [i] : []));
-      for (let b = 0; b < todo.length; b += o.batch) {
-        const at = todo.slice(b, b + o.batch);
-        const paths = at.map((i) => idx.paths.get(items.tokens[i])!);
-        const r = await enc.encode(paths);
-        if (r.failed.size) {
-          const [j, why] = [...r.failed][0];
-          throw new Error(`${paths[j]}: ${why} (new item "${items.tokens[at[j]]}")`);
-        }
-        at.forEach((i, k) => data.set(r.rows.subarray(k * enc.dim, (k + 1) * enc.dim), i * enc.dim));
-      }
-    } finally {
-      await enc.dispose();
-    }
-  }
+  const data = spec.kind === 'text' ? await textFeatures(spec, items, o) : await imageFeatures(spec, items, o);
   if (data.length !== items.tokens.length * dim)
     throw new Error(
       `the ${what} featurizer gave ${data.length / items.tokens.length} dims; the model's ${what} table has ${dim}`,
     );
   return data;
+}
+
+/** Texts from the fields the featurizer read, through TF-IDF's fitted vocabulary or the recorded encoder. */
+async function textFeatures(spec: FeaturizerSpec, items: NewItems, o: NewFeatureOptions): Promise<Float32Array> {
+  const fields = spec.fields!;
+  const lacking = fields.filter((f) => !items.columns.has(f));
+  if (lacking.length)
+    throw new Error(
+      `${items.file}: no ${lacking.join(', ')} column; the model's text featurizer (${spec.model}) read ${fields.join(', ')}`,
+    );
+  const texts = items.tokens.map((_, i) => itemText(fields.map((f) => items.columns.get(f)![i])).text);
+  const empty = items.tokens.filter((_, i) => texts[i] === '');
+  if (empty.length && !o.allowMissing)
+    throw new Error(
+      `${items.file}: ${empty.length} new item(s) without text (${listed(empty)}): the model reads text ` +
+        '(--allow-missing gives them zero text rows, as featurize gives catalog items)',
+    );
+  if (empty.length) o.log(`warning: ${empty.length} new item(s) without text get zero text rows: ${listed(empty)}`);
+  if (isTfidf(spec)) {
+    const r = tfidfTransform(texts, spec.vocabulary, spec.options);
+    if (r.noFeatures.length)
+      o.log(
+        `warning: ${r.noFeatures.length} new item(s) share no term with the catalog's vocabulary (${listed(r.noFeatures.map((i) => items.tokens[i]))}): zero text rows, as featurize gives such items`,
+      );
+    return r.data;
+  }
+  const enc = await loadTextEncoder({
+    ...encoderSource(spec, 'text', o),
+    ep: 'cpu',
+    form: spec.textForm ?? 'standard',
+  });
+  try {
+    const data = new Float32Array(items.tokens.length * enc.dim);
+    const todo = texts.flatMap((t, i) => (t === '' ? [] : [i]));
+    for (let b = 0; b < todo.length; b += o.batch) {
+      const idx = todo.slice(b, b + o.batch);
+      const rows = await enc.encode(idx.map((i) => texts[i]));
+      idx.forEach((i, k) => data.set(rows.subarray(k * enc.dim, (k + 1) * enc.dim), i * enc.dim));
+    }
+    return data;
+  } finally {
+    await enc.dispose();
+  }
+}
+
+/** Each new item's image (--images) through the recorded encoder. */
+async function imageFeatures(spec: FeaturizerSpec, items: NewItems, o: NewFeatureOptions): Promise<Float32Array> {
+  if (!o.images) throw new Error("the model reads images: give the new items' images with --images DIR");
+  const idx = indexImages(resolve(o.images), items.tokens);
+  const none = items.tokens.filter((t) => !idx.paths.has(t));
+  if (none.length && !o.allowMissing)
+    throw new Error(
+      `--images ${o.images}: no image for ${none.length} new item(s) (${listed(none)}) (--allow-missing gives them zero image rows)`,
+    );
+  if (none.length) o.log(`warning: ${none.length} new item(s) without an image get zero image rows: ${listed(none)}`);
+  const enc = await loadImageEncoder({ ...encoderSource(spec, 'image', o), ep: 'cpu' });
+  try {
+    const data = new Float32Array(items.tokens.length * enc.dim);
+    const todo = items.tokens.flatMap((t, i) => (idx.paths.has(t) ? [i] : []));
+    for (let b = 0; b < todo.length; b += o.batch) {
+      const at = todo.slice(b, b + o.batch);
+      const paths = at.map((i) => idx.paths.get(items.tokens[i])!);
+      const r = await enc.encode(paths);
+      if (r.failed.size) {
+        const [j, why] = [...r.failed][0];
+        throw new Error(`${paths[j]}: ${why} (new item "${items.tokens[at[j]]}")`);
+      }
+      at.forEach((i, k) => data.set(r.rows.subarray(k * enc.dim, (k + 1) * enc.dim), i * enc.dim));
+    }
+    return data;
+  } finally {
+    await enc.dispose();
+  }
 }
 
 /** The encoder a record names, found offline, and refused when its files are not the ones the record hashed. */
