@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alignFeatures, readFeatureTable, writeFeatureTable } from '../train/data/features.js';
+import { alignFeatures, readAlignedFeatures, readFeatureTable, writeFeatureTable } from '../train/data/features.js';
 import { tempDir } from './util/tmp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hm4sr-features-'));
@@ -63,6 +63,31 @@ test('align: rows by item index, row 0 and missing items zero, unknown items rej
   assert.equal(a.missingTokens, ['c']);
   assert.is(a.extra, 1);
   assert.equal(Array.from(alignFeatures(t, itemTokens, { allowExtra: true }).data), Array.from(a.data));
+});
+
+test('readAlignedFeatures (the float block in pieces) aligns as alignFeatures on the whole table', () => {
+  const p = join(dir, 'e.f32');
+  const tokens = ['b', 'gone', 'a', 'd', 'e'];
+  const data = Float32Array.from({ length: 10 }, (_, i) => i + 0.5);
+  writeFeatureTable(p, tokens, data, 2);
+  const itemTokens = ['', 'a', 'b', 'c', 'd', 'e'];
+  const opts = { known: new Set([...itemTokens, 'gone']) };
+  const whole = alignFeatures(readFeatureTable(p), itemTokens, opts);
+  for (const pieceBytes of [8, 16, 24, 1 << 26]) {
+    const a = readAlignedFeatures(p, itemTokens, opts, pieceBytes);
+    assert.equal(Array.from(a.data), Array.from(whole.data), `pieces of ${pieceBytes} bytes`);
+    assert.equal([a.missing, a.missingTokens, a.extra], [whole.missing, whole.missingTokens, whole.extra]);
+  }
+  assert.throws(() => readAlignedFeatures(p, itemTokens, {}, 8), new RegExp(`${p}:3: item "gone" is not`));
+  // A bad value in a later piece names its own line and item.
+  const buf = readFileSync(p);
+  buf.writeFloatLE(NaN, buf.length - 4 * 3); // row 3 ("d"), column 1
+  const q = join(dir, 'e-bad.f32');
+  writeFileSync(q, buf);
+  assert.throws(
+    () => readAlignedFeatures(q, itemTokens, opts, 8),
+    new RegExp(`^${q}:5: feature row 3 \\(item "d"\\) has NaN`),
+  );
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

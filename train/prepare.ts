@@ -5,7 +5,7 @@ import { HM4SR_DEFAULTS, type Hm4srConfig, type Modality, autoCatalogChunk } fro
 import { DATA_PARAMS } from '../graph/models/hm4sr.js';
 import { type RunConfig, checkRunConfig, modelConfig } from './config.js';
 import { type Dataset, loadAtomicDataset, multiHot } from './data/dataset.js';
-import { alignFeatures, readFeatureTable } from './data/features.js';
+import { readAlignedFeatures } from './data/features.js';
 import { type SplitSamples, buildSamples, maxIntervalBucket } from './data/samples.js';
 
 export interface Prepared {
@@ -75,7 +75,7 @@ export function prepare(rc: RunConfig, warn: (m: string) => void = () => {}): Pr
     if (!wanted.includes(m)) continue;
     const path = featurePath(dir, name, m);
     if (existsSync(path)) {
-      const aligned = alignFeatures(readFeatureTable(path), ds.itemTokens, { known: ds.knownItemTokens });
+      const aligned = readAlignedFeatures(path, ds.itemTokens, { known: ds.knownItemTokens });
       if (aligned.missing > 0)
         note(
           `${path}: ${aligned.missing} of ${ds.numItems} items have no features (zero vectors), e.g. ${aligned.missingTokens.slice(0, 3).join(', ')}`,

@@ -38,10 +38,11 @@ const LE = endianness() === 'LE';
  */
 export const FEATURE_LIMIT = 1e6;
 
-function checkFinite(path: string, tokens: string[], data: Float32Array, dim: number): void {
+/** `data` holds rows first.. of the table. */
+function checkFinite(path: string, tokens: string[], data: Float32Array, dim: number, first = 0): void {
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]) || Math.abs(data[i]) > FEATURE_LIMIT) {
-      const row = Math.floor(i / dim);
+      const row = first + Math.floor(i / dim);
       const why = Number.isFinite(data[i]) ? ` (beyond +-${FEATURE_LIMIT}: normalise the features)` : '';
       throw new Error(
         `${path}:${row + 2}: feature row ${row} (item "${tokens[row]}") has ${data[i]} at column ${i % dim}${why}`,
@@ -103,7 +104,14 @@ export function readFeatureTable(path: string): FeatureTable {
   }
 }
 
-function readTable(r: TableReader): FeatureTable {
+/** Header and token lines; the float block starts at byte `dataStart` (its size checked against the file's). */
+interface TableHead {
+  dim: number;
+  tokens: string[];
+  dataStart: number;
+}
+
+function readHead(r: TableReader): TableHead {
   const path = r.path;
   const nl = r.newline(0);
   if (nl < 0) throw new Error(`${path}:1: no header line`);
@@ -141,15 +149,26 @@ function readTable(r: TableReader): FeatureTable {
   if (r.size !== expected) {
     throw new Error(`${path}: size ${r.size} bytes, expected ${expected} for ${count} rows of ${dim} float32`);
   }
-  const data = new Float32Array(count * dim);
-  const bytes = new Uint8Array(data.buffer);
-  r.readInto(bytes, dataStart);
+  // The token lines are all the table keeps of the buffer.
+  r.buf = Buffer.alloc(0);
+  return { dim, tokens, dataStart };
+}
+
+/** Rows [first, first + out.length / dim) of the float block into out (host byte order), checked finite. */
+function readRows(r: TableReader, h: TableHead, first: number, out: Float32Array): void {
+  r.readInto(new Uint8Array(out.buffer, out.byteOffset, out.byteLength), h.dataStart + first * h.dim * 4);
   if (!LE) {
-    const view = new DataView(data.buffer);
-    for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(i * 4, true);
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   }
-  checkFinite(path, tokens, data, dim);
-  return { path, dim, tokens, data };
+  checkFinite(r.path, h.tokens, out, h.dim, first);
+}
+
+function readTable(r: TableReader): FeatureTable {
+  const h = readHead(r);
+  const data = new Float32Array(h.tokens.length * h.dim);
+  readRows(r, h, 0, data);
+  return { path: r.path, dim: h.dim, tokens: h.tokens, data };
 }
 
 /** Writes a table atomically (temp file in the same directory, fsync, rename). */
@@ -203,22 +222,77 @@ export interface AlignOptions {
 /** Rows ordered by dataset item index (itemTokens[0] is the padding entry and is ignored). */
 export function alignFeatures(table: FeatureTable, itemTokens: string[], opts: AlignOptions = {}): AlignedFeatures {
   const { dim } = table;
+  return aligned(table.path, table.tokens, dim, itemTokens, opts, (rowOf, data) => {
+    for (let r = 0; r < rowOf.length; r++)
+      if (rowOf[r] > 0) data.set(table.data.subarray(r * dim, (r + 1) * dim), rowOf[r] * dim);
+  });
+}
+
+/** Rows read per piece by readAlignedFeatures (64 MiB at 768 columns). */
+const PIECE_BYTES = 1 << 26;
+
+/**
+ * alignFeatures(readFeatureTable(path), ...) without the table in memory: the float block is read a piece at a
+ * time straight into the aligned rows, so a table costs its aligned copy alone (3 GB for a million items x 768,
+ * not 6).
+ */
+export function readAlignedFeatures(
+  path: string,
+  itemTokens: string[],
+  opts: AlignOptions = {},
+  pieceBytes = PIECE_BYTES,
+): AlignedFeatures {
+  const r = new TableReader(path);
+  try {
+    const h = readHead(r);
+    const per = Math.max(1, Math.floor(pieceBytes / (h.dim * 4)));
+    return aligned(path, h.tokens, h.dim, itemTokens, opts, (rowOf, data) => {
+      const piece = new Float32Array(Math.min(per, h.tokens.length) * h.dim);
+      for (let first = 0; first < h.tokens.length; first += per) {
+        const rows = Math.min(per, h.tokens.length - first);
+        const part = piece.subarray(0, rows * h.dim);
+        readRows(r, h, first, part);
+        for (let k = 0; k < rows; k++) {
+          const item = rowOf[first + k];
+          if (item > 0) data.set(part.subarray(k * h.dim, (k + 1) * h.dim), item * h.dim);
+        }
+      }
+    });
+  } finally {
+    r.close();
+  }
+}
+
+/**
+ * The aligned table of rows keyed by `tokens`: `fill` copies row r to item rowOf[r] (0: skipped). A row whose
+ * item the dataset never heard of is an error naming its line.
+ */
+function aligned(
+  path: string,
+  tokens: string[],
+  dim: number,
+  itemTokens: string[],
+  opts: AlignOptions,
+  fill: (rowOf: Int32Array, data: Float32Array) => void,
+): AlignedFeatures {
   const index = new Map<string, number>();
   for (let i = 1; i < itemTokens.length; i++) index.set(itemTokens[i], i);
-  const data = new Float32Array(itemTokens.length * dim);
+  const rowOf = new Int32Array(tokens.length);
   const covered = new Uint8Array(itemTokens.length);
   let extra = 0;
-  for (let r = 0; r < table.tokens.length; r++) {
-    const item = index.get(table.tokens[r]);
+  for (let r = 0; r < tokens.length; r++) {
+    const item = index.get(tokens[r]);
     if (item === undefined) {
-      if (!opts.allowExtra && !opts.known?.has(table.tokens[r]))
-        throw new Error(`${table.path}:${r + 2}: item "${table.tokens[r]}" is not in the dataset`);
+      if (!opts.allowExtra && !opts.known?.has(tokens[r]))
+        throw new Error(`${path}:${r + 2}: item "${tokens[r]}" is not in the dataset`);
       extra += 1;
       continue;
     }
-    data.set(table.data.subarray(r * dim, (r + 1) * dim), item * dim);
+    rowOf[r] = item;
     covered[item] = 1;
   }
+  const data = new Float32Array(itemTokens.length * dim);
+  fill(rowOf, data);
   const missingTokens: string[] = [];
   let missing = 0;
   for (let i = 1; i < itemTokens.length; i++) {
