@@ -13,7 +13,7 @@ import { Recommender } from '../runtime/recommender.js';
 import { scoreUsers } from '../train/serve/score.js';
 import { DEFAULT_CONFIG, mergeConfig } from '../train/config.js';
 import { Rng } from '../train/data/shuffle.js';
-import { exportInference } from '../train/export.js';
+import { CATALOG_FORMS, catalogFormOf, exportInference } from '../train/export.js';
 import { prepare } from '../train/prepare.js';
 import { flagOptions, flagOverrides } from '../train/setting-flags.js';
 import { initialValues } from '../graph/init.js';
@@ -37,6 +37,11 @@ export const serveBench = bench({
     requests: { type: 'number', default: 1000, describe: 'single-user requests timed (after 50 to warm up)' },
     batch: { type: 'number', default: 512, describe: 'users per batch-scoring chunk' },
     threads: { type: 'number', describe: 'onnxruntime intra-op threads of batch scoring (default: all cores)' },
+    catalog: {
+      choices: CATALOG_FORMS,
+      default: 'auto' as const,
+      describe: 'what the model holds: feature tables, the precomputed catalog, or auto (as hm4sr export)',
+    },
     'latency-threads': {
       type: 'number',
       default: 1,
@@ -55,7 +60,10 @@ export const serveBench = bench({
       const rc = mergeConfig(mergeConfig(DEFAULT_CONFIG, { data }), flagOverrides(a, SETTING_FLAGS));
       const p = prepare(rc, note);
       const model = join(tmp, 'model.onnx');
-      exportInference(p.model, initialValues(probeParams(hm4srModel(p.model)), p.frozen, 1), p, rc, model);
+      const values = initialValues(probeParams(hm4srModel(p.model)), p.frozen, 1);
+      const exportStart = performance.now();
+      await exportInference(p.model, values, p, rc, model, undefined, a.catalog);
+      const exportSeconds = (performance.now() - exportStart) / 1000;
       const t = performance.now();
       const rec = await Recommender.load(model, { threads: latencyThreads });
       const loadSeconds = (performance.now() - t) / 1000;
@@ -75,7 +83,9 @@ export const serveBench = bench({
           items: p.ds.numItems,
           users: p.ds.numUsers,
           catalogChunk: p.model.catalogChunk,
+          catalog: catalogFormOf(p.model, a.catalog),
           modelMiB: +(statSync(model).size / 2 ** 20).toFixed(1),
+          exportSeconds: +exportSeconds.toFixed(2),
           machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) },
           latencyThreads,
           batchThreads: threads ?? cpus().length,

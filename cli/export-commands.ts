@@ -9,7 +9,7 @@ import { checkExecutionProvider } from '../runtime/session.js';
 import { Recommender } from '../runtime/recommender.js';
 import { writeTritonRepository } from '../runtime/triton.js';
 import { adamConfig } from '../train/config.js';
-import { DEFAULT_TOP_K, exportInference } from '../train/export.js';
+import { CATALOG_FORMS, DEFAULT_TOP_K, catalogFormOf, exportInference } from '../train/export.js';
 import { writeGraphs } from '../train/graphs.js';
 import { prepare } from '../train/prepare.js';
 import { loadRun } from '../train/run.js';
@@ -39,6 +39,13 @@ function exportCommand(cli: Argv): void {
         .option('run', { type: 'string', demandOption: true })
         .option('out', { type: 'string', describe: 'output .onnx (default RUN/model.onnx)' })
         .option('top-k', { type: 'number', default: DEFAULT_TOP_K, describe: "K of the model's TopK output" })
+        .option('catalog', {
+          choices: CATALOG_FORMS,
+          default: 'auto' as const,
+          describe:
+            'what the model holds: the feature tables and projections (features: add-items can extend them), ' +
+            'their product (precomputed: smaller, any catalog size), or features while the tables fit 1 GiB (auto)',
+        })
         .option('triton', {
           type: 'string',
           describe: 'also lay out a Triton Inference Server model repository in DIR',
@@ -51,12 +58,12 @@ function exportCommand(cli: Argv): void {
       const out = a.out ?? join(a.run, 'model.onnx');
       // The directory the model goes to is locked as train locks its run: by default that is the run itself.
       const { m, triton } = await withLock(lockDirectory(dirname(out), 'export', warn), async () => {
-        const m = exportInference(p.model, values, p, rc, out, a['top-k']);
+        const m = await exportInference(p.model, values, p, rc, out, a['top-k'], a.catalog);
         if (a.ep !== 'cpu') await Recommender.load(out, sessionFrom(a as DeviceArgs));
         return { m, triton: a.triton ? writeTritonRepository(out, a.triton, { name: a['triton-name'] }) : null };
       });
       process.stdout.write(
-        `${JSON.stringify({ model: out, inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(a.ep !== 'cpu' ? { loadsOn: a.ep } : {}), ...(triton ? { triton: { config: triton.config, model: triton.model } } : {}) })}\n`,
+        `${JSON.stringify({ model: out, catalog: catalogFormOf(p.model, a.catalog), inputs: m.inputs.map((i) => i.name), outputs: m.outputs.map((o) => o.name), ...(a.ep !== 'cpu' ? { loadsOn: a.ep } : {}), ...(triton ? { triton: { config: triton.config, model: triton.model } } : {}) })}\n`,
       );
     },
   );
@@ -76,9 +83,9 @@ function buildGraphCommand(cli: Argv): void {
           describe:
             'also write ONNX Runtime training artifacts (checkpoint, training/eval/optimizer models) in OUT/artifacts',
         }),
-    (a) => {
+    async (a) => {
       const rc = runConfigFrom(a as ModelArgs);
-      const listed = writeGraphs(rc, prepare(rc, warn), resolve(a.out), { artifacts: a.artifacts });
+      const listed = await writeGraphs(rc, prepare(rc, warn), resolve(a.out), { artifacts: a.artifacts });
       process.stdout.write(`${JSON.stringify(listed, null, 2)}\n`);
     },
   );

@@ -79,6 +79,11 @@ export async function addItems(o: AddItemsOptions): Promise<AddItemsResult> {
     throw new Error(`--neighbours ${o.neighbours}: must be a positive integer`);
   const { meta, tokens } = readServingMeta(o.model);
   const mc = meta.model;
+  if (meta.catalog === 'precomputed')
+    throw new Error(
+      `${o.model}: the model holds a precomputed catalog, not the feature tables and projections a new item needs; ` +
+        "export the run with 'hm4sr export --catalog features' and add the items to that model",
+    );
   const withFeatures = FEATURE_MODALITIES.filter((m) => mc.modalities.includes(m) && !mc.zeroFeatures.includes(m));
   if (withFeatures.length === 0)
     throw new Error(

@@ -26,6 +26,8 @@ export interface ServingMeta {
    * rule that gave them an ID representation.
    */
   added?: { first: number; count: number; idRule: string }[];
+  /** 'precomputed': the model holds the catalog rather than the feature tables (absent: the features). */
+  catalog?: 'precomputed';
 }
 
 /** A feature modality's featurizer as the model records it, or why it has none. */

@@ -33,6 +33,21 @@ function paramFeeds(params: ParamList, values: ParamValues): Record<string, ort.
 }
 
 /**
+ * The catalog [N+1, V*d] of the model under `values` (buildCatalogGraph's `catalog`), in a session used once:
+ * what a precomputed serving model holds (hm4sr-serve.ts, CatalogForm).
+ */
+export async function computeCatalog(model: Hm4srConfig, values: ParamValues): Promise<Float32Array> {
+  const g = buildCatalogGraph(model);
+  const session = await createSession(serialize(g, { params: 'inputs' }), { placementKey: g.name });
+  try {
+    const out = await runChecked(session, paramFeeds(paramList(g), values));
+    return out.catalog.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+/**
  * Full-catalog evaluation: the graph ranks every user's target against all items and returns only the
  * ranks, so no [batch x catalog] score matrix is copied out of the session. The catalog
  * catalog (item tables, feature projections) once per evaluation in a session of its own.

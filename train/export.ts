@@ -2,7 +2,14 @@ import { join } from 'node:path';
 import type { Hm4srConfig } from '../graph/models/hm4sr-config.js';
 import { featurizerRecordPath, readFeaturizerRecord } from './data/featurizer-record.js';
 import { intervalBucket } from './batch.js';
-import { type ServeEncoding, buildServingGraph } from '../graph/models/hm4sr-serve.js';
+import {
+  type CatalogForm,
+  SERVING_CATALOG,
+  type ServeEncoding,
+  buildServingGraph,
+  servingChunk,
+} from '../graph/models/hm4sr-serve.js';
+import { computeCatalog } from './evaluate.js';
 import { type Manifest, saveModel } from '../graph/manifest.js';
 import { SERVING_FORMAT, type ServingFeaturizers, type ServingMeta, featurizerKey } from '../runtime/recommender.js';
 import type { RunConfig } from './config.js';
@@ -11,19 +18,40 @@ import type { Prepared } from './prepare.js';
 export const DEFAULT_TOP_K = 100;
 
 /**
- * model.onnx: the serving graph (item indices + Unix seconds in, top-K and user vectors out) with trained
- * weights inline (one portable file; ORT folds the catalog projection at load), item tokens and settings
- * in its metadata_props.
+ * Feature-table bytes a serving model holds inline at most under `--catalog auto`: one ONNX file is one protobuf
+ * of at most 2 GiB, and its initializers are in memory twice while it loads.
  */
-export function exportInference(
+export const INLINE_FEATURES_MAX = 2 ** 30;
+export const CATALOG_FORMS = ['auto', 'features', 'precomputed'] as const;
+
+/** The feature tables the features form holds, in bytes. */
+export function inlineFeatureBytes(mc: Hm4srConfig): number {
+  const dims = { txt: mc.textDim, img: mc.imageDim } as const;
+  const withTable = mc.modalities.filter((m) => m !== 'id' && !mc.zeroFeatures.includes(m)) as ('txt' | 'img')[];
+  return withTable.reduce((sum, m) => sum + (mc.numItems + 1) * dims[m] * 4, 0);
+}
+
+/** 'auto': the feature tables while they fit INLINE_FEATURES_MAX, else the precomputed catalog. */
+export const catalogFormOf = (mc: Hm4srConfig, form: (typeof CATALOG_FORMS)[number]): CatalogForm =>
+  form !== 'auto' ? form : inlineFeatureBytes(mc) <= INLINE_FEATURES_MAX ? 'features' : 'precomputed';
+
+/**
+ * model.onnx: the serving graph (item indices + Unix seconds in, top-K and user vectors out) with trained
+ * weights inline (one portable file; ORT folds the catalog projection at load, or the file holds the catalog
+ * itself, see CatalogForm), item tokens and settings in its metadata_props.
+ */
+export async function exportInference(
   mc: Hm4srConfig,
   values: Map<string, Float32Array>,
   p: Prepared,
   rc: RunConfig,
   path: string,
   topK = DEFAULT_TOP_K,
-): Manifest {
+  form: (typeof CATALOG_FORMS)[number] = 'auto',
+): Promise<Manifest> {
+  const precomputed = catalogFormOf(mc, form) === 'precomputed';
   return writeServingModel(path, {
+    catalog: precomputed ? await computeCatalog(mc, values) : undefined,
     model: mc,
     values,
     tokens: p.ds.itemTokens,
@@ -68,6 +96,8 @@ export interface ServingModelSpec {
   featurizers?: ServingFeaturizers;
   /** Items added after training (hm4sr add-items), oldest batch first. */
   added?: ServingMeta['added'];
+  /** The catalog [N+1, V*d] under these values (computeCatalog): the model holds it instead of the features. */
+  catalog?: Float32Array;
 }
 
 export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
@@ -75,7 +105,10 @@ export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
   if (!Number.isInteger(s.topK) || s.topK < 1) throw new Error(`--top-k ${s.topK}: must be a positive integer`);
   if (s.tokens.length !== mc.numItems + 1)
     throw new Error(`${s.tokens.length - 1} item tokens for a ${mc.numItems}-item model`);
-  const sg = buildServingGraph(mc, s.encode, s.topK, (x) => intervalBucket(x, s.encode.mu));
+  const form: CatalogForm = s.catalog ? 'precomputed' : 'features';
+  const bucketOf = (x: number) => intervalBucket(x, s.encode.mu);
+  const sg = buildServingGraph(mc, s.encode, s.topK, bucketOf, 'hm4sr', servingChunk(mc.numItems), form);
+  const values = s.catalog ? new Map([...s.values, [SERVING_CATALOG, s.catalog]]) : s.values;
   const meta: ServingMeta = {
     format: SERVING_FORMAT,
     model: mc,
@@ -85,11 +118,12 @@ export function writeServingModel(path: string, s: ServingModelSpec): Manifest {
     inputs: sg.graph.inputs.map((v) => v.name),
     outputs: sg.graph.outputs.map((v) => v.name),
     ...(s.added?.length ? { added: s.added } : {}),
+    ...(s.catalog ? { catalog: 'precomputed' as const } : {}),
   };
   const featurizers = Object.entries(s.featurizers ?? {}).map(([m, f]) => [featurizerKey(m), JSON.stringify(f)]);
   const used = new Map(
     [...sg.graph.params.keys()].map((k) => {
-      const v = s.values.get(k);
+      const v = values.get(k);
       if (!v) throw new Error(`no value for parameter ${k}`);
       return [k, v];
     }),

@@ -21,12 +21,12 @@ export interface WrittenGraph {
  * manifests, the serving graph `export` ships (model.onnx, here with the initial, untrained weights), and
  * optionally ONNX Runtime training artifacts in OUT/artifacts.
  */
-export function writeGraphs(
+export async function writeGraphs(
   rc: RunConfig,
   p: Prepared,
   out: string,
   opts: { lr?: number; artifacts: boolean },
-): WrittenGraph[] {
+): Promise<WrittenGraph[]> {
   const model = hm4srModel(p.model);
   const adam = adamConfig(rc, opts.lr);
   const seed = rc.optim.seed;
@@ -50,7 +50,7 @@ export function writeGraphs(
       { state: loop.state, losses: loop.losses, meta },
     ),
     saveModel(buildEvalGraph(p.model), join(out, 'eval.onnx'), 'eval', { params: 'inputs' }, { meta }),
-    exportInference(p.model, all, p, rc, join(out, 'model.onnx')),
+    await exportInference(p.model, all, p, rc, join(out, 'model.onnx')),
   ];
   const listed = written.map((m) => ({
     file: join(out, m.file),

@@ -382,7 +382,7 @@ async function finish(run: Run, t0: number): Promise<TrainSummary> {
   };
   writeFileAtomic(files.metrics, JSON.stringify(metrics, null, 2) + '\n');
   writeRanks(files.ranks, { fingerprint: p.fingerprint, bestEpoch, valid: valid.ranks, test: test.ranks });
-  exportInference(p.model, bestValues, p, rc, files.model);
+  await exportInference(p.model, bestValues, p, rc, files.model);
   await writeCurve(files.log, files.curve, rc.eval.validMetric, curveTitle(rc, opts.out));
   const shown = Object.entries(test.metrics).filter(([k]) => /@(10|20)$/.test(k));
   opts.log(`best epoch ${bestEpoch} of ${epoch}: test ${shown.map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);

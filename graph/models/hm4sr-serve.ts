@@ -3,7 +3,7 @@ import { Graph, type Value } from '../graph.js';
 import * as op from '../ops/index.js';
 import { type Chunk, chunkedTopK } from './catalog-chunks.js';
 import { type Hm4srConfig, type Modality, usesCalendar, usesInterval, usesTimes } from './hm4sr-config.js';
-import { type Encoded, encode, rowConstant, scores, userVector } from './hm4sr.js';
+import { type Encoded, catalogWidth, encode, rowConstant, scores, userVector } from './hm4sr.js';
 
 /**
  * The serving signature of model.onnx: inputs any application has (item indices and Unix seconds), every
@@ -171,6 +171,15 @@ export const SERVING_WHOLE_MAX = 262144;
 export const servingChunk = (numItems: number) => (numItems <= SERVING_WHOLE_MAX ? 0 : SERVING_WHOLE_MAX);
 
 /**
+ * The serving model's catalog: 'features' holds the frozen feature tables and the projections (ORT folds them
+ * at load; add-items can extend the tables), 'precomputed' holds their product, the catalog [N+1, V*d], under
+ * SERVING_CATALOG: a million items x 768 features is 3 GB a modality, past what one ONNX file can hold, while
+ * its catalog at d = 64 is 256 MB a modality.
+ */
+export type CatalogForm = 'features' | 'precomputed';
+export const SERVING_CATALOG = 'serving.catalog';
+
+/**
  * Inputs: item_ids [batch, seq] int64 (0 = padding, oldest first, padding on either side), timestamps
  * [batch, seq] int64 Unix seconds (only when the model reads time), exclude_seen [batch, 1] bool (default
  * [[false]], an overridable initializer; see `requireInputs` for runtimes that cannot override one).
@@ -185,6 +194,7 @@ export function buildServingGraph(
   bucketOf: (seconds: number) => number,
   name = 'hm4sr',
   chunk = servingChunk(c.numItems),
+  form: CatalogForm = 'features',
 ): ServingGraph {
   const g = new Graph(`${name}_serving`);
   const itemsIn = g.input(SERVE_INPUTS.items, 'int64', ['batch', 'seq']);
@@ -214,7 +224,12 @@ export function buildServingGraph(
     timeInputs(g, c, enc, bucketOf, keep, timesIn, b);
   });
 
-  const e = encode(g, c, b, false);
+  const what = { kind: 'external', what: 'the precomputed catalog' } as const;
+  const catalog =
+    form === 'precomputed'
+      ? g.param(SERVING_CATALOG, [c.numItems + 1, catalogWidth(c)], what, { trainable: false })
+      : undefined;
+  const e = encode(g, c, b, false, { catalog });
   const K = Math.min(topK, c.numItems);
   g.withScope('rank', () => {
     if (chunk > 0 && chunk < c.numItems) {

@@ -37,6 +37,9 @@ type CatalogPart = { m: Modality; table: Value; bias?: undefined } | { m: Modali
 /** The modalities whose items differ (a table: IDs, or a feature table), in catalog order. */
 const varyingModalities = (c: Hm4srConfig) => c.modalities.filter((m) => m === 'id' || !c.zeroFeatures.includes(m));
 
+/** Columns of the catalog [N+1, V*d]: the varying modalities' item tables side by side. */
+export const catalogWidth = (c: Hm4srConfig) => varyingModalities(c).length * c.hidden;
+
 /**
  * Eqs. 4-5 per modality. With `given` (the catalog of the varying modalities, [N+1, V*d], computed elsewhere),
  * their tables are its slices. A modality without features is its bias alone: the [N+1, d] broadcast of one
@@ -333,7 +336,7 @@ export function buildCatalogGraph(c: Hm4srConfig, name = 'hm4sr'): Graph {
 export function buildEvalGraph(c: Hm4srConfig, name = 'hm4sr', opts: { catalogInput?: boolean } = {}): Graph {
   const g = new Graph(`${name}_eval`);
   const b = declareBatch(g, batchSpec(c, 'eval'));
-  const vd = varyingModalities(c).length * c.hidden;
+  const vd = catalogWidth(c);
   const catalog = opts.catalogInput ? g.input('catalog', 'float32', [c.numItems + 1, vd]) : undefined;
   // A row-constant score term (a bias-only modality) changes no rank, so neither it nor its encoder is built.
   const enc = encode(g, c, b, false, { skipConstant: true, catalog });

@@ -14,7 +14,7 @@ import { tinyHm4sr } from './tiny-hm4sr.js';
 export function tinyServingModel(
   dir: string,
   opts: { users?: number; items?: number; topK?: number } = {},
-): { model: string; data: string; name: string; ds: Dataset; config: Hm4srConfig } {
+): { model: string; data: string; name: string; ds: Dataset; config: Hm4srConfig; values: Map<string, Float32Array> } {
   const data = join(dir, 'data'),
     name = 'mini';
   generateSynthetic({
@@ -48,5 +48,5 @@ export function tinyServingModel(
     encode: { mu: 100, maxBucket: config.intervalBuckets - 1, absTime: 'days', timeOrigin: ds.firstTimestamp },
     data: { kCore: 5, dedupe: true },
   });
-  return { model, data, name, ds, config };
+  return { model, data, name, ds, config, values };
 }
