@@ -36,6 +36,11 @@ export const serveBench = bench({
     ...flagOptions(SETTING_FLAGS),
     requests: { type: 'number', default: 1000, describe: 'single-user requests timed (after 50 to warm up)' },
     batch: { type: 'number', default: 512, describe: 'users per batch-scoring chunk' },
+    'batch-scoring': {
+      type: 'boolean',
+      default: true,
+      describe: 'time scoring every user (--no-batch-scoring: single-user latency alone)',
+    },
     threads: { type: 'number', describe: 'onnxruntime intra-op threads of batch scoring (default: all cores)' },
     catalog: {
       choices: CATALOG_FORMS,
@@ -70,12 +75,9 @@ export const serveBench = bench({
       const served = loadServingData(data.dir, data.name, rec.meta, rec.tokens);
       const latency = await timeRequests(rec, served, requests, k);
       await rec.release();
-      const batchRec = await Recommender.load(model, { threads });
-      const scored = await scoreUsers(batchRec, served, data.name, join(tmp, 'recs.jsonl'), {
-        k,
-        excludeSeen: false,
-        chunk: batch,
-      });
+      const scored = a['batch-scoring']
+        ? await timeScoring(model, served, data.name, join(tmp, 'recs.jsonl'), threads, batch, k)
+        : null;
       process.stdout.write(
         JSON.stringify({
           bench: 'serve',
@@ -91,7 +93,7 @@ export const serveBench = bench({
           batchThreads: threads ?? cpus().length,
           modelLoadSeconds: +loadSeconds.toFixed(2),
           latency,
-          batchScoring: {
+          batchScoring: scored && {
             users: scored.users,
             batch,
             seconds: +scored.seconds.toFixed(2),
@@ -106,6 +108,24 @@ export const serveBench = bench({
     }
   },
 });
+
+/** Every user's top-k through `hm4sr score`'s path, `batch` users per run on `threads` threads. */
+async function timeScoring(
+  model: string,
+  served: ServingData,
+  label: string,
+  out: string,
+  threads: number | undefined,
+  batch: number,
+  k: number,
+) {
+  const rec = await Recommender.load(model, { threads });
+  try {
+    return await scoreUsers(rec, served, label, out, { k, excludeSeen: false, chunk: batch });
+  } finally {
+    await rec.release();
+  }
+}
 
 /** p50/p90/p99 and mean of single-user requests for random users, after a warm-up. */
 async function timeRequests(rec: Recommender, served: ServingData, requests: number, k: number) {

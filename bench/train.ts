@@ -1,7 +1,8 @@
 // hm4sr bench train [--data synth|beauty|DIR] [--name NAME] [--steps N | --full-epoch] [--epochs N] [--preset hm4sr|sasrec]
 //                   [--layout packed|padded] [--threads N] [--batch-size N] [--profile PREFIX] [--profile-eval PREFIX]
 //                   [--graph production|reference] [--missing-modality zeros|drop] [--mem-pattern] [--eval-repeats N] [--no-eval]
-// Without --steps a whole epoch is timed (--full-epoch says so explicitly); --steps N gives an estimate.
+// Without --steps a whole epoch is timed (--full-epoch says so explicitly); --steps N gives an estimate; --steps 0
+// times the evaluation alone.
 // --epochs N: N whole epochs on one session, as the trainer runs them; epochSeconds is the first (with session
 // creation), laterEpochSeconds the others.
 // --graph reference times the reference model (graph/models/hm4sr-reference.ts: the paper read top to bottom,
@@ -45,7 +46,10 @@ const SETTING_FLAGS = [
 const OPTIONS = {
   ...DATA_OPTIONS,
   ...flagOptions(SETTING_FLAGS),
-  steps: { type: 'number', describe: 'time N batches (an estimate) instead of a whole epoch' },
+  steps: {
+    type: 'number',
+    describe: 'time N batches (an estimate) instead of a whole epoch; 0: no training, the evaluation alone',
+  },
   'full-epoch': { type: 'boolean', default: false, describe: 'time a whole epoch (the default; overrides --steps)' },
   epochs: { type: 'number', default: 1, describe: 'whole epochs timed on one session, as the trainer runs them' },
   graph: {
@@ -114,16 +118,20 @@ export const trainBench = bench({
     const model = trainingModel(p.model, a.graph);
     const specs = probeParams(model);
     const values = initialValues(specs, p.frozen, 1);
-    const t = performance.now();
-    // As in the trainer: one session for the run, dropout from host draws (random.draws).
-    const runner = await StepRunner.create(
-      buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }),
-      freshState(specs, values),
-      { ...session, profile: a.profile },
-    );
-    const createMs = performance.now() - t;
-    const timing = await timeEpochs(a, rc, p, runner, model);
-    if (a.profile) runner.endProfiling();
+    let timing: Timing | null = null,
+      createMs = 0;
+    if (a.steps !== 0 || a['full-epoch']) {
+      const t = performance.now();
+      // As in the trainer: one session for the run, dropout from host draws (random.draws).
+      const runner = await StepRunner.create(
+        buildTrainStep(model, { adam: ADAM_DEFAULTS, seed: 1, fedDraws: true }),
+        freshState(specs, values),
+        { ...session, profile: a.profile },
+      );
+      createMs = performance.now() - t;
+      timing = await timeEpochs(a, rc, p, runner, model);
+      if (a.profile) runner.endProfiling();
+    }
     const evals = a.eval && a.graph === 'production' ? await timeEvaluation(a, rc, p, values, session) : null;
     report(a, rc, p, data.name, createMs, timing, evals);
   },
@@ -231,11 +239,9 @@ function report(
   p: Prepared,
   data: string,
   createMs: number,
-  tm: Timing,
+  tm: Timing | null,
   evals: { first: number; later: number[] } | null,
 ): void {
-  const timed = tm.wholeEpoch ? tm.steps : tm.steps - 1;
-  const sps = tm.samples / (tm.trainMs / 1000);
   process.stdout.write(
     JSON.stringify({
       bench: 'train',
@@ -250,23 +256,32 @@ function report(
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) },
       threads: rc.optim.threads || cpus().length,
       trainSamples: p.samples.train.size,
-      stepsTimed: timed,
-      sessionCreateSeconds: +(createMs / 1000).toFixed(2),
-      trainSamplesPerSecond: Math.round(sps),
-      msPerStep: +(tm.trainMs / timed).toFixed(1),
-      epochTiming: tm.wholeEpoch
-        ? `measured: a whole epoch (${tm.steps} batches) plus session creation`
-        : `estimated from ${tm.steps - 1} of ${tm.batches} batches (pass no --steps to time a whole epoch)`,
-      epochSeconds: +(
-        (tm.wholeEpoch ? tm.allMs + createMs : createMs + (p.samples.train.size / sps) * 1000) / 1000
-      ).toFixed(1),
-      laterEpochSeconds: tm.laterEpochMs.map((ms) => +(ms / 1000).toFixed(1)),
-      realTokensPerBatch: Math.round(tm.tokens / timed),
-      paddedCellsPerBatch: Math.round(tm.cells / timed),
+      ...(tm ? trainingFields(p, createMs, tm) : { training: 'not timed (--steps 0)' }),
+      validUsers: p.samples.valid.size,
       evalUsers: a['eval-users'] === undefined ? p.samples.valid.size : Math.min(a['eval-users'], p.samples.valid.size),
       evalSeconds: evals === null ? null : +evals.first.toFixed(2),
       evalSecondsLater: (evals?.later ?? []).map((x) => +x.toFixed(2)),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     }) + '\n',
   );
+}
+
+function trainingFields(p: Prepared, createMs: number, tm: Timing) {
+  const timed = tm.wholeEpoch ? tm.steps : tm.steps - 1;
+  const sps = tm.samples / (tm.trainMs / 1000);
+  return {
+    stepsTimed: timed,
+    sessionCreateSeconds: +(createMs / 1000).toFixed(2),
+    trainSamplesPerSecond: Math.round(sps),
+    msPerStep: +(tm.trainMs / timed).toFixed(1),
+    epochTiming: tm.wholeEpoch
+      ? `measured: a whole epoch (${tm.steps} batches) plus session creation`
+      : `estimated from ${tm.steps - 1} of ${tm.batches} batches (pass no --steps to time a whole epoch)`,
+    epochSeconds: +(
+      (tm.wholeEpoch ? tm.allMs + createMs : createMs + (p.samples.train.size / sps) * 1000) / 1000
+    ).toFixed(1),
+    laterEpochSeconds: tm.laterEpochMs.map((ms) => +(ms / 1000).toFixed(1)),
+    realTokensPerBatch: Math.round(tm.tokens / timed),
+    paddedCellsPerBatch: Math.round(tm.cells / timed),
+  };
 }

@@ -7,6 +7,7 @@ import type { Bench } from '../bench/bench.js';
 import { deviceBench } from '../bench/device.js';
 import { featurizeBench } from '../bench/featurize.js';
 import { pairedBench } from '../bench/paired.js';
+import { scaleBench } from '../bench/scale.js';
 import { scatterAddBench } from '../bench/scatter-add.js';
 import { serveBench } from '../bench/serve.js';
 import { trainBench } from '../bench/train.js';
@@ -71,9 +72,15 @@ function suite(y: Argv): Argv {
 }
 
 export function registerBench(cli: Argv): void {
-  const benches = [trainBench, serveBench, pairedBench, featurizeBench, deviceBench, scatterAddBench] as Bench<
-    Record<string, Options>
-  >[];
+  const benches = [
+    trainBench,
+    serveBench,
+    pairedBench,
+    featurizeBench,
+    deviceBench,
+    scatterAddBench,
+    scaleBench,
+  ] as Bench<Record<string, Options>>[];
   cli.command('bench', `benchmarks that print JSON: ${benches.map((b) => b.name).join(', ')}, suite`, (y) => {
     for (const b of benches) add(y, b);
     return suite(y).demandCommand(1, 'name a benchmark (see hm4sr bench --help)');

@@ -44,7 +44,12 @@ function dataSynth(y: Argv): Argv {
         .option('users', { type: 'number', default: SYNTH_DEFAULT.users })
         .option('items', { type: 'number', default: SYNTH_DEFAULT.items })
         .option('text-dim', { type: 'number', default: SYNTH_DEFAULT.textDim })
-        .option('seed', { type: 'number', default: SYNTH_DEFAULT.seed }),
+        .option('seed', { type: 'number', default: SYNTH_DEFAULT.seed })
+        .option('images', {
+          type: 'boolean',
+          default: true,
+          describe: 'write NAME.image.f32 (--no-images: text features only, the rest unchanged)',
+        }),
     (a) => {
       const r = generateSynthetic({
         dir: resolve(a.out),
@@ -53,6 +58,7 @@ function dataSynth(y: Argv): Argv {
         items: a.items,
         textDim: a['text-dim'],
         seed: a.seed,
+        ...(a.images ? {} : { images: false }),
       });
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     },

@@ -36,6 +36,23 @@ test('same seed gives identical files; another seed differs; no temp dirs left',
   assert.equal(readdirSync(root).sort(), ['a', 'b', 'c']);
 });
 
+test('images: false leaves out the image table and changes no other data file', () => {
+  const a = generateSynthetic({ ...small, dir: join(root, 'with') });
+  const b = generateSynthetic({ ...small, dir: join(root, 'without'), images: false });
+  assert.is(b.files.image, undefined);
+  assert.ok(a.files.image);
+  const { 'synth.image.f32': image, 'synth.synth.json': withMeta, ...withData } = bytes(a.dir);
+  const { 'synth.synth.json': withoutMeta, ...withoutData } = bytes(b.dir);
+  assert.ok(image);
+  assert.equal(withoutData, withData);
+  const options = (path: string) => (JSON.parse(readFileSync(path, 'utf8')) as { options: object }).options;
+  assert.is((options(b.files.meta) as { images?: boolean }).images, false);
+  assert.is((options(a.files.meta) as { images?: boolean }).images, undefined);
+  assert.ok(withMeta && withoutMeta);
+  rmSync(a.dir, { recursive: true });
+  rmSync(b.dir, { recursive: true });
+});
+
 test('files parse; per-user timestamps increase; features align to the dataset', () => {
   const r = generateSynthetic({ ...small, dir: join(root, 'p'), name: 'toy', textDim: 16 });
   const inter = readInter(r.files.inter);
@@ -105,7 +122,7 @@ test('default size: ~20 interactions per user, category and temporal signal pres
     return right / total;
   };
   const textAcc = accuracy(r.files.text),
-    imageAcc = accuracy(r.files.image);
+    imageAcc = accuracy(r.files.image!);
   assert.ok(textAcc > 0.9, `text->category accuracy ${textAcc}`);
   assert.ok(imageAcc > 0.3 && imageAcc < textAcc, `image->category accuracy ${imageAcc} (text ${textAcc})`);
 

@@ -15,7 +15,7 @@ export async function writeCurve(logPath: string, pngPath: string, metric: strin
     .filter(Boolean)
     .map((l) => JSON.parse(l) as EpochLog);
   if (rows.length === 0) return;
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 900, height: 480 });
+  const chart = chartOf(900, 480);
   const terms = Object.keys(rows[0].train).filter((k) => k.startsWith('loss'));
   chart.setOption({
     animation: false,
@@ -44,6 +44,16 @@ export async function writeCurve(logPath: string, pngPath: string, metric: strin
       },
     ],
   });
+  writePng(chart, pngPath);
+}
+
+/** An empty server-side (SVG) chart of that size. */
+export function chartOf(width: number, height: number): echarts.ECharts {
+  return echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
+}
+
+/** The chart rendered to PNG (through SVG and resvg), written atomically; the chart is disposed. */
+export function writePng(chart: echarts.ECharts, pngPath: string): void {
   const svg = chart.renderToSVGString();
   chart.dispose();
   const png = new Resvg(svg, { background: '#ffffff', font: { loadSystemFonts: true } }).render().asPng();

@@ -40,12 +40,14 @@ export interface SynthOptions {
   textNoise?: number;
   /** Unix seconds of the earliest possible first interaction. Default 2015-01-01. */
   startTime?: number;
+  /** false: no NAME.image.f32 (everything else is generated as with it). Default true. */
+  images?: boolean;
 }
 
 export interface SynthResult {
   dir: string;
   name: string;
-  files: { inter: string; item: string; text: string; image: string; meta: string };
+  files: { inter: string; item: string; text: string; image?: string; meta: string };
   users: number;
   items: number;
   interactions: number;
@@ -347,7 +349,7 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
     inter: `${name}.inter`,
     item: `${name}.item`,
     text: `${name}.text.f32`,
-    image: `${name}.image.f32`,
+    ...(opts.images === false ? {} : { image: `${name}.image.f32` }),
     meta: `${name}.synth.json`,
   };
   const meta = {
@@ -362,8 +364,14 @@ export function generateSynthetic(opts: SynthOptions): SynthResult {
     writeFileSync(join(tmp, files.inter), inter.join('\n') + '\n');
     writeFileSync(join(tmp, files.item), item.join('\n') + '\n');
     writeFeatureTable(join(tmp, files.text), tokens, text, dim);
-    const image = imageFeatures(s.seed, cat, nCat, s.subcategories, r, dim, s.textNoise);
-    writeFeatureTable(join(tmp, files.image), tokens, image, dim);
+    // The image table draws from its own generator: leaving it out changes nothing else.
+    if (files.image)
+      writeFeatureTable(
+        join(tmp, files.image),
+        tokens,
+        imageFeatures(s.seed, cat, nCat, s.subcategories, r, dim, s.textNoise),
+        dim,
+      );
     writeFileSync(join(tmp, files.meta), JSON.stringify(meta, null, 2) + '\n');
   });
   const at = (f: string) => join(dir, f);
