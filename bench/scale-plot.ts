@@ -1,7 +1,10 @@
 // The scale benchmark's figure: six panels (training step, its memory, a full evaluation, its memory, serving
 // latency, model size) against the catalog size, the whole-catalog form beside the chunked one.
 import { chartOf, writePng } from '../train/plot.js';
-import type { Outcome } from './scale.js';
+
+type Json = Record<string, unknown>;
+/** A measurement's JSON line, or why it was not taken. */
+export type Outcome = Json | { skipped: string } | { failed: string };
 
 export interface ScaleForm {
   train: Outcome;
@@ -14,7 +17,6 @@ export interface ScalePoint {
   before?: ScaleForm;
 }
 
-type Json = Record<string, unknown>;
 const num = (o: Outcome, k: string): number | null =>
   typeof (o as Json)[k] === 'number' ? ((o as Json)[k] as number) : null;
 

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../graph/atomic.js';
 import { bench } from './bench.js';
-import { type ScalePoint, plotScale } from './scale-plot.js';
+import { type Outcome, type ScalePoint, plotScale } from './scale-plot.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const TEXT_DIM = 768;
@@ -26,8 +26,6 @@ const PROTOBUF_MAX = 2 ** 31;
 const MEMORY_SHARE = 0.85;
 
 type Json = Record<string, unknown>;
-/** A measurement's JSON line, or why it was not taken. */
-export type Outcome = Json | { skipped: string } | { failed: string };
 
 const OPTIONS = {
   items: {
