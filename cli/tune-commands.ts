@@ -16,12 +16,18 @@ import {
 const SEARCH_DEFAULTS = { budget: 16, eta: 3, 'min-epochs': 1 } as const;
 type SearchFlag = keyof typeof SEARCH_DEFAULTS;
 
-/** A continued search runs as it was started: a flag that would change it is refused, never ignored. */
+/**
+ * A continued search runs as it was started: a flag that would change it is refused, never ignored. --threads
+ * may change (as for train --resume: it changes float rounding only), so a search's last rungs, one trial
+ * each, can take every core.
+ */
 function refuseChanges(a: ModelArgs & Record<SearchFlag | 'space', unknown>, out: string): void {
   const given = [
     ...(['space', 'data', 'name', 'config'] as const).filter((k) => a[k] !== undefined),
     ...(Object.keys(SEARCH_DEFAULTS) as SearchFlag[]).filter((k) => a[k] !== undefined),
-    ...Object.values(flagOverrides(a)).flatMap((sec) => Object.keys(sec ?? {})),
+    ...Object.entries(flagOverrides(a)).flatMap(([sec, v]) =>
+      Object.keys(v ?? {}).filter((k) => !(sec === 'optim' && k === 'threads')),
+    ),
   ];
   if (given.length)
     throw new Error(
@@ -76,7 +82,8 @@ export function registerTune(cli: Argv): void {
         };
         checkSearch(fresh, a.space);
       }
-      const st = await tune({ out, ep: (a as DeviceArgs).ep, log }, fresh);
+      const threads = continuing ? (flagOverrides(a).optim?.threads as number | undefined) : undefined;
+      const st = await tune({ out, ep: (a as DeviceArgs).ep, log, threads }, fresh);
       process.stdout.write(`${JSON.stringify({ tune: out, table: tuneFiles(out).table, trials: st.trials.length })}\n`);
     },
   );

@@ -133,6 +133,20 @@ test('continuing needs a search; a bad space is refused naming the setting befor
   for (const f of ['hm4sr', 'sasrec']) readSpace(new URL(`../../experiments/tune/${f}.json`, import.meta.url).pathname);
 });
 
+test('a continued search may take another thread count: the trainings from then on use it', async () => {
+  const out = join(dir, 'threads');
+  await tune({ ...quiet, out, log: () => {}, stopAfterTrainings: 1 }, search);
+  const threadsOf = (name: string) =>
+    (JSON.parse(readFileSync(runFiles(join(out, 'trials', name)).config, 'utf8')) as { run: RunConfig }).run.optim
+      .threads;
+  assert.is(threadsOf('t0'), 1);
+  const r = cliRunner(dir).hm4sr('tune', '--out', out, '--threads', '2');
+  assert.is(r.code, 0, r.err);
+  assert.match(r.err, /continuing the search in .* at rung 0 on 2 threads/);
+  assert.is(threadsOf('t1'), 2, 'a trial first trained after the change');
+  assert.ok(readTuneState(out).trials.every((t) => t.state === 'stopped' || t.state === 'done'));
+});
+
 test('the command refuses a bad space before anything runs, and a continued search takes no new settings', async () => {
   await fullSearch();
   const { hm4sr } = cliRunner(dir);

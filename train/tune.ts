@@ -54,6 +54,8 @@ export interface TuneOptions {
   log: (line: string) => void;
   /** The trials' own log lines (data, model, epochs): off by default, the search reports per trial. */
   trialLog?: (line: string) => void;
+  /** onnxruntime threads of the trainings from now on, instead of the search's base setting. */
+  threads?: number;
   /** Tests: return after this many trainings, as an interrupted search would stop. */
   stopAfterTrainings?: number;
 }
@@ -141,7 +143,8 @@ async function runTrial(out: string, st: TuneState, t: Trial, opts: TuneOptions)
   save(out, st);
   opts.log(`trial ${t.name} start: rung ${st.rung}, to epoch ${target}: ${shown(t)}`);
   const base = { ...s.base, data: { ...s.base.data, dir: recordedDataDirPath(s.base.data.dir, opts.log) } };
-  const rc = withSettings(base, { ...t.settings, 'optim.epochs': target });
+  const threads = opts.threads === undefined ? {} : { 'optim.threads': opts.threads };
+  const rc = withSettings(base, { ...t.settings, 'optim.epochs': target, ...threads });
   const resume = existsSync(runFiles(dir).last);
   await train(rc, { out: dir, resume, ep: opts.ep, progress: false, log: opts.trialLog ?? (() => {}) });
   Object.assign(t, trialStanding(dir, s.base.eval.validMetric));
@@ -192,7 +195,10 @@ export async function tune(opts: TuneOptions, fresh?: SearchSettings): Promise<T
       throw new Error(`${opts.out}: no search to continue (no trials.json); give --space and --data to start one`);
     const st = fresh ? newSearch(fresh) : readTuneState(opts.out);
     if (fresh) save(opts.out, st);
-    else opts.log(`continuing the search in ${opts.out} at rung ${st.rung}`);
+    else
+      opts.log(
+        `continuing the search in ${opts.out} at rung ${st.rung}${opts.threads ? ` on ${opts.threads} threads` : ''}`,
+      );
     return await runSearch(opts, st);
   } finally {
     lock.release();
