@@ -36,7 +36,7 @@ const OPTIONS = {
   users: { type: 'number', default: 150000, describe: 'users of every generated dataset' },
   root: { type: 'string', default: 'bench-data/scale', describe: 'where the datasets are generated (kept, reused)' },
   out: { type: 'string', default: 'bench-scale', describe: 'where scale.json and scale.png go' },
-  steps: { type: 'number', default: 3, describe: 'training steps per measurement (the first one not timed)' },
+  steps: { type: 'number', default: 6, describe: 'training steps per measurement (the first one not timed)' },
   'eval-users': { type: 'number', default: 2000, describe: 'validation users evaluated (full time projected)' },
   requests: { type: 'number', default: 200, describe: 'single-user requests timed' },
   threads: { type: 'number', describe: 'onnxruntime intra-op threads (default: all cores)' },
