@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_CONFIG, type RunConfig, mergeConfig } from '../train/config.js';
+import { DEFAULT_CONFIG, type RunConfig, checkRunConfig, mergeConfig } from '../train/config.js';
 import { type EpochLog, runFiles } from '../train/run.js';
 import { type SearchSettings, type TuneState, checkSearch, readTuneState, tune } from '../train/tune.js';
 import { type Space, checkSpace, readSpace } from '../train/tune-space.js';
@@ -54,6 +54,14 @@ test('a search halves by the validation metric its trials logged, and trains the
     assert.is(t.best, Math.max(...log.map((l) => l.valid[metric])), `${t.name} best`);
   }
   assert.equal(readTuneState(full), st, 'trials.json holds the search as it ended');
+  // best.json: the base with the best trial's settings, a config train --config reads as it is.
+  const best = [...st.trials].sort((a, b) => (b.best ?? 0) - (a.best ?? 0))[0];
+  const bestConfig = JSON.parse(readFileSync(join(full, 'best.json'), 'utf8')) as RunConfig;
+  assert.is(bestConfig.optim.lr, best.settings['optim.lr']);
+  assert.is(bestConfig.model.tau, best.settings['model.tau']);
+  assert.is(bestConfig.optim.epochs, 2, 'the full schedule');
+  assert.equal(mergeConfig(DEFAULT_CONFIG, bestConfig), bestConfig, 'every section complete');
+  checkRunConfig(bestConfig);
   for (const l of ['rung 0 start', 'rung 0 end', 'rung 1 end', 'trial t0 start', 'trial t3 finish'])
     assert.ok(
       progress.some((p) => p.startsWith(l)),
@@ -68,6 +76,7 @@ test('a search halves by the validation metric its trials logged, and trains the
 test('an interrupted search continues where it stopped without training a finished trial again', async () => {
   const out = join(dir, 'cut');
   const part = await tune({ ...quiet, out, log: () => {}, stopAfterTrainings: 2 }, search);
+  assert.not.ok(existsSync(join(out, 'best.json')), 'an unfinished search names no best');
   assert.equal(
     part.trials.map((t) => t.state),
     ['waiting', 'waiting', 'pending', 'pending'],

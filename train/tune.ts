@@ -2,7 +2,8 @@
 // directory OUT/trials/NAME; rung r trains the live trials to minEpochs * eta^r epochs (at most the full
 // schedule, optim.epochs) by resuming them, and keeps the best 1/eta by their best validation metric so far.
 // OUT/trials.json holds the whole search (its settings, the rung, every trial's standing), rewritten
-// atomically after every change, so running the search again continues it where it stopped.
+// atomically after every change, so running the search again continues it where it stopped. A finished
+// search writes OUT/best.json, the best trial's run config (the base with its settings, the full schedule).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../graph/atomic.js';
@@ -60,7 +61,11 @@ export interface TuneOptions {
   stopAfterTrainings?: number;
 }
 
-export const tuneFiles = (out: string) => ({ table: join(out, 'trials.json'), trials: join(out, 'trials') });
+export const tuneFiles = (out: string) => ({
+  table: join(out, 'trials.json'),
+  trials: join(out, 'trials'),
+  best: join(out, 'best.json'),
+});
 
 /** Epochs of rung r: minEpochs * eta^r, at most the full schedule. */
 export const rungEpochs = (s: SearchSettings, r: number) => Math.min(s.base.optim.epochs, s.minEpochs * s.eta ** r);
@@ -228,6 +233,12 @@ async function runSearch(opts: TuneOptions, st: TuneState): Promise<TuneState> {
     endRung(opts.out, st, opts);
   }
   const b = bestTrial(st);
-  if (b) opts.log(`best: ${b.name} (${st.search.base.eval.validMetric} ${fmt(b.best)}): ${shown(b)}`);
+  if (b) {
+    opts.log(`best: ${b.name} (${st.search.base.eval.validMetric} ${fmt(b.best)}): ${shown(b)}`);
+    // What to train with from here on (other seeds, the final model): train --config OUT/best.json.
+    const rc = withSettings(st.search.base, b.settings);
+    writeFileAtomic(tuneFiles(opts.out).best, JSON.stringify(rc, null, 2) + '\n');
+    opts.log(`its settings: ${tuneFiles(opts.out).best} (hm4sr train --config ${tuneFiles(opts.out).best})`);
+  }
   return st;
 }
