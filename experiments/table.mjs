@@ -15,7 +15,11 @@ if (runs.length === 0) {
 /** "HM4SR -Image -PCL" etc.: the paper's components and modalities this run's model lacks, from config.json. */
 function describe(dir) {
   const { run, model: m } = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  if (run.preset === 'sasrec') return `SASRec, dropout ${m.hiddenDropout}`;
+  if (run.preset === 'sasrec') {
+    const [h, a, e] = [m.hiddenDropout, m.attnDropout, m.embDropout ?? m.hiddenDropout];
+    const dropout = h === a && a === e ? `dropout ${h}` : `dropout ${h} (attention ${a}, embedding ${e})`;
+    return `SASRec, ${dropout}, ${m.layers} layers x ${m.heads} heads, lr ${run.optim.lr}`;
+  }
   const parts = [],
     zeros = [];
   for (const [mod, name] of [
