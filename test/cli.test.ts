@@ -88,6 +88,14 @@ test('train, evaluate, recommend, export, export-artifacts, baseline', () => {
     ok('recommend', '--model', join(dir, 'exported.onnx'), '--items', rec[0].items.join(','), '--k', '2', '--json'),
   );
   assert.is(viaModel[0].items.length, 2);
+  assert.is(exp.catalog, 'features', 'a small catalog keeps its feature tables');
+  // The precomputed catalog recommends the same items as the feature tables it comes from.
+  const pre = JSON.parse(ok('export', '--run', run, '--catalog', 'precomputed', '--out', join(dir, 'pre.onnx')));
+  assert.is(pre.catalog, 'precomputed');
+  const viaPre = JSON.parse(
+    ok('recommend', '--model', join(dir, 'pre.onnx'), '--items', rec[0].items.join(','), '--k', '2', '--json'),
+  );
+  assert.equal(viaPre[0].items, viaModel[0].items);
   const art = JSON.parse(ok('export-artifacts', '--run', run, '--out', join(dir, 'artifacts')));
   for (const f of ['checkpoint', 'training_model.onnx', 'eval_model.onnx', 'optimizer_model.onnx'])
     assert.ok(existsSync(join(art.artifacts, f)), f);
