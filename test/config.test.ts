@@ -29,6 +29,12 @@ test('presets, ablations (with or without the dash) and overrides compose in ord
   assert.is(c.lambdaPCL, 0);
   assert.equal(c.modalities, ['id', 'img']);
   assert.is(c.hidden, 32);
+  // An ablation wins over the same setting given explicitly: a tuned config minus CP has no CP.
+  const t = {
+    model: { lambdaCP: 0.05, lambdaIDCL: 0.1, modalities: ['id', 'txt', 'img'] as ('id' | 'txt' | 'img')[] },
+  };
+  const a = modelConfig(mergeConfig(DEFAULT_CONFIG, { ...t, ablations: ['CP', 'Image'] }), dims);
+  assert.equal([a.lambdaCP, a.lambdaIDCL, a.modalities], [0, 0.1, ['id', 'txt']]);
   const s = modelConfig(mergeConfig(DEFAULT_CONFIG, { preset: 'sasrec' }), dims);
   assert.equal(s.modalities, ['id']);
   assert.equal([s.imoe, s.tmoe, s.lambdaCP, s.lambdaIDCL, s.lambdaPCL], [false, false, 0, 0, 0]);

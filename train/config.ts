@@ -169,7 +169,10 @@ export function checkResume(started: RunConfig, resumed: RunConfig, configFile: 
   );
 }
 
-/** The model config for a dataset: defaults, preset, ablations, then explicit overrides. */
+/**
+ * The model config for a dataset: defaults, preset, explicit overrides, then ablations. Ablations come last so
+ * that a tuned config plus an ablation removes the part (a tuned lambdaCP must not bring back an ablated CP).
+ */
 export function modelConfig(
   rc: RunConfig,
   dims: {
@@ -183,6 +186,7 @@ export function modelConfig(
 ): Hm4srConfig {
   let c: Hm4srConfig = { ...HM4SR_DEFAULTS, ...dims };
   if (rc.preset === 'sasrec') c = { ...c, ...SASREC_OVERRIDES };
+  c = { ...c, ...rc.model };
   for (const a of rc.ablations) {
     // "-TMoE", "TMoE" and "tmoe" all name the same ablation (a leading dash is awkward on a command line).
     const key = Object.keys(ABLATIONS).find((k) => k.slice(1).toLowerCase() === a.replace(/^-/, '').toLowerCase());
@@ -195,7 +199,6 @@ export function modelConfig(
       );
     c = { ...c, ...ab };
   }
-  c = { ...c, ...rc.model };
   if (c.numCategories === 0) c.lambdaCP = 0;
   return c;
 }

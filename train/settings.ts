@@ -178,7 +178,7 @@ export const SETTINGS: {
   ablations: list(
     [],
     'string',
-    "ablations (the paper's -IMoE ... written without the dash): IMoE TMoE CP IDCL PCL Text Image",
+    "ablations (the paper's -IMoE ... written without the dash): IMoE TMoE CP IDCL PCL Text Image; applied after the model settings, so they win over them",
     { flag: 'ablate', ...BUILD },
   ),
   data: {
