@@ -2,7 +2,7 @@
  * Protocol-buffer text format (what Triton's config.pbtxt is), checked against a protobufjs message type:
  * a writer, and a strict parser that refuses unknown fields, wrong value types, unknown enum names, a
  * singular field given twice and two members of one oneof. No maintained npm library parses text format
- * (protobufjs reads .proto files and the binary and JSON encodings only), hence these ~150 lines.
+ * (protobufjs reads .proto files and the binary and JSON encodings only), hence these ~200 lines.
  * Covered: scalars, enums, nested messages (`{}` or `<>`), repeated fields (one entry per occurrence or a
  * `[...]` list), `#` comments, `,`/`;` separators. Not covered: maps, Any, extensions (an error names them).
  */
@@ -94,73 +94,85 @@ function tokenize(src: string, file: string): Tok[] {
   return out;
 }
 
-/** Parses `src` as a text-format `type` message; errors name the file, line and field. */
-// Stays whole: a recursive-descent parser whose scalar, value and message share one token cursor.
-export function parseTextFormat(src: string, type: protobuf.Type, file = '<text>'): TextMessage {
-  const toks = tokenize(src, file);
-  let p = 0;
-  const peek = () => toks[p];
-  const lineOf = () => (toks[p] ?? toks[toks.length - 1])?.line ?? 1;
-  const fail = (m: string): never => {
-    throw new Error(`${file}:${lineOf()}: ${m}`);
+/** A position in the token list; errors name the file and the line of the token at hand. */
+class Cursor {
+  p = 0;
+  constructor(
+    readonly toks: Tok[],
+    readonly file: string,
+  ) {}
+  peek = () => this.toks[this.p];
+  next = () => this.toks[this.p++];
+  atEnd = () => this.p >= this.toks.length;
+  fail = (m: string): never => {
+    const line = (this.toks[this.p] ?? this.toks[this.toks.length - 1])?.line ?? 1;
+    throw new Error(`${this.file}:${line}: ${m}`);
   };
-  const eat = (text: string) => {
-    if (peek()?.text === text && peek().kind === 'punct') {
-      p++;
+  eat = (text: string) => {
+    if (this.peek()?.text === text && this.peek().kind === 'punct') {
+      this.p++;
       return true;
     }
     return false;
   };
+}
 
-  function scalar(f: protobuf.Field, path: string): TextValue {
-    const t = toks[p++] ?? fail(`${path}: value expected`);
-    if (f.resolvedType instanceof protobuf.Enum) {
-      if (t.kind === 'id' && t.text in f.resolvedType.values) return t.text;
-      if (t.kind === 'num' && /^-?\d+$/.test(t.text) && Object.values(f.resolvedType.values).includes(Number(t.text)))
-        return Number(t.text);
-      return fail(
-        `${path}: ${t.text} is not a value of enum ${f.resolvedType.name} (${Object.keys(f.resolvedType.values).join(', ')})`,
-      );
-    }
-    if (f.type === 'string' || f.type === 'bytes') {
-      if (t.kind !== 'str') fail(`${path}: a quoted string expected, got ${t.text}`);
-      let v = t.value!;
-      while (peek()?.kind === 'str') v += toks[p++].value!; // adjacent literals concatenate
-      return v;
-    }
-    if (f.type === 'bool') {
-      if (['true', 't', 'True', '1'].includes(t.text)) return true;
-      if (['false', 'f', 'False', '0'].includes(t.text)) return false;
-      return fail(`${path}: true or false expected, got ${t.text}`);
-    }
-    if (INT.has(f.type)) {
-      if (t.kind !== 'num' || !/^[-+]?(\d+|0[xX][0-9a-fA-F]+)$/.test(t.text))
-        fail(`${path}: an integer expected, got ${t.text}`);
-      const v = Number(t.text);
-      if (f.type.startsWith('uint') && v < 0) fail(`${path}: ${f.type} cannot be negative (${t.text})`);
-      return v;
-    }
-    if (FLOAT.has(f.type)) {
-      if (t.kind !== 'num') fail(`${path}: a number expected, got ${t.text}`);
-      return Number(t.text.replace(/[fF]$/, ''));
-    }
-    return fail(`${path}: field type ${f.type} is not supported by this parser`);
+/** One scalar value of field `f`: an enum name or number, a string, a bool, an integer or a float. */
+function scalar(cur: Cursor, f: protobuf.Field, path: string): TextValue {
+  const t = cur.next() ?? cur.fail(`${path}: value expected`);
+  if (f.resolvedType instanceof protobuf.Enum) {
+    if (t.kind === 'id' && t.text in f.resolvedType.values) return t.text;
+    if (t.kind === 'num' && /^-?\d+$/.test(t.text) && Object.values(f.resolvedType.values).includes(Number(t.text)))
+      return Number(t.text);
+    return cur.fail(
+      `${path}: ${t.text} is not a value of enum ${f.resolvedType.name} (${Object.keys(f.resolvedType.values).join(', ')})`,
+    );
   }
+  if (f.type === 'string' || f.type === 'bytes') {
+    if (t.kind !== 'str') cur.fail(`${path}: a quoted string expected, got ${t.text}`);
+    let v = t.value!;
+    while (cur.peek()?.kind === 'str') v += cur.next().value!; // adjacent literals concatenate
+    return v;
+  }
+  if (f.type === 'bool') {
+    if (['true', 't', 'True', '1'].includes(t.text)) return true;
+    if (['false', 'f', 'False', '0'].includes(t.text)) return false;
+    return cur.fail(`${path}: true or false expected, got ${t.text}`);
+  }
+  if (INT.has(f.type)) {
+    if (t.kind !== 'num' || !/^[-+]?(\d+|0[xX][0-9a-fA-F]+)$/.test(t.text))
+      cur.fail(`${path}: an integer expected, got ${t.text}`);
+    const v = Number(t.text);
+    if (f.type.startsWith('uint') && v < 0) cur.fail(`${path}: ${f.type} cannot be negative (${t.text})`);
+    return v;
+  }
+  if (FLOAT.has(f.type)) {
+    if (t.kind !== 'num') cur.fail(`${path}: a number expected, got ${t.text}`);
+    return Number(t.text.replace(/[fF]$/, ''));
+  }
+  return cur.fail(`${path}: field type ${f.type} is not supported by this parser`);
+}
+
+/** Parses `src` as a text-format `type` message; errors name the file, line and field. */
+// Stays whole: value and message recurse into each other over one cursor.
+export function parseTextFormat(src: string, type: protobuf.Type, file = '<text>'): TextMessage {
+  const cur = new Cursor(tokenize(src, file), file);
+  const { eat, fail } = cur;
 
   function value(f: protobuf.Field, path: string): TextValue {
     if (f.resolvedType instanceof protobuf.Type) {
       const close = eat('{') ? '}' : eat('<') ? '>' : fail(`${path}: { expected for message ${f.resolvedType.name}`);
       return message(f.resolvedType, close, path);
     }
-    return scalar(f, path);
+    return scalar(cur, f, path);
   }
 
   function message(t: protobuf.Type, close: string | null, path: string): TextMessage {
     const out: TextMessage = {};
     const oneofSet = new Map<string, string>();
     for (;;) {
-      if (close === null ? p >= toks.length : eat(close)) return out;
-      const name = toks[p++];
+      if (close === null ? cur.atEnd() : eat(close)) return out;
+      const name = cur.next();
       if (!name || name.kind !== 'id')
         fail(`${path || t.name}: field name expected${name ? `, got ${name.text}` : ' before the end'}`);
       if (name.text.startsWith('[')) fail('extensions and Any are not supported');
